@@ -1,0 +1,333 @@
+/* liblayermerge — the network graph (SPEC section 2).
+ *
+ * A graph is a trunk of convolutions c_1 .. c_N between positions 0 .. N
+ * (conv c_p reads position p-1 and writes position p), each optionally
+ * followed by batch norm, the skips that add into it, and the activation of
+ * position p. Layers before the trunk (the stem), after it (the head) and
+ * fixed operations at a position (VGG's max-pools) are ordinary layers that
+ * compression never changes.
+ *
+ * Numbering: trunk convs are 1-based (1 .. N), positions 0 .. N, skips and
+ * layers 0-based in insertion order.
+ *
+ * A graph is built with the lm_graph_add_* / lm_graph_set_* calls or loaded
+ * from YAML, then validated. lm_graph_validate() computes every feature-map
+ * shape and the fingerprint; any later change clears that, and the calls
+ * that need shapes return LM_ERR_STATE until the graph is validated again.
+ */
+#ifndef LAYERMERGE_GRAPH_H
+#define LAYERMERGE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/api.h"
+#include "layermerge/status.h"
+
+LM_BEGIN_DECLS
+
+/** Opaque network graph. @since 0.1 */
+typedef struct lm_graph lm_graph;
+
+/** Activation kinds. Values are pinned; names in files are the lower-case
+ * suffix ("identity", "relu", "relu6", "silu", "gelu", "hardswish",
+ * "sigmoid", "tanh"). @since 0.1 */
+typedef enum lm_act {
+    LM_ACT_IDENTITY = 0,
+    LM_ACT_RELU = 1,
+    LM_ACT_RELU6 = 2,
+    LM_ACT_SILU = 3,
+    LM_ACT_GELU = 4,
+    LM_ACT_HARDSWISH = 5,
+    LM_ACT_SIGMOID = 6,
+    LM_ACT_TANH = 7
+} lm_act;
+
+/** Kinds of fixed (never compressed) layers. Names in files: "conv",
+ * "batchnorm", "act", "maxpool", "avgpool", "adaptive_avgpool", "flatten",
+ * "linear". @since 0.1 */
+typedef enum lm_layer_kind {
+    LM_LAYER_CONV = 1,
+    LM_LAYER_BATCHNORM = 2,
+    LM_LAYER_ACT = 3,
+    LM_LAYER_MAXPOOL = 4,
+    LM_LAYER_AVGPOOL = 5,
+    LM_LAYER_ADAPTIVE_AVGPOOL = 6,
+    LM_LAYER_FLATTEN = 7,
+    LM_LAYER_LINEAR = 8
+} lm_layer_kind;
+
+/** Where a fixed layer sits: before the trunk, after it, or after the
+ * activation of a trunk position. @since 0.1 */
+typedef enum lm_site {
+    LM_SITE_STEM = 0,
+    LM_SITE_HEAD = 1,
+    LM_SITE_POSITION = 2
+} lm_site;
+
+/** Name of an activation kind ("relu"); NULL for an unknown value. @since 0.1 */
+LM_API const char *lm_act_name(lm_act act);
+/** Parse an activation name; LM_ERR_NOT_FOUND for an unknown name. @since 0.1 */
+LM_API lm_status lm_act_from_name(lm_act *out, const char *name);
+/** Name of a layer kind ("maxpool"); NULL for an unknown value. @since 0.1 */
+LM_API const char *lm_layer_kind_name(lm_layer_kind kind);
+
+/* ---- life cycle ------------------------------------------------------- */
+
+/** Create an empty graph for inputs of `channels` x `height` x `width`.
+ * @param[out] out  the new graph, owned by the caller (lm_graph_destroy)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL out, non-positive size), LM_ERR_NOMEM
+ * @since 0.1 */
+LM_API lm_status lm_graph_create(lm_graph **out, int64_t channels,
+                                 int64_t height, int64_t width);
+
+/** Free a graph; NULL is ignored. @since 0.1 */
+LM_API void lm_graph_destroy(lm_graph *graph);
+
+/** Deep copy, including the validated state. @since 0.1 */
+LM_API lm_status lm_graph_clone(lm_graph **out, const lm_graph *graph);
+
+/* ---- building --------------------------------------------------------- */
+
+/** Set the graph's name (copied). @since 0.1 */
+LM_API lm_status lm_graph_set_name(lm_graph *graph, const char *name);
+
+/** Set the network's nonlinearity: the activation inserted at a segment's
+ * end when that position was originally identity (SPEC 6). Defaults to
+ * the first non-identity trunk activation. @since 0.1 */
+LM_API lm_status lm_graph_set_nonlinearity(lm_graph *graph, lm_act act);
+
+/** Append trunk conv c_{N+1} and its position N+1 (activation `act`).
+ * `name` is the PyTorch module name ("layer1.0.conv1"): its tensors are
+ * name.weight and name.bias. NULL means unnamed. `groups` is 1 (dense) or
+ * the channel count (depthwise); other groupings are LM_ERR_UNSUPPORTED.
+ * @return LM_OK, LM_ERR_INVALID_ARG (non-positive sizes, even kernel,
+ *         negative padding), LM_ERR_UNSUPPORTED, LM_ERR_NOMEM
+ * @since 0.1 */
+LM_API lm_status lm_graph_add_conv(lm_graph *graph, const char *name,
+                                   int64_t in_channels, int64_t out_channels,
+                                   int64_t kernel, int64_t stride,
+                                   int64_t padding, int64_t groups,
+                                   int has_bias, lm_act act);
+
+/** Give trunk conv `conv` (1..N) a batch norm with its own eps; `name` is
+ * the module name of its tensors (name.weight, .bias, .running_mean,
+ * .running_var). @since 0.1 */
+LM_API lm_status lm_graph_set_conv_bn(lm_graph *graph, size_t conv,
+                                      const char *name, double eps);
+
+/** Set the activation of position `position` (1..N). @since 0.1 */
+LM_API lm_status lm_graph_set_activation(lm_graph *graph, size_t position,
+                                         lm_act act);
+
+/** Add skip (source, target), source < target <= N: the tensor at
+ * `source` is added to the output of c_target before its activation.
+ * A source may feed several targets. @since 0.1 */
+LM_API lm_status lm_graph_add_skip(lm_graph *graph, size_t source,
+                                   size_t target);
+
+/** Give skip `skip` (0-based) a 1x1 projection conv with `stride`; its
+ * channels follow from the positions it joins. @since 0.1 */
+LM_API lm_status lm_graph_set_skip_projection(lm_graph *graph, size_t skip,
+                                              const char *name, int64_t stride,
+                                              int has_bias);
+
+/** Give skip `skip`'s projection a batch norm. LM_ERR_STATE when the skip
+ * has no projection. @since 0.1 */
+LM_API lm_status lm_graph_set_skip_bn(lm_graph *graph, size_t skip,
+                                      const char *name, double eps);
+
+/** Mark or unmark `position` (0..N) as a barrier: no segment passes through
+ * it. @since 0.1 */
+LM_API lm_status lm_graph_set_barrier(lm_graph *graph, size_t position,
+                                      int is_barrier);
+
+/** Allow or forbid the identity option at `position` (1..N): a segment
+ * ending there may be replaced by identity. @since 0.1 */
+LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
+                                              size_t position, int allowed);
+
+/* Fixed layers. `site` is LM_SITE_STEM, LM_SITE_HEAD, or LM_SITE_POSITION
+ * with `position` in 0..N (ignored for the other sites); layers at one site
+ * run in the order they were added. */
+
+/** Append a fixed conv. @since 0.1 */
+LM_API lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site,
+                                         size_t position, const char *name,
+                                         int64_t in_channels,
+                                         int64_t out_channels, int64_t kernel,
+                                         int64_t stride, int64_t padding,
+                                         int64_t groups, int has_bias);
+/** Append a fixed batch norm over `channels`. @since 0.1 */
+LM_API lm_status lm_graph_add_layer_batchnorm(lm_graph *graph, lm_site site,
+                                              size_t position,
+                                              const char *name,
+                                              int64_t channels, double eps);
+/** Append a fixed activation. @since 0.1 */
+LM_API lm_status lm_graph_add_layer_act(lm_graph *graph, lm_site site,
+                                        size_t position, lm_act act);
+/** Append a max (LM_LAYER_MAXPOOL) or average (LM_LAYER_AVGPOOL) pool.
+ * @since 0.1 */
+LM_API lm_status lm_graph_add_layer_pool(lm_graph *graph, lm_site site,
+                                         size_t position, lm_layer_kind kind,
+                                         int64_t kernel, int64_t stride,
+                                         int64_t padding);
+/** Append an adaptive average pool to `height` x `width`. @since 0.1 */
+LM_API lm_status lm_graph_add_layer_adaptive_avgpool(lm_graph *graph,
+                                                     lm_site site,
+                                                     size_t position,
+                                                     int64_t height,
+                                                     int64_t width);
+/** Append a flatten (C x H x W -> CHW x 1 x 1). @since 0.1 */
+LM_API lm_status lm_graph_add_layer_flatten(lm_graph *graph, lm_site site,
+                                            size_t position);
+/** Append a fully connected layer. @since 0.1 */
+LM_API lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site,
+                                           size_t position, const char *name,
+                                           int64_t in_features,
+                                           int64_t out_features,
+                                           int has_bias);
+
+/* ---- validation ------------------------------------------------------- */
+
+/** Check channel and shape consistency along the trunk, across every skip
+ * and through stem and head; compute every feature-map shape and the
+ * fingerprint. LM_ERR_VALIDATION names the conv, skip or layer at fault.
+ * @since 0.1 */
+LM_API lm_status lm_graph_validate(lm_graph *graph);
+
+/** 1 when the graph is validated and unchanged since. @since 0.1 */
+LM_API int lm_graph_is_valid(const lm_graph *graph);
+
+/* ---- queries ---------------------------------------------------------- */
+
+/** The graph's name; "" when unset. Borrowed from the graph. @since 0.1 */
+LM_API const char *lm_graph_name(const lm_graph *graph);
+/** N, the number of trunk convs (0 for NULL). @since 0.1 */
+LM_API size_t lm_graph_conv_count(const lm_graph *graph);
+/** Number of skips (0 for NULL). @since 0.1 */
+LM_API size_t lm_graph_skip_count(const lm_graph *graph);
+/** The network's nonlinearity (SPEC 6). @since 0.1 */
+LM_API lm_act lm_graph_nonlinearity(const lm_graph *graph);
+/** Activation of `position`; LM_ACT_IDENTITY for position 0 or out of
+ * range. @since 0.1 */
+LM_API lm_act lm_graph_activation(const lm_graph *graph, size_t position);
+/** 1 when `position` is a barrier, else 0 (also out of range). @since 0.1 */
+LM_API int lm_graph_is_barrier(const lm_graph *graph, size_t position);
+/** 1 when `position` allows the identity option, else 0. @since 0.1 */
+LM_API int lm_graph_has_identity_option(const lm_graph *graph,
+                                        size_t position);
+/** Input shape of the network. @since 0.1 */
+LM_API void lm_graph_input_shape(const lm_graph *graph, int64_t *channels,
+                                 int64_t *height, int64_t *width);
+
+/** Size-versioned record of a conv (trunk conv, skip projection or fixed
+ * conv layer). Set `size = sizeof(lm_conv_info)` before the call; the
+ * library writes only within `size`. Strings are borrowed from the graph
+ * and stay valid until it is changed or destroyed; NULL when unnamed.
+ * @since 0.1 */
+typedef struct lm_conv_info {
+    size_t size;
+    int64_t in_channels;
+    int64_t out_channels;
+    int64_t kernel;
+    int64_t stride;
+    int64_t padding;
+    int64_t groups;
+    int32_t has_bias;
+    int32_t has_bn;
+    double bn_eps;
+    const char *name;
+    const char *bn_name;
+} lm_conv_info;
+
+/** Describe trunk conv `conv` (1..N). @return LM_OK, LM_ERR_INVALID_ARG
+ * @since 0.1 */
+LM_API lm_status lm_graph_conv_info(const lm_graph *graph, size_t conv,
+                                    lm_conv_info *info);
+
+/** Size-versioned record of a skip. `projection` is meaningful only when
+ * has_projection is 1. @since 0.1 */
+typedef struct lm_skip_info {
+    size_t size;
+    size_t source;
+    size_t target;
+    int32_t has_projection;
+    lm_conv_info projection;
+} lm_skip_info;
+
+/** Describe skip `skip` (0-based). @since 0.1 */
+LM_API lm_status lm_graph_skip_info(const lm_graph *graph, size_t skip,
+                                    lm_skip_info *info);
+
+/** Size-versioned record of a fixed layer. Fields that do not apply to the
+ * kind are 0 (NULL for strings). For LM_LAYER_CONV and LM_LAYER_LINEAR,
+ * in/out are channels/features; for LM_LAYER_BATCHNORM, in = out =
+ * channels; for LM_LAYER_ADAPTIVE_AVGPOOL, out_height/out_width.
+ * @since 0.1 */
+typedef struct lm_layer_info {
+    size_t size;
+    lm_layer_kind kind;
+    lm_act act;
+    int64_t in_channels;
+    int64_t out_channels;
+    int64_t kernel;
+    int64_t stride;
+    int64_t padding;
+    int64_t groups;
+    int64_t out_height;
+    int64_t out_width;
+    int32_t has_bias;
+    double eps;
+    const char *name;
+} lm_layer_info;
+
+/** Number of fixed layers at a site (0 for an invalid site). @since 0.1 */
+LM_API size_t lm_graph_layer_count(const lm_graph *graph, lm_site site,
+                                   size_t position);
+/** Describe fixed layer `index` at a site. @since 0.1 */
+LM_API lm_status lm_graph_layer_info(const lm_graph *graph, lm_site site,
+                                     size_t position, size_t index,
+                                     lm_layer_info *info);
+
+/** Shape of the tensor at `position` (0..N) as the next trunk conv reads
+ * it (after the position's fixed layers). LM_ERR_STATE when the graph is
+ * not validated. @since 0.1 */
+LM_API lm_status lm_graph_position_shape(const lm_graph *graph,
+                                         size_t position, int64_t *channels,
+                                         int64_t *height, int64_t *width);
+
+/** Shape of the network's output (after the head). @since 0.1 */
+LM_API lm_status lm_graph_output_shape(const lm_graph *graph,
+                                       int64_t *channels, int64_t *height,
+                                       int64_t *width);
+
+/** Fingerprint of the structure: 16 lower-case hex digits of a 64-bit hash
+ * over input shape, every layer's kind and sizes, trunk convs, activations,
+ * skips, barriers and identity options (not names, not BN eps). Tables
+ * carry it so that a table cannot be used with another graph. NULL when
+ * the graph is not validated. Borrowed: valid until the graph changes.
+ * @since 0.1 */
+LM_API const char *lm_graph_fingerprint(const lm_graph *graph);
+
+/* ---- files ------------------------------------------------------------ */
+
+/** Load and validate a graph YAML file (format: docs/formats.md).
+ * @return LM_OK, LM_ERR_IO, LM_ERR_PARSE ("file:line:col: ..."),
+ *         LM_ERR_VALIDATION, LM_ERR_NOMEM
+ * @since 0.1 */
+LM_API lm_status lm_graph_load(lm_graph **out, const char *path);
+
+/** Load from YAML text in memory; `len` bytes of `text`. Messages name the
+ * source as "<string>". @since 0.1 */
+LM_API lm_status lm_graph_load_string(lm_graph **out, const char *text,
+                                      size_t len);
+
+/** Save as YAML: written to a temporary file beside `path`, then renamed,
+ * so `path` is never left half-written. Loading the file gives back an
+ * identical graph. @return LM_OK, LM_ERR_IO, LM_ERR_NOMEM @since 0.1 */
+LM_API lm_status lm_graph_save(const lm_graph *graph, const char *path);
+
+LM_END_DECLS
+
+#endif /* LAYERMERGE_GRAPH_H */

@@ -1,0 +1,11 @@
+/* liblayermerge — umbrella header: LayerMerge depth compression for CNNs
+ * (Kim et al., ICML 2024). Include this or the per-concept headers. */
+#ifndef LAYERMERGE_LAYERMERGE_H
+#define LAYERMERGE_LAYERMERGE_H
+
+#include "layermerge/api.h"
+#include "layermerge/status.h"
+#include "layermerge/version.h"
+#include "layermerge/graph.h"
+
+#endif /* LAYERMERGE_LAYERMERGE_H */

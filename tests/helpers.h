@@ -1,0 +1,37 @@
+/* Shared helpers for the Check test programs. */
+#ifndef LM_TESTS_HELPERS_H
+#define LM_TESTS_HELPERS_H
+
+#include <check.h>
+
+#include "layermerge/status.h"
+
+/* Path of a file under the source tree ("examples/models/resnet34.yaml"),
+ * from LM_SOURCE_ROOT. Returns a static buffer. */
+const char *lm_test_source_path(const char *relative);
+
+/* Path of a file under ../shared/data, from LM_SHARED_DATA. */
+const char *lm_test_shared_path(const char *relative);
+
+/* A fresh temporary directory, removed by lm_test_rmtree. */
+char *lm_test_tmpdir(void);
+void lm_test_rmtree(char *dir);
+
+/* Run a suite and return the process exit code. */
+int lm_test_run(Suite *suite);
+
+#define ck_assert_lm_ok(expr)                                              \
+    do {                                                                   \
+        lm_status lm_st_ = (expr);                                         \
+        ck_assert_msg(lm_st_ == LM_OK, "%s returned %d: %s", #expr,        \
+                      (int)lm_st_, lm_last_error());                       \
+    } while (0)
+
+#define ck_assert_lm_status(expr, want)                                    \
+    do {                                                                   \
+        lm_status lm_st_ = (expr);                                         \
+        ck_assert_msg(lm_st_ == (want), "%s returned %d (%s), want %d",    \
+                      #expr, (int)lm_st_, lm_last_error(), (int)(want));   \
+    } while (0)
+
+#endif

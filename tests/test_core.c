@@ -1,0 +1,144 @@
+/* Status strings, the per-thread last error, version, atomic file writes. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "helpers.h"
+#include "layermerge/version.h"
+
+START_TEST(status_strings_are_distinct_and_fixed)
+{
+    ck_assert_str_eq(lm_status_str(LM_OK), "success");
+    ck_assert_str_eq(lm_status_str((lm_status)-999), "unknown status");
+    for (int a = LM_ERR_INTERNAL; a <= LM_OK; a++)
+        for (int b = a + 1; b <= LM_OK; b++)
+            ck_assert_str_ne(lm_status_str((lm_status)a), lm_status_str((lm_status)b));
+    /* Pinned values: part of the ABI. */
+    ck_assert_int_eq(LM_ERR_PARSE, -4);
+    ck_assert_int_eq(LM_ERR_INFEASIBLE, -8);
+    ck_assert_int_eq(LM_ERR_INTERNAL, -16);
+}
+END_TEST
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    /* A fresh thread sees no error, and its own error stays its own. */
+    int clean = lm_last_error()[0] == '\0';
+    lm_err(LM_ERR_IO, "thread error");
+    return (void *)(size_t)clean;
+}
+
+START_TEST(last_error_is_per_thread)
+{
+    ck_assert_int_eq(lm_err(LM_ERR_PARSE, "f.yaml:%d:%d: bad", 7, 3), LM_ERR_PARSE);
+    pthread_t t;
+    void *clean = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, other_thread, NULL), 0);
+    pthread_join(t, &clean);
+    ck_assert_ptr_eq(clean, (void *)1);
+    ck_assert_str_eq(lm_last_error(), "f.yaml:7:3: bad");
+    lm_err_prefix(LM_ERR_PARSE, "loading %s: ", "g");
+    ck_assert_str_eq(lm_last_error(), "loading g: f.yaml:7:3: bad");
+    lm_clear_error();
+    ck_assert_str_eq(lm_last_error(), "");
+}
+END_TEST
+
+START_TEST(version_matches_headers)
+{
+    ck_assert_uint_eq(lm_version_number(), LM_VERSION_NUMBER);
+    ck_assert_str_eq(lm_version(), LM_VERSION_STRING);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d.%d.%d", LM_VERSION_MAJOR, LM_VERSION_MINOR,
+             LM_VERSION_PATCH);
+    ck_assert_str_eq(lm_version(), buf);
+}
+END_TEST
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 4096);
+    size_t n = fread(buf, 1, 4095, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int count_entries(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+START_TEST(atomic_file_replaces_whole_or_nothing)
+{
+    char *dir = lm_test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/table.yaml", dir);
+
+    lm_atomic_file af;
+    ck_assert_lm_ok(lm_atomic_open(&af, path));
+    fputs("first\n", af.fp);
+    ck_assert_lm_ok(lm_atomic_commit(&af));
+    char *s = slurp(path);
+    ck_assert_str_eq(s, "first\n");
+    free(s);
+
+    /* An aborted write leaves the old content and no temporary file. */
+    ck_assert_lm_ok(lm_atomic_open(&af, path));
+    fputs("half", af.fp);
+    lm_atomic_abort(&af);
+    s = slurp(path);
+    ck_assert_str_eq(s, "first\n");
+    free(s);
+    ck_assert_int_eq(count_entries(dir), 1);
+
+    /* A directory that does not exist is an I/O error naming the path. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/missing/x.yaml", dir);
+    ck_assert_lm_status(lm_atomic_open(&af, bad), LM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "missing/x.yaml"));
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(grow_doubles_capacity)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    ck_assert_lm_ok(LM_GROW(a, cap, 3));
+    ck_assert_uint_ge(cap, 3);
+    ck_assert_lm_ok(LM_GROW(a, cap, 100));
+    ck_assert_uint_ge(cap, 100);
+    a[99] = 1;
+    free(a);
+    ck_assert_ptr_null(lm_strdup(NULL));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, status_strings_are_distinct_and_fixed);
+    tcase_add_test(tc, last_error_is_per_thread);
+    tcase_add_test(tc, version_matches_headers);
+    tcase_add_test(tc, atomic_file_replaces_whole_or_nothing);
+    tcase_add_test(tc, grow_doubles_capacity);
+    suite_add_tcase(s, tc);
+    return lm_test_run(s);
+}

@@ -1,0 +1,25 @@
+/* The `layermerge` command: one file per subcommand, public API only. */
+#ifndef LM_TOOLS_COMMANDS_H
+#define LM_TOOLS_COMMANDS_H
+
+/* A subcommand gets argv starting at its own name and returns the exit
+ * code: 0 success, 1 failure of the work, 2 bad usage. */
+typedef struct lm_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} lm_command;
+
+/* Report a failed library call as "layermerge: <what>: <last error>" and
+ * return 1. */
+int lm_tool_fail(const char *what);
+
+/* Print "layermerge <cmd>: <msg>" and a hint to --help; return 2. */
+int lm_tool_usage_error(const char *cmd, const char *msg);
+
+/* 1 when argv holds -h or --help. */
+int lm_tool_wants_help(int argc, char **argv);
+
+int lm_cmd_graph(int argc, char **argv);
+
+#endif

@@ -1,0 +1,65 @@
+/* layermerge — command-line front end of liblayermerge. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+
+static const lm_command commands[] = {
+    {"graph", "check and summarise a network graph file", lm_cmd_graph},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge [--help] [--version] COMMAND [ARGS...]\n\n"
+            "LayerMerge depth compression for CNNs (Kim et al., ICML 2024).\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'layermerge COMMAND --help' for a command's options.\n");
+}
+
+int lm_tool_fail(const char *what)
+{
+    fprintf(stderr, "layermerge: %s: %s\n", what, lm_last_error());
+    return 1;
+}
+
+int lm_tool_usage_error(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "layermerge %s: %s\nTry 'layermerge %s --help'.\n", cmd,
+            msg, cmd);
+    return 2;
+}
+
+int lm_tool_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+        printf("layermerge %s (library %s)\n", LM_VERSION_STRING, lm_version());
+        return 0;
+    }
+    for (size_t i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "layermerge: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
