@@ -1,0 +1,87 @@
+/* Private: a YAML document as a small tree of nodes that remember their
+ * line and column, so that every reader can name the place at fault.
+ * Built from libyaml's event parser; no libyaml type leaks out of lib/io. */
+#ifndef LM_IO_YAML_DOC_H
+#define LM_IO_YAML_DOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "layermerge/status.h"
+
+typedef enum lm_ynode_kind {
+    LM_YNODE_SCALAR = 1,
+    LM_YNODE_SEQUENCE = 2,
+    LM_YNODE_MAPPING = 3
+} lm_ynode_kind;
+
+typedef struct lm_ynode lm_ynode;
+struct lm_ynode {
+    lm_ynode_kind kind;
+    size_t line;   /* 1-based */
+    size_t column; /* 1-based */
+    char *scalar;  /* LM_YNODE_SCALAR: the text (NUL-terminated) */
+    int quoted;    /* scalar was quoted: never a number, bool or null */
+    lm_ynode **items; /* SEQUENCE: the items; MAPPING: key0, val0, key1, ... */
+    size_t count;     /* SEQUENCE: items; MAPPING: pairs */
+};
+
+typedef struct lm_ydoc {
+    lm_ynode *root;   /* NULL for an empty document */
+    char *source;     /* file name for messages, or "<string>" */
+} lm_ydoc;
+
+/* Parse a file / a buffer. Syntax errors: LM_ERR_PARSE with
+ * "SOURCE:LINE:COL: message". Aliases are rejected (LM_ERR_PARSE). */
+lm_status lm_ydoc_load_file(lm_ydoc *doc, const char *path);
+lm_status lm_ydoc_load_string(lm_ydoc *doc, const char *source_name,
+                              const char *text, size_t len);
+void lm_ydoc_free(lm_ydoc *doc);
+
+/* Typed access. Each failure returns LM_ERR_PARSE with a message
+ * "SOURCE:LINE:COL: <what> ..." naming the field. */
+lm_ynode *lm_ymap_get(const lm_ynode *map, const char *key);
+lm_status lm_yexpect(const lm_ydoc *doc, const lm_ynode *node,
+                     lm_ynode_kind kind, const char *what);
+lm_status lm_yget_int(const lm_ydoc *doc, const lm_ynode *node,
+                      const char *what, int64_t *out);
+lm_status lm_yget_double(const lm_ydoc *doc, const lm_ynode *node,
+                         const char *what, double *out);
+lm_status lm_yget_bool(const lm_ydoc *doc, const lm_ynode *node,
+                       const char *what, int *out);
+/* Borrowed from the document. */
+lm_status lm_yget_string(const lm_ydoc *doc, const lm_ynode *node,
+                         const char *what, const char **out);
+/* Reject any key of `map` not in the NULL-terminated `allowed` list:
+ * "SOURCE:LINE:COL: unknown key 'x' in <what>". Also rejects repeated keys. */
+lm_status lm_ycheck_keys(const lm_ydoc *doc, const lm_ynode *map,
+                         const char *what, const char *const *allowed);
+/* Format "SOURCE:LINE:COL: " + message for `node` and return `status`. */
+lm_status lm_yerr(const lm_ydoc *doc, const lm_ynode *node, lm_status status,
+                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Writing: a thin emitter over a FILE (normally an lm_atomic_file's fp)
+ * producing block YAML with flow mappings for short records. Strings are
+ * quoted when they would otherwise read back as another type. Doubles are
+ * written with 17 significant digits so they read back bit-identical. */
+typedef struct lm_yemit lm_yemit;
+lm_status lm_yemit_begin(lm_yemit **out, FILE *fp);
+lm_status lm_yemit_end(lm_yemit *e); /* finishes the document and frees */
+void lm_yemit_abort(lm_yemit *e);    /* frees without finishing */
+lm_status lm_yemit_map_begin(lm_yemit *e, int flow);
+lm_status lm_yemit_map_end(lm_yemit *e);
+lm_status lm_yemit_seq_begin(lm_yemit *e, int flow);
+lm_status lm_yemit_seq_end(lm_yemit *e);
+lm_status lm_yemit_key(lm_yemit *e, const char *key);
+lm_status lm_yemit_str(lm_yemit *e, const char *value);
+lm_status lm_yemit_int(lm_yemit *e, int64_t value);
+lm_status lm_yemit_double(lm_yemit *e, double value);
+lm_status lm_yemit_bool(lm_yemit *e, int value);
+lm_status lm_yemit_null(lm_yemit *e);
+
+#endif
