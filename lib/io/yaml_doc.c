@@ -1,0 +1,673 @@
+/* Reading YAML into a small node tree that remembers line and column.
+ * Built over libyaml's event parser so that every node carries its mark;
+ * the typed getters below are where every reader's messages come from. */
+#include "io/yaml_doc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/error.h"
+#include "core/util.h"
+
+/* A container being filled: libyaml reports its children one event at a
+ * time, so the capacity of `items` lives here until the container closes. */
+typedef struct ybuild_frame {
+    lm_ynode *node;
+    size_t len; /* items stored (2 per mapping pair) */
+    size_t cap;
+} ybuild_frame;
+
+typedef struct ybuild {
+    const char *source;
+    ybuild_frame *stack;
+    size_t depth;
+    size_t cap;
+    lm_ynode *root;
+} ybuild;
+
+static void ynode_free(lm_ynode *n)
+{
+    if (!n)
+        return;
+    size_t len = n->kind == LM_YNODE_MAPPING ? 2 * n->count : n->count;
+    for (size_t i = 0; i < len; i++)
+        ynode_free(n->items[i]);
+    free(n->items);
+    free(n->scalar);
+    free(n);
+}
+
+static lm_ynode *ynode_new(lm_ynode_kind kind, const yaml_mark_t *mark)
+{
+    lm_ynode *n = calloc(1, sizeof *n);
+    if (n) {
+        n->kind = kind;
+        n->line = mark->line + 1;
+        n->column = mark->column + 1;
+    }
+    return n;
+}
+
+/* Attach a finished node to the open container (or make it the root). */
+static lm_status ybuild_attach(ybuild *b, lm_ynode *n)
+{
+    if (b->depth == 0) {
+        b->root = n;
+        return LM_OK;
+    }
+    ybuild_frame *f = &b->stack[b->depth - 1];
+    lm_status st = LM_GROW(f->node->items, f->cap, f->len + 1);
+    if (st != LM_OK) {
+        ynode_free(n);
+        return st;
+    }
+    f->node->items[f->len++] = n;
+    f->node->count = f->node->kind == LM_YNODE_MAPPING ? f->len / 2 : f->len;
+    return LM_OK;
+}
+
+static lm_status ybuild_open(ybuild *b, lm_ynode_kind kind,
+                             const yaml_mark_t *mark)
+{
+    lm_status st = LM_GROW(b->stack, b->cap, b->depth + 1);
+    if (st != LM_OK)
+        return st;
+    lm_ynode *n = ynode_new(kind, mark);
+    if (!n)
+        return lm_err_nomem();
+    b->stack[b->depth++] = (ybuild_frame){n, 0, 0};
+    return LM_OK;
+}
+
+static lm_status ybuild_close(ybuild *b)
+{
+    lm_ynode *n = b->stack[--b->depth].node;
+    return ybuild_attach(b, n);
+}
+
+static lm_status ybuild_scalar(ybuild *b, const yaml_event_t *ev)
+{
+    lm_ynode *n = ynode_new(LM_YNODE_SCALAR, &ev->start_mark);
+    if (!n)
+        return lm_err_nomem();
+    size_t len = ev->data.scalar.length;
+    n->scalar = malloc(len + 1);
+    if (!n->scalar) {
+        free(n);
+        return lm_err_nomem();
+    }
+    memcpy(n->scalar, ev->data.scalar.value, len);
+    n->scalar[len] = '\0';
+    if (strlen(n->scalar) != len) {
+        size_t line = n->line, col = n->column;
+        ynode_free(n);
+        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: NUL character in a scalar",
+                      b->source, line, col);
+    }
+    n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    return ybuild_attach(b, n);
+}
+
+static lm_status parser_error(const yaml_parser_t *p, const char *source)
+{
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->error == YAML_MEMORY_ERROR)
+        return lm_err_nomem();
+    if (p->error == YAML_READER_ERROR)
+        return lm_err(LM_ERR_PARSE, "%s: byte %zu: %s", source,
+                      p->problem_offset, problem);
+    if (p->context)
+        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: %s %s", source,
+                      p->problem_mark.line + 1, p->problem_mark.column + 1,
+                      problem, p->context);
+    return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: %s", source,
+                  p->problem_mark.line + 1, p->problem_mark.column + 1,
+                  problem);
+}
+
+/* Add one parser event to the tree; *ndocs counts documents. */
+static lm_status ybuild_event(ybuild *b, const yaml_event_t *ev, int *ndocs)
+{
+    size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+    switch (ev->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        if (++*ndocs > 1)
+            return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: more than one document",
+                          b->source, line, col);
+        return LM_OK;
+    case YAML_ALIAS_EVENT:
+        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: aliases are not supported",
+                      b->source, line, col);
+    case YAML_SCALAR_EVENT:
+        return ybuild_scalar(b, ev);
+    case YAML_SEQUENCE_START_EVENT:
+        return ybuild_open(b, LM_YNODE_SEQUENCE, &ev->start_mark);
+    case YAML_MAPPING_START_EVENT:
+        return ybuild_open(b, LM_YNODE_MAPPING, &ev->start_mark);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        return ybuild_close(b);
+    default:
+        return LM_OK;
+    }
+}
+
+static void ybuild_free(ybuild *b)
+{
+    while (b->depth > 0)
+        ynode_free(b->stack[--b->depth].node);
+    free(b->stack);
+    ynode_free(b->root);
+}
+
+static lm_status parse_events(ybuild *b, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return lm_err_nomem();
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    lm_status st = LM_OK;
+    int ndocs = 0;
+    for (int done = 0; !done && st == LM_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = parser_error(&parser, b->source);
+            break;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        st = ybuild_event(b, &ev, &ndocs);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return st;
+}
+
+lm_status lm_ydoc_load_string(lm_ydoc *doc, const char *source_name,
+                              const char *text, size_t len)
+{
+    if (!doc || (!text && len))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_ydoc_load_string: NULL argument");
+    memset(doc, 0, sizeof *doc);
+    doc->source = lm_strdup(source_name ? source_name : "<string>");
+    if (!doc->source)
+        return lm_err_nomem();
+    ybuild b = {.source = doc->source};
+    lm_status st = parse_events(&b, text ? text : "", len);
+    if (st != LM_OK) {
+        ybuild_free(&b);
+        lm_ydoc_free(doc);
+        return st;
+    }
+    free(b.stack);
+    doc->root = b.root;
+    return LM_OK;
+}
+
+static lm_status read_whole_file(const char *path, char **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return lm_err(LM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    lm_status st = LM_OK;
+    for (;;) {
+        if ((st = LM_GROW(buf, cap, n + 4096)) != LM_OK)
+            break;
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0) {
+            if (ferror(fp))
+                st = lm_err(LM_ERR_IO, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(fp);
+    if (st != LM_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *len = n;
+    return LM_OK;
+}
+
+lm_status lm_ydoc_load_file(lm_ydoc *doc, const char *path)
+{
+    if (!doc || !path)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_ydoc_load_file: NULL argument");
+    memset(doc, 0, sizeof *doc);
+    char *text = NULL;
+    size_t len = 0;
+    lm_status st = read_whole_file(path, &text, &len);
+    if (st != LM_OK)
+        return st;
+    st = lm_ydoc_load_string(doc, path, text, len);
+    free(text);
+    return st;
+}
+
+void lm_ydoc_free(lm_ydoc *doc)
+{
+    if (!doc)
+        return;
+    ynode_free(doc->root);
+    free(doc->source);
+    doc->root = NULL;
+    doc->source = NULL;
+}
+
+/* ---- typed access ------------------------------------------------------ */
+
+static const char *src_of(const lm_ydoc *doc)
+{
+    return doc && doc->source ? doc->source : "<string>";
+}
+
+lm_status lm_yerr(const lm_ydoc *doc, const lm_ynode *node, lm_status status,
+                  const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!node)
+        return lm_err(status, "%s: %s", src_of(doc), msg);
+    return lm_err(status, "%s:%zu:%zu: %s", src_of(doc), node->line,
+                  node->column, msg);
+}
+
+static const char *kind_name(lm_ynode_kind kind)
+{
+    switch (kind) {
+    case LM_YNODE_SCALAR: return "a scalar";
+    case LM_YNODE_SEQUENCE: return "a sequence";
+    case LM_YNODE_MAPPING: return "a mapping";
+    }
+    return "an unknown node";
+}
+
+lm_ynode *lm_ymap_get(const lm_ynode *map, const char *key)
+{
+    if (!map || map->kind != LM_YNODE_MAPPING || !key)
+        return NULL;
+    for (size_t i = 0; i < map->count; i++) {
+        const lm_ynode *k = map->items[2 * i];
+        if (k->kind == LM_YNODE_SCALAR && !strcmp(k->scalar, key))
+            return map->items[2 * i + 1];
+    }
+    return NULL;
+}
+
+lm_status lm_yexpect(const lm_ydoc *doc, const lm_ynode *node,
+                     lm_ynode_kind kind, const char *what)
+{
+    if (!node)
+        return lm_yerr(doc, NULL, LM_ERR_PARSE, "missing %s", what);
+    if (node->kind != kind)
+        return lm_yerr(doc, node, LM_ERR_PARSE, "%s: expected %s, found %s",
+                       what, kind_name(kind), kind_name(node->kind));
+    return LM_OK;
+}
+
+/* YAML 1.1 null: an empty plain scalar, ~ or null. */
+static int yis_null(const lm_ynode *node)
+{
+    if (!node || node->kind != LM_YNODE_SCALAR || node->quoted)
+        return 0;
+    const char *s = node->scalar;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+           !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* A plain scalar for a number: quoted text is always a string. */
+static lm_status expect_plain(const lm_ydoc *doc, const lm_ynode *node,
+                              const char *what, const char *type)
+{
+    lm_status st = lm_yexpect(doc, node, LM_YNODE_SCALAR, what);
+    if (st != LM_OK)
+        return st;
+    if (node->quoted || yis_null(node))
+        return lm_yerr(doc, node, LM_ERR_PARSE, "%s: expected %s, found '%s'",
+                       what, type, node->scalar);
+    return LM_OK;
+}
+
+lm_status lm_yget_int(const lm_ydoc *doc, const lm_ynode *node,
+                      const char *what, int64_t *out)
+{
+    lm_status st = expect_plain(doc, node, what, "an integer");
+    if (st != LM_OK)
+        return st;
+    const char *s = node->scalar;
+    const char *d = s + (*s == '-' || *s == '+');
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*d < '0' || *d > '9' || *end != '\0')
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: expected an integer, found '%s'", what, s);
+    if (errno == ERANGE)
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: integer '%s' out of range", what, s);
+    *out = (int64_t)v;
+    return LM_OK;
+}
+
+static int special_double(const char *s, double *out)
+{
+    static const char *const infs[] = {".inf", ".Inf", ".INF"};
+    static const char *const nans[] = {".nan", ".NaN", ".NAN"};
+    const char *body = s + (*s == '-' || *s == '+');
+    for (size_t i = 0; i < 3; i++) {
+        if (!strcmp(body, infs[i])) {
+            *out = *s == '-' ? -HUGE_VAL : HUGE_VAL;
+            return 1;
+        }
+        if (!strcmp(s, nans[i])) {
+            *out = NAN;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+lm_status lm_yget_double(const lm_ydoc *doc, const lm_ynode *node,
+                         const char *what, double *out)
+{
+    lm_status st = expect_plain(doc, node, what, "a number");
+    if (st != LM_OK)
+        return st;
+    const char *s = node->scalar;
+    if (special_double(s, out))
+        return LM_OK;
+    /* strtod alone would also take "inf", "nan" and hex floats. */
+    int digits = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c >= '0' && *c <= '9')
+            digits = 1;
+        else if (!strchr("+-.eE", *c))
+            digits = -1000;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (digits <= 0 || *end != '\0')
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: expected a number, found '%s'", what, s);
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: number '%s' out of range", what, s);
+    *out = v;
+    return LM_OK;
+}
+
+static int word_in(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (!strcmp(s, *words))
+            return 1;
+    return 0;
+}
+
+static const char *const true_words[] = {"true", "True", "TRUE", "yes", "Yes",
+                                         "YES", "on", "On", "ON", NULL};
+static const char *const false_words[] = {"false", "False", "FALSE", "no",
+                                          "No", "NO", "off", "Off", "OFF",
+                                          NULL};
+
+lm_status lm_yget_bool(const lm_ydoc *doc, const lm_ynode *node,
+                       const char *what, int *out)
+{
+    lm_status st = expect_plain(doc, node, what, "true or false");
+    if (st != LM_OK)
+        return st;
+    if (word_in(node->scalar, true_words))
+        *out = 1;
+    else if (word_in(node->scalar, false_words))
+        *out = 0;
+    else
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: expected true or false, found '%s'", what,
+                       node->scalar);
+    return LM_OK;
+}
+
+lm_status lm_yget_string(const lm_ydoc *doc, const lm_ynode *node,
+                         const char *what, const char **out)
+{
+    lm_status st = lm_yexpect(doc, node, LM_YNODE_SCALAR, what);
+    if (st != LM_OK)
+        return st;
+    if (yis_null(node))
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: expected a string, found null", what);
+    *out = node->scalar;
+    return LM_OK;
+}
+
+lm_status lm_ycheck_keys(const lm_ydoc *doc, const lm_ynode *map,
+                         const char *what, const char *const *allowed)
+{
+    lm_status st = lm_yexpect(doc, map, LM_YNODE_MAPPING, what);
+    if (st != LM_OK)
+        return st;
+    for (size_t i = 0; i < map->count; i++) {
+        const lm_ynode *k = map->items[2 * i];
+        if (k->kind != LM_YNODE_SCALAR)
+            return lm_yerr(doc, k, LM_ERR_PARSE,
+                           "%s: keys must be scalars, found %s", what,
+                           kind_name(k->kind));
+        if (!word_in(k->scalar, allowed))
+            return lm_yerr(doc, k, LM_ERR_PARSE, "unknown key '%s' in %s",
+                           k->scalar, what);
+        for (size_t j = 0; j < i; j++) {
+            const lm_ynode *prev = map->items[2 * j];
+            if (!strcmp(prev->scalar, k->scalar))
+                return lm_yerr(doc, k, LM_ERR_PARSE,
+                               "repeated key '%s' in %s", k->scalar, what);
+        }
+    }
+    return LM_OK;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+struct lm_yemit {
+    yaml_emitter_t emitter;
+};
+
+static lm_status emit(lm_yemit *e, yaml_event_t *ev, int made)
+{
+    if (!made)
+        return lm_err_nomem();
+    if (!yaml_emitter_emit(&e->emitter, ev))
+        return lm_err(LM_ERR_IO, "writing YAML: %s",
+                      e->emitter.problem ? e->emitter.problem
+                                         : "write failed");
+    return LM_OK;
+}
+
+lm_status lm_yemit_begin(lm_yemit **out, FILE *fp)
+{
+    if (!out || !fp)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_yemit_begin: NULL argument");
+    *out = NULL;
+    lm_yemit *e = calloc(1, sizeof *e);
+    if (!e)
+        return lm_err_nomem();
+    if (!yaml_emitter_initialize(&e->emitter)) {
+        free(e);
+        return lm_err_nomem();
+    }
+    yaml_emitter_set_output_file(&e->emitter, fp);
+    /* Records stay on one line however long; the reader does not care. */
+    yaml_emitter_set_width(&e->emitter, -1);
+    yaml_emitter_set_unicode(&e->emitter, 1);
+    yaml_event_t ev;
+    lm_status st = emit(e, &ev, yaml_stream_start_event_initialize(
+                                    &ev, YAML_UTF8_ENCODING));
+    if (st == LM_OK)
+        st = emit(e, &ev, yaml_document_start_event_initialize(
+                              &ev, NULL, NULL, NULL, 1));
+    if (st != LM_OK) {
+        lm_yemit_abort(e);
+        return st;
+    }
+    *out = e;
+    return LM_OK;
+}
+
+lm_status lm_yemit_end(lm_yemit *e)
+{
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_yemit_end: NULL emitter");
+    yaml_event_t ev;
+    lm_status st = emit(e, &ev, yaml_document_end_event_initialize(&ev, 1));
+    if (st == LM_OK)
+        st = emit(e, &ev, yaml_stream_end_event_initialize(&ev));
+    if (st == LM_OK && !yaml_emitter_flush(&e->emitter))
+        st = lm_err(LM_ERR_IO, "writing YAML: flush failed");
+    lm_yemit_abort(e);
+    return st;
+}
+
+void lm_yemit_abort(lm_yemit *e)
+{
+    if (!e)
+        return;
+    yaml_emitter_delete(&e->emitter);
+    free(e);
+}
+
+lm_status lm_yemit_map_begin(lm_yemit *e, int flow)
+{
+    yaml_event_t ev;
+    return emit(e, &ev, yaml_mapping_start_event_initialize(
+                            &ev, NULL, NULL, 1,
+                            flow ? YAML_FLOW_MAPPING_STYLE
+                                 : YAML_BLOCK_MAPPING_STYLE));
+}
+
+lm_status lm_yemit_map_end(lm_yemit *e)
+{
+    yaml_event_t ev;
+    return emit(e, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+
+lm_status lm_yemit_seq_begin(lm_yemit *e, int flow)
+{
+    yaml_event_t ev;
+    return emit(e, &ev, yaml_sequence_start_event_initialize(
+                            &ev, NULL, NULL, 1,
+                            flow ? YAML_FLOW_SEQUENCE_STYLE
+                                 : YAML_BLOCK_SEQUENCE_STYLE));
+}
+
+lm_status lm_yemit_seq_end(lm_yemit *e)
+{
+    yaml_event_t ev;
+    return emit(e, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+static lm_status emit_scalar(lm_yemit *e, const char *text,
+                             yaml_scalar_style_t style)
+{
+    yaml_event_t ev;
+    int plain = style == YAML_PLAIN_SCALAR_STYLE;
+    return emit(e, &ev, yaml_scalar_event_initialize(
+                            &ev, NULL, NULL, (yaml_char_t *)text,
+                            (int)strlen(text), plain, !plain, style));
+}
+
+/* Plain only for simple words that no YAML 1.1 reader could take for a
+ * number, bool or null; everything else is double-quoted. */
+static int safe_plain(const char *s)
+{
+    static const char *const null_words[] = {"~", "null", "Null", "NULL",
+                                             NULL};
+    static const char *const short_bools[] = {"y", "Y", "n", "N", NULL};
+    if (!*s || word_in(s, true_words) || word_in(s, false_words) ||
+        word_in(s, null_words) || word_in(s, short_bools))
+        return 0;
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= '0' && *c <= '9') || strchr("_.-/", *c)))
+            return 0;
+    return 1;
+}
+
+lm_status lm_yemit_key(lm_yemit *e, const char *key)
+{
+    return lm_yemit_str(e, key);
+}
+
+lm_status lm_yemit_str(lm_yemit *e, const char *value)
+{
+    if (!value)
+        return lm_yemit_null(e);
+    return emit_scalar(e, value, safe_plain(value)
+                                     ? YAML_PLAIN_SCALAR_STYLE
+                                     : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
+lm_status lm_yemit_int(lm_yemit *e, int64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, value);
+    return emit_scalar(e, buf, YAML_PLAIN_SCALAR_STYLE);
+}
+
+/* The shortest of 15..17 significant digits that reads back to the same
+ * bits, with a '.' in the mantissa because YAML 1.1 readers (PyYAML) take
+ * "1e-05" for a string. */
+static void format_double(char *buf, size_t cap, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, cap, ".nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, cap, v < 0 ? "-.inf" : ".inf");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (strchr(buf, '.'))
+        return;
+    char *exp = strchr(buf, 'e');
+    size_t at = exp ? (size_t)(exp - buf) : strlen(buf);
+    size_t len = strlen(buf);
+    if (len + 3 > cap)
+        return;
+    memmove(buf + at + 2, buf + at, len - at + 1);
+    memcpy(buf + at, ".0", 2);
+}
+
+lm_status lm_yemit_double(lm_yemit *e, double value)
+{
+    char buf[48];
+    format_double(buf, sizeof buf, value);
+    return emit_scalar(e, buf, YAML_PLAIN_SCALAR_STYLE);
+}
+
+lm_status lm_yemit_bool(lm_yemit *e, int value)
+{
+    return emit_scalar(e, value ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
+}
+
+lm_status lm_yemit_null(lm_yemit *e)
+{
+    return emit_scalar(e, "null", YAML_PLAIN_SCALAR_STYLE);
+}
