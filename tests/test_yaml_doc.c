@@ -108,8 +108,6 @@ START_TEST(unknown_and_repeated_keys)
     ck_assert_lm_ok(load(&doc, "a: 1\nb: 2\n"));
     ck_assert_lm_ok(lm_ycheck_keys(&doc, doc.root, "top", allowed));
     lm_ydoc_free(&doc);
-    ck_assert_lm_ok(load(&doc, "a: 1\n bogus: 2\n"));
-    lm_ydoc_free(&doc);
     ck_assert_lm_ok(load(&doc, "a: 1\nbogus: 2\n"));
     ck_assert_lm_status(lm_ycheck_keys(&doc, doc.root, "top", allowed),
                         LM_ERR_PARSE);
@@ -176,7 +174,7 @@ static void expect_getter_error(const char *text, int kind, const char *want)
                    : kind == 2 ? lm_yget_bool(&doc, v, "field v", &b)
                                : lm_yget_string(&doc, v, "field v", &s);
     lm_ydoc_free(&doc);
-    ck_assert_int_eq(st, LM_ERR_PARSE);
+    ck_assert_msg(st == LM_ERR_PARSE, "'%s' gave %d", text, (int)st);
     ck_assert_msg(strstr(lm_last_error(), want), "'%s' lacks '%s'",
                   lm_last_error(), want);
 }

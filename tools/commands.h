@@ -21,5 +21,6 @@ int lm_tool_usage_error(const char *cmd, const char *msg);
 int lm_tool_wants_help(int argc, char **argv);
 
 int lm_cmd_graph(int argc, char **argv);
+int lm_cmd_entries(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const lm_command commands[] = {
     {"graph", "check and summarise a network graph file", lm_cmd_graph},
+    {"entries", "list the segments and table entries of a graph", lm_cmd_entries},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -196,9 +196,9 @@ def build_resnet(name, fn):
 
 
 def projection(pre, seq):
-    conv, bn = seq[0], bn_check(f"{pre}.1", seq[1])
     if len(seq) != 2:
         raise Unsupported(f"{pre}: projection is not conv + batch norm")
+    conv, bn = seq[0], bn_check(f"{pre}.1", seq[1])
     f = dict(conv_fields(f"{pre}.0", conv))
     if f["kernel"] != 1 or f["padding"] != 0 or f["groups"] != 1:
         raise Unsupported(f"{pre}.0: projection is not a dense 1x1 conv")

@@ -7,5 +7,6 @@
 #include "layermerge/status.h"
 #include "layermerge/version.h"
 #include "layermerge/graph.h"
+#include "layermerge/entries.h"
 
 #endif /* LAYERMERGE_LAYERMERGE_H */

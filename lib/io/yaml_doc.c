@@ -121,10 +121,13 @@ static lm_status parser_error(const yaml_parser_t *p, const char *source)
     if (p->error == YAML_READER_ERROR)
         return lm_err(LM_ERR_PARSE, "%s: byte %zu: %s", source,
                       p->problem_offset, problem);
+    /* libyaml often notices a problem a line after its cause (an unclosed
+     * bracket): name where the enclosing construct started too. */
     if (p->context)
-        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: %s %s", source,
-                      p->problem_mark.line + 1, p->problem_mark.column + 1,
-                      problem, p->context);
+        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: %s (%s started at line %zu, "
+                      "column %zu)", source, p->problem_mark.line + 1,
+                      p->problem_mark.column + 1, problem, p->context,
+                      p->context_mark.line + 1, p->context_mark.column + 1);
     return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: %s", source,
                   p->problem_mark.line + 1, p->problem_mark.column + 1,
                   problem);
@@ -159,8 +162,15 @@ static lm_status ybuild_event(ybuild *b, const yaml_event_t *ev, int *ndocs)
 
 static void ybuild_free(ybuild *b)
 {
-    while (b->depth > 0)
-        ynode_free(b->stack[--b->depth].node);
+    /* An open mapping may hold a key without its value yet: free by the
+     * frame's length, not by the node's pair count. */
+    while (b->depth > 0) {
+        ybuild_frame *f = &b->stack[--b->depth];
+        for (size_t i = 0; i < f->len; i++)
+            ynode_free(f->node->items[i]);
+        f->node->count = 0;
+        ynode_free(f->node);
+    }
     free(b->stack);
     ynode_free(b->root);
 }
@@ -388,17 +398,17 @@ lm_status lm_yget_double(const lm_ydoc *doc, const lm_ynode *node,
     if (special_double(s, out))
         return LM_OK;
     /* strtod alone would also take "inf", "nan" and hex floats. */
-    int digits = 0;
+    int digits = 0, other = 0;
     for (const char *c = s; *c; c++) {
         if (*c >= '0' && *c <= '9')
             digits = 1;
         else if (!strchr("+-.eE", *c))
-            digits = -1000;
+            other = 1;
     }
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
-    if (digits <= 0 || *end != '\0')
+    if (!digits || other || *end != '\0')
         return lm_yerr(doc, node, LM_ERR_PARSE,
                        "%s: expected a number, found '%s'", what, s);
     if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))

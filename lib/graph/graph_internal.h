@@ -1,0 +1,85 @@
+/* Private: the graph's storage, shared by the files of lib/graph. */
+#ifndef LM_GRAPH_INTERNAL_H
+#define LM_GRAPH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/graph.h"
+
+/* A trunk conv or a skip projection (projections derive in/out/kernel). */
+typedef struct lm_gconv {
+    int64_t in, out, kernel, stride, padding, groups;
+    int has_bias;
+    int has_bn;
+    double bn_eps;
+    char *name;
+    char *bn_name;
+} lm_gconv;
+
+/* A fixed layer; fields that do not apply to its kind stay 0. */
+typedef struct lm_glayer {
+    lm_layer_kind kind;
+    lm_act act;
+    int64_t in, out, kernel, stride, padding, groups, out_h, out_w;
+    int has_bias;
+    double eps;
+    char *name;
+} lm_glayer;
+
+typedef struct lm_glist {
+    lm_glayer *items;
+    size_t n, cap;
+} lm_glist;
+
+typedef struct lm_gskip {
+    size_t source, target;
+    int has_proj;
+    lm_gconv proj;
+} lm_gskip;
+
+typedef struct lm_gshape {
+    int64_t c, h, w;
+} lm_gshape;
+
+/* Position p: the activation of c_p (identity for p = 0), its flags, its
+ * fixed layers and, once validated, its shape after those layers. */
+typedef struct lm_gpos {
+    lm_act act;
+    int barrier;
+    int identity_option;
+    lm_glist layers;
+    lm_gshape shape;
+} lm_gpos;
+
+struct lm_graph {
+    char *name;
+    lm_gshape input;
+    int has_nonlinearity; /* set explicitly, else derived */
+    lm_act nonlinearity;
+    lm_gconv *convs; /* convs[p - 1] is c_p */
+    size_t n_convs, cap_convs;
+    lm_gpos *pos;    /* n_convs + 1 positions */
+    size_t cap_pos;
+    lm_gskip *skips;
+    size_t n_skips, cap_skips;
+    lm_glist stem, head;
+    int valid;
+    lm_gshape output;
+    char fingerprint[17];
+};
+
+/* Compute the fingerprint of a graph whose shapes are known (fingerprint.c). */
+void lm_graph_compute_fingerprint(lm_graph *g);
+
+/* Output shape of a fixed layer for input `in`; LM_ERR_VALIDATION naming
+ * `where` ("stem layer 2 (conv1)") when it does not fit (validate.c). */
+lm_status lm_glayer_apply(const lm_glayer *l, const char *where,
+                          lm_gshape in, lm_gshape *out);
+
+/* Human-readable "stem layer 2 (conv1)" / "head layer 0" /
+ * "position 5 layer 0" for messages. */
+void lm_glayer_where(char *buf, size_t cap, lm_site site, size_t position,
+                     size_t index, const lm_glayer *l);
+
+#endif

@@ -1,0 +1,207 @@
+/* Read access to a graph: counts, flags, records and shapes. */
+#include <string.h>
+
+#include "core/error.h"
+#include "graph/graph_internal.h"
+
+const char *lm_graph_name(const lm_graph *g)
+{
+    return g && g->name ? g->name : "";
+}
+
+size_t lm_graph_conv_count(const lm_graph *g)
+{
+    return g ? g->n_convs : 0;
+}
+
+size_t lm_graph_skip_count(const lm_graph *g)
+{
+    return g ? g->n_skips : 0;
+}
+
+lm_act lm_graph_nonlinearity(const lm_graph *g)
+{
+    if (!g)
+        return LM_ACT_IDENTITY;
+    if (g->has_nonlinearity)
+        return g->nonlinearity;
+    for (size_t p = 1; p <= g->n_convs; p++)
+        if (g->pos[p].act != LM_ACT_IDENTITY)
+            return g->pos[p].act;
+    return LM_ACT_IDENTITY;
+}
+
+lm_act lm_graph_activation(const lm_graph *g, size_t position)
+{
+    if (!g || position < 1 || position > g->n_convs)
+        return LM_ACT_IDENTITY;
+    return g->pos[position].act;
+}
+
+int lm_graph_is_barrier(const lm_graph *g, size_t position)
+{
+    return g && position <= g->n_convs && g->pos[position].barrier;
+}
+
+int lm_graph_has_identity_option(const lm_graph *g, size_t position)
+{
+    return g && position >= 1 && position <= g->n_convs &&
+           g->pos[position].identity_option;
+}
+
+void lm_graph_input_shape(const lm_graph *g, int64_t *channels,
+                          int64_t *height, int64_t *width)
+{
+    lm_gshape s = g ? g->input : (lm_gshape){0, 0, 0};
+    if (channels)
+        *channels = s.c;
+    if (height)
+        *height = s.h;
+    if (width)
+        *width = s.w;
+}
+
+/* Copy a full record into the caller's, which may be an older, smaller
+ * version: only its first `size` bytes are ours to write. */
+static lm_status copy_record(void *dst, const void *src, size_t full,
+                             const char *what)
+{
+    size_t size;
+    if (!dst)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL record", what);
+    memcpy(&size, dst, sizeof size);
+    if (size < sizeof size)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu too small",
+                      what, size);
+    memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
+           (size < full ? size : full) - sizeof size);
+    return LM_OK;
+}
+
+static lm_conv_info conv_record(const lm_gconv *c)
+{
+    return (lm_conv_info){
+        .size = sizeof(lm_conv_info), .in_channels = c->in,
+        .out_channels = c->out, .kernel = c->kernel, .stride = c->stride,
+        .padding = c->padding, .groups = c->groups,
+        .has_bias = c->has_bias, .has_bn = c->has_bn, .bn_eps = c->bn_eps,
+        .name = c->name, .bn_name = c->bn_name};
+}
+
+lm_status lm_graph_conv_info(const lm_graph *g, size_t conv,
+                             lm_conv_info *info)
+{
+    if (!g || conv < 1 || conv > g->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_graph_conv_info: conv %zu out of range 1..%zu",
+                      conv, lm_graph_conv_count(g));
+    lm_conv_info full = conv_record(&g->convs[conv - 1]);
+    return copy_record(info, &full, sizeof full, "lm_graph_conv_info");
+}
+
+lm_status lm_graph_skip_info(const lm_graph *g, size_t skip,
+                             lm_skip_info *info)
+{
+    if (!g || skip >= g->n_skips)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_graph_skip_info: skip %zu out of range (%zu skips)",
+                      skip, lm_graph_skip_count(g));
+    const lm_gskip *s = &g->skips[skip];
+    lm_skip_info full = {.size = sizeof full, .source = s->source,
+                         .target = s->target, .has_projection = s->has_proj};
+    if (s->has_proj)
+        full.projection = conv_record(&s->proj);
+    return copy_record(info, &full, sizeof full, "lm_graph_skip_info");
+}
+
+static const lm_glist *site_list_const(const lm_graph *g, lm_site site,
+                                       size_t position)
+{
+    if (!g)
+        return NULL;
+    if (site == LM_SITE_STEM)
+        return &g->stem;
+    if (site == LM_SITE_HEAD)
+        return &g->head;
+    if (site == LM_SITE_POSITION && position <= g->n_convs)
+        return &g->pos[position].layers;
+    return NULL;
+}
+
+size_t lm_graph_layer_count(const lm_graph *g, lm_site site, size_t position)
+{
+    const lm_glist *l = site_list_const(g, site, position);
+    return l ? l->n : 0;
+}
+
+lm_status lm_graph_layer_info(const lm_graph *g, lm_site site,
+                              size_t position, size_t index,
+                              lm_layer_info *info)
+{
+    const lm_glist *list = site_list_const(g, site, position);
+    if (!list || index >= list->n)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_graph_layer_info: no layer %zu at that site",
+                      index);
+    const lm_glayer *l = &list->items[index];
+    lm_layer_info full = {
+        .size = sizeof full, .kind = l->kind, .act = l->act,
+        .in_channels = l->in, .out_channels = l->out, .kernel = l->kernel,
+        .stride = l->stride, .padding = l->padding, .groups = l->groups,
+        .out_height = l->out_h, .out_width = l->out_w,
+        .has_bias = l->has_bias, .eps = l->eps, .name = l->name};
+    return copy_record(info, &full, sizeof full, "lm_graph_layer_info");
+}
+
+int lm_graph_is_valid(const lm_graph *g)
+{
+    return g && g->valid;
+}
+
+static lm_status need_valid(const lm_graph *g, const char *fn)
+{
+    if (!g)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL graph", fn);
+    if (!g->valid)
+        return lm_err(LM_ERR_STATE, "%s: graph not validated", fn);
+    return LM_OK;
+}
+
+static void put_shape(lm_gshape s, int64_t *c, int64_t *h, int64_t *w)
+{
+    if (c)
+        *c = s.c;
+    if (h)
+        *h = s.h;
+    if (w)
+        *w = s.w;
+}
+
+lm_status lm_graph_position_shape(const lm_graph *g, size_t position,
+                                  int64_t *channels, int64_t *height,
+                                  int64_t *width)
+{
+    lm_status st = need_valid(g, "lm_graph_position_shape");
+    if (st != LM_OK)
+        return st;
+    if (position > g->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_graph_position_shape: position %zu out of range "
+                      "0..%zu", position, g->n_convs);
+    put_shape(g->pos[position].shape, channels, height, width);
+    return LM_OK;
+}
+
+lm_status lm_graph_output_shape(const lm_graph *g, int64_t *channels,
+                                int64_t *height, int64_t *width)
+{
+    lm_status st = need_valid(g, "lm_graph_output_shape");
+    if (st == LM_OK)
+        put_shape(g->output, channels, height, width);
+    return st;
+}
+
+const char *lm_graph_fingerprint(const lm_graph *g)
+{
+    return g && g->valid ? g->fingerprint : NULL;
+}

@@ -1,0 +1,228 @@
+/* Shape propagation and consistency checks: stem, trunk convs, skips (with
+ * their projections), position layers and head. Messages name the conv,
+ * skip or layer at fault and the shapes that disagree. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "graph/graph_internal.h"
+
+#define SHAPE_FMT "%lldx%lldx%lld"
+#define SHAPE_ARGS(s) (long long)(s).c, (long long)(s).h, (long long)(s).w
+
+static int shape_eq(lm_gshape a, lm_gshape b)
+{
+    return a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+/* Spatial size after a window: floor((H + 2p - k) / s) + 1. */
+static lm_status window(const char *where, lm_gshape in, int64_t c,
+                        int64_t kernel, int64_t stride, int64_t padding,
+                        lm_gshape *out)
+{
+    int64_t h = in.h + 2 * padding - kernel, w = in.w + 2 * padding - kernel;
+    if (h < 0 || w < 0)
+        return lm_err(LM_ERR_VALIDATION,
+                      "%s: kernel %lld does not fit its input " SHAPE_FMT
+                      " with padding %lld", where, (long long)kernel,
+                      SHAPE_ARGS(in), (long long)padding);
+    *out = (lm_gshape){c, h / stride + 1, w / stride + 1};
+    return LM_OK;
+}
+
+void lm_glayer_where(char *buf, size_t cap, lm_site site, size_t position,
+                     size_t index, const lm_glayer *l)
+{
+    char at[48];
+    if (site == LM_SITE_STEM)
+        snprintf(at, sizeof at, "stem layer %zu", index);
+    else if (site == LM_SITE_HEAD)
+        snprintf(at, sizeof at, "head layer %zu", index);
+    else
+        snprintf(at, sizeof at, "position %zu layer %zu", position, index);
+    snprintf(buf, cap, "%s (%s%s%s)", at, lm_layer_kind_name(l->kind),
+             l->name ? " " : "", l->name ? l->name : "");
+}
+
+static lm_status channels_must_be(const char *where, const char *field,
+                                  int64_t want, lm_gshape in)
+{
+    if (want == in.c)
+        return LM_OK;
+    return lm_err(LM_ERR_VALIDATION,
+                  "%s: %s %lld but its input " SHAPE_FMT " has %lld channels",
+                  where, field, (long long)want, SHAPE_ARGS(in),
+                  (long long)in.c);
+}
+
+lm_status lm_glayer_apply(const lm_glayer *l, const char *where, lm_gshape in,
+                          lm_gshape *out)
+{
+    lm_status st = LM_OK;
+    switch (l->kind) {
+    case LM_LAYER_CONV:
+        st = channels_must_be(where, "in_channels", l->in, in);
+        if (st == LM_OK)
+            st = window(where, in, l->out, l->kernel, l->stride, l->padding,
+                        out);
+        return st;
+    case LM_LAYER_BATCHNORM:
+        st = channels_must_be(where, "channels", l->in, in);
+        *out = in;
+        return st;
+    case LM_LAYER_ACT:
+        *out = in;
+        return LM_OK;
+    case LM_LAYER_MAXPOOL:
+    case LM_LAYER_AVGPOOL:
+        return window(where, in, in.c, l->kernel, l->stride, l->padding, out);
+    case LM_LAYER_ADAPTIVE_AVGPOOL:
+        *out = (lm_gshape){in.c, l->out_h, l->out_w};
+        return LM_OK;
+    case LM_LAYER_FLATTEN:
+        *out = (lm_gshape){in.c * in.h * in.w, 1, 1};
+        return LM_OK;
+    case LM_LAYER_LINEAR:
+        if (in.h != 1 || in.w != 1)
+            return lm_err(LM_ERR_VALIDATION,
+                          "%s: needs a flat input, found " SHAPE_FMT, where,
+                          SHAPE_ARGS(in));
+        *out = (lm_gshape){l->out, 1, 1};
+        return channels_must_be(where, "in_features", l->in, in);
+    }
+    return lm_err(LM_ERR_INTERNAL, "%s: unknown layer kind %d", where,
+                  (int)l->kind);
+}
+
+static lm_status apply_list(const lm_glist *list, lm_site site,
+                            size_t position, lm_gshape *shape)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        char where[160];
+        lm_glayer_where(where, sizeof where, site, position, i,
+                        &list->items[i]);
+        lm_status st = lm_glayer_apply(&list->items[i], where, *shape, shape);
+        if (st != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+static void conv_label(char *buf, size_t cap, const lm_graph *g, size_t p)
+{
+    const char *name = g->convs[p - 1].name;
+    if (name)
+        snprintf(buf, cap, "conv %zu (%s)", p, name);
+    else
+        snprintf(buf, cap, "conv %zu", p);
+}
+
+/* Trunk conv c_p reads position p-1. */
+static lm_status trunk_conv(const lm_graph *g, size_t p, lm_gshape *out)
+{
+    const lm_gconv *c = &g->convs[p - 1];
+    lm_gshape in = g->pos[p - 1].shape;
+    char label[160];
+    conv_label(label, sizeof label, g, p);
+    if (c->in != in.c)
+        return lm_err(LM_ERR_VALIDATION,
+                      "%s: in_channels %lld but position %zu has %lld "
+                      "channels", label, (long long)c->in, p - 1,
+                      (long long)in.c);
+    return window(label, in, c->out, c->kernel, c->stride, c->padding, out);
+}
+
+/* A skip's source must match what c_target outputs, after its projection
+ * (1x1, stride s, no padding) when it has one. */
+static lm_status check_skip(lm_graph *g, size_t i, lm_gshape conv_out)
+{
+    lm_gskip *s = &g->skips[i];
+    lm_gshape src = g->pos[s->source].shape, got = src;
+    char label[160];
+    conv_label(label, sizeof label, g, s->target);
+    if (s->has_proj) {
+        s->proj.in = src.c;
+        s->proj.out = conv_out.c;
+        got = (lm_gshape){conv_out.c, (src.h - 1) / s->proj.stride + 1,
+                          (src.w - 1) / s->proj.stride + 1};
+        if (shape_eq(got, conv_out))
+            return LM_OK;
+        return lm_err(LM_ERR_VALIDATION,
+                      "skip %zu (%zu -> %zu): projection stride %lld maps "
+                      "position %zu " SHAPE_FMT " to " SHAPE_FMT " but %s "
+                      "outputs " SHAPE_FMT, i, s->source, s->target,
+                      (long long)s->proj.stride, s->source, SHAPE_ARGS(src),
+                      SHAPE_ARGS(got), label, SHAPE_ARGS(conv_out));
+    }
+    if (shape_eq(src, conv_out))
+        return LM_OK;
+    return lm_err(LM_ERR_VALIDATION,
+                  "skip %zu (%zu -> %zu): position %zu has shape " SHAPE_FMT
+                  " but %s outputs " SHAPE_FMT " (a projection is needed)",
+                  i, s->source, s->target, s->source, SHAPE_ARGS(src), label,
+                  SHAPE_ARGS(conv_out));
+}
+
+static lm_status check_skip_list(const lm_graph *g)
+{
+    for (size_t i = 0; i < g->n_skips; i++) {
+        const lm_gskip *s = &g->skips[i];
+        if (s->source >= s->target || s->target > g->n_convs)
+            return lm_err(LM_ERR_VALIDATION,
+                          "skip %zu (%zu -> %zu): need source < target <= %zu",
+                          i, s->source, s->target, g->n_convs);
+        for (size_t j = 0; j < i; j++)
+            if (g->skips[j].source == s->source &&
+                g->skips[j].target == s->target)
+                return lm_err(LM_ERR_VALIDATION,
+                              "skip %zu (%zu -> %zu) repeats skip %zu", i,
+                              s->source, s->target, j);
+    }
+    return LM_OK;
+}
+
+/* Conv c_p, the skips into it, then position p's fixed layers. */
+static lm_status trunk_step(lm_graph *g, size_t p)
+{
+    lm_gshape shape;
+    lm_status st = trunk_conv(g, p, &shape);
+    for (size_t i = 0; st == LM_OK && i < g->n_skips; i++)
+        if (g->skips[i].target == p)
+            st = check_skip(g, i, shape);
+    if (st != LM_OK)
+        return st;
+    const lm_gpos *pos = &g->pos[p];
+    /* A segment cannot merge across a fixed operation (SPEC 2). */
+    if (pos->layers.n > 0 && !pos->barrier)
+        return lm_err(LM_ERR_VALIDATION,
+                      "position %zu has fixed layers but is not a barrier",
+                      p);
+    st = apply_list(&pos->layers, LM_SITE_POSITION, p, &shape);
+    g->pos[p].shape = shape;
+    return st;
+}
+
+lm_status lm_graph_validate(lm_graph *g)
+{
+    if (!g)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_validate: NULL graph");
+    g->valid = 0;
+    if (g->n_convs == 0)
+        return lm_err(LM_ERR_VALIDATION, "graph has no trunk convs");
+    lm_status st = check_skip_list(g);
+    lm_gshape shape = g->input;
+    if (st == LM_OK)
+        st = apply_list(&g->stem, LM_SITE_STEM, 0, &shape);
+    g->pos[0].shape = shape;
+    for (size_t p = 1; st == LM_OK && p <= g->n_convs; p++)
+        st = trunk_step(g, p);
+    shape = g->pos[g->n_convs].shape;
+    if (st == LM_OK)
+        st = apply_list(&g->head, LM_SITE_HEAD, 0, &shape);
+    if (st != LM_OK)
+        return st;
+    g->output = shape;
+    lm_graph_compute_fingerprint(g);
+    g->valid = 1;
+    return LM_OK;
+}

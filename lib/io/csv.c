@@ -1,0 +1,340 @@
+/* Reading and writing the authors' CSV tables (RFC 4180 quoting). The whole
+ * file is read at once; each record remembers the file line it starts on so
+ * that every later error can name it. */
+#include "io/csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/util.h"
+
+/* One field being assembled, then one record of fields. */
+typedef struct csv_buf {
+    char *text;
+    size_t len, cap;
+} csv_buf;
+
+typedef struct csv_rec {
+    char **fields;
+    size_t n, cap;
+    size_t line;
+} csv_rec;
+
+static lm_status buf_put(csv_buf *b, char c)
+{
+    if (LM_GROW(b->text, b->cap, b->len + 2) != LM_OK)
+        return LM_ERR_NOMEM;
+    b->text[b->len++] = c;
+    b->text[b->len] = '\0';
+    return LM_OK;
+}
+
+static void rec_clear(csv_rec *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->fields[i]);
+    r->n = 0;
+}
+
+static lm_status rec_push(csv_rec *r, csv_buf *b)
+{
+    if (LM_GROW(r->fields, r->cap, r->n + 1) != LM_OK)
+        return LM_ERR_NOMEM;
+    char *f = lm_strdup(b->text ? b->text : "");
+    if (!f)
+        return lm_err_nomem();
+    r->fields[r->n++] = f;
+    b->len = 0;
+    if (b->text)
+        b->text[0] = '\0';
+    return LM_OK;
+}
+
+/* Parser state over the whole text. */
+typedef struct csv_parser {
+    const char *src;
+    const char *p, *end;
+    size_t line;
+} csv_parser;
+
+/* Read a quoted field body (opening quote consumed). */
+static lm_status read_quoted(csv_parser *ps, csv_buf *b)
+{
+    size_t start_line = ps->line;
+    for (;;) {
+        if (ps->p >= ps->end)
+            return lm_err(LM_ERR_PARSE, "%s:%zu: unterminated quoted field",
+                          ps->src, start_line);
+        char c = *ps->p++;
+        if (c == '"') {
+            if (ps->p < ps->end && *ps->p == '"') {
+                ps->p++;
+            } else {
+                return LM_OK;
+            }
+        } else if (c == '\n') {
+            ps->line++;
+        }
+        if (buf_put(b, c) != LM_OK)
+            return lm_err_nomem();
+    }
+}
+
+/* Read one record into r; *eof set when no record remains. Blank lines are
+ * skipped (pandas writes none, editors sometimes add a final one). */
+static lm_status read_record(csv_parser *ps, csv_rec *r, csv_buf *b, int *eof)
+{
+    rec_clear(r);
+    while (ps->p < ps->end && (*ps->p == '\n' || *ps->p == '\r')) {
+        if (*ps->p == '\n')
+            ps->line++;
+        ps->p++;
+    }
+    *eof = ps->p >= ps->end;
+    if (*eof)
+        return LM_OK;
+    r->line = ps->line;
+    for (;;) {
+        int after_quote = 0;
+        if (ps->p < ps->end && *ps->p == '"') {
+            ps->p++;
+            lm_status st = read_quoted(ps, b);
+            if (st != LM_OK)
+                return st;
+            after_quote = 1;
+        }
+        while (ps->p < ps->end && *ps->p != ',' && *ps->p != '\n' &&
+               *ps->p != '\r') {
+            if (after_quote)
+                return lm_err(LM_ERR_PARSE,
+                              "%s:%zu: text after a closing quote",
+                              ps->src, ps->line);
+            if (buf_put(b, *ps->p++) != LM_OK)
+                return lm_err_nomem();
+        }
+        if (rec_push(r, b) != LM_OK)
+            return LM_ERR_NOMEM;
+        if (ps->p >= ps->end)
+            return LM_OK;
+        char c = *ps->p++;
+        if (c == ',')
+            continue;
+        if (c == '\r' && ps->p < ps->end && *ps->p == '\n')
+            ps->p++;
+        ps->line++;
+        return LM_OK;
+    }
+}
+
+/* Move the fields of r into a fresh array owned by the table. */
+static char **rec_take(csv_rec *r)
+{
+    char **cells = malloc((r->n ? r->n : 1) * sizeof *cells);
+    if (!cells)
+        return NULL;
+    memcpy(cells, r->fields, r->n * sizeof *cells);
+    r->n = 0;
+    return cells;
+}
+
+static lm_status add_row(lm_csv *csv, csv_rec *r, size_t cap[2])
+{
+    if (r->n != csv->n_cols)
+        return lm_err(LM_ERR_PARSE, "%s:%zu: expected %zu fields, found %zu",
+                      csv->source, r->line, csv->n_cols, r->n);
+    size_t need = csv->n_rows + 1;
+    if (LM_GROW(csv->cells, cap[0], need) != LM_OK ||
+        LM_GROW(csv->line, cap[1], need) != LM_OK)
+        return LM_ERR_NOMEM;
+    char **cells = rec_take(r);
+    if (!cells)
+        return lm_err_nomem();
+    csv->cells[csv->n_rows] = cells;
+    csv->line[csv->n_rows++] = r->line;
+    return LM_OK;
+}
+
+static lm_status parse_all(lm_csv *csv, csv_parser *ps, csv_rec *r, csv_buf *b)
+{
+    int eof = 0;
+    lm_status st = read_record(ps, r, b, &eof);
+    if (st != LM_OK)
+        return st;
+    if (eof)
+        return lm_err(LM_ERR_PARSE, "%s: empty file (no header row)",
+                      csv->source);
+    csv->n_cols = r->n;
+    csv->header = rec_take(r);
+    if (!csv->header)
+        return lm_err_nomem();
+    size_t cap[2] = {0, 0};
+    for (;;) {
+        st = read_record(ps, r, b, &eof);
+        if (st != LM_OK || eof)
+            return st;
+        st = add_row(csv, r, cap);
+        if (st != LM_OK)
+            return st;
+    }
+}
+
+lm_status lm_csv_load_string(lm_csv *csv, const char *source_name,
+                             const char *text, size_t len)
+{
+    if (!csv || (!text && len))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_csv_load_string: NULL argument");
+    memset(csv, 0, sizeof *csv);
+    csv->source = lm_strdup(source_name ? source_name : "<string>");
+    if (!csv->source)
+        return lm_err_nomem();
+    csv_parser ps = {csv->source, text, text + len, 1};
+    csv_rec r = {0};
+    csv_buf b = {0};
+    lm_status st = parse_all(csv, &ps, &r, &b);
+    rec_clear(&r);
+    free(r.fields);
+    free(b.text);
+    if (st != LM_OK)
+        lm_csv_free(csv);
+    return st;
+}
+
+static lm_status slurp(const char *path, char **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return lm_err(LM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (LM_GROW(buf, cap, n + 65536) != LM_OK) {
+            free(buf);
+            fclose(fp);
+            return LM_ERR_NOMEM;
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(buf);
+        return lm_err(LM_ERR_IO, "%s: read error", path);
+    }
+    *out = buf;
+    *len = n;
+    return LM_OK;
+}
+
+lm_status lm_csv_load(lm_csv *csv, const char *path)
+{
+    if (!csv || !path)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_csv_load: NULL argument");
+    memset(csv, 0, sizeof *csv);
+    char *text = NULL;
+    size_t len = 0;
+    lm_status st = slurp(path, &text, &len);
+    if (st != LM_OK)
+        return st;
+    st = lm_csv_load_string(csv, path, text, len);
+    free(text);
+    return st;
+}
+
+void lm_csv_free(lm_csv *csv)
+{
+    if (!csv)
+        return;
+    for (size_t i = 0; csv->header && i < csv->n_cols; i++)
+        free(csv->header[i]);
+    free(csv->header);
+    for (size_t r = 0; r < csv->n_rows; r++) {
+        for (size_t c = 0; c < csv->n_cols; c++)
+            free(csv->cells[r][c]);
+        free(csv->cells[r]);
+    }
+    free(csv->cells);
+    free(csv->line);
+    free(csv->source);
+    memset(csv, 0, sizeof *csv);
+}
+
+lm_status lm_csv_column(const lm_csv *csv, const char *name, size_t *out)
+{
+    for (size_t i = 0; i < csv->n_cols; i++) {
+        if (strcmp(csv->header[i], name) == 0) {
+            *out = i;
+            return LM_OK;
+        }
+    }
+    return lm_err(LM_ERR_PARSE, "%s: no column '%s'", csv->source, name);
+}
+
+static lm_status cell_error(const lm_csv *csv, size_t row, size_t col,
+                            const char *want)
+{
+    return lm_err(LM_ERR_PARSE, "%s:%zu: column '%s': expected %s, found '%s'",
+                  csv->source, csv->line[row], csv->header[col], want,
+                  csv->cells[row][col]);
+}
+
+static lm_status check_cell(const lm_csv *csv, size_t row, size_t col)
+{
+    if (row >= csv->n_rows || col >= csv->n_cols)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: cell (%zu, %zu) out of range",
+                      csv->source, row, col);
+    return LM_OK;
+}
+
+lm_status lm_csv_int(const lm_csv *csv, size_t row, size_t col, int64_t *out)
+{
+    lm_status st = check_cell(csv, row, col);
+    if (st != LM_OK)
+        return st;
+    const char *s = csv->cells[row][col];
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return cell_error(csv, row, col, "an integer");
+    *out = (int64_t)v;
+    return LM_OK;
+}
+
+lm_status lm_csv_double(const lm_csv *csv, size_t row, size_t col, double *out)
+{
+    lm_status st = check_cell(csv, row, col);
+    if (st != LM_OK)
+        return st;
+    const char *s = csv->cells[row][col];
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* Underflow to a denormal is fine; overflow to infinity is not. */
+    if (end == s || *end != '\0' || (errno == ERANGE && fabs(v) > 1.0))
+        return cell_error(csv, row, col, "a number");
+    *out = v;
+    return LM_OK;
+}
+
+void lm_csv_write_field(FILE *fp, const char *field)
+{
+    if (!field)
+        field = "";
+    if (!strpbrk(field, ",\"\r\n")) {
+        fputs(field, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *p = field; *p; p++) {
+        if (*p == '"')
+            fputc('"', fp);
+        fputc(*p, fp);
+    }
+    fputc('"', fp);
+}

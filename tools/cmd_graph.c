@@ -1,0 +1,127 @@
+/* `layermerge graph check FILE...`: load, validate and summarise graphs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+
+static void graph_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge graph check FILE...\n\n"
+            "Load each graph file, validate it and print a summary: input and\n"
+            "output shapes, trunk convs, skips, barriers, identity positions,\n"
+            "identity options and the fingerprint.\n\n"
+            "Exit status: 0 when every file is valid, 1 when one is not,\n"
+            "2 on bad usage.\n");
+}
+
+static size_t count_depthwise(const lm_graph *g)
+{
+    size_t n = 0;
+    for (size_t c = 1; c <= lm_graph_conv_count(g); c++) {
+        lm_conv_info info = {.size = sizeof info};
+        if (lm_graph_conv_info(g, c, &info) == LM_OK && info.groups > 1)
+            n++;
+    }
+    return n;
+}
+
+/* Print the positions in 0..N for which `pred` holds as {a,b,c}. */
+static void print_position_set(const lm_graph *g,
+                               int (*pred)(const lm_graph *, size_t))
+{
+    const char *sep = "";
+    printf("{");
+    for (size_t p = 0; p <= lm_graph_conv_count(g); p++)
+        if (pred(g, p)) {
+            printf("%s%zu", sep, p);
+            sep = ",";
+        }
+    printf("}\n");
+}
+
+static size_t count_identity_positions(const lm_graph *g)
+{
+    size_t n = 0;
+    for (size_t p = 1; p <= lm_graph_conv_count(g); p++)
+        n += lm_graph_activation(g, p) == LM_ACT_IDENTITY;
+    return n;
+}
+
+static size_t count_projections(const lm_graph *g)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
+        lm_skip_info info = {.size = sizeof info};
+        if (lm_graph_skip_info(g, s, &info) == LM_OK && info.has_projection)
+            n++;
+    }
+    return n;
+}
+
+static void print_summary(const char *path, const lm_graph *g)
+{
+    int64_t ic, ih, iw, oc = 0, oh = 0, ow = 0;
+    lm_graph_input_shape(g, &ic, &ih, &iw);
+    lm_graph_output_shape(g, &oc, &oh, &ow);
+    size_t n = lm_graph_conv_count(g);
+    const char *name = lm_graph_name(g);
+    printf("%s: valid\n", path);
+    printf("  name:               %s\n", *name ? name : "(unnamed)");
+    printf("  input:              %" PRId64 "x%" PRId64 "x%" PRId64
+           " -> output %" PRId64 "x%" PRId64 "x%" PRId64 "\n",
+           ic, ih, iw, oc, oh, ow);
+    printf("  trunk convs:        %zu (%zu depthwise)\n", n, count_depthwise(g));
+    printf("  positions:          0..%zu\n", n);
+    printf("  identity positions: %zu\n", count_identity_positions(g));
+    printf("  nonlinearity:       %s\n",
+           lm_act_name(lm_graph_nonlinearity(g)));
+    printf("  skips:              %zu (%zu with projection)\n",
+           lm_graph_skip_count(g), count_projections(g));
+    printf("  barriers:           ");
+    print_position_set(g, lm_graph_is_barrier);
+    printf("  identity options:   ");
+    print_position_set(g, lm_graph_has_identity_option);
+    printf("  stem layers:        %zu, head layers: %zu\n",
+           lm_graph_layer_count(g, LM_SITE_STEM, 0),
+           lm_graph_layer_count(g, LM_SITE_HEAD, 0));
+    printf("  fingerprint:        %s\n", lm_graph_fingerprint(g));
+}
+
+static int graph_check(int argc, char **argv)
+{
+    if (lm_tool_wants_help(argc, argv)) {
+        graph_usage(stdout);
+        return 0;
+    }
+    if (argc < 2)
+        return lm_tool_usage_error("graph check", "no FILE given");
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        lm_graph *g = NULL;
+        if (lm_graph_load(&g, argv[i]) != LM_OK) {
+            fprintf(stderr, "layermerge graph check: %s\n", lm_last_error());
+            printf("%s: invalid\n", argv[i]);
+            rc = 1;
+            continue;
+        }
+        print_summary(argv[i], g);
+        lm_graph_destroy(g);
+    }
+    return rc;
+}
+
+int lm_cmd_graph(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "check"))
+        return graph_check(argc - 1, argv + 1);
+    if (lm_tool_wants_help(argc, argv)) {
+        graph_usage(stdout);
+        return 0;
+    }
+    if (argc < 2)
+        return lm_tool_usage_error("graph", "missing subcommand (check)");
+    return lm_tool_usage_error("graph", "unknown subcommand");
+}
