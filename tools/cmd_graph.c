@@ -69,25 +69,25 @@ static void print_summary(const char *path, const lm_graph *g)
     size_t n = lm_graph_conv_count(g);
     const char *name = lm_graph_name(g);
     printf("%s: valid\n", path);
-    printf("  name:               %s\n", *name ? name : "(unnamed)");
-    printf("  input:              %" PRId64 "x%" PRId64 "x%" PRId64
+    printf("  name: %s\n", *name ? name : "(unnamed)");
+    printf("  input: %" PRId64 "x%" PRId64 "x%" PRId64
            " -> output %" PRId64 "x%" PRId64 "x%" PRId64 "\n",
            ic, ih, iw, oc, oh, ow);
-    printf("  trunk convs:        %zu (%zu depthwise)\n", n, count_depthwise(g));
-    printf("  positions:          0..%zu\n", n);
+    printf("  trunk convs: %zu (%zu depthwise)\n", n, count_depthwise(g));
+    printf("  positions: 0..%zu\n", n);
     printf("  identity positions: %zu\n", count_identity_positions(g));
-    printf("  nonlinearity:       %s\n",
+    printf("  nonlinearity: %s\n",
            lm_act_name(lm_graph_nonlinearity(g)));
-    printf("  skips:              %zu (%zu with projection)\n",
+    printf("  skips: %zu (%zu with projection)\n",
            lm_graph_skip_count(g), count_projections(g));
-    printf("  barriers:           ");
+    printf("  barriers: ");
     print_position_set(g, lm_graph_is_barrier);
-    printf("  identity options:   ");
+    printf("  identity options: ");
     print_position_set(g, lm_graph_has_identity_option);
-    printf("  stem layers:        %zu, head layers: %zu\n",
+    printf("  stem layers: %zu, head layers: %zu\n",
            lm_graph_layer_count(g, LM_SITE_STEM, 0),
            lm_graph_layer_count(g, LM_SITE_HEAD, 0));
-    printf("  fingerprint:        %s\n", lm_graph_fingerprint(g));
+    printf("  fingerprint: %s\n", lm_graph_fingerprint(g));
 }
 
 static int graph_check(int argc, char **argv)
@@ -123,5 +123,7 @@ int lm_cmd_graph(int argc, char **argv)
     }
     if (argc < 2)
         return lm_tool_usage_error("graph", "missing subcommand (check)");
-    return lm_tool_usage_error("graph", "unknown subcommand");
+    char msg[160];
+    snprintf(msg, sizeof msg, "unknown subcommand '%s'", argv[1]);
+    return lm_tool_usage_error("graph", msg);
 }

@@ -126,8 +126,9 @@ LM_API lm_status lm_graph_set_activation(lm_graph *graph, size_t position,
 LM_API lm_status lm_graph_add_skip(lm_graph *graph, size_t source,
                                    size_t target);
 
-/** Give skip `skip` (0-based) a 1x1 projection conv with `stride`; its
- * channels follow from the positions it joins. @since 0.1 */
+/** Give skip `skip` (0-based) a 1x1 projection conv with `stride` (no
+ * padding); its channels follow from the positions it joins and are
+ * reported by lm_graph_skip_info() once the graph is validated. @since 0.1 */
 LM_API lm_status lm_graph_set_skip_projection(lm_graph *graph, size_t skip,
                                               const char *name, int64_t stride,
                                               int has_bias);
@@ -148,8 +149,11 @@ LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
                                               size_t position, int allowed);
 
 /* Fixed layers. `site` is LM_SITE_STEM, LM_SITE_HEAD, or LM_SITE_POSITION
- * with `position` in 0..N (ignored for the other sites); layers at one site
- * run in the order they were added. */
+ * with `position` in 1..N (ignored for the other sites; layers before the
+ * trunk belong to the stem); layers at one site run in the order they were
+ * added. A position with fixed layers must be a barrier (SPEC 2):
+ * lm_graph_validate() rejects it otherwise. Each returns LM_OK,
+ * LM_ERR_INVALID_ARG (bad site, position or size), LM_ERR_NOMEM. */
 
 /** Append a fixed conv. @since 0.1 */
 LM_API lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site,
@@ -207,7 +211,8 @@ LM_API const char *lm_graph_name(const lm_graph *graph);
 LM_API size_t lm_graph_conv_count(const lm_graph *graph);
 /** Number of skips (0 for NULL). @since 0.1 */
 LM_API size_t lm_graph_skip_count(const lm_graph *graph);
-/** The network's nonlinearity (SPEC 6). @since 0.1 */
+/** The network's nonlinearity (SPEC 6): the one set, else the first
+ * non-identity trunk activation, else LM_ACT_IDENTITY. @since 0.1 */
 LM_API lm_act lm_graph_nonlinearity(const lm_graph *graph);
 /** Activation of `position`; LM_ACT_IDENTITY for position 0 or out of
  * range. @since 0.1 */
@@ -307,6 +312,18 @@ LM_API lm_status lm_graph_output_shape(const lm_graph *graph,
  * skips, barriers and identity options (not names, not BN eps). Tables
  * carry it so that a table cannot be used with another graph. NULL when
  * the graph is not validated. Borrowed: valid until the graph changes.
+ *
+ * Canonical form (version 1): 64-bit FNV-1a over a sequence of int64
+ * values, each fed as 8 little-endian bytes: 1 (the form's version); input
+ * C, H, W; the nonlinearity (lm_graph_nonlinearity()); the stem layers;
+ * N; barrier flag of position 0; for p = 1..N: in, out, kernel, stride,
+ * padding, groups, has_bias, has_bn of c_p, then position p's activation,
+ * barrier flag, identity-option flag and fixed layers; the number of
+ * skips, and for each: source, target, has_projection and, with one, its
+ * stride, has_bias, has_bn; the head layers. A list of layers is its
+ * count, then per layer: kind, act, in, out, kernel, stride, padding,
+ * groups, out_height, out_width, has_bias (lm_layer_info's fields, 0 where
+ * they do not apply).
  * @since 0.1 */
 LM_API const char *lm_graph_fingerprint(const lm_graph *graph);
 

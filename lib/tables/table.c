@@ -1,0 +1,319 @@
+/* The keyed record store behind both table kinds: records in insertion
+ * order plus an open-addressing index from entry key to record, so that
+ * nothing ever depends on row order. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "tables/table.h"
+
+lm_status lm_table_new(lm_table **out, lm_table_kind kind,
+                       const char *fingerprint, lm_importance_metric metric)
+{
+    if (!out || !fingerprint)
+        return lm_err(LM_ERR_INVALID_ARG, "table create: NULL argument");
+    *out = NULL;
+    if (kind == LM_TABLE_IMPORTANCE && (metric < LM_METRIC_ACCURACY ||
+                                        metric > LM_METRIC_NORMALISED))
+        return lm_err(LM_ERR_INVALID_ARG, "unknown importance metric %d",
+                      (int)metric);
+    /* Both public types are an lm_table and nothing more. */
+    lm_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return lm_err_nomem();
+    t->kind = kind;
+    t->metric = kind == LM_TABLE_IMPORTANCE ? metric : 0;
+    t->fingerprint = lm_strdup(fingerprint);
+    if (!t->fingerprint) {
+        free(t);
+        return lm_err_nomem();
+    }
+    *out = t;
+    return LM_OK;
+}
+
+void lm_table_free(lm_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        free(t->recs[i].note);
+    for (size_t i = 0; i < LM_TABLE_N_TEXT; i++)
+        free(t->text[i]);
+    free(t->recs);
+    free(t->slots);
+    free(t->fingerprint);
+    free(t);
+}
+
+lm_tkey lm_tkey_make(size_t st, size_t end, int64_t kernel, int64_t stride,
+                     int dw)
+{
+    lm_tkey k = {st, end, kernel, stride, (int32_t)dw};
+    return k;
+}
+
+const char *lm_tkey_str(char *buf, const lm_tkey *key)
+{
+    snprintf(buf, LM_TABLE_KEYBUF,
+             "(st %zu, end %zu, K %" PRId64 ", stride %" PRId64 ", dw %d)",
+             key->st, key->end, key->kernel, key->stride, (int)key->dw);
+    return buf;
+}
+
+lm_status lm_tkey_check(const lm_tkey *key)
+{
+    char kb[LM_TABLE_KEYBUF];
+    int unresolved = key->kernel == -1 && key->stride == -1;
+    if (key->st >= key->end || key->kernel < -1 ||
+        (key->stride < 1 && !unresolved) || (key->kernel == -1 && !unresolved)
+        || (key->dw != 0 && key->dw != 1))
+        return lm_err(LM_ERR_INVALID_ARG, "invalid entry key %s",
+                      lm_tkey_str(kb, key));
+    return LM_OK;
+}
+
+static uint64_t key_hash(const lm_tkey *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    uint64_t parts[5] = {k->st, k->end, (uint64_t)k->kernel,
+                         (uint64_t)k->stride, (uint64_t)k->dw};
+    for (int i = 0; i < 5; i++) {
+        h ^= parts[i];
+        h *= 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static int key_eq(const lm_tkey *a, const lm_tkey *b)
+{
+    return a->st == b->st && a->end == b->end && a->kernel == b->kernel &&
+           a->stride == b->stride && a->dw == b->dw;
+}
+
+long lm_table_find(const lm_table *t, const lm_tkey *key)
+{
+    if (!t->n_slots)
+        return -1;
+    size_t mask = t->n_slots - 1;
+    for (size_t i = key_hash(key) & mask;; i = (i + 1) & mask) {
+        size_t s = t->slots[i];
+        if (!s)
+            return -1;
+        if (key_eq(&t->recs[s - 1].key, key))
+            return (long)(s - 1);
+    }
+}
+
+static void slot_insert(size_t *slots, size_t n_slots, const lm_tkey *key,
+                        size_t index)
+{
+    size_t mask = n_slots - 1;
+    size_t i = key_hash(key) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = index + 1;
+}
+
+/* Keep the load factor below one half so probes stay short. */
+static lm_status reserve(lm_table *t, size_t need)
+{
+    if (LM_GROW(t->recs, t->cap, need) != LM_OK)
+        return lm_err_nomem();
+    if (2 * need < t->n_slots)
+        return LM_OK;
+    size_t n_slots = t->n_slots ? t->n_slots : 16;
+    while (2 * need >= n_slots)
+        n_slots *= 2;
+    size_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots)
+        return lm_err_nomem();
+    for (size_t i = 0; i < t->n; i++)
+        slot_insert(slots, n_slots, &t->recs[i].key, i);
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = n_slots;
+    return LM_OK;
+}
+
+lm_status lm_table_check_values(const lm_table *t, const lm_tkey *key,
+                                int64_t id, double value, double extra)
+{
+    char kb[LM_TABLE_KEYBUF], idb[40] = "";
+    if (id >= 0)
+        snprintf(idb, sizeof idb, "entry %" PRId64 " ", id);
+    if (t->kind == LM_TABLE_LATENCY) {
+        if (!isfinite(value) || value < 0 || !isfinite(extra) || extra < 0)
+            return lm_err(LM_ERR_VALUE, "%skey %s: latency %g ms (stdev %g) "
+                          "is not a finite number >= 0", idb,
+                          lm_tkey_str(kb, key), value, extra);
+        return LM_OK;
+    }
+    if (!isfinite(value) || !isfinite(extra))
+        return lm_err(LM_ERR_VALUE, "%skey %s: importance %g (raw %g) is not "
+                      "a finite number", idb, lm_tkey_str(kb, key), value,
+                      extra);
+    return LM_OK;
+}
+
+lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
+                       double value, double extra, const char *note,
+                       size_t *index)
+{
+    lm_status st = lm_tkey_check(key);
+    if (st == LM_OK)
+        st = lm_table_check_values(t, key, id, value, extra);
+    if (st != LM_OK)
+        return st;
+    char *copy = NULL;
+    if (note && !(copy = lm_strdup(note)))
+        return lm_err_nomem();
+    long at = lm_table_find(t, key);
+    if (at < 0) {
+        if ((st = reserve(t, t->n + 1)) != LM_OK) {
+            free(copy);
+            return st;
+        }
+        at = (long)t->n++;
+        t->recs[at] = (lm_trec){.key = *key, .id = -1};
+        slot_insert(t->slots, t->n_slots, key, (size_t)at);
+    }
+    lm_trec *r = &t->recs[at];
+    if (id >= 0)
+        r->id = id;
+    r->value = value;
+    r->extra = extra;
+    if (note) {
+        free(r->note);
+        r->note = copy;
+    }
+    if (index)
+        *index = (size_t)at;
+    return LM_OK;
+}
+
+lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
+                       double *extra)
+{
+    char kb[LM_TABLE_KEYBUF];
+    long at = lm_table_find(t, key);
+    if (at < 0) {
+        if (t->kind == LM_TABLE_LATENCY && key->kernel == 0) {
+            if (value)
+                *value = 0.0;
+            if (extra)
+                *extra = 0.0;
+            return LM_OK;
+        }
+        return lm_err(LM_ERR_NOT_FOUND, "no %s for key %s",
+                      t->kind == LM_TABLE_LATENCY ? "latency" : "importance",
+                      lm_tkey_str(kb, key));
+    }
+    if (value)
+        *value = t->recs[at].value;
+    if (extra)
+        *extra = t->recs[at].extra;
+    return LM_OK;
+}
+
+lm_status lm_table_record(const lm_table *t, size_t index,
+                          lm_table_record *rec)
+{
+    if (!t || !rec || rec->size < sizeof rec->size || index >= t->n)
+        return lm_err(LM_ERR_INVALID_ARG, "table record %zu: NULL argument, "
+                      "index out of range or size too small", index);
+    const lm_trec *r = &t->recs[index];
+    lm_table_record full = {
+        .size = rec->size, .id = r->id, .st = r->key.st, .end = r->key.end,
+        .kernel = r->key.kernel, .stride = r->key.stride,
+        .depthwise = r->key.dw, .value = r->value, .extra = r->extra,
+        .note = r->note ? r->note : ""};
+    size_t n = rec->size < sizeof full ? rec->size : sizeof full;
+    memcpy(rec, &full, n);
+    return LM_OK;
+}
+
+static int text_index(lm_table_text field)
+{
+    return field >= LM_TABLE_DEVICE && field <= LM_TABLE_FINETUNE
+               ? (int)field - 1 : -1;
+}
+
+static int int_index(lm_table_int field)
+{
+    return field >= LM_TABLE_BATCH && field <= LM_TABLE_REPETITIONS
+               ? (int)field - 1 : -1;
+}
+
+lm_status lm_table_set_text(lm_table *t, lm_table_text field,
+                            const char *value)
+{
+    int i = text_index(field);
+    if (!t || !value || i < 0)
+        return lm_err(LM_ERR_INVALID_ARG, "table text field %d: NULL argument "
+                      "or unknown field", (int)field);
+    char *copy = lm_strdup(value);
+    if (!copy)
+        return lm_err_nomem();
+    free(t->text[i]);
+    t->text[i] = copy;
+    return LM_OK;
+}
+
+const char *lm_table_text_get(const lm_table *t, lm_table_text field)
+{
+    int i = text_index(field);
+    return t && i >= 0 && t->text[i] ? t->text[i] : "";
+}
+
+lm_status lm_table_set_int(lm_table *t, lm_table_int field, int64_t value)
+{
+    int i = int_index(field);
+    if (!t || i < 0)
+        return lm_err(LM_ERR_INVALID_ARG, "table integer field %d: NULL table "
+                      "or unknown field", (int)field);
+    if (value < 0)
+        return lm_err(LM_ERR_VALUE, "table integer field %d: %" PRId64
+                      " is negative", (int)field, value);
+    t->ints[i] = value;
+    return LM_OK;
+}
+
+int64_t lm_table_int_get(const lm_table *t, lm_table_int field)
+{
+    int i = int_index(field);
+    return t && i >= 0 ? t->ints[i] : 0;
+}
+
+lm_status lm_table_set_shard(lm_table *t, size_t lo, size_t hi)
+{
+    if (!t || lo >= hi)
+        return lm_err(LM_ERR_INVALID_ARG, "shard range [%zu, %zu) is empty",
+                      lo, hi);
+    for (size_t i = 0; i < t->n; i++) {
+        int64_t id = t->recs[i].id;
+        if (id >= 0 && ((size_t)id < lo || (size_t)id >= hi))
+            return lm_err(LM_ERR_INVALID_ARG, "shard range [%zu, %zu): the "
+                          "table already holds entry %" PRId64, lo, hi, id);
+    }
+    t->has_shard = 1;
+    t->shard_lo = lo;
+    t->shard_hi = hi;
+    return LM_OK;
+}
+
+lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src)
+{
+    for (int i = 0; i < LM_TABLE_N_TEXT; i++)
+        if (src->text[i] &&
+            lm_table_set_text(dst, (lm_table_text)(i + 1), src->text[i]))
+            return LM_ERR_NOMEM;
+    memcpy(dst->ints, src->ints, sizeof dst->ints);
+    dst->metric = src->metric;
+    return LM_OK;
+}
