@@ -8,5 +8,7 @@
 #include "layermerge/version.h"
 #include "layermerge/graph.h"
 #include "layermerge/entries.h"
+#include "layermerge/plan.h"
+#include "layermerge/tables.h"
 
 #endif /* LAYERMERGE_LAYERMERGE_H */

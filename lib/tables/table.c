@@ -221,7 +221,7 @@ lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
     return LM_OK;
 }
 
-lm_status lm_table_record(const lm_table *t, size_t index,
+lm_status lm_table_record_get(const lm_table *t, size_t index,
                           lm_table_record *rec)
 {
     if (!t || !rec || rec->size < sizeof rec->size || index >= t->n)

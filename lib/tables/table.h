@@ -65,7 +65,7 @@ lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
                        size_t *index);
 lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
                        double *extra);
-lm_status lm_table_record(const lm_table *t, size_t index,
+lm_status lm_table_record_get(const lm_table *t, size_t index,
                           lm_table_record *rec);
 lm_status lm_table_set_text(lm_table *t, lm_table_text field,
                             const char *value);

@@ -1,0 +1,98 @@
+/* liblayermerge — the reference forward engine (float32, NCHW, batch N).
+ *
+ * An engine runs a validated graph with its weights: the stem, the trunk
+ * (conv, batch norm, skip additions, activation, fixed layers at each
+ * position) and the head. Convolutions go through OpenBLAS sgemm; the
+ * engine never changes OpenBLAS's thread count (set OPENBLAS_NUM_THREADS or
+ * call openblas_set_num_threads yourself).
+ *
+ * The engine copies every tensor it needs when it is created (batch norms
+ * are folded into the conv before them at that point), so the graph and the
+ * weight source may be destroyed right after lm_engine_create*(). All
+ * buffers are allocated once at creation: running allocates nothing.
+ *
+ * An engine is not safe to run from two threads at once (it owns one
+ * workspace); create one engine per thread.
+ */
+#ifndef LAYERMERGE_ENGINE_H
+#define LAYERMERGE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/api.h"
+#include "layermerge/graph.h"
+#include "layermerge/status.h"
+
+LM_BEGIN_DECLS
+
+/** Opaque forward engine. @since 0.1 */
+typedef struct lm_engine lm_engine;
+
+/** Caller's tensor source: copy the float32 tensor `name` (a PyTorch
+ * state_dict key such as "layer1.0.conv1.weight") of the given shape into
+ * `dst` (the product of `shape` floats, row-major).
+ * Return LM_OK, or an error status (LM_ERR_NOT_FOUND for an absent tensor,
+ * LM_ERR_MISMATCH for another shape) after setting no message or any
+ * message: the engine adds the tensor's name and the layer to it.
+ * @since 0.1 */
+typedef lm_status (*lm_tensor_fn)(const char *name, const int64_t *shape,
+                                  size_t ndim, float *dst, void *userdata);
+
+/** Build an engine for `graph` at batch size `batch`, fetching weights
+ * through `fetch`. Tensors looked up, by the graph's layer names: conv
+ * `name.weight` [out, in / groups, k, k] and `name.bias` [out] (when it has
+ * one); batch norm `name.weight`, `name.bias`, `name.running_mean`,
+ * `name.running_var` [channels]; linear `name.weight` [out, in] and
+ * `name.bias` [out].
+ * @param[out] out    the engine, owned by the caller (lm_engine_destroy)
+ * @param graph       a validated graph; not retained
+ * @param fetch       tensor source, called during this call only
+ * @param userdata    passed to `fetch` unchanged
+ * @param batch       images per run, >= 1
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0, a layer with
+ *         weights but no name), LM_ERR_STATE (graph not validated),
+ *         LM_ERR_NOT_FOUND / LM_ERR_MISMATCH / any status of `fetch` (the
+ *         message names the tensor and the layer), LM_ERR_VALUE (a batch
+ *         norm with var + eps <= 0), LM_ERR_NOMEM
+ * @since 0.1 */
+LM_API lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
+                                       lm_tensor_fn fetch, void *userdata,
+                                       size_t batch);
+
+/** Free an engine; NULL is ignored. @since 0.1 */
+LM_API void lm_engine_destroy(lm_engine *engine);
+
+/** Images per run (0 for NULL). @since 0.1 */
+LM_API size_t lm_engine_batch(const lm_engine *engine);
+
+/** Floats of one run's input: batch * C * H * W (0 for NULL). @since 0.1 */
+LM_API size_t lm_engine_input_size(const lm_engine *engine);
+
+/** Floats of one run's output: batch * the graph's output C * H * W
+ * (0 for NULL). @since 0.1 */
+LM_API size_t lm_engine_output_size(const lm_engine *engine);
+
+/** Run the network on `input` (batch x C x H x W floats, NCHW) and write
+ * `output` (batch x output C x H x W floats).
+ * @param n_in   floats in input, must equal lm_engine_input_size()
+ * @param n_out  floats in output, must equal lm_engine_output_size()
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, wrong size)
+ * @since 0.1 */
+LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
+                               size_t n_in, float *output, size_t n_out);
+
+/** Time lm_engine_run on a fixed pseudo-random input in [-1, 1): `warmup`
+ * untimed runs, then `reps` runs each timed with CLOCK_MONOTONIC.
+ * @param[out] median_ms  median of the timed runs, milliseconds
+ * @param[out] stdev_ms   their sample standard deviation (0 when reps is 1);
+ *                        may be NULL
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL engine or median_ms, reps 0),
+ *         LM_ERR_NOMEM, LM_ERR_IO (the clock failed)
+ * @since 0.1 */
+LM_API lm_status lm_engine_time(lm_engine *engine, size_t warmup, size_t reps,
+                                double *median_ms, double *stdev_ms);
+
+LM_END_DECLS
+
+#endif /* LAYERMERGE_ENGINE_H */

@@ -1,0 +1,104 @@
+/* Private: the engine's network representation and its run configuration.
+ *
+ * Weights live in lm_econv/lm_eop records built once (build.c). What the
+ * runner executes is then chosen by data, an lm_eplan: per trunk conv keep
+ * or prune-to-identity and its padding, per position the activation, per
+ * skip whether it is added. The default plan is the original network;
+ * training-loop plans (SPEC 8) only fill the arrays differently.
+ * lm_engine_configure (configure.c) derives every shape of that
+ * configuration and sizes the buffers once, so lm_engine_run (run.c)
+ * allocates nothing. */
+#ifndef LM_ENGINE_ENGINE_INTERNAL_H
+#define LM_ENGINE_ENGINE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/kernels.h"
+#include "layermerge/engine.h"
+
+typedef struct lm_eshape {
+    int64_t c, h, w;
+} lm_eshape;
+
+/* A conv with its own copy of the (BN-folded) weights; k.weight/k.bias
+ * point into them, k's spatial sizes are set by lm_engine_configure. */
+typedef struct lm_econv {
+    lm_kconv k;
+    float *weight;
+    float *bias; /* NULL when the conv has neither bias nor BN */
+} lm_econv;
+
+/* A fixed layer. Fields that do not apply to the kind stay zero. */
+typedef struct lm_eop {
+    lm_layer_kind kind;
+    lm_act act;                        /* LM_LAYER_ACT */
+    lm_econv conv;                     /* LM_LAYER_CONV (+ a folded BN) */
+    float *scale, *shift;              /* LM_LAYER_BATCHNORM */
+    int64_t kernel, stride, padding;   /* pools */
+    int64_t out_h, out_w;              /* LM_LAYER_ADAPTIVE_AVGPOOL */
+    int64_t in_f, out_f;               /* LM_LAYER_LINEAR */
+    float *weight, *bias;              /* LM_LAYER_LINEAR */
+    lm_eshape in, out;                 /* set by lm_engine_configure */
+} lm_eop;
+
+typedef struct lm_eops {
+    lm_eop *ops;
+    size_t n;
+} lm_eops;
+
+typedef struct lm_eskip {
+    size_t source, target;
+    int has_proj;
+    lm_econv proj; /* 1x1, strided, no padding; BN folded */
+} lm_eskip;
+
+/* What runs. Arrays indexed by conv/position 1..N (index 0 unused) and by
+ * skip 0..n_skips-1. */
+typedef struct lm_eplan {
+    size_t n, n_skips;
+    uint8_t *keep;    /* 1 keep, 0 prune to identity (its BN with it) */
+    int64_t *padding; /* padding of each trunk conv */
+    lm_act *act;      /* activation applied at each position */
+    uint8_t *skip_on; /* 1 when the skip is added */
+} lm_eplan;
+
+struct lm_engine {
+    size_t batch, n, n_skips;
+    lm_eshape input, output;
+    lm_eops stem, head;
+    lm_eops *pos_ops;   /* [N + 1]: fixed layers after position p */
+    lm_econv *trunk;    /* [N + 1] */
+    lm_eskip *skips;
+    lm_eplan plan;      /* the configuration lm_engine_run executes */
+    /* derived by lm_engine_configure */
+    lm_eshape *conv_out; /* [N + 1]: after conv + skips, before pos ops */
+    lm_eshape *shape;    /* [N + 1]: position p as the next conv reads it */
+    size_t *slot;        /* [N + 1]: buffer holding position p */
+    float *arena;        /* one block: slots, scratch, tmp, workspace */
+    float **bufs;        /* [n_slots] into arena */
+    size_t n_slots, slot_floats;
+    float *scratch, *tmp, *ws;
+};
+
+/* Build the engine's layers and weights from the graph (build.c). */
+lm_status lm_engine_build(lm_engine *e, const lm_graph *g, lm_tensor_fn fetch,
+                          void *userdata);
+
+/* The original network's plan (every conv kept with its own padding, the
+ * graph's activations, every skip on). */
+lm_status lm_eplan_default(lm_eplan *plan, const lm_engine *e);
+void lm_eplan_free(lm_eplan *plan);
+
+/* Make `plan` the engine's configuration (copied): checks that it can run
+ * (a pruned conv must map its input to an equal shape, a skip's channels
+ * must meet its target, the head must accept the trunk output), derives
+ * every shape and resizes the buffers. LM_ERR_INVALID_ARG or
+ * LM_ERR_MISMATCH naming the conv/skip/layer; LM_ERR_NOMEM. On failure the
+ * engine keeps its previous configuration. */
+lm_status lm_engine_configure(lm_engine *e, const lm_eplan *plan);
+
+void lm_econv_free(lm_econv *c);
+void lm_eops_free(lm_eops *ops);
+
+#endif

@@ -1,0 +1,64 @@
+/* Private: the float32 kernels of the forward engine. Tensors are NCHW;
+ * every kernel here works on one image (C x H x W) unless it says batch.
+ * Kernels never allocate: the runner sizes one workspace for the whole
+ * network (lm_kconv_workspace) and passes it in. */
+#ifndef LM_ENGINE_KERNELS_H
+#define LM_ENGINE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/graph.h"
+
+/* One convolution on one image. Weights are PyTorch's layout
+ * (cout x cin/groups x k x k); bias may be NULL. hout/wout follow from
+ * floor((h + 2 pad - k) / stride) + 1 and are filled by lm_kconv_shape. */
+typedef struct lm_kconv {
+    int64_t cin, cout, k, stride, pad, groups;
+    int64_t hin, win, hout, wout;
+    const float *weight;
+    const float *bias;
+} lm_kconv;
+
+/* Fill hout/wout from the other sizes; 0 when the kernel does not fit. */
+int lm_kconv_shape(lm_kconv *c);
+
+/* Floats of workspace lm_kconv_run needs (0 for the direct paths). */
+size_t lm_kconv_workspace(const lm_kconv *c);
+
+/* out (cout x hout x wout) = conv(in) + bias. `ws` holds at least
+ * lm_kconv_workspace(c) floats. */
+void lm_kconv_run(const lm_kconv *c, const float *in, float *out, float *ws);
+
+/* Activation in place over n values. */
+void lm_kact(lm_act act, float *x, size_t n);
+
+/* Batch norm (inference) as x * scale[c] + shift[c], in place, one image. */
+void lm_kaffine(const float *scale, const float *shift, int64_t c,
+                int64_t hw, float *x);
+
+/* Max pool (padding counts as -inf) and average pool (padding counts as
+ * zeros in the window: count_include_pad), floor mode, one image. */
+void lm_kmaxpool(const float *in, int64_t c, int64_t h, int64_t w,
+                 int64_t k, int64_t stride, int64_t pad, float *out,
+                 int64_t oh, int64_t ow);
+void lm_kavgpool(const float *in, int64_t c, int64_t h, int64_t w,
+                 int64_t k, int64_t stride, int64_t pad, float *out,
+                 int64_t oh, int64_t ow);
+
+/* Adaptive average pool with PyTorch's bins: rows floor(i h / oh) to
+ * ceil((i + 1) h / oh), one image. */
+void lm_kadaptive_avgpool(const float *in, int64_t c, int64_t h, int64_t w,
+                          float *out, int64_t oh, int64_t ow);
+
+/* Batch: y (n x out) = x (n x in) W^T + b, W is out x in, b may be NULL. */
+void lm_klinear(const float *x, size_t n, int64_t in, int64_t out,
+                const float *w, const float *b, float *y);
+
+/* dst (c x h x w) += src (c x sh x sw) matched at the centre: a smaller
+ * src is zero-padded symmetrically, a larger one centre-cropped (SPEC 8),
+ * one image. The margin is (h - sh) / 2 rounded toward zero. */
+void lm_kadd_centred(float *dst, int64_t c, int64_t h, int64_t w,
+                     const float *src, int64_t sh, int64_t sw);
+
+#endif

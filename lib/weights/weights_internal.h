@@ -1,0 +1,49 @@
+/* Private: the tensor store's layout, shared by its files. */
+#ifndef LM_WEIGHTS_INTERNAL_H
+#define LM_WEIGHTS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/safetensors.h"
+#include "layermerge/weights.h"
+
+/* Storage alignment: enough for any SIMD load the engine may use. */
+#define LM_WEIGHTS_ALIGN 64
+
+/* Longest name or metadata key, JSON-escaped: libyaml refuses a mapping
+ * key longer than 1024 characters, so a longer one could be written but
+ * never read back. */
+#define LM_WEIGHTS_NAME_MAX 1000
+
+typedef struct lm_wtensor {
+    char *name;
+    lm_st_dtype dtype;  /* LM_ST_F32 for every float tensor */
+    size_t ndim;
+    int64_t *shape;     /* ndim entries (NULL when ndim is 0) */
+    size_t numel;
+    size_t nbytes;
+    void *data;         /* LM_WEIGHTS_ALIGN-aligned, never NULL */
+} lm_wtensor;
+
+struct lm_weights {
+    lm_wtensor *t;      /* sorted by name (strcmp) */
+    size_t n, cap;
+    lm_st_meta *meta;   /* sorted by key */
+    size_t n_meta, meta_cap;
+};
+
+/* Aligned block of at least `nbytes` (and at least one alignment unit),
+ * freed with free(); NULL on failure. */
+void *lm_wt_alloc(size_t nbytes);
+
+void lm_wt_tensor_free(lm_wtensor *t);
+
+/* The tensor called `name`, or NULL with LM_ERR_NOT_FOUND recorded. */
+const lm_wtensor *lm_wt_lookup(const lm_weights *w, const char *name,
+                               const char *fn);
+
+/* Sort w->t by name after a bulk fill (names are known to be distinct). */
+void lm_wt_sort(lm_weights *w);
+
+#endif
