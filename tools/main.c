@@ -8,6 +8,7 @@
 static const lm_command commands[] = {
     {"graph", "check and summarise a network graph file", lm_cmd_graph},
     {"entries", "list the segments and table entries of a graph", lm_cmd_entries},
+    {"table", "show, import, export and merge latency/importance tables", lm_cmd_table},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
@@ -24,7 +25,12 @@ static void usage(FILE *out)
 
 int lm_tool_fail(const char *what)
 {
-    fprintf(stderr, "layermerge: %s: %s\n", what, lm_last_error());
+    const char *msg = lm_last_error();
+    /* Library messages usually start with the file they name already. */
+    if (what && strncmp(msg, what, strlen(what)) != 0)
+        fprintf(stderr, "layermerge: %s: %s\n", what, msg);
+    else
+        fprintf(stderr, "layermerge: %s\n", msg);
     return 1;
 }
 

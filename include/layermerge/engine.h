@@ -23,6 +23,7 @@
 #include "layermerge/api.h"
 #include "layermerge/graph.h"
 #include "layermerge/status.h"
+#include "layermerge/weights.h"
 
 LM_BEGIN_DECLS
 
@@ -59,6 +60,16 @@ typedef lm_status (*lm_tensor_fn)(const char *name, const int64_t *shape,
 LM_API lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
                                        lm_tensor_fn fetch, void *userdata,
                                        size_t batch);
+
+/** Build an engine for `graph` at batch size `batch` from a weights store:
+ * lm_engine_create_with() over the store's F32 tensors, each checked
+ * against the shape the graph needs.
+ * @param weights  the store; not retained (it may be destroyed afterwards)
+ * @return as lm_engine_create_with(); LM_ERR_MISMATCH for a tensor of
+ *         another shape or a non-float dtype (the message gives both shapes)
+ * @since 0.1 */
+LM_API lm_status lm_engine_create(lm_engine **out, const lm_graph *graph,
+                                  const lm_weights *weights, size_t batch);
 
 /** Free an engine; NULL is ignored. @since 0.1 */
 LM_API void lm_engine_destroy(lm_engine *engine);

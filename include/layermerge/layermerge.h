@@ -7,8 +7,12 @@
 #include "layermerge/status.h"
 #include "layermerge/version.h"
 #include "layermerge/graph.h"
+#include "layermerge/weights.h"
 #include "layermerge/entries.h"
 #include "layermerge/plan.h"
 #include "layermerge/tables.h"
+#include "layermerge/solver.h"
+#include "layermerge/merge.h"
+#include "layermerge/engine.h"
 
 #endif /* LAYERMERGE_LAYERMERGE_H */

@@ -6,12 +6,6 @@
 
 #include "engine/kernels.h"
 
-/* Cap of one im2col block (floats). Large merged kernels (21x21 over 64
- * channels at 56x56 would need 350 MB at once) are lowered a band of
- * output rows at a time; the band stays wide enough for sgemm to run at
- * full speed. */
-#define LM_KCOL_CAP ((size_t)1 << 22)
-
 int lm_kconv_shape(lm_kconv *c)
 {
     int64_t h = c->hin + 2 * c->pad - c->k, w = c->win + 2 * c->pad - c->k;
@@ -44,7 +38,8 @@ static size_t col_rows(const lm_kconv *c)
 static int64_t band_rows(const lm_kconv *c)
 {
     size_t per_row = col_rows(c) * (size_t)c->wout;
-    int64_t rows = per_row ? (int64_t)(LM_KCOL_CAP / per_row) : c->hout;
+    size_t cap = c->col_cap ? c->col_cap : LM_KCOL_CAP;
+    int64_t rows = per_row ? (int64_t)(cap / per_row) : c->hout;
     if (rows < 1)
         rows = 1;
     return rows < c->hout ? rows : c->hout;

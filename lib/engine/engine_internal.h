@@ -70,6 +70,7 @@ struct lm_engine {
     lm_eops *pos_ops;   /* [N + 1]: fixed layers after position p */
     lm_econv *trunk;    /* [N + 1] */
     lm_eskip *skips;
+    lm_eplan original;  /* the graph's own network */
     lm_eplan plan;      /* the configuration lm_engine_run executes */
     /* derived by lm_engine_configure */
     lm_eshape *conv_out; /* [N + 1]: after conv + skips, before pos ops */
@@ -79,6 +80,7 @@ struct lm_engine {
     float **bufs;        /* [n_slots] into arena */
     size_t n_slots, slot_floats;
     float *scratch, *tmp, *ws;
+    int configured;
 };
 
 /* Build the engine's layers and weights from the graph (build.c). */
@@ -95,7 +97,8 @@ void lm_eplan_free(lm_eplan *plan);
  * must meet its target, the head must accept the trunk output), derives
  * every shape and resizes the buffers. LM_ERR_INVALID_ARG or
  * LM_ERR_MISMATCH naming the conv/skip/layer; LM_ERR_NOMEM. On failure the
- * engine keeps its previous configuration. */
+ * engine is left unconfigured and lm_engine_run returns LM_ERR_STATE until
+ * a configuration succeeds. */
 lm_status lm_engine_configure(lm_engine *e, const lm_eplan *plan);
 
 void lm_econv_free(lm_econv *c);

@@ -18,7 +18,14 @@ typedef struct lm_kconv {
     int64_t hin, win, hout, wout;
     const float *weight;
     const float *bias;
+    size_t col_cap; /* im2col block cap in floats; 0 = LM_KCOL_CAP */
 } lm_kconv;
+
+/* Default cap of one im2col block (floats). Large merged kernels (21x21
+ * over 64 channels at 56x56 would need 350 MB at once) are lowered a band
+ * of output rows at a time; a band stays wide enough for sgemm to run at
+ * full speed. */
+#define LM_KCOL_CAP ((size_t)1 << 22)
 
 /* Fill hout/wout from the other sizes; 0 when the kernel does not fit. */
 int lm_kconv_shape(lm_kconv *c);

@@ -16,6 +16,9 @@
 #include "core/util.h"
 #include "io/yaml_doc.h"
 
+/* Room for a field description around the longest name ydoc reads. */
+#define LM_FIELD_MAX 1100
+
 /* ---- dtypes ------------------------------------------------------------ */
 
 static const struct {
@@ -163,6 +166,10 @@ static lm_status parse_meta(lm_st_file *f, const lm_ydoc *doc,
         if (!k->quoted || !v->quoted)
             return lm_yerr(doc, k->quoted ? v : k, LM_ERR_PARSE,
                            "__metadata__: keys and values must be strings");
+        for (size_t j = 0; j < f->n_meta; j++)
+            if (!strcmp(f->meta[j].key, ks))
+                return lm_yerr(doc, k, LM_ERR_PARSE,
+                               "__metadata__: key '%s' appears twice", ks);
         lm_st_meta *m = &f->meta[f->n_meta++];
         m->key = lm_strdup(ks);
         m->value = lm_strdup(vs);
@@ -172,13 +179,26 @@ static lm_status parse_meta(lm_st_file *f, const lm_ydoc *doc,
     return LM_OK;
 }
 
+/* "tensor 'x' shape": the field named in ydoc messages, so that they read
+ * "FILE header:LINE:COL: tensor 'x' shape: expected ...". */
+typedef struct field_name {
+    char text[LM_FIELD_MAX];
+} field_name;
+
+static field_name field(const char *name, const char *key)
+{
+    field_name f;
+    snprintf(f.text, sizeof f.text, "tensor '%s' %s", name, key);
+    return f;
+}
+
 static lm_status parse_dtype(const lm_ydoc *doc, const lm_ynode *node,
                              const char *name, lm_st_tensor *t)
 {
     const char *s;
-    lm_status st = lm_yget_string(doc, node, "dtype", &s);
+    lm_status st = lm_yget_string(doc, node, field(name, "dtype").text, &s);
     if (st != LM_OK)
-        return lm_err_prefix(st, "tensor '%s': ", name);
+        return st;
     if (!lm_st_dtype_from_name(s, &t->dtype))
         return lm_yerr(doc, node, LM_ERR_PARSE,
                        "tensor '%s': unknown dtype '%s'", name, s);
@@ -190,9 +210,10 @@ static lm_status parse_dtype(const lm_ydoc *doc, const lm_ynode *node,
 static lm_status parse_shape(const lm_ydoc *doc, const lm_ynode *node,
                              const char *name, lm_st_tensor *t)
 {
-    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, "shape");
+    field_name what = field(name, "shape");
+    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, what.text);
     if (st != LM_OK)
-        return lm_err_prefix(st, "tensor '%s': ", name);
+        return st;
     t->ndim = node->count;
     t->shape = calloc(t->ndim ? t->ndim : 1, sizeof *t->shape);
     if (!t->shape)
@@ -200,8 +221,8 @@ static lm_status parse_shape(const lm_ydoc *doc, const lm_ynode *node,
     t->numel = 1;
     for (size_t d = 0; d < t->ndim; d++) {
         const lm_ynode *item = node->items[d];
-        if ((st = lm_yget_int(doc, item, "shape", &t->shape[d])) != LM_OK)
-            return lm_err_prefix(st, "tensor '%s': ", name);
+        if ((st = lm_yget_int(doc, item, what.text, &t->shape[d])) != LM_OK)
+            return st;
         if (t->shape[d] < 0)
             return lm_yerr(doc, item, LM_ERR_PARSE,
                            "tensor '%s': negative dimension %" PRId64, name,
@@ -218,17 +239,18 @@ static lm_status parse_shape(const lm_ydoc *doc, const lm_ynode *node,
 static lm_status parse_offsets(const lm_ydoc *doc, const lm_ynode *node,
                                const char *name, lm_st_tensor *t)
 {
-    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, "data_offsets");
+    field_name what = field(name, "data_offsets");
+    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, what.text);
     if (st != LM_OK)
-        return lm_err_prefix(st, "tensor '%s': ", name);
+        return st;
     if (node->count != 2)
         return lm_yerr(doc, node, LM_ERR_PARSE,
                        "tensor '%s': data_offsets needs 2 numbers, found %zu",
                        name, node->count);
     int64_t v[2];
     for (size_t i = 0; i < 2; i++) {
-        if ((st = lm_yget_int(doc, node->items[i], "data_offsets", &v[i])))
-            return lm_err_prefix(st, "tensor '%s': ", name);
+        if ((st = lm_yget_int(doc, node->items[i], what.text, &v[i])))
+            return st;
         if (v[i] < 0)
             return lm_yerr(doc, node->items[i], LM_ERR_PARSE,
                            "tensor '%s': negative data offset", name);
@@ -253,11 +275,12 @@ static lm_status parse_tensor(const lm_ydoc *doc, const lm_ynode *key,
                        "tensor name '%s' is not a JSON string", name);
     if (!(t->name = lm_strdup(name)))
         return lm_err_nomem();
-    lm_status st = lm_yexpect(doc, val, LM_YNODE_MAPPING, "tensor entry");
+    field_name what = field(name, "entry");
+    lm_status st = lm_yexpect(doc, val, LM_YNODE_MAPPING, what.text);
     if (st == LM_OK)
-        st = lm_ycheck_keys(doc, val, "tensor entry", keys);
+        st = lm_ycheck_keys(doc, val, what.text, keys);
     if (st != LM_OK)
-        return lm_err_prefix(st, "tensor '%s': ", name);
+        return st;
     for (size_t i = 0; keys[i]; i++)
         if (!lm_ymap_get(val, keys[i]))
             return lm_yerr(doc, val, LM_ERR_PARSE, "tensor '%s': missing %s",

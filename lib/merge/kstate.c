@@ -1,10 +1,9 @@
 /* The kernel algebra of chain states, in double: composing a conv after a
  * state, and adding one state into another at its kernel centre. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <math.h>
 
 #include "core/error.h"
 #include "merge/chain_private.h"

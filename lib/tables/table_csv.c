@@ -233,6 +233,19 @@ static const char *csv_header(lm_table_kind kind, lm_table_csv_format format)
     return "id,st,end,time,stdev,breaks\n";
 }
 
+/* The shortest of 15..17 significant digits that reads back to the same
+ * double, so exported files stay as short as the authors' own. */
+static void write_double(FILE *fp, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, fp);
+}
+
 static void write_row(FILE *fp, const lm_table *t, lm_table_csv_format format,
                       size_t row)
 {
@@ -245,11 +258,14 @@ static void write_row(FILE *fp, const lm_table *t, lm_table_csv_format format,
                 r->key.stride, r->key.dw ? "True" : "False");
     if (t->kind == LM_TABLE_IMPORTANCE) {
         lm_csv_write_field(fp, r->note);
-        fprintf(fp, ",%.17g\n", r->extra);
+        fputc(',', fp);
+        write_double(fp, r->extra);
+        fputc('\n', fp);
         return;
     }
-    /* 17 significant digits read back to the same double. */
-    fprintf(fp, "%.17g,%.17g", r->value, r->extra);
+    write_double(fp, r->value);
+    fputc(',', fp);
+    write_double(fp, r->extra);
     if (format == LM_TABLE_CSV_KIM23_OPT_TIME) {
         fputc(',', fp);
         lm_csv_write_field(fp, r->note);

@@ -43,6 +43,11 @@ void lm_wt_tensor_free(lm_wtensor *t);
 const lm_wtensor *lm_wt_lookup(const lm_weights *w, const char *name,
                                const char *fn);
 
+/* LM_ERR_INVALID_ARG unless `s` is valid UTF-8 that libyaml will read
+ * back (no surrogates or U+FFFE/U+FFFF) and, when `limit` is non-zero, at
+ * most `limit` bytes once JSON-escaped. `what` names it in the message. */
+lm_status lm_wt_check_text(const char *s, const char *what, size_t limit);
+
 /* Sort w->t by name after a bulk fill (names are known to be distinct). */
 void lm_wt_sort(lm_weights *w);
 

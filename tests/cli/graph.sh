@@ -4,12 +4,7 @@
 set -u
 lm=$1
 root=$2
-fail=0
-pass=0
-check() { # description, command status (0 ok)
-    if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi
-}
-has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+. "$root/tests/cli/lib.sh"
 
 out=$("$lm" graph check "$root/examples/models/resnet34.yaml" 2>&1); st=$?
 echo "$out"
@@ -40,5 +35,4 @@ has "$out" "cli_bad_line7.yaml:.*line 7"; check "the message names the file and 
 "$lm" --help | grep -q "graph"; check "--help lists graph" $?
 "$lm" --version | grep -q "layermerge 0"; check "--version" $?
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -1,0 +1,286 @@
+/* Turning a plan into shapes and buffers. Every tensor of a run gets its
+ * place here, once: positions share a few equal-sized slots by liveness (a
+ * position lives until its last reader, the next conv or a skip target),
+ * fixed layers ping-pong with a scratch slot, projections write into a
+ * small temporary, and im2col uses one workspace sized for the largest
+ * conv. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "engine/engine_internal.h"
+
+static size_t numel(lm_eshape s)
+{
+    return (size_t)(s.c * s.h * s.w);
+}
+
+typedef struct sizes {
+    size_t tensor; /* largest tensor of one image */
+    size_t tmp;    /* largest projection output of one image */
+    size_t ws;     /* largest im2col workspace */
+} sizes;
+
+static void note(size_t *max, size_t v)
+{
+    if (v > *max)
+        *max = v;
+}
+
+/* Set a conv's spatial sizes for input `in`; error when it does not fit. */
+static lm_status conv_at(lm_econv *c, lm_eshape in, const char *what,
+                         size_t index, lm_eshape *out, sizes *z)
+{
+    if (in.c != c->k.cin)
+        return lm_err(LM_ERR_MISMATCH, "%s %zu: expects %lld input channels, "
+                      "gets %lld", what, index, (long long)c->k.cin,
+                      (long long)in.c);
+    c->k.hin = in.h;
+    c->k.win = in.w;
+    if (!lm_kconv_shape(&c->k))
+        return lm_err(LM_ERR_MISMATCH, "%s %zu: kernel %lld with padding %lld "
+                      "does not fit its %lldx%lld input", what, index,
+                      (long long)c->k.k, (long long)c->k.pad,
+                      (long long)in.h, (long long)in.w);
+    *out = (lm_eshape){c->k.cout, c->k.hout, c->k.wout};
+    note(&z->ws, lm_kconv_workspace(&c->k));
+    note(&z->tensor, numel(*out));
+    return LM_OK;
+}
+
+static lm_status op_at(lm_eop *op, lm_eshape in, size_t i, lm_eshape *out,
+                       sizes *z)
+{
+    int64_t k = op->kernel, s = op->stride, p = op->padding;
+    op->in = in;
+    *out = in;
+    switch (op->kind) {
+    case LM_LAYER_CONV: {
+        lm_status st = conv_at(&op->conv, in, "fixed conv layer", i, out, z);
+        op->out = *out;
+        return st;
+    }
+    case LM_LAYER_MAXPOOL:
+    case LM_LAYER_AVGPOOL:
+        if (in.h + 2 * p < k || in.w + 2 * p < k)
+            return lm_err(LM_ERR_MISMATCH, "pool layer %zu: window %lld does "
+                          "not fit its %lldx%lld input", i, (long long)k,
+                          (long long)in.h, (long long)in.w);
+        *out = (lm_eshape){in.c, (in.h + 2 * p - k) / s + 1,
+                           (in.w + 2 * p - k) / s + 1};
+        break;
+    case LM_LAYER_ADAPTIVE_AVGPOOL:
+        *out = (lm_eshape){in.c, op->out_h, op->out_w};
+        break;
+    case LM_LAYER_FLATTEN:
+        *out = (lm_eshape){in.c * in.h * in.w, 1, 1};
+        break;
+    case LM_LAYER_LINEAR:
+        if (numel(in) != (size_t)op->in_f)
+            return lm_err(LM_ERR_MISMATCH, "linear layer %zu: expects %lld "
+                          "features, gets %lldx%lldx%lld", i,
+                          (long long)op->in_f, (long long)in.c,
+                          (long long)in.h, (long long)in.w);
+        *out = (lm_eshape){op->out_f, 1, 1};
+        break;
+    case LM_LAYER_BATCHNORM:
+    case LM_LAYER_ACT:
+        break;
+    }
+    op->out = *out;
+    note(&z->tensor, numel(*out));
+    return LM_OK;
+}
+
+static lm_status ops_at(lm_eops *ops, lm_eshape *shape, sizes *z)
+{
+    for (size_t i = 0; i < ops->n; i++) {
+        lm_status st = op_at(&ops->ops[i], *shape, i, shape, z);
+        if (st != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+/* Skip i into a conv output of shape `out`: channels must meet; spatial
+ * sizes may differ (matched at the centre, SPEC 8). */
+static lm_status skip_at(lm_engine *e, size_t i, lm_eshape out, sizes *z)
+{
+    lm_eskip *s = &e->skips[i];
+    lm_eshape src = e->shape[s->source];
+    if (s->has_proj) {
+        lm_status st = conv_at(&s->proj, src, "projection of skip", i, &src,
+                               z);
+        if (st != LM_OK)
+            return st;
+        note(&z->tmp, numel(src));
+    }
+    if (src.c != out.c)
+        return lm_err(LM_ERR_MISMATCH, "skip %zu (%zu -> %zu): brings %lld "
+                      "channels to a conv output of %lld", i, s->source,
+                      s->target, (long long)src.c, (long long)out.c);
+    return LM_OK;
+}
+
+static lm_status trunk_at(lm_engine *e, const lm_eplan *plan, size_t p,
+                          sizes *z)
+{
+    lm_econv *c = &e->trunk[p];
+    lm_eshape in = e->shape[p - 1], out = in;
+    lm_status st = LM_OK;
+    c->k.pad = plan->padding[p];
+    if (plan->keep[p])
+        st = conv_at(c, in, "conv", p, &out, z);
+    else if (c->k.cin != c->k.cout || c->k.stride != 1)
+        st = lm_err(LM_ERR_INVALID_ARG, "conv %zu: cannot be pruned to "
+                    "identity (%lld -> %lld channels, stride %lld)", p,
+                    (long long)c->k.cin, (long long)c->k.cout,
+                    (long long)c->k.stride);
+    for (size_t i = 0; st == LM_OK && i < e->n_skips; i++)
+        if (e->skips[i].target == p && plan->skip_on[i])
+            st = skip_at(e, i, out, z);
+    e->conv_out[p] = out;
+    if (st == LM_OK)
+        st = ops_at(&e->pos_ops[p], &out, z);
+    e->shape[p] = out;
+    return st;
+}
+
+static lm_status shapes_at(lm_engine *e, const lm_eplan *plan, sizes *z)
+{
+    lm_eshape s = e->input;
+    note(&z->tensor, numel(s));
+    lm_status st = ops_at(&e->stem, &s, z);
+    e->shape[0] = e->conv_out[0] = s;
+    for (size_t p = 1; st == LM_OK && p <= e->n; p++)
+        st = trunk_at(e, plan, p, z);
+    s = e->shape[e->n];
+    if (st == LM_OK)
+        st = ops_at(&e->head, &s, z);
+    e->output = s;
+    return st;
+}
+
+/* Last step that reads position p: the next conv, or a skip target. */
+static size_t last_use(const lm_engine *e, const lm_eplan *plan, size_t p)
+{
+    size_t last = p + 1;
+    for (size_t i = 0; i < e->n_skips; i++)
+        if (e->skips[i].source == p && plan->skip_on[i] &&
+            e->skips[i].target > last)
+            last = e->skips[i].target;
+    return last;
+}
+
+/* Greedy slot assignment: position p takes the lowest slot that no
+ * position still live at step p holds. */
+static size_t assign_slots(lm_engine *e, const lm_eplan *plan, size_t *last)
+{
+    size_t n_slots = 0;
+    for (size_t p = 0; p <= e->n; p++) {
+        last[p] = last_use(e, plan, p);
+        size_t slot = 0;
+        for (int busy = 1; busy; slot += busy) {
+            busy = 0;
+            for (size_t q = 0; q < p && !busy; q++)
+                busy = e->slot[q] == slot && last[q] >= p;
+        }
+        e->slot[p] = slot;
+        if (slot + 1 > n_slots)
+            n_slots = slot + 1;
+    }
+    return n_slots;
+}
+
+static lm_status alloc_arena(lm_engine *e, size_t n_slots, const sizes *z)
+{
+    size_t slot = z->tensor * e->batch;
+    size_t total = (n_slots + 1) * slot + z->tmp + z->ws;
+    float *arena = malloc(total * sizeof(float));
+    float **bufs = malloc(n_slots * sizeof *bufs);
+    if (!arena || !bufs) {
+        free(arena);
+        free(bufs);
+        return lm_err_nomem();
+    }
+    free(e->arena);
+    free(e->bufs);
+    e->arena = arena;
+    e->bufs = bufs;
+    e->n_slots = n_slots;
+    e->slot_floats = slot;
+    for (size_t i = 0; i < n_slots; i++)
+        bufs[i] = arena + i * slot;
+    e->scratch = arena + n_slots * slot;
+    e->tmp = e->scratch + slot;
+    e->ws = e->tmp + z->tmp;
+    return LM_OK;
+}
+
+static lm_status copy_plan(lm_eplan *dst, const lm_eplan *src)
+{
+    if (dst == src)
+        return LM_OK;
+    size_t n = src->n + 1, ns = src->n_skips ? src->n_skips : 1;
+    lm_eplan c = {src->n, src->n_skips, malloc(n), malloc(n * sizeof(int64_t)),
+                  malloc(n * sizeof(lm_act)), malloc(ns)};
+    if (!c.keep || !c.padding || !c.act || !c.skip_on) {
+        lm_eplan_free(&c);
+        return lm_err_nomem();
+    }
+    memcpy(c.keep, src->keep, n);
+    memcpy(c.padding, src->padding, n * sizeof(int64_t));
+    memcpy(c.act, src->act, n * sizeof(lm_act));
+    memcpy(c.skip_on, src->skip_on, src->n_skips);
+    lm_eplan_free(dst);
+    *dst = c;
+    return LM_OK;
+}
+
+lm_status lm_engine_configure(lm_engine *e, const lm_eplan *plan)
+{
+    if (plan->n != e->n || plan->n_skips != e->n_skips)
+        return lm_err(LM_ERR_MISMATCH, "plan for %zu convs and %zu skips, "
+                      "engine has %zu and %zu", plan->n, plan->n_skips, e->n,
+                      e->n_skips);
+    for (size_t p = 1; p <= e->n; p++)
+        if (plan->padding[p] < 0)
+            return lm_err(LM_ERR_INVALID_ARG, "conv %zu: padding %lld < 0", p,
+                          (long long)plan->padding[p]);
+    e->configured = 0;
+    sizes z = {0, 0, 0};
+    size_t *last = malloc((e->n + 1) * sizeof *last);
+    if (!last)
+        return lm_err_nomem();
+    lm_status st = shapes_at(e, plan, &z);
+    size_t n_slots = st == LM_OK ? assign_slots(e, plan, last) : 0;
+    free(last);
+    if (st == LM_OK)
+        st = alloc_arena(e, n_slots, &z);
+    if (st == LM_OK)
+        st = copy_plan(&e->plan, plan);
+    e->configured = st == LM_OK;
+    return st;
+}
+
+lm_status lm_eplan_default(lm_eplan *plan, const lm_engine *e)
+{
+    lm_eplan d = {.n = e->n, .n_skips = e->n_skips};
+    lm_status st = copy_plan(&d, &e->original);
+    if (st != LM_OK)
+        return st;
+    *plan = d;
+    return LM_OK;
+}
+
+void lm_eplan_free(lm_eplan *plan)
+{
+    free(plan->keep);
+    free(plan->padding);
+    free(plan->act);
+    free(plan->skip_on);
+    plan->keep = NULL;
+    plan->padding = NULL;
+    plan->act = NULL;
+    plan->skip_on = NULL;
+}

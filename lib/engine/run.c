@@ -1,0 +1,136 @@
+/* Running the configured network, and timing it. Tensors are NCHW over
+ * the batch; convs and pools go image by image (im2col per image keeps the
+ * workspace independent of the batch). */
+#include <string.h>
+
+#include "core/error.h"
+#include "engine/engine_internal.h"
+
+static size_t numel(lm_eshape s)
+{
+    return (size_t)(s.c * s.h * s.w);
+}
+
+static void conv_batch(const lm_engine *e, const lm_kconv *k, const float *in,
+                       float *out)
+{
+    size_t isz = (size_t)(k->cin * k->hin * k->win);
+    size_t osz = (size_t)(k->cout * k->hout * k->wout);
+    for (size_t b = 0; b < e->batch; b++)
+        lm_kconv_run(k, in + b * isz, out + b * osz, e->ws);
+}
+
+/* Apply one fixed layer to *cur; layers that cannot work in place write
+ * *other and swap the two. */
+static void run_op(const lm_engine *e, const lm_eop *op, float **cur,
+                   float **other)
+{
+    size_t isz = numel(op->in), osz = numel(op->out), n = e->batch;
+    const float *in = *cur;
+    float *out = *other;
+    switch (op->kind) {
+    case LM_LAYER_ACT:
+        lm_kact(op->act, *cur, n * isz);
+        return;
+    case LM_LAYER_BATCHNORM:
+        for (size_t b = 0; b < n; b++)
+            lm_kaffine(op->scale, op->shift, op->in.c, op->in.h * op->in.w,
+                       *cur + b * isz);
+        return;
+    case LM_LAYER_FLATTEN: /* NCHW is already flat per image */
+        return;
+    case LM_LAYER_CONV:
+        conv_batch(e, &op->conv.k, in, out);
+        break;
+    case LM_LAYER_MAXPOOL:
+    case LM_LAYER_AVGPOOL:
+        for (size_t b = 0; b < n; b++)
+            (op->kind == LM_LAYER_MAXPOOL ? lm_kmaxpool : lm_kavgpool)(
+                in + b * isz, op->in.c, op->in.h, op->in.w, op->kernel,
+                op->stride, op->padding, out + b * osz, op->out.h,
+                op->out.w);
+        break;
+    case LM_LAYER_ADAPTIVE_AVGPOOL:
+        for (size_t b = 0; b < n; b++)
+            lm_kadaptive_avgpool(in + b * isz, op->in.c, op->in.h, op->in.w,
+                                 out + b * osz, op->out_h, op->out_w);
+        break;
+    case LM_LAYER_LINEAR:
+        lm_klinear(in, n, op->in_f, op->out_f, op->weight, op->bias, out);
+        break;
+    }
+    *other = *cur;
+    *cur = out;
+}
+
+/* Run `ops` on the tensor in `home`, leaving the result in `home`. */
+static void run_ops(const lm_engine *e, const lm_eops *ops, float *home,
+                    size_t out_floats)
+{
+    float *cur = home, *other = e->scratch;
+    for (size_t i = 0; i < ops->n; i++)
+        run_op(e, &ops->ops[i], &cur, &other);
+    if (cur != home)
+        memcpy(home, cur, out_floats * sizeof *home);
+}
+
+/* Add skip i (projected when it has a projection) into the conv output. */
+static void add_skip(const lm_engine *e, const lm_eskip *s, float *out,
+                     lm_eshape os)
+{
+    lm_eshape src = e->shape[s->source];
+    const float *in = e->bufs[e->slot[s->source]];
+    size_t isz = numel(src), osz = numel(os);
+    const lm_kconv *pk = &s->proj.k;
+    for (size_t b = 0; b < e->batch; b++) {
+        const float *add = in + b * isz;
+        int64_t h = src.h, w = src.w;
+        if (s->has_proj) {
+            lm_kconv_run(pk, add, e->tmp, e->ws);
+            add = e->tmp;
+            h = pk->hout;
+            w = pk->wout;
+        }
+        lm_kadd_centred(out + b * osz, os.c, os.h, os.w, add, h, w);
+    }
+}
+
+static void trunk_step(const lm_engine *e, size_t p)
+{
+    const lm_eplan *plan = &e->plan;
+    const float *in = e->bufs[e->slot[p - 1]];
+    float *out = e->bufs[e->slot[p]];
+    lm_eshape os = e->conv_out[p];
+    if (plan->keep[p])
+        conv_batch(e, &e->trunk[p].k, in, out);
+    else
+        memcpy(out, in, e->batch * numel(os) * sizeof *out);
+    for (size_t i = 0; i < e->n_skips; i++)
+        if (e->skips[i].target == p && plan->skip_on[i])
+            add_skip(e, &e->skips[i], out, os);
+    lm_kact(plan->act[p], out, e->batch * numel(os));
+    run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->shape[p]));
+}
+
+lm_status lm_engine_run(lm_engine *e, const float *input, size_t n_in,
+                        float *output, size_t n_out)
+{
+    if (!e || !input || !output)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_run: NULL argument");
+    if (!e->configured)
+        return lm_err(LM_ERR_STATE, "lm_engine_run: the engine has no valid "
+                      "configuration");
+    if (n_in != lm_engine_input_size(e) || n_out != lm_engine_output_size(e))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_run: got %zu input and "
+                      "%zu output floats, need %zu and %zu", n_in, n_out,
+                      lm_engine_input_size(e), lm_engine_output_size(e));
+    float *home = e->bufs[e->slot[0]];
+    memcpy(home, input, n_in * sizeof *input);
+    run_ops(e, &e->stem, home, e->batch * numel(e->shape[0]));
+    for (size_t p = 1; p <= e->n; p++)
+        trunk_step(e, p);
+    home = e->bufs[e->slot[e->n]];
+    run_ops(e, &e->head, home, n_out);
+    memcpy(output, home, n_out * sizeof *output);
+    return LM_OK;
+}

@@ -1,0 +1,354 @@
+/* lm_solver_run and lm_solver_front: set up the core solver for the
+ * method, then turn its solutions into lm_results (SPEC 6, 7). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "solve/knapsack.h"
+#include "solve/options_internal.h"
+#include "solve/result_internal.h"
+#include "solve/solver_internal.h"
+
+/* What every result of one run shares. */
+typedef struct run_ctx {
+    const lm_solver *s;
+    const lm_solve_options *o;
+    double budget;
+} run_ctx;
+
+static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
+{
+    lm_status st = lm_result_new(out, c->o->method, c->s->n_convs, n_segs,
+                                 c->s->fingerprint);
+    if (st != LM_OK)
+        return st;
+    lm_result *r = *out;
+    r->rounding = c->o->rounding;
+    r->budget = c->budget;
+    r->precision = c->o->precision;
+    r->budget_units = lm_disc_budget(c->budget, c->o->precision,
+                                     lm_options_round(c->o));
+    return LM_OK;
+}
+
+/* ---- LayerMerge ---- */
+
+static lm_status lm_result_from_dp(const run_ctx *c, const lm_dp_solution *d,
+                                   lm_result **out)
+{
+    const lm_solver *s = c->s;
+    lm_status st = new_result(c, d->n_items, out);
+    for (size_t k = 0; k < d->n_items && st == LM_OK; k++) {
+        const lm_dp_item *it = &s->items[d->items[k]];
+        const lm_sitem *in = &s->info[d->items[k]];
+        lm_rseg *g = &(*out)->segs[k];
+        *g = (lm_rseg){it->st, it->end, in->entry, in->kernel, in->stride,
+                       in->depthwise, in->identity, it->latency,
+                       it->importance, 0, NULL};
+        st = lm_rseg_set_kept(g, s->kept + in->kept_off, in->n_kept);
+        /* SPEC 6: a boundary keeps its activation, and one ending a
+         * multi-position segment gets the network's nonlinearity. */
+        if (s->nonlinear[it->end] ||
+            (it->end - it->st > 1 && s->has_nonlinearity))
+            (*out)->flags[it->end] |= LM_RF_ACT;
+    }
+    if (st != LM_OK) {
+        lm_result_destroy(*out);
+        *out = NULL;
+        return st;
+    }
+    lm_result *r = *out;
+    r->units = d->units;
+    r->latency = d->latency;
+    r->importance = d->importance;
+    lm_result_mark_segments(r);
+    return LM_OK;
+}
+
+static lm_status dp_solve(const run_ctx *c, lm_dp **dp)
+{
+    if (!c->s->has_importance)
+        return lm_err(LM_ERR_INVALID_ARG, "this solver was made without an "
+                      "importance table: it can only prune");
+    lm_dp_problem prob = {c->s->n_convs, c->s->items, c->s->n_items,
+                          c->o->precision, c->budget, lm_options_round(c->o)};
+    return lm_dp_solve(dp, &prob);
+}
+
+static lm_status layermerge_run(const run_ctx *c, lm_result **out)
+{
+    lm_dp *dp = NULL;
+    lm_status st = dp_solve(c, &dp);
+    lm_dp_solution sol = {0};
+    if (st == LM_OK)
+        st = lm_dp_best(dp, &sol);
+    if (st == LM_OK)
+        st = lm_result_from_dp(c, &sol, out);
+    lm_dp_solution_clear(&sol);
+    lm_dp_destroy(dp);
+    return st;
+}
+
+/* ---- kim23 ---- */
+
+static size_t seg_index(const lm_solver *s, size_t st, size_t end)
+{
+    for (size_t i = 0; i < s->n_segs; i++)
+        if (s->segs[i].st == st && s->segs[i].end == end)
+            return i;
+    return SIZE_MAX;
+}
+
+/* One segment per merged conv between consecutive merge positions. */
+static lm_status k23_piece(const run_ctx *c, lm_rseg *g, size_t a, size_t b)
+{
+    const lm_solver *s = c->s;
+    size_t i = seg_index(s, a, b);
+    if (i == SIZE_MAX)
+        return lm_err(LM_ERR_INTERNAL, "kim23: merged conv (%zu, %zu) is no "
+                      "row of the time table", a, b);
+    *g = (lm_rseg){a, b, SIZE_MAX, s->seg_kernel[i], s->seg_stride[i],
+                   s->seg_dw[i], 0, s->segs[i].time, 0.0, 0, NULL};
+    g->kept = malloc((b - a) * sizeof *g->kept);
+    if (!g->kept)
+        return lm_err_nomem();
+    for (size_t p = a + 1; p <= b; p++)
+        g->kept[g->n_kept++] = p;
+    return LM_OK;
+}
+
+static void k23_importance(const lm_solver *s, const lm_k23_solution *d,
+                           lm_result *r)
+{
+    for (size_t k = 0; k < d->n_rows; k++) {
+        const lm_k23_row *row = &s->ext[d->rows[k]];
+        for (size_t j = 0; j < r->n_segs; j++)
+            if (r->segs[j].end == row->end)
+                r->segs[j].importance += row->score;
+    }
+}
+
+static lm_status lm_result_from_k23(const run_ctx *c, const lm_k23_solution *d,
+                                    lm_result **out)
+{
+    const lm_solver *s = c->s;
+    size_t n = 0;
+    for (size_t p = 1; p <= s->n_convs; p++)
+        n += d->merge[p] != 0;
+    lm_status st = new_result(c, n, out);
+    size_t k = 0, a = 0;
+    for (size_t p = 1; p <= s->n_convs && st == LM_OK; p++) {
+        if (!d->merge[p])
+            continue;
+        st = k23_piece(c, &(*out)->segs[k++], a, p);
+        a = p;
+        if (d->act[p])
+            (*out)->flags[p] |= LM_RF_ACT;
+    }
+    if (st != LM_OK) {
+        lm_result_destroy(*out);
+        *out = NULL;
+        return st;
+    }
+    (*out)->units = d->units;
+    (*out)->latency = d->latency;
+    (*out)->importance = d->importance;
+    k23_importance(s, d, *out);
+    lm_result_mark_segments(*out);
+    return LM_OK;
+}
+
+static lm_status k23_solve(const run_ctx *c, lm_k23 **k)
+{
+    const lm_solver *s = c->s;
+    lm_k23_problem prob = {s->n_convs, s->segs, s->covers, s->n_segs, s->ext,
+                           s->n_ext, c->o->precision, c->budget,
+                           lm_options_round(c->o)};
+    return lm_k23_run(k, &prob);
+}
+
+static lm_status kim23_run(const run_ctx *c, lm_result **out)
+{
+    lm_k23 *k = NULL;
+    lm_k23_solution sol = {0};
+    lm_status st = k23_solve(c, &k);
+    if (st == LM_OK)
+        st = lm_k23_best(k, &sol);
+    if (st == LM_OK)
+        st = lm_result_from_k23(c, &sol, out);
+    lm_k23_solution_clear(&sol);
+    lm_k23_destroy(k);
+    return st;
+}
+
+/* ---- prune ---- */
+
+static lm_status lm_result_from_ks(const run_ctx *c, const lm_ks_solution *d,
+                                   lm_result **out)
+{
+    const lm_solver *s = c->s;
+    lm_status st = new_result(c, s->n_convs, out);
+    for (size_t k = 0; k < d->n_kept && st == LM_OK; k++)
+        (*out)->flags[d->kept[k] + 1] |= LM_RF_CONV;
+    for (size_t p = 1; p <= s->n_convs && st == LM_OK; p++) {
+        lm_rseg *g = &(*out)->segs[p - 1];
+        int kept = ((*out)->flags[p] & LM_RF_CONV) != 0;
+        const lm_sitem *in = &s->info[s->conv_entry[p - 1]];
+        *g = (lm_rseg){p - 1, p, SIZE_MAX, 0, 1, 1, 1, 0.0, 0.0, 0, NULL};
+        if (!kept)
+            continue;
+        *g = (lm_rseg){p - 1, p, in->entry, in->kernel, in->stride,
+                       in->depthwise, 0, s->conv_latency[p - 1],
+                       s->required[p - 1] ? 0.0 : s->conv_importance[p - 1],
+                       0, NULL};
+        st = lm_rseg_set_kept(g, &p, 1);
+        if (s->nonlinear[p])
+            (*out)->flags[p] |= LM_RF_ACT;
+    }
+    if (st != LM_OK) {
+        lm_result_destroy(*out);
+        *out = NULL;
+        return st;
+    }
+    (*out)->units = d->units;
+    (*out)->latency = d->latency;
+    (*out)->importance = d->importance;
+    lm_result_mark_segments(*out);
+    return LM_OK;
+}
+
+static lm_status prune_run(const run_ctx *c, lm_result **out)
+{
+    const lm_solver *s = c->s;
+    if (!s->conv_importance)
+        return lm_err(LM_ERR_STATE, "pruning needs conv importances "
+                      "(lm_solver_set_conv_importance)");
+    lm_ks_item *items = calloc(s->n_convs ? s->n_convs : 1, sizeof *items);
+    if (!items)
+        return lm_err_nomem();
+    for (size_t i = 0; i < s->n_convs; i++)
+        items[i] = (lm_ks_item){s->conv_latency[i], s->conv_importance[i],
+                                s->required[i], (int64_t)(i + 1)};
+    lm_ks_problem prob = {items, s->n_convs, c->o->precision, c->budget,
+                          lm_options_round(c->o)};
+    lm_ks_solution sol = {0};
+    lm_status st = lm_ks_solve(&sol, &prob);
+    free(items);
+    if (st == LM_OK)
+        st = lm_result_from_ks(c, &sol, out);
+    lm_ks_solution_clear(&sol);
+    return st;
+}
+
+/* ---- entry points ---- */
+
+static lm_status start(run_ctx *c, const lm_solver *s,
+                       const lm_solve_options *o, void *out)
+{
+    if (!s || !o || !out)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_solver_run/front: NULL argument");
+    int k23 = o->method == LM_METHOD_KIM23;
+    if (k23 != (s->family == LM_METHOD_KIM23))
+        return lm_err(LM_ERR_INVALID_ARG, "method %s needs a solver made by "
+                      "%s", lm_method_name(o->method),
+                      k23 ? "lm_solver_create_kim23" : "lm_solver_create");
+    *c = (run_ctx){s, o, lm_options_budget(o, s->original)};
+    return LM_OK;
+}
+
+/* A ratio budget is named with its origin, so the message says why. */
+static lm_status explain(const run_ctx *c, lm_status st)
+{
+    if (st == LM_OK || c->o->absolute)
+        return st;
+    return lm_err_prefix(st, "budget ratio %g x original latency %.15g: ",
+                         c->o->ratio, c->s->original);
+}
+
+lm_status lm_solver_run(const lm_solver *s, const lm_solve_options *o,
+                        lm_result **out)
+{
+    run_ctx c;
+    lm_status st = start(&c, s, o, out);
+    if (st != LM_OK)
+        return st;
+    *out = NULL;
+    if (o->method == LM_METHOD_KIM23)
+        st = kim23_run(&c, out);
+    else if (o->method == LM_METHOD_PRUNE)
+        st = prune_run(&c, out);
+    else
+        st = layermerge_run(&c, out);
+    return explain(&c, st);
+}
+
+static lm_status front_alloc(lm_front **out, size_t n)
+{
+    lm_front *f = calloc(1, sizeof *f);
+    if (f)
+        f->items = calloc(n ? n : 1, sizeof *f->items);
+    if (!f || !f->items) {
+        free(f);
+        return lm_err_nomem();
+    }
+    *out = f;
+    return LM_OK;
+}
+
+static lm_status dp_front(const run_ctx *c, lm_front **out)
+{
+    lm_dp *dp = NULL;
+    lm_dp_solution *pts = NULL;
+    size_t n = 0;
+    lm_status st = dp_solve(c, &dp);
+    if (st == LM_OK)
+        st = lm_dp_front(dp, &pts, &n);
+    if (st == LM_OK)
+        st = front_alloc(out, n);
+    for (size_t i = 0; i < n && st == LM_OK; i++) {
+        st = lm_result_from_dp(c, &pts[i], &(*out)->items[i]);
+        (*out)->n += st == LM_OK;
+    }
+    lm_dp_front_free(pts, n);
+    lm_dp_destroy(dp);
+    return st;
+}
+
+static lm_status k23_front(const run_ctx *c, lm_front **out)
+{
+    lm_k23 *k = NULL;
+    lm_k23_solution *pts = NULL;
+    size_t n = 0;
+    lm_status st = k23_solve(c, &k);
+    if (st == LM_OK)
+        st = lm_k23_front(k, &pts, &n);
+    if (st == LM_OK)
+        st = front_alloc(out, n);
+    for (size_t i = 0; i < n && st == LM_OK; i++) {
+        st = lm_result_from_k23(c, &pts[i], &(*out)->items[i]);
+        (*out)->n += st == LM_OK;
+    }
+    lm_k23_front_free(pts, n);
+    lm_k23_destroy(k);
+    return st;
+}
+
+lm_status lm_solver_front(const lm_solver *s, const lm_solve_options *o,
+                          lm_front **out)
+{
+    run_ctx c;
+    lm_status st = start(&c, s, o, out);
+    if (st != LM_OK)
+        return st;
+    *out = NULL;
+    if (o->method == LM_METHOD_PRUNE)
+        return lm_err(LM_ERR_UNSUPPORTED, "the pruning knapsack keeps no "
+                      "Pareto front; run it at each budget instead");
+    st = o->method == LM_METHOD_KIM23 ? k23_front(&c, out) : dp_front(&c, out);
+    if (st != LM_OK) {
+        lm_front_destroy(*out);
+        *out = NULL;
+    }
+    return explain(&c, st);
+}

@@ -1,0 +1,171 @@
+/* Walking a graph for the tensors its layers need. Names follow PyTorch's
+ * state_dict: a module name plus ".weight", ".bias", ".running_mean",
+ * ".running_var". */
+#include "weights/needs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+typedef struct walk {
+    lm_wneed_fn fn;
+    void *userdata;
+    char owner[128];
+} walk;
+
+static lm_status emit(walk *wk, const char *module, const char *suffix,
+                      lm_wrole role, size_t ndim, const int64_t *shape,
+                      int64_t fan_in)
+{
+    size_t len = strlen(module) + strlen(suffix) + 1;
+    char *name = malloc(len);
+    if (!name)
+        return lm_err_nomem();
+    snprintf(name, len, "%s%s", module, suffix);
+    lm_wneed need = {.owner = wk->owner, .tensor = name, .role = role,
+                     .ndim = ndim, .fan_in = fan_in};
+    memcpy(need.shape, shape, ndim * sizeof *shape);
+    lm_status st = wk->fn(&need, wk->userdata);
+    free(name);
+    return st;
+}
+
+static lm_status need_name(const walk *wk, const char *name, const char *what)
+{
+    if (name && *name)
+        return LM_OK;
+    return lm_err(LM_ERR_NOT_FOUND, "%s has no %s name, so its tensors "
+                  "cannot be named", wk->owner, what);
+}
+
+static lm_status emit_conv(walk *wk, const char *name, int64_t in,
+                           int64_t out, int64_t kernel, int64_t groups,
+                           int has_bias)
+{
+    lm_status st = need_name(wk, name, "conv");
+    if (st != LM_OK)
+        return st;
+    int64_t per_group = groups > 0 ? in / groups : in;
+    int64_t shape[4] = {out, per_group, kernel, kernel};
+    int64_t fan_in = per_group * kernel * kernel;
+    st = emit(wk, name, ".weight", LM_WROLE_WEIGHT, 4, shape, fan_in);
+    if (st == LM_OK && has_bias)
+        st = emit(wk, name, ".bias", LM_WROLE_BIAS, 1, &out, fan_in);
+    return st;
+}
+
+static lm_status emit_bn(walk *wk, const char *name, int64_t channels)
+{
+    static const struct {
+        const char *suffix;
+        lm_wrole role;
+    } parts[] = {{".weight", LM_WROLE_BN_WEIGHT}, {".bias", LM_WROLE_BN_BIAS},
+                 {".running_mean", LM_WROLE_BN_MEAN},
+                 {".running_var", LM_WROLE_BN_VAR}};
+    lm_status st = need_name(wk, name, "batch norm");
+    for (size_t i = 0; st == LM_OK && i < 4; i++)
+        st = emit(wk, name, parts[i].suffix, parts[i].role, 1, &channels, 0);
+    return st;
+}
+
+static lm_status emit_linear(walk *wk, const char *name, int64_t in,
+                             int64_t out, int has_bias)
+{
+    lm_status st = need_name(wk, name, "linear");
+    int64_t shape[2] = {out, in};
+    if (st == LM_OK)
+        st = emit(wk, name, ".weight", LM_WROLE_WEIGHT, 2, shape, in);
+    if (st == LM_OK && has_bias)
+        st = emit(wk, name, ".bias", LM_WROLE_BIAS, 1, &out, in);
+    return st;
+}
+
+static lm_status emit_conv_info(walk *wk, const lm_conv_info *c)
+{
+    lm_status st = emit_conv(wk, c->name, c->in_channels, c->out_channels,
+                             c->kernel, c->groups, c->has_bias);
+    if (st == LM_OK && c->has_bn) {
+        size_t len = strlen(wk->owner);
+        snprintf(wk->owner + len, sizeof wk->owner - len, " batch norm");
+        st = emit_bn(wk, c->bn_name, c->out_channels);
+    }
+    return st;
+}
+
+static lm_status walk_layers(walk *wk, const lm_graph *g, lm_site site,
+                             size_t position, const char *where)
+{
+    size_t n = lm_graph_layer_count(g, site, position);
+    for (size_t i = 0; i < n; i++) {
+        lm_layer_info l = {.size = sizeof l};
+        lm_status st = lm_graph_layer_info(g, site, position, i, &l);
+        if (st != LM_OK)
+            return st;
+        snprintf(wk->owner, sizeof wk->owner, "%s layer %zu (%s)", where, i,
+                 lm_layer_kind_name(l.kind));
+        if (l.kind == LM_LAYER_CONV)
+            st = emit_conv(wk, l.name, l.in_channels, l.out_channels,
+                           l.kernel, l.groups, l.has_bias);
+        else if (l.kind == LM_LAYER_BATCHNORM)
+            st = emit_bn(wk, l.name, l.in_channels);
+        else if (l.kind == LM_LAYER_LINEAR)
+            st = emit_linear(wk, l.name, l.in_channels, l.out_channels,
+                             l.has_bias);
+        if (st != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+static lm_status walk_trunk(walk *wk, const lm_graph *g)
+{
+    for (size_t p = 1; p <= lm_graph_conv_count(g); p++) {
+        lm_conv_info c = {.size = sizeof c};
+        lm_status st = lm_graph_conv_info(g, p, &c);
+        if (st != LM_OK)
+            return st;
+        snprintf(wk->owner, sizeof wk->owner, "conv %zu", p);
+        char where[32];
+        snprintf(where, sizeof where, "position %zu", p);
+        if ((st = emit_conv_info(wk, &c)) != LM_OK ||
+            (st = walk_layers(wk, g, LM_SITE_POSITION, p, where)) != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+static lm_status walk_skips(walk *wk, const lm_graph *g)
+{
+    for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
+        lm_skip_info k = {.size = sizeof k};
+        lm_status st = lm_graph_skip_info(g, s, &k);
+        if (st != LM_OK)
+            return st;
+        if (!k.has_projection)
+            continue;
+        snprintf(wk->owner, sizeof wk->owner, "skip %zu (%zu -> %zu) "
+                 "projection", s, k.source, k.target);
+        if ((st = emit_conv_info(wk, &k.projection)) != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+lm_status lm_wneeds_each(const lm_graph *g, lm_wneed_fn fn, void *userdata)
+{
+    if (!g)
+        return lm_err(LM_ERR_INVALID_ARG, "NULL graph");
+    if (!lm_graph_is_valid(g))
+        return lm_err(LM_ERR_STATE, "graph not validated");
+    walk wk = {.fn = fn, .userdata = userdata};
+    lm_status st = walk_layers(&wk, g, LM_SITE_STEM, 0, "stem");
+    if (st == LM_OK)
+        st = walk_trunk(&wk, g);
+    if (st == LM_OK)
+        st = walk_skips(&wk, g);
+    if (st == LM_OK)
+        st = walk_layers(&wk, g, LM_SITE_HEAD, 0, "head");
+    return st;
+}

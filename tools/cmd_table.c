@@ -1,0 +1,426 @@
+/* `layermerge table show|import|export|merge`: inspect, convert and combine
+ * latency and importance tables. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+
+static void table_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge table show FILE...\n"
+            "       layermerge table import --kind KIND --graph G.yaml "
+            "[--metric M] IN.csv -o OUT.yaml\n"
+            "       layermerge table export [--format F] IN.yaml -o OUT.csv\n"
+            "       layermerge table merge --graph G.yaml [--allow-missing] "
+            "A.yaml B.yaml... -o OUT.yaml\n\n"
+            "Latency and importance tables (docs/tables.md). Run\n"
+            "'layermerge table SUBCOMMAND --help' for details.\n");
+}
+
+static void show_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge table show FILE...\n\n"
+            "Print each table's kind, graph fingerprint, provenance, shard\n"
+            "range, record count and the smallest and largest values.\n");
+}
+
+static void import_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge table import --kind KIND --graph G.yaml "
+            "[--metric M] IN.csv -o OUT.yaml\n\n"
+            "Convert one of the authors' CSV tables, matching every row to an\n"
+            "entry of the graph by key (a row that is no entry is an error\n"
+            "naming its line).\n\n"
+            "  --kind KIND    latency        id,st,end,ker,str,is_dw,time,stdev\n"
+            "                 importance     id,st,end,ker,str,is_dw,conv_comb,"
+            "importance\n"
+            "                 kim23-time     id,st,end,time,stdev\n"
+            "                 kim23-opt-time id,st,end,time,stdev,breaks\n"
+            "  --graph G      the graph the table was measured on\n"
+            "  --metric M     importance column: accuracy (default), "
+            "loss_ratio,\n"
+            "                 or normalised\n"
+            "  -o OUT.yaml    the table file to write\n");
+}
+
+static void export_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge table export [--format F] IN.yaml -o OUT.csv\n\n"
+            "Write a table in the authors' CSV layout.\n\n"
+            "  --format F   layermerge (default), kim23-time or kim23-opt-time\n"
+            "               (kim23 layouts: latency tables only)\n");
+}
+
+static void merge_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge table merge --graph G.yaml [--allow-missing] "
+            "A.yaml B.yaml... -o OUT.yaml\n\n"
+            "Combine shards written by separate workers. A key in two shards\n"
+            "must have identical values; every entry of the graph must be\n"
+            "covered unless --allow-missing is given.\n");
+}
+
+/* Options shared by the subcommands; positional arguments stay in argv. */
+typedef struct table_opts {
+    const char *kind, *graph, *metric, *format, *out;
+    int allow_missing;
+    char **files;
+    int n_files;
+} table_opts;
+
+static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o)
+{
+    static const char *const valued[] = {"--kind", "--graph", "--metric",
+                                         "--format", "-o"};
+    const char **slots[] = {&o->kind, &o->graph, &o->metric, &o->format,
+                            &o->out};
+    o->files = calloc((size_t)argc, sizeof *o->files);
+    if (!o->files)
+        return lm_tool_usage_error(cmd, "out of memory");
+    for (int i = 1; i < argc; i++) {
+        int matched = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+            if (!strcmp(argv[i], valued[k])) {
+                if (i + 1 >= argc)
+                    return lm_tool_usage_error(cmd, "an option lacks its "
+                                                    "value");
+                *slots[k] = argv[++i];
+                matched = 1;
+            }
+        if (matched)
+            continue;
+        if (!strcmp(argv[i], "--allow-missing"))
+            o->allow_missing = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return lm_tool_usage_error(cmd, "unknown option");
+        else
+            o->files[o->n_files++] = argv[i];
+    }
+    return 0;
+}
+
+static int load_entries(const char *path, lm_entries **out)
+{
+    lm_graph *g = NULL;
+    if (lm_graph_load(&g, path) != LM_OK)
+        return lm_tool_fail(path);
+    lm_status st = lm_entries_create(out, g);
+    lm_graph_destroy(g);
+    return st == LM_OK ? 0 : lm_tool_fail(path);
+}
+
+/* ---- show -------------------------------------------------------------- */
+
+typedef struct table_view {
+    lm_table_kind kind;
+    lm_latency_table *lat;
+    lm_importance_table *imp;
+} table_view;
+
+static void view_free(table_view *v)
+{
+    lm_latency_table_destroy(v->lat);
+    lm_importance_table_destroy(v->imp);
+}
+
+static lm_status view_load(table_view *v, const char *path)
+{
+    memset(v, 0, sizeof *v);
+    lm_status st = lm_table_probe(path, &v->kind);
+    if (st != LM_OK)
+        return st;
+    return v->kind == LM_TABLE_LATENCY ? lm_latency_table_load(&v->lat, path)
+                                       : lm_importance_table_load(&v->imp,
+                                                                  path);
+}
+
+static size_t view_count(const table_view *v)
+{
+    return v->lat ? lm_latency_table_count(v->lat)
+                  : lm_importance_table_count(v->imp);
+}
+
+static void view_record(const table_view *v, size_t i, lm_table_record *r)
+{
+    r->size = sizeof *r;
+    if (v->lat)
+        lm_latency_table_record(v->lat, i, r);
+    else
+        lm_importance_table_record(v->imp, i, r);
+}
+
+static const char *view_text(const table_view *v, lm_table_text f)
+{
+    return v->lat ? lm_latency_table_text(v->lat, f)
+                  : lm_importance_table_text(v->imp, f);
+}
+
+static int64_t view_int(const table_view *v, lm_table_int f)
+{
+    return v->lat ? lm_latency_table_int(v->lat, f)
+                  : lm_importance_table_int(v->imp, f);
+}
+
+static void print_range(const table_view *v)
+{
+    size_t n = view_count(v), lo_i = 0, hi_i = 0;
+    double lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lm_table_record r;
+        view_record(v, i, &r);
+        if (i == 0 || r.value < lo) {
+            lo = r.value;
+            lo_i = i;
+        }
+        if (i == 0 || r.value > hi) {
+            hi = r.value;
+            hi_i = i;
+        }
+    }
+    const char *unit = v->lat ? " ms" : "";
+    if (n)
+        printf("  min:          %.6g%s (record %zu)\n"
+               "  max:          %.6g%s (record %zu)\n",
+               lo, unit, lo_i, hi, unit, hi_i);
+}
+
+static void print_view(const char *path, const table_view *v)
+{
+    size_t lo, hi;
+    int shard = v->lat ? lm_latency_table_shard(v->lat, &lo, &hi)
+                       : lm_importance_table_shard(v->imp, &lo, &hi);
+    printf("%s:\n", path);
+    printf("  kind:         %s\n", v->lat ? "latency" : "importance");
+    printf("  graph:        %s\n", v->lat
+                                       ? lm_latency_table_fingerprint(v->lat)
+                                       : lm_importance_table_fingerprint(v->imp));
+    if (v->imp) {
+        printf("  metric:       %s\n", lm_importance_metric_name(
+                                           lm_importance_table_metric(v->imp)));
+        printf("  finetune:     %s\n", view_text(v, LM_TABLE_FINETUNE));
+    }
+    printf("  device:       %s\n", view_text(v, LM_TABLE_DEVICE));
+    printf("  timer:        %s\n", view_text(v, LM_TABLE_TIMER));
+    printf("  dtype:        %s\n", view_text(v, LM_TABLE_DTYPE));
+    printf("  batch:        %" PRId64 "\n", view_int(v, LM_TABLE_BATCH));
+    printf("  input:        %" PRId64 "x%" PRId64 "\n",
+           view_int(v, LM_TABLE_HEIGHT), view_int(v, LM_TABLE_WIDTH));
+    printf("  repetitions:  %" PRId64 "\n", view_int(v, LM_TABLE_REPETITIONS));
+    if (shard)
+        printf("  shard:        [%zu, %zu)\n", lo, hi);
+    printf("  records:      %zu\n", view_count(v));
+    print_range(v);
+}
+
+static int table_show(int argc, char **argv)
+{
+    if (lm_tool_wants_help(argc, argv)) {
+        show_usage(stdout);
+        return 0;
+    }
+    if (argc < 2)
+        return lm_tool_usage_error("table show", "no FILE given");
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        table_view v;
+        if (view_load(&v, argv[i]) != LM_OK)
+            rc = lm_tool_fail(argv[i]);
+        else
+            print_view(argv[i], &v);
+        view_free(&v);
+    }
+    return rc;
+}
+
+/* ---- import / export --------------------------------------------------- */
+
+static int csv_format(const char *name, lm_table_csv_format *out)
+{
+    if (!name || !strcmp(name, "layermerge") || !strcmp(name, "latency"))
+        *out = LM_TABLE_CSV_LAYERMERGE;
+    else if (!strcmp(name, "kim23-time"))
+        *out = LM_TABLE_CSV_KIM23_TIME;
+    else if (!strcmp(name, "kim23-opt-time"))
+        *out = LM_TABLE_CSV_KIM23_OPT_TIME;
+    else
+        return -1;
+    return 0;
+}
+
+static lm_status do_import(const table_opts *o, const lm_entries *e)
+{
+    if (!strcmp(o->kind, "importance")) {
+        lm_importance_metric m = LM_METRIC_ACCURACY;
+        lm_importance_table *t = NULL;
+        lm_status st = o->metric ? lm_importance_metric_from_name(&m, o->metric)
+                                 : LM_OK;
+        if (st == LM_OK)
+            st = lm_importance_table_import_csv(&t, o->files[0], m, e);
+        if (st == LM_OK)
+            st = lm_importance_table_save(t, o->out);
+        lm_importance_table_destroy(t);
+        return st;
+    }
+    lm_table_csv_format f = LM_TABLE_CSV_LAYERMERGE;
+    csv_format(o->kind, &f);
+    lm_latency_table *t = NULL;
+    lm_status st = lm_latency_table_import_csv(&t, o->files[0], f, e);
+    if (st == LM_OK)
+        st = lm_latency_table_save(t, o->out);
+    lm_latency_table_destroy(t);
+    return st;
+}
+
+static int table_import(int argc, char **argv)
+{
+    const char *cmd = "table import";
+    if (lm_tool_wants_help(argc, argv)) {
+        import_usage(stdout);
+        return 0;
+    }
+    table_opts o = {0};
+    lm_table_csv_format f;
+    int rc = parse_opts(cmd, argc, argv, &o);
+    if (!rc && (!o.kind || !o.graph || !o.out || o.n_files != 1))
+        rc = lm_tool_usage_error(cmd, "need --kind, --graph, -o and one CSV");
+    if (!rc && strcmp(o.kind, "importance") && csv_format(o.kind, &f))
+        rc = lm_tool_usage_error(cmd, "unknown --kind");
+    lm_entries *e = NULL;
+    if (!rc)
+        rc = load_entries(o.graph, &e);
+    if (!rc && do_import(&o, e) != LM_OK)
+        rc = lm_tool_fail(o.files[0]);
+    lm_entries_destroy(e);
+    free(o.files);
+    return rc;
+}
+
+static lm_status do_export(const table_opts *o, lm_table_csv_format f)
+{
+    table_view v;
+    lm_status st = view_load(&v, o->files[0]);
+    if (st == LM_OK)
+        st = v.lat ? lm_latency_table_export_csv(v.lat, o->out, f)
+                   : lm_importance_table_export_csv(v.imp, o->out);
+    view_free(&v);
+    return st;
+}
+
+static int table_export(int argc, char **argv)
+{
+    const char *cmd = "table export";
+    if (lm_tool_wants_help(argc, argv)) {
+        export_usage(stdout);
+        return 0;
+    }
+    table_opts o = {0};
+    lm_table_csv_format f = LM_TABLE_CSV_LAYERMERGE;
+    int rc = parse_opts(cmd, argc, argv, &o);
+    if (!rc && (!o.out || o.n_files != 1))
+        rc = lm_tool_usage_error(cmd, "need one table file and -o");
+    if (!rc && csv_format(o.format, &f))
+        rc = lm_tool_usage_error(cmd, "unknown --format");
+    if (!rc && do_export(&o, f) != LM_OK)
+        rc = lm_tool_fail(o.files[0]);
+    free(o.files);
+    return rc;
+}
+
+/* ---- merge ------------------------------------------------------------- */
+
+static lm_status merge_latency(const table_opts *o, const lm_entries *e,
+                               uint32_t flags)
+{
+    lm_latency_table **ts = calloc((size_t)o->n_files, sizeof *ts);
+    lm_latency_table *m = NULL;
+    lm_status st = ts ? LM_OK : LM_ERR_NOMEM;
+    for (int i = 0; st == LM_OK && i < o->n_files; i++)
+        if ((st = lm_latency_table_load(&ts[i], o->files[i])) != LM_OK)
+            fprintf(stderr, "layermerge table merge: %s\n", lm_last_error());
+    if (st == LM_OK)
+        st = lm_latency_table_merge(&m, e, (const lm_latency_table *const *)ts,
+                                    (size_t)o->n_files, flags);
+    if (st == LM_OK)
+        st = lm_latency_table_save(m, o->out);
+    lm_latency_table_destroy(m);
+    for (int i = 0; ts && i < o->n_files; i++)
+        lm_latency_table_destroy(ts[i]);
+    free(ts);
+    return st;
+}
+
+static lm_status merge_importance(const table_opts *o, const lm_entries *e,
+                                  uint32_t flags)
+{
+    lm_importance_table **ts = calloc((size_t)o->n_files, sizeof *ts);
+    lm_importance_table *m = NULL;
+    lm_status st = ts ? LM_OK : LM_ERR_NOMEM;
+    for (int i = 0; st == LM_OK && i < o->n_files; i++)
+        if ((st = lm_importance_table_load(&ts[i], o->files[i])) != LM_OK)
+            fprintf(stderr, "layermerge table merge: %s\n", lm_last_error());
+    if (st == LM_OK)
+        st = lm_importance_table_merge(&m, e,
+                                       (const lm_importance_table *const *)ts,
+                                       (size_t)o->n_files, flags);
+    if (st == LM_OK)
+        st = lm_importance_table_save(m, o->out);
+    lm_importance_table_destroy(m);
+    for (int i = 0; ts && i < o->n_files; i++)
+        lm_importance_table_destroy(ts[i]);
+    free(ts);
+    return st;
+}
+
+static int table_merge(int argc, char **argv)
+{
+    const char *cmd = "table merge";
+    if (lm_tool_wants_help(argc, argv)) {
+        merge_usage(stdout);
+        return 0;
+    }
+    table_opts o = {0};
+    int rc = parse_opts(cmd, argc, argv, &o);
+    if (!rc && (!o.graph || !o.out || o.n_files < 1))
+        rc = lm_tool_usage_error(cmd, "need --graph, -o and table files");
+    lm_entries *e = NULL;
+    lm_table_kind kind = LM_TABLE_LATENCY;
+    if (!rc && lm_table_probe(o.files[0], &kind) != LM_OK)
+        rc = lm_tool_fail(o.files[0]);
+    if (!rc)
+        rc = load_entries(o.graph, &e);
+    uint32_t flags = o.allow_missing ? LM_TABLE_MERGE_ALLOW_MISSING : 0;
+    if (!rc && (kind == LM_TABLE_LATENCY ? merge_latency(&o, e, flags)
+                                         : merge_importance(&o, e, flags)))
+        rc = lm_tool_fail("merge");
+    lm_entries_destroy(e);
+    free(o.files);
+    return rc;
+}
+
+int lm_cmd_table(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } subs[] = {{"show", table_show},
+                {"import", table_import},
+                {"export", table_export},
+                {"merge", table_merge}};
+    for (size_t i = 0; argc >= 2 && i < sizeof subs / sizeof *subs; i++)
+        if (!strcmp(argv[1], subs[i].name))
+            return subs[i].run(argc - 1, argv + 1);
+    if (lm_tool_wants_help(argc, argv)) {
+        table_usage(stdout);
+        return 0;
+    }
+    table_usage(stderr);
+    return 2;
+}
