@@ -2,13 +2,18 @@
  * MobileNetV2-1.0: median time per solve and per full Pareto front, and the
  * size of the DP tables. Items are synthetic but deterministic (seeded), the
  * MobileNetV2 segments and their base latencies come from the authors' real
- * time table. Usage: bench_solve [path/to/mbv2 time_*.csv] */
+ * time table. The second part times the public path (lm_solver_create,
+ * lm_solver_run, lm_solver_front) on the zoo graphs with synthetic tables
+ * built through the tables API.
+ * Usage: bench_solve [path/to/mbv2 time_*.csv] [path/to/examples/models] */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "io/csv.h"
+#include "layermerge/layermerge.h"
 #include "solve/dp.h"
 
 #define RUNS 20
@@ -175,6 +180,96 @@ static void run(const char *name, const bench_items *b, double precision,
            bytes / 1048576.0, best_imp, best_lat);
 }
 
+/* ---- the public API path ---- */
+
+static lm_status api_tables(const lm_entries *e, lm_latency_table **lat,
+                            lm_importance_table **imp)
+{
+    lm_status st = lm_latency_table_create_for(lat, e);
+    if (st == LM_OK)
+        st = lm_importance_table_create_for(imp, e, LM_METRIC_NORMALISED);
+    for (size_t id = 0; id < lm_entries_count(e) && st == LM_OK; id++) {
+        lm_entry_info in = {.size = sizeof in};
+        lm_entries_entry(e, id, &in);
+        double work = (double)(in.kernel * in.kernel) *
+                      (double)in.out_channels * (double)in.in_height *
+                      (double)in.in_width / (double)(in.stride * in.stride);
+        if (!in.depthwise)
+            work *= (double)in.in_channels;
+        double v = exp(-0.004 * (double)in.kernel -
+                       0.01 * (double)(in.end - in.st - in.n_kept));
+        if (!in.identity)
+            st = lm_latency_table_set_entry(*lat, e, id, 0.02 + work * 2.5e-8,
+                                            0.0);
+        if (st == LM_OK)
+            st = lm_importance_table_set_entry_normalised(*imp, e, id, v, v);
+    }
+    return st;
+}
+
+static void api_time(const lm_solver *s, double precision, double ratio,
+                     const char *name)
+{
+    lm_solve_options *o = NULL;
+    lm_solve_options_create(&o);
+    lm_solve_options_set_precision(o, precision);
+    lm_solve_options_set_budget_ratio(o, ratio);
+    double solve[RUNS], front[RUNS];
+    size_t points = 0;
+    for (int r = 0; r < RUNS; r++) {
+        lm_result *res = NULL;
+        lm_front *f = NULL;
+        double t0 = now_ms();
+        lm_solver_run(s, o, &res);
+        double t1 = now_ms();
+        lm_solver_front(s, o, &f);
+        double t2 = now_ms();
+        solve[r] = t1 - t0;
+        front[r] = t2 - t1;
+        points = lm_front_count(f);
+        lm_result_destroy(res);
+        lm_front_destroy(f);
+    }
+    qsort(solve, RUNS, sizeof *solve, cmp_double);
+    qsort(front, RUNS, sizeof *front, cmp_double);
+    printf("api %-12s P=%-5g ratio %.2f  lm_solver_run %8.3f ms  "
+           "lm_solver_front %8.3f ms (%zu points)\n", name, precision, ratio,
+           solve[RUNS / 2], front[RUNS / 2], points);
+    lm_solve_options_destroy(o);
+}
+
+static int api_bench(const char *models, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.yaml", models, name);
+    lm_graph *g = NULL;
+    lm_entries *e = NULL;
+    lm_latency_table *lat = NULL;
+    lm_importance_table *imp = NULL;
+    lm_solver *s = NULL;
+    lm_status st = lm_graph_load(&g, path);
+    if (st == LM_OK) st = lm_entries_create(&e, g);
+    if (st == LM_OK) st = api_tables(e, &lat, &imp);
+    double t0 = now_ms();
+    if (st == LM_OK) st = lm_solver_create(&s, g, e, lat, imp);
+    double t1 = now_ms();
+    if (st == LM_OK) {
+        printf("api %-12s %zu entries, original %.1f ms, lm_solver_create "
+               "%.3f ms\n", name, lm_entries_count(e),
+               lm_solver_original_latency(s), t1 - t0);
+        api_time(s, 10, 0.7, name);
+        api_time(s, 100, 0.7, name);
+    } else {
+        fprintf(stderr, "bench_solve: %s\n", lm_last_error());
+    }
+    lm_solver_destroy(s);
+    lm_importance_table_destroy(imp);
+    lm_latency_table_destroy(lat);
+    lm_entries_destroy(e);
+    lm_graph_destroy(g);
+    return st == LM_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *mbv2 = argc > 1 ? argv[1]
@@ -196,5 +291,6 @@ int main(int argc, char **argv)
     }
     run("resnet34", &resnet, 1000, 50.0);
     run("mobilenetv2", &mobile, 1000, 50.0);
-    return 0;
+    const char *models = argc > 2 ? argv[2] : "examples/models";
+    return api_bench(models, "resnet34") | api_bench(models, "mobilenetv2");
 }

@@ -698,6 +698,8 @@ static void check_zoo(const char *file)
     lm_engine *e = NULL;
     ck_assert_lm_ok(lm_engine_create(&e, g, w, 1));
     ck_assert_uint_eq(lm_engine_output_size(e), 1000);
+    /* liveness: the previous position, one skip source, the new output */
+    ck_assert_uint_eq(e->n_slots, 3);
     double err = compare_with_reference(e, g, w);
     ck_assert_msg(err < 1e-4, "%s: rel err %g", file, err);
     lm_engine_destroy(e);

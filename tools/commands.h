@@ -22,6 +22,8 @@ int lm_tool_wants_help(int argc, char **argv);
 
 int lm_cmd_graph(int argc, char **argv);
 int lm_cmd_entries(int argc, char **argv);
+int lm_cmd_solve(int argc, char **argv);
+int lm_cmd_front(int argc, char **argv);
 int lm_cmd_table(int argc, char **argv);
 
 #endif

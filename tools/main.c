@@ -8,6 +8,8 @@
 static const lm_command commands[] = {
     {"graph", "check and summarise a network graph file", lm_cmd_graph},
     {"entries", "list the segments and table entries of a graph", lm_cmd_entries},
+    {"solve", "choose merges and prunes within a latency budget", lm_cmd_solve},
+    {"front", "print the latency/importance Pareto front", lm_cmd_front},
     {"table", "show, import, export and merge latency/importance tables", lm_cmd_table},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];

@@ -88,7 +88,8 @@ LM_API size_t lm_engine_output_size(const lm_engine *engine);
  * `output` (batch x output C x H x W floats).
  * @param n_in   floats in input, must equal lm_engine_input_size()
  * @param n_out  floats in output, must equal lm_engine_output_size()
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, wrong size)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, wrong size),
+ *         LM_ERR_STATE (the engine's last reconfiguration failed)
  * @since 0.1 */
 LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
                                size_t n_in, float *output, size_t n_out);
@@ -99,7 +100,8 @@ LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
  * @param[out] stdev_ms   their sample standard deviation (0 when reps is 1);
  *                        may be NULL
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL engine or median_ms, reps 0),
- *         LM_ERR_NOMEM, LM_ERR_IO (the clock failed)
+ *         LM_ERR_NOMEM, LM_ERR_IO (the clock failed), LM_ERR_STATE (as
+ *         lm_engine_run)
  * @since 0.1 */
 LM_API lm_status lm_engine_time(lm_engine *engine, size_t warmup, size_t reps,
                                 double *median_ms, double *stdev_ms);

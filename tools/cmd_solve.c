@@ -1,0 +1,410 @@
+/* `layermerge solve` and `layermerge front`: choose what to merge and prune
+ * within a latency budget (SPEC 6, 7) from a graph and its tables, or from
+ * the kim23 authors' files, and print the choice or the Pareto front. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+
+static void solve_usage(FILE *out, const char *cmd)
+{
+    int front = !strcmp(cmd, "front");
+    fprintf(out,
+            "usage: layermerge %s GRAPH.yaml --latency T.yaml|T.csv\n"
+            "           --importance I.yaml|I.csv (--budget MS | --ratio R)\n"
+            "           [--precision P] [--rounding ceil|floor]\n"
+            "           [--method layermerge|kim23|prune]%s\n"
+            "       layermerge %s --method kim23 --latency TIME.csv\n"
+            "           --importance RAW.csv (--budget MS | --ratio R) [--graph G.yaml]\n"
+            "       layermerge %s GRAPH.yaml --method prune --latency T.yaml|T.csv\n"
+            "           --conv-importance CONVS.csv (--budget MS | --ratio R)\n\n",
+            cmd, front ? "" : " [-o RESULT.yaml]", cmd, cmd);
+    fprintf(out, "%s\n\n",
+            front ? "Print every non-dominated (latency, importance) solution up to\n"
+                    "the budget (default: the original latency), by increasing latency."
+                  : "Choose which activations to remove, which convs to merge and\n"
+                    "which to prune so that the summed importance is largest within the\n"
+                    "latency budget; print a summary and a per-segment table.");
+    fprintf(out,
+            "options:\n"
+            "  --latency FILE      latency table: library YAML, or the authors' CSV\n"
+            "                      id,st,end,ker,str,is_dw,time,stdev (kim23: id,st,end,time,stdev)\n"
+            "  --importance FILE   importance table: library YAML, or the authors' CSV\n"
+            "                      id,st,end,ker,str,is_dw,conv_comb,importance\n"
+            "                      (kim23: raw id,st,end,st_act,end_act,val_acc)\n"
+            "  --metric NAME       what an importance CSV holds: normalised (default),\n"
+            "                      accuracy (percent) or loss_ratio\n"
+            "  --conv-importance FILE  prune: CSV conv,importance (conv 1..N)\n"
+            "  --budget MS         latency budget in the tables' unit (ms)\n"
+            "  --ratio R           budget as R x the original network's latency\n"
+            "  --precision P       units per ms when discretising (default 10)\n"
+            "  --rounding MODE     ceil (default: never exceeds the budget) or floor\n"
+            "                      (the authors' parity rounding)\n"
+            "  --method NAME       layermerge (default), kim23 or prune\n"
+            "  --graph FILE        kim23: the graph (identity positions, kernels)\n"
+            "%s"
+            "  -h, --help          show this help\n\n"
+            "Without --budget or --ratio the budget is the original latency.\n"
+            "Exit status: 0 success, 1 failure (an infeasible budget names the\n"
+            "smallest feasible one), 2 bad usage.\n",
+            front ? "" : "  -o, --output FILE   write the result as YAML (atomically)\n");
+}
+
+typedef struct solve_args {
+    const char *cmd;
+    const char *graph, *latency, *importance, *conv_importance, *output;
+    lm_importance_metric metric;
+    int has_budget, has_ratio, has_precision;
+    double budget, ratio, precision;
+    lm_rounding rounding;
+    lm_method method;
+} solve_args;
+
+/* "<before>'<arg>'<after>" as a usage error. */
+static int usage_error(const solve_args *a, const char *before,
+                       const char *arg, const char *after)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s'%s'%s", before, arg, after);
+    return lm_tool_usage_error(a->cmd, msg);
+}
+
+static int parse_number(const solve_args *a, const char *s, double *out)
+{
+    char *end = NULL;
+    *out = strtod(s, &end);
+    if (end == s || *end != '\0')
+        return usage_error(a, "", s, " is not a number");
+    return 0;
+}
+
+static int set_choice(solve_args *a, const char *opt, const char *val)
+{
+    if (!strcmp(opt, "--rounding")) {
+        if (strcmp(val, "ceil") && strcmp(val, "floor"))
+            return usage_error(a, "--rounding must be ceil or floor, not ",
+                               val, "");
+        a->rounding = strcmp(val, "floor") ? LM_ROUNDING_CEIL
+                                           : LM_ROUNDING_FLOOR;
+        return 0;
+    }
+    if (!strcmp(opt, "--metric"))
+        return lm_importance_metric_from_name(&a->metric, val) == LM_OK
+                   ? 0
+                   : usage_error(a, "unknown --metric ", val, "");
+    return lm_method_from_name(&a->method, val) == LM_OK
+               ? 0
+               : usage_error(a, "unknown --method ", val, "");
+}
+
+static int set_option(solve_args *a, const char *opt, const char *val)
+{
+    const char **paths[] = {&a->latency, &a->importance, &a->conv_importance,
+                            &a->graph, &a->output, &a->output};
+    static const char *const names[] = {"--latency", "--importance",
+                                        "--conv-importance", "--graph",
+                                        "-o", "--output"};
+    size_t n_paths = strcmp(a->cmd, "front") ? 6 : 4;
+    for (size_t i = 0; i < n_paths; i++)
+        if (!strcmp(opt, names[i])) {
+            *paths[i] = val;
+            return 0;
+        }
+    if (!strcmp(opt, "--budget"))
+        return a->has_budget = 1, parse_number(a, val, &a->budget);
+    if (!strcmp(opt, "--ratio"))
+        return a->has_ratio = 1, parse_number(a, val, &a->ratio);
+    if (!strcmp(opt, "--precision"))
+        return a->has_precision = 1, parse_number(a, val, &a->precision);
+    if (!strcmp(opt, "--rounding") || !strcmp(opt, "--metric") ||
+        !strcmp(opt, "--method"))
+        return set_choice(a, opt, val);
+    return usage_error(a, "unknown option ", opt, "");
+}
+
+static int check_args(const solve_args *a)
+{
+    if (a->has_budget && a->has_ratio)
+        return lm_tool_usage_error(a->cmd, "give --budget or --ratio, not both");
+    if (!a->latency)
+        return lm_tool_usage_error(a->cmd, "missing --latency");
+    if (a->method != LM_METHOD_KIM23 && !a->graph)
+        return lm_tool_usage_error(a->cmd, "missing GRAPH.yaml");
+    if (a->method == LM_METHOD_PRUNE && !a->conv_importance)
+        return lm_tool_usage_error(a->cmd, "prune needs --conv-importance");
+    if (a->method != LM_METHOD_PRUNE && !a->importance)
+        return lm_tool_usage_error(a->cmd, "missing --importance");
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, solve_args *a)
+{
+    a->cmd = argv[0];
+    a->metric = LM_METRIC_NORMALISED;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] == '-' && arg[1] != '\0') {
+            if (i + 1 >= argc)
+                return usage_error(a, "option ", arg, " needs a value");
+            int rc = set_option(a, arg, argv[++i]);
+            if (rc != 0)
+                return rc;
+        } else if (a->graph) {
+            return lm_tool_usage_error(a->cmd, "give one graph file");
+        } else {
+            a->graph = arg;
+        }
+    }
+    return check_args(a);
+}
+
+/* ---- inputs ---------------------------------------------------------- */
+
+typedef struct inputs {
+    lm_graph *graph;
+    lm_entries *entries;
+    lm_latency_table *lat;
+    lm_importance_table *imp;
+    lm_solver *solver;
+} inputs;
+
+static void inputs_free(inputs *in)
+{
+    lm_solver_destroy(in->solver);
+    lm_importance_table_destroy(in->imp);
+    lm_latency_table_destroy(in->lat);
+    lm_entries_destroy(in->entries);
+    lm_graph_destroy(in->graph);
+}
+
+static int is_csv(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && !strcmp(path + n - 4, ".csv");
+}
+
+static lm_status load_tables(const solve_args *a, inputs *in)
+{
+    lm_status st = is_csv(a->latency)
+                       ? lm_latency_table_import_csv(&in->lat, a->latency,
+                                                     LM_TABLE_CSV_LAYERMERGE,
+                                                     in->entries)
+                       : lm_latency_table_load(&in->lat, a->latency);
+    if (st != LM_OK || a->method == LM_METHOD_PRUNE)
+        return st;
+    return is_csv(a->importance)
+               ? lm_importance_table_import_csv(&in->imp, a->importance,
+                                                a->metric, in->entries)
+               : lm_importance_table_load(&in->imp, a->importance);
+}
+
+/* CSV `conv,importance`, one row per conv 1..N in any order. */
+static int read_conv_importance(const char *path, size_t n, double *out)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "layermerge: %s: cannot open\n", path);
+        return 1;
+    }
+    char line[256];
+    size_t row = 1, seen = 0;
+    int bad = !fgets(line, sizeof line, fp) || strncmp(line, "conv,importance", 15);
+    while (!bad && fgets(line, sizeof line, fp)) {
+        row++;
+        unsigned long c = 0;
+        double v = 0;
+        if (line[0] == '\n')
+            continue;
+        bad = sscanf(line, "%lu,%lf", &c, &v) != 2 || c < 1 || c > n;
+        if (!bad) {
+            out[c - 1] = v;
+            seen++;
+        }
+    }
+    fclose(fp);
+    if (bad || seen != n) {
+        fprintf(stderr, "layermerge: %s:%zu: expected a header "
+                "'conv,importance' and one row per conv 1..%zu\n", path, row, n);
+        return 1;
+    }
+    return 0;
+}
+
+static int prune_importance(const solve_args *a, inputs *in)
+{
+    size_t n = lm_graph_conv_count(in->graph);
+    double *imp = calloc(n ? n : 1, sizeof *imp);
+    int rc = imp ? read_conv_importance(a->conv_importance, n, imp) : 1;
+    if (rc == 0 && lm_solver_set_conv_importance(in->solver, imp, n) != LM_OK)
+        rc = lm_tool_fail(a->conv_importance);
+    free(imp);
+    return rc;
+}
+
+static int open_inputs(const solve_args *a, inputs *in)
+{
+    if (a->graph && lm_graph_load(&in->graph, a->graph) != LM_OK)
+        return lm_tool_fail(a->graph);
+    if (a->method == LM_METHOD_KIM23)
+        return lm_solver_create_kim23(&in->solver, a->latency, a->importance,
+                                      in->graph) == LM_OK
+                   ? 0
+                   : lm_tool_fail("reading the kim23 tables");
+    if (lm_entries_create(&in->entries, in->graph) != LM_OK)
+        return lm_tool_fail("enumerating entries");
+    if (load_tables(a, in) != LM_OK)
+        return lm_tool_fail("reading tables");
+    if (lm_solver_create(&in->solver, in->graph, in->entries, in->lat,
+                         in->imp) != LM_OK)
+        return lm_tool_fail("setting up the solver");
+    return a->method == LM_METHOD_PRUNE ? prune_importance(a, in) : 0;
+}
+
+static int make_options(const solve_args *a, lm_solve_options **o)
+{
+    lm_status st = lm_solve_options_create(o);
+    if (st == LM_OK) st = lm_solve_options_set_method(*o, a->method);
+    if (st == LM_OK) st = lm_solve_options_set_rounding(*o, a->rounding);
+    if (st == LM_OK && a->has_precision)
+        st = lm_solve_options_set_precision(*o, a->precision);
+    if (st == LM_OK && a->has_budget)
+        st = lm_solve_options_set_budget(*o, a->budget);
+    if (st == LM_OK && a->has_ratio)
+        st = lm_solve_options_set_budget_ratio(*o, a->ratio);
+    if (st != LM_OK)
+        return lm_tool_usage_error(a->cmd, lm_last_error());
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static size_t count_pruned(const lm_result *r)
+{
+    size_t n = 0;
+    for (size_t c = 1; c <= lm_result_conv_count(r); c++)
+        n += !lm_result_conv_kept(r, c);
+    return n;
+}
+
+static void print_positions(const lm_result *r, int (*pred)(const lm_result *,
+                                                            size_t), int want)
+{
+    int first = 1;
+    putchar('{');
+    for (size_t p = 1; p <= lm_result_conv_count(r); p++)
+        if (pred(r, p) == want) {
+            printf(first ? "%zu" : ",%zu", p);
+            first = 0;
+        }
+    puts("}");
+}
+
+static void print_segments(const lm_result *r)
+{
+    printf("\n%4s %4s %4s %6s %4s %4s %3s %10s %11s  %s\n", "seg", "st", "end",
+           "entry", "K", "str", "dw", "latency", "importance", "kept convs");
+    for (size_t i = 0; i < lm_result_segment_count(r); i++) {
+        lm_result_segment_info s = {.size = sizeof s};
+        lm_result_segment(r, i, &s);
+        char entry[24] = "-";
+        if (s.entry != SIZE_MAX)
+            snprintf(entry, sizeof entry, "%zu", s.entry);
+        printf("%4zu %4zu %4zu %6s %4lld %4lld %3d %10.4f %11.6f  ", i, s.st,
+               s.end, entry, (long long)s.kernel, (long long)s.stride,
+               (int)s.depthwise, s.latency, s.importance);
+        for (size_t k = 0; k < s.n_kept; k++)
+            printf(k ? ",%zu" : "%zu", s.kept[k]);
+        puts(s.n_kept ? "" : "(identity)");
+    }
+}
+
+static void print_summary(const lm_result *r, double original)
+{
+    size_t n = lm_result_conv_count(r), acts = 0;
+    for (size_t p = 1; p <= n; p++)
+        acts += lm_result_activation_kept(r, p);
+    double prec = lm_result_precision(r);
+    printf("method:             %s\n", lm_method_name(lm_result_method(r)));
+    printf("budget:             %.6g ms (%lld units at precision %g, "
+           "rounding %s)\n", lm_result_budget(r),
+           (long long)lm_result_budget_units(r), prec,
+           lm_result_rounding(r) == LM_ROUNDING_FLOOR ? "floor" : "ceil");
+    printf("original latency:   %.6g ms\n", original);
+    printf("predicted latency:  %.6g ms real, %lld units (%.6g ms discretised)\n",
+           lm_result_latency(r), (long long)lm_result_latency_units(r),
+           (double)lm_result_latency_units(r) / prec);
+    printf("importance:         %.9g\n", lm_result_importance(r));
+    printf("segments:           %zu\n", lm_result_segment_count(r));
+    printf("kept activations:   %zu of %zu ", acts, n);
+    print_positions(r, lm_result_activation_kept, 1);
+    printf("pruned convs:       %zu ", count_pruned(r));
+    print_positions(r, lm_result_conv_kept, 0);
+    print_segments(r);
+}
+
+static void print_front(const lm_front *f)
+{
+    printf("%5s %12s %8s %14s %9s %7s\n", "point", "latency_ms", "units",
+           "importance", "segments", "pruned");
+    for (size_t i = 0; i < lm_front_count(f); i++) {
+        const lm_result *r = lm_front_get(f, i);
+        printf("%5zu %12.6f %8lld %14.9f %9zu %7zu\n", i, lm_result_latency(r),
+               (long long)lm_result_latency_units(r), lm_result_importance(r),
+               lm_result_segment_count(r), count_pruned(r));
+    }
+}
+
+static int run(const solve_args *a, const inputs *in, const lm_solve_options *o)
+{
+    if (!strcmp(a->cmd, "front")) {
+        lm_front *f = NULL;
+        if (lm_solver_front(in->solver, o, &f) != LM_OK)
+            return lm_tool_fail("front");
+        print_front(f);
+        lm_front_destroy(f);
+        return 0;
+    }
+    lm_result *r = NULL;
+    if (lm_solver_run(in->solver, o, &r) != LM_OK)
+        return lm_tool_fail("solve");
+    print_summary(r, lm_solver_original_latency(in->solver));
+    int rc = 0;
+    if (a->output && lm_result_save(r, a->output) != LM_OK)
+        rc = lm_tool_fail(a->output);
+    lm_result_destroy(r);
+    return rc;
+}
+
+static int solve_or_front(int argc, char **argv)
+{
+    if (lm_tool_wants_help(argc, argv)) {
+        solve_usage(stdout, argv[0]);
+        return 0;
+    }
+    solve_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    lm_solve_options *o = NULL;
+    rc = make_options(&a, &o);
+    inputs in = {0};
+    if (rc == 0)
+        rc = open_inputs(&a, &in);
+    if (rc == 0)
+        rc = run(&a, &in, o);
+    inputs_free(&in);
+    lm_solve_options_destroy(o);
+    return rc;
+}
+
+int lm_cmd_solve(int argc, char **argv)
+{
+    return solve_or_front(argc, argv);
+}
+
+int lm_cmd_front(int argc, char **argv)
+{
+    return solve_or_front(argc, argv);
+}
