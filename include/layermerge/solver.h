@@ -23,8 +23,7 @@
  *   originally identity (the authors' MobileNetV2 handling). Position N is
  *   treated like every other boundary: the last segment was scored and
  *   timed with an activation at its end, so a merged final run of
- *   MobileNetV2 ends in the nonlinearity, as in the authors' code where the
- *   DP's activation list always holds N.
+ *   MobileNetV2 ends in the nonlinearity (docs/solvers.md).
  * - kim23: a segment is one merged conv (consecutive merge positions); the
  *   kept activations are the stage-2 boundaries with a = 1. Every conv is
  *   kept. The importance of a chosen extended-importance row is attributed

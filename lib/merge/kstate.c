@@ -1,5 +1,6 @@
 /* The kernel algebra of chain states, in double: composing a conv after a
  * state, and adding one state into another at its kernel centre. */
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -75,40 +76,141 @@ static void compose_depthwise(lm_kstate *out, const lm_kstate *prev,
                           prev->stride * v);
 }
 
-/* One input channel c of the conv, tap (u, v) with weight w, into output
- * row o: a depthwise prev only feeds chain input c. */
-static void compose_tap(lm_kstate *out, const lm_kstate *prev, int64_t o,
-                        int64_t c, double w, int64_t du, int64_t dv,
-                        int64_t chain_in)
+/* Dense composition runs in a position-major layout, [channel][position]
+ * [chain input], where one output row of taps at a fixed kernel row is a
+ * contiguous run: each (conv tap, prev kernel row) pair is then one
+ * matrix product (out x in_conv) * (in_conv x kp * chain_in) accumulated
+ * in place, which BLAS runs an order of magnitude faster than scalar
+ * loops. States keep the PyTorch layout [o][i][K][K] between steps. */
+static double *to_pos_major(const double *w, int64_t rows, int64_t in,
+                            int64_t area)
 {
-    int64_t kp = prev->kernel, kn = out->kernel;
-    double *orow = out->w + o * chain_in * kn * kn;
-    if (prev->depthwise) {
-        add_block(orow + c * kn * kn, kn, prev->w + c * kp * kp, kp, w, du, dv);
-        return;
-    }
-    const double *prow = prev->w + c * chain_in * kp * kp;
-    for (int64_t i = 0; i < chain_in; i++)
-        add_block(orow + i * kn * kn, kn, prow + i * kp * kp, kp, w, du, dv);
+    size_t n = (size_t)rows * (size_t)in * (size_t)area;
+    double *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t)
+        return NULL;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < in; i++) {
+            const double *src = w + (r * in + i) * area;
+            double *dst = t + r * area * in + i;
+            for (int64_t p = 0; p < area; p++)
+                dst[p * in] = src[p];
+        }
+    return t;
 }
 
-static void compose_dense(lm_kstate *out, const lm_kstate *prev,
-                          const lm_kconv *cv, int64_t chain_in)
+static void from_pos_major(double *w, const double *t, int64_t rows,
+                           int64_t in, int64_t area)
 {
-    int64_t k = cv->kernel;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < in; i++) {
+            const double *src = t + r * area * in + i;
+            double *dst = w + (r * in + i) * area;
+            for (int64_t p = 0; p < area; p++)
+                dst[p] = src[p * in];
+        }
+}
+
+/* The conv's taps as matrices: wq[q][o][cl] = W[o][cl][q]. */
+static double *conv_taps(const lm_kconv *cv)
+{
+    int64_t kk = cv->kernel * cv->kernel, cpg = cv->in / cv->groups;
+    double *wq = malloc((size_t)(kk * cv->out * cpg) * sizeof *wq);
+    if (!wq)
+        return NULL;
+    for (int64_t o = 0; o < cv->out; o++)
+        for (int64_t cl = 0; cl < cpg; cl++)
+            for (int64_t q = 0; q < kk; q++)
+                wq[(q * cv->out + o) * cpg + cl] = cv->w[(o * cpg + cl) * kk + q];
+    return wq;
+}
+
+/* acc[o][p + shift(q)][i] += sum_c W[o][c][q] pm[c][p][i] over every tap
+ * q and prev kernel row; groups are blocks of the product. */
+static void compose_gemm(double *acc, const double *pm, const double *wq,
+                         const lm_kstate *prev, const lm_kconv *cv,
+                         int64_t chain_in, int64_t kn)
+{
+    int64_t k = cv->kernel, kp = prev->kernel, ap = kp * kp, an = kn * kn;
+    int64_t cpg = cv->in / cv->groups, opg = cv->out / cv->groups;
+    int64_t run = kp * chain_in;
+    for (int64_t u = 0; u < k; u++)
+        for (int64_t v = 0; v < k; v++) {
+            const double *a = wq + (u * k + v) * cv->out * cpg;
+            int64_t su = prev->stride * u, sv = prev->stride * v;
+            for (int64_t g = 0; g < cv->groups; g++) {
+                int64_t o0 = g * opg, c0 = g * cpg;
+                for (int64_t t = 0; t < kp; t++) {
+                    const double *b = pm + c0 * ap * chain_in + t * run;
+                    double *c = acc + o0 * an * chain_in +
+                                ((su + t) * kn + sv) * chain_in;
+                    if (opg == 1 && cpg == 1)
+                        cblas_daxpy((int)run, a[o0], b, 1, c, 1);
+                    else
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                    (int)opg, (int)run, (int)cpg, 1.0,
+                                    a + o0 * cpg, (int)cpg, b,
+                                    (int)(ap * chain_in), 1.0, c,
+                                    (int)(an * chain_in));
+                }
+            }
+        }
+}
+
+/* A depthwise prev is diagonal (prev channel c reads only chain input c),
+ * so a dense conv after it needs no product over channels. */
+static void compose_after_depthwise(double *acc, const lm_kstate *prev,
+                                    const lm_kconv *cv, int64_t chain_in,
+                                    int64_t kn)
+{
+    int64_t k = cv->kernel, kp = prev->kernel, an = kn * kn;
     int64_t cpg = cv->in / cv->groups, opg = cv->out / cv->groups;
     for (int64_t o = 0; o < cv->out; o++) {
         int64_t c0 = (o / opg) * cpg;
-        for (int64_t cl = 0; cl < cpg; cl++)
+        for (int64_t cl = 0; cl < cpg; cl++) {
+            int64_t c = c0 + cl;
+            const double *d = prev->w + c * kp * kp;
             for (int64_t u = 0; u < k; u++)
                 for (int64_t v = 0; v < k; v++) {
                     double w = cv->w[((o * cpg + cl) * k + u) * k + v];
-                    if (w != 0.0)
-                        compose_tap(out, prev, o, c0 + cl, w,
-                                    prev->stride * u, prev->stride * v,
-                                    chain_in);
+                    if (w == 0.0)
+                        continue;
+                    int64_t su = prev->stride * u, sv = prev->stride * v;
+                    for (int64_t t = 0; t < kp; t++)
+                        for (int64_t r = 0; r < kp; r++)
+                            acc[(o * an + (su + t) * kn + sv + r) * chain_in +
+                                c] += w * d[t * kp + r];
                 }
+        }
     }
+}
+
+static lm_status compose_dense(lm_kstate *out, const lm_kstate *prev,
+                               const lm_kconv *cv, int64_t chain_in)
+{
+    int64_t kn = out->kernel, an = kn * kn;
+    double *acc = calloc((size_t)(out->channels * an * chain_in), sizeof *acc);
+    if (!acc)
+        return lm_err_nomem();
+    if (prev->depthwise) {
+        compose_after_depthwise(acc, prev, cv, chain_in, kn);
+    } else {
+        double *pm = to_pos_major(prev->w, prev->channels, chain_in,
+                                  prev->kernel * prev->kernel);
+        double *wq = conv_taps(cv);
+        if (!pm || !wq) {
+            free(pm);
+            free(wq);
+            free(acc);
+            return lm_err_nomem();
+        }
+        compose_gemm(acc, pm, wq, prev, cv, chain_in, kn);
+        free(pm);
+        free(wq);
+    }
+    from_pos_major(out->w, acc, out->channels, chain_in, an);
+    free(acc);
+    return LM_OK;
 }
 
 /* The bias of a conv after prev: the conv applied to prev's (spatially
@@ -144,10 +246,15 @@ lm_status lm_kstate_compose(lm_kstate *out, const lm_kstate *prev,
                                    prev->stride * cv->stride, dw);
     if (st != LM_OK)
         return st;
-    if (dw)
+    if (dw) {
         compose_depthwise(out, prev, cv);
-    else
-        compose_dense(out, prev, cv, chain_in);
+    } else {
+        st = compose_dense(out, prev, cv, chain_in);
+        if (st != LM_OK) {
+            lm_kstate_free(out);
+            return st;
+        }
+    }
     compose_bias(out, prev, cv);
     return LM_OK;
 }

@@ -1,5 +1,5 @@
 /* Writing a result as YAML (lm_result_save); the layout is read back by
- * result_load.c and described in docs/formats.md ("Results"). */
+ * result_load.c and described in docs/solvers.md ("Result files"). */
 #include <errno.h>
 #include <string.h>
 
