@@ -5,12 +5,7 @@
 set -u
 lm=$1
 root=$2
-fail=0
-pass=0
-check() { # description, command status (0 ok)
-    if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi
-}
-has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+. "$root/tests/cli/lib.sh"
 
 graph="$root/examples/models/resnet34.yaml"
 data="$root/tests/data/solve_resnet34"
@@ -72,5 +67,25 @@ has "$out" "method: *prune"; check "prune summary" $?
 "$lm" front --help | grep -q "non-dominated"; check "front --help" $?
 "$lm" --help | grep -q "solve"; check "--help lists solve" $?
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+# kim23 from the authors' files alone: the real MobileNetV2 time table and
+# a raw importance table with every (st_act, end_act) combination of SPEC 7
+# (identity positions 2, 5, ..., 50), scores falling with the span.
+time="$root/../shared/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
+awk -F, 'NR == 1 { print "id,st,end,st_act,end_act,val_acc"; next }
+    function row(a, b) { printf "%d,%d,%d,%d,%d,%.4f\n", n++, $2, $3, a, b, 72 - ($3 - $2) * 0.37 - (a == 0) * 0.11 - (b == 0) * 0.05 - ($2 % 7) * 0.01 }
+    { if ($2 == 0) row(1, 1)
+      else if ($2 % 3 == 2) { row(1, 1); row(0, 1) }
+      else if ($3 % 3 == 2) { row(1, 1); row(1, 0) }
+      else row(1, 1) }' "$time" > "$tmp/raw.csv"
+out=$("$lm" solve --method kim23 --latency "$time" --importance "$tmp/raw.csv" --budget 25 --precision 10 -o "$tmp/k.yaml" 2>&1); st=$?
+echo "$out"
+check "kim23 solves from the authors' files alone" $st
+for key in activations merges importance latency; do
+    grep -q "^$key:" "$tmp/k.yaml"; check "kim23 result has '$key'" $?
+done
+lat=$(sed -n 's/^latency: //p' "$tmp/k.yaml")
+awk -v l="$lat" 'BEGIN { exit !(l <= 25) }'; check "kim23 latency $lat <= 25" $?
+"$lm" solve --method kim23 --latency "$time" --importance "$tmp/raw.csv" --budget 1 --precision 10 >/dev/null 2>&1
+[ $? -eq 1 ]; check "kim23 infeasible budget fails" $?
+
+finish

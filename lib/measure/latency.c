@@ -1,0 +1,192 @@
+/* lm_latency_measure: time every entry the table lacks, saving as it goes
+ * so that a killed run loses at most the entry in progress. */
+#include <string.h>
+
+#include "core/error.h"
+#include "measure/measure_internal.h"
+
+/* Everything one run needs, resolved once from the arguments. */
+typedef struct lat_run {
+    lm_latency_table *table;
+    const lm_graph *graph;
+    const lm_entries *entries;
+    const lm_latency_options *o;
+    int64_t graph_h, graph_w, height, width;
+    size_t lo, hi;
+} lat_run;
+
+static lm_status check_args(lm_latency_table *table, const lm_graph *graph,
+                            const lm_entries *entries)
+{
+    if (!table || !graph || !entries)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_latency_measure: NULL table, graph or entries");
+    const char *gf = lm_graph_fingerprint(graph);
+    const char *ef = lm_entries_fingerprint(entries);
+    const char *tf = lm_latency_table_fingerprint(table);
+    if (!gf || strcmp(gf, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_latency_measure: the entries (graph %s) were not "
+                      "built from this graph (%s)", ef, gf ? gf : "not validated");
+    if (strcmp(tf, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_latency_measure: the table belongs to graph %s, "
+                      "the entries to graph %s", tf, ef);
+    return LM_OK;
+}
+
+static lm_status same_text(const lm_latency_table *t, lm_table_text field,
+                           const char *what, const char *want)
+{
+    const char *have = lm_latency_table_text(t, field);
+    if (have[0] == '\0' || strcmp(have, want) == 0)
+        return LM_OK;
+    return lm_err(LM_ERR_MISMATCH,
+                  "the table was measured with %s \"%s\", this run uses "
+                  "\"%s\"", what, have, want);
+}
+
+/* A resumed table must describe the same measurement; then the run's
+ * provenance is written (before any entry, so autosaves carry it). */
+static lm_status provenance(lat_run *r)
+{
+    lm_latency_table *t = r->table;
+    const lm_latency_options *o = r->o;
+    int builtin = o->timer == NULL;
+    char device[384];
+    lm_measure_device(device, sizeof device);
+    lm_status st = LM_OK;
+    if (lm_latency_table_count(t) > 0) {
+        st = lm_measure_same_int("batch", lm_latency_table_int(t, LM_TABLE_BATCH),
+                                 (int64_t)o->batch);
+        if (st == LM_OK)
+            st = lm_measure_same_int("input height",
+                                     lm_latency_table_int(t, LM_TABLE_HEIGHT),
+                                     r->height);
+        if (st == LM_OK)
+            st = lm_measure_same_int("input width",
+                                     lm_latency_table_int(t, LM_TABLE_WIDTH),
+                                     r->width);
+        if (st == LM_OK && builtin)
+            st = same_text(t, LM_TABLE_TIMER, "timer", "lm_engine");
+        if (st == LM_OK && builtin)
+            st = same_text(t, LM_TABLE_DEVICE, "device", device);
+        if (st != LM_OK)
+            return lm_err_prefix(st, "lm_latency_measure: ");
+    }
+    st = lm_latency_table_set_int(t, LM_TABLE_BATCH, (int64_t)o->batch);
+    if (st == LM_OK)
+        st = lm_latency_table_set_int(t, LM_TABLE_HEIGHT, r->height);
+    if (st == LM_OK)
+        st = lm_latency_table_set_int(t, LM_TABLE_WIDTH, r->width);
+    if (st != LM_OK || !builtin)
+        return st;
+    st = lm_latency_table_set_text(t, LM_TABLE_DEVICE, device);
+    if (st == LM_OK)
+        st = lm_latency_table_set_text(t, LM_TABLE_TIMER, "lm_engine");
+    if (st == LM_OK)
+        st = lm_latency_table_set_text(t, LM_TABLE_DTYPE, "float32");
+    if (st == LM_OK)
+        st = lm_latency_table_set_int(t, LM_TABLE_REPETITIONS,
+                                      (int64_t)o->reps);
+    return st;
+}
+
+static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
+                            double *ms, double *sd)
+{
+    *ms = *sd = 0.0;
+    if (info->identity)
+        return LM_OK; /* identity costs nothing by definition (SPEC 5) */
+    lm_entry_info scaled = *info;
+    scaled.in_height = lm_measure_scale(info->in_height, r->height, r->graph_h);
+    scaled.in_width = lm_measure_scale(info->in_width, r->width, r->graph_w);
+    const lm_latency_options *o = r->o;
+    if (o->timer)
+        return o->timer(&scaled, o->batch, ms, sd, o->timer_data);
+    lm_act act = lm_measure_end_act(r->graph, info->st, info->end);
+    return lm_latency_time_conv(&scaled, act, o->batch, o->warmup, o->reps,
+                                ms, sd);
+}
+
+static lm_status store(lat_run *r, const lm_entry_info *info)
+{
+    double ms, sd;
+    lm_status st = time_entry(r, info, &ms, &sd);
+    if (st == LM_OK)
+        st = lm_latency_table_set_entry(r->table, r->entries, info->id, ms, sd);
+    if (st != LM_OK)
+        return lm_err_prefix(st,
+                             "entry %zu (st %zu, end %zu, kernel %lld, "
+                             "stride %lld, dw %d): ", info->id, info->st,
+                             info->end, (long long)info->kernel,
+                             (long long)info->stride, (int)info->depthwise);
+    if (r->o->run.save_path)
+        st = lm_latency_table_save(r->table, r->o->run.save_path);
+    return st;
+}
+
+static int has_entry(const lm_latency_table *t, const lm_entry_info *i)
+{
+    return lm_latency_table_has(t, i->st, i->end, i->kernel, i->stride,
+                                i->depthwise);
+}
+
+static lm_status measure_range(lat_run *r)
+{
+    const lm_mrun *run = &r->o->run;
+    size_t total = r->hi - r->lo, done = 0;
+    lm_entry_info info = {.size = sizeof info};
+    for (size_t id = r->lo; id < r->hi; id++) {
+        lm_status st = lm_entries_entry(r->entries, id, &info);
+        if (st != LM_OK)
+            return st;
+        done += (size_t)has_entry(r->table, &info);
+    }
+    double t0 = lm_measure_now();
+    for (size_t id = r->lo; id < r->hi; id++) {
+        lm_status st = lm_entries_entry(r->entries, id, &info);
+        if (st != LM_OK)
+            return st;
+        if (has_entry(r->table, &info))
+            continue;
+        if ((st = store(r, &info)) != LM_OK)
+            return st;
+        done++;
+        if (run->progress && run->progress(done, total, id,
+                                           lm_measure_now() - t0,
+                                           run->progress_data))
+            return lm_err(LM_ERR_CANCELLED,
+                          "lm_latency_measure: cancelled after entry %zu "
+                          "(%zu of %zu entries done)", id, done, total);
+    }
+    return LM_OK;
+}
+
+lm_status lm_latency_measure(lm_latency_table *table, const lm_graph *graph,
+                             const lm_entries *entries,
+                             const lm_latency_options *opts)
+{
+    lm_latency_options defaults;
+    lm_status st = check_args(table, graph, entries);
+    if (st != LM_OK)
+        return st;
+    if (!opts) {
+        lm_latency_options_init(&defaults);
+        opts = &defaults; /* the defaults own no allocation */
+    }
+    lat_run r = {.table = table, .graph = graph, .entries = entries, .o = opts};
+    int64_t c;
+    lm_graph_input_shape(graph, &c, &r.graph_h, &r.graph_w);
+    r.height = opts->height ? opts->height : r.graph_h;
+    r.width = opts->width ? opts->width : r.graph_w;
+    st = lm_mrun_bounds(&opts->run, lm_entries_count(entries),
+                        "lm_latency_measure", &r.lo, &r.hi);
+    if (st == LM_OK)
+        st = provenance(&r);
+    if (st == LM_OK)
+        st = measure_range(&r);
+    if (st == LM_OK && opts->run.save_path)
+        st = lm_latency_table_save(table, opts->run.save_path);
+    return st;
+}

@@ -1,0 +1,73 @@
+/* Private: the option objects of lib/measure and the helpers shared by the
+ * latency measurement and the proxy importance. */
+#ifndef LM_MEASURE_MEASURE_INTERNAL_H
+#define LM_MEASURE_MEASURE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/measure.h"
+
+/* What the latency and proxy loops share: which ids, where to save, whom
+ * to tell. */
+typedef struct lm_mrun {
+    size_t lo, hi;     /* ids [lo, hi); hi SIZE_MAX = to the end */
+    char *save_path;   /* NULL: no autosave */
+    lm_progress_fn progress;
+    void *progress_data;
+} lm_mrun;
+
+struct lm_latency_options {
+    lm_mrun run;
+    size_t batch, warmup, reps;
+    int64_t height, width; /* 0: the graph's own */
+    lm_latency_timer_fn timer;
+    void *timer_data;
+};
+
+struct lm_proxy_options {
+    lm_mrun run;
+    size_t batch;
+    int64_t height, width;
+    uint64_t seed;
+    float *inputs; /* caller's batch, NULL: N(0, 1) from seed */
+    size_t n_inputs;
+};
+
+/* Fill with the defaults (which own no allocation, so a stack copy needs
+ * no destroy). */
+void lm_latency_options_init(lm_latency_options *o);
+void lm_proxy_options_init(lm_proxy_options *o);
+
+void lm_mrun_defaults(lm_mrun *run);
+void lm_mrun_free(lm_mrun *run);
+lm_status lm_mrun_set_range(lm_mrun *run, size_t lo, size_t hi);
+lm_status lm_mrun_set_save_path(lm_mrun *run, const char *path);
+
+/* Clip the range to `count` entries; LM_ERR_INVALID_ARG (naming `what`)
+ * when it starts past the last entry. */
+lm_status lm_mrun_bounds(const lm_mrun *run, size_t count, const char *what,
+                         size_t *lo, size_t *hi);
+
+/* Seconds on CLOCK_MONOTONIC (0 if the clock fails: progress only). */
+double lm_measure_now(void);
+
+/* "cpu <model name>, OpenBLAS <n> threads" as far as it is known. */
+void lm_measure_device(char *buf, size_t cap);
+
+/* Round `v * to / from` to nearest, at least 1 (`to` 0: v unchanged). */
+int64_t lm_measure_scale(int64_t v, int64_t to, int64_t from);
+
+/* The activation after an entry's merged conv (SPEC 6). */
+lm_act lm_measure_end_act(const lm_graph *graph, size_t st, size_t end);
+
+/* A validated copy of `graph` with input height x width (graph's own when
+ * 0); LM_ERR_VALIDATION when the graph refuses that size. */
+lm_status lm_measure_resized_graph(lm_graph **out, const lm_graph *graph,
+                                   int64_t height, int64_t width);
+
+/* Check a resumed table's provenance integer: 0 in the table (unset) or
+ * equal. LM_ERR_MISMATCH naming the field and both values otherwise. */
+lm_status lm_measure_same_int(const char *what, int64_t have, int64_t want);
+
+#endif
