@@ -11,6 +11,8 @@ static const lm_command commands[] = {
     {"solve", "choose merges and prunes within a latency budget", lm_cmd_solve},
     {"front", "print the latency/importance Pareto front", lm_cmd_front},
     {"table", "show, import, export and merge latency/importance tables", lm_cmd_table},
+    {"latency", "measure the latency table on this machine (resumable)", lm_cmd_latency},
+    {"importance", "data-free proxy importance; entry plans of a shard", lm_cmd_importance},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

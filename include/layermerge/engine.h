@@ -22,6 +22,7 @@
 
 #include "layermerge/api.h"
 #include "layermerge/graph.h"
+#include "layermerge/plan.h"
 #include "layermerge/status.h"
 #include "layermerge/weights.h"
 
@@ -93,6 +94,21 @@ LM_API size_t lm_engine_output_size(const lm_engine *engine);
  * @since 0.1 */
 LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
                                size_t n_in, float *output, size_t n_out);
+
+/** Run a training-loop plan (SPEC 8) from now on: per conv keep or prune
+ * (its batch norm with it) and the plan's fine-tuning padding, per
+ * position the plan's activation, every skip added except those the plan
+ * drops (fused skips still run: the merge folds them later). The plan is
+ * copied. NULL goes back to the original network.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL engine; a plan that cannot run,
+ *         naming the conv), LM_ERR_MISMATCH (the plan belongs to another
+ *         graph: both fingerprints named; the configuration is then
+ *         unchanged), LM_ERR_NOMEM. When configuring itself fails the
+ *         engine runs nothing (LM_ERR_STATE) until a configuration
+ *         succeeds.
+ * @since 0.1 */
+LM_API lm_status lm_engine_configure_plan(lm_engine *engine,
+                                          const lm_plan *plan);
 
 /** Time lm_engine_run on a fixed pseudo-random input in [-1, 1): `warmup`
  * untimed runs, then `reps` runs each timed with CLOCK_MONOTONIC.

@@ -14,5 +14,7 @@
 #include "layermerge/solver.h"
 #include "layermerge/merge.h"
 #include "layermerge/engine.h"
+#include "layermerge/netmerge.h"
+#include "layermerge/measure.h"
 
 #endif /* LAYERMERGE_LAYERMERGE_H */

@@ -26,6 +26,7 @@
 #include "layermerge/api.h"
 #include "layermerge/entries.h"
 #include "layermerge/graph.h"
+#include "layermerge/solver.h"
 #include "layermerge/status.h"
 
 LM_BEGIN_DECLS
@@ -49,7 +50,7 @@ LM_API lm_status lm_plan_for_entry(lm_plan **out, const lm_graph *graph,
  * (bounds[i], bounds[i+1]] for i < n_bounds - 1 (bounds strictly
  * increasing from 0 to N), and keeps the convs flagged in `kept` (N flags,
  * kept[c - 1] for conv c; NULL keeps every conv). This is how a solver
- * result becomes a plan (lm_plan_for_result in solver.h wraps it).
+ * result becomes a plan (lm_plan_for_result wraps it).
  * @return LM_OK, LM_ERR_INVALID_ARG (bounds not a partition, an irreducible
  *         conv pruned, a segment whose convs are all pruned without the
  *         identity option — each naming the segment or conv), LM_ERR_STATE,
@@ -58,6 +59,27 @@ LM_API lm_status lm_plan_for_entry(lm_plan **out, const lm_graph *graph,
 LM_API lm_status lm_plan_for_segments(lm_plan **out, const lm_graph *graph,
                                       const size_t *bounds, size_t n_bounds,
                                       const uint8_t *kept);
+
+/** Plan of a solver result: its segments, its kept convs, and per
+ * boundary position the activation the result keeps (the position's own
+ * nonlinearity, or the network's where the position was identity; a
+ * boundary whose activation the result drops, as kim23 results do, gets
+ * identity). `graph` must be the graph the result was solved for.
+ * @param[out] out  the plan, owned by the caller (lm_plan_destroy)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL), LM_ERR_STATE (graph not
+ *         validated), LM_ERR_MISMATCH (the result belongs to another graph:
+ *         both fingerprints named; or another conv count), LM_ERR_UNSUPPORTED
+ *         (a segment keeps no conv but its end allows no identity option,
+ *         as a layer-pruning result that prunes a conv: a graph cannot
+ *         express a conv replaced by nothing there), the errors of
+ *         lm_plan_for_segments, LM_ERR_NOMEM
+ * @since 0.1 */
+LM_API lm_status lm_plan_for_result(lm_plan **out, const lm_graph *graph,
+                                    const lm_result *result);
+
+/** Fingerprint of the graph the plan was made for (16 hex digits).
+ * Borrowed from the plan; "" for NULL. @since 0.1 */
+LM_API const char *lm_plan_fingerprint(const lm_plan *plan);
 
 /** Free a plan; NULL is ignored. @since 0.1 */
 LM_API void lm_plan_destroy(lm_plan *plan);

@@ -1,5 +1,6 @@
 /* Engine life cycle and accessors. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "engine/engine_internal.h"
@@ -82,6 +83,7 @@ lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
     if (!e)
         return lm_err_nomem();
     e->batch = batch;
+    memcpy(e->fingerprint, lm_graph_fingerprint(graph), sizeof e->fingerprint);
     e->n = lm_graph_conv_count(graph);
     e->n_skips = lm_graph_skip_count(graph);
     lm_graph_input_shape(graph, &e->input.c, &e->input.h, &e->input.w);

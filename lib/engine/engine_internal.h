@@ -16,6 +16,7 @@
 
 #include "engine/kernels.h"
 #include "layermerge/engine.h"
+#include "layermerge/plan.h"
 
 typedef struct lm_eshape {
     int64_t c, h, w;
@@ -81,6 +82,7 @@ struct lm_engine {
     size_t n_slots, slot_floats;
     float *scratch, *tmp, *ws;
     int configured;
+    char fingerprint[17]; /* of the graph, to refuse other graphs' plans */
 };
 
 /* Build the engine's layers and weights from the graph (build.c). */

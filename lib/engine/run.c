@@ -74,6 +74,41 @@ static void run_ops(const lm_engine *e, const lm_eops *ops, float *home,
         memcpy(home, cur, out_floats * sizeof *home);
 }
 
+static int64_t floor_half(int64_t v)
+{
+    return v >= 0 ? v / 2 : -((1 - v) / 2);
+}
+
+/* SPEC 8 crops or zero-pads a skip's *input* symmetrically so that its
+ * projection meets the target: output (y, x) reads input (s*y + dy,
+ * s*x + dx) and gets the bias everywhere, as the merged kernel does.
+ * Projecting first and then cropping the result would misalign a strided
+ * projection by a pixel and leave a padded border without bias. Only
+ * fine-tuning configurations get here, so a direct loop will do. */
+static void add_projection_aligned(const lm_kconv *pk, const float *in,
+                                   int64_t sh, int64_t sw, float *out,
+                                   lm_eshape os)
+{
+    int64_t s = pk->stride;
+    int64_t dy = floor_half(sh - 1 - (os.h - 1) * s);
+    int64_t dx = floor_half(sw - 1 - (os.w - 1) * s);
+    for (int64_t o = 0; o < os.c; o++) {
+        float *dst = out + o * os.h * os.w;
+        const float *wrow = pk->weight + o * pk->cin;
+        for (int64_t y = 0; y < os.h; y++) {
+            int64_t iy = s * y + dy;
+            for (int64_t x = 0; x < os.w; x++) {
+                int64_t ix = s * x + dx;
+                double acc = pk->bias ? pk->bias[o] : 0.0;
+                if (iy >= 0 && iy < sh && ix >= 0 && ix < sw)
+                    for (int64_t c = 0; c < pk->cin; c++)
+                        acc += (double)wrow[c] * in[(c * sh + iy) * sw + ix];
+                dst[y * os.w + x] += (float)acc;
+            }
+        }
+    }
+}
+
 /* Add skip i (projected when it has a projection) into the conv output. */
 static void add_skip(const lm_engine *e, const lm_eskip *s, float *out,
                      lm_eshape os)
@@ -85,6 +120,10 @@ static void add_skip(const lm_engine *e, const lm_eskip *s, float *out,
     for (size_t b = 0; b < e->batch; b++) {
         const float *add = in + b * isz;
         int64_t h = src.h, w = src.w;
+        if (s->has_proj && (pk->hout != os.h || pk->wout != os.w)) {
+            add_projection_aligned(pk, add, h, w, out + b * osz, os);
+            continue;
+        }
         if (s->has_proj) {
             lm_kconv_run(pk, add, e->tmp, e->ws);
             add = e->tmp;

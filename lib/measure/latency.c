@@ -92,6 +92,19 @@ static lm_status provenance(lat_run *r)
     return st;
 }
 
+/* A caller's timer may fail without a message: give it one, rather than
+ * prefixing whatever an earlier call left behind. */
+static lm_status call_timer(const lm_latency_options *o,
+                            const lm_entry_info *e, double *ms, double *sd)
+{
+    lm_clear_error();
+    lm_status st = o->timer(e, o->batch, ms, sd, o->timer_data);
+    if (st != LM_OK && lm_last_error()[0] == '\0')
+        return lm_err(st, "the caller's timer returned %d (%s)", (int)st,
+                      lm_status_str(st));
+    return st;
+}
+
 static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
                             double *ms, double *sd)
 {
@@ -103,7 +116,7 @@ static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
     scaled.in_width = lm_measure_scale(info->in_width, r->width, r->graph_w);
     const lm_latency_options *o = r->o;
     if (o->timer)
-        return o->timer(&scaled, o->batch, ms, sd, o->timer_data);
+        return call_timer(o, &scaled, ms, sd);
     lm_act act = lm_measure_end_act(r->graph, info->st, info->end);
     return lm_latency_time_conv(&scaled, act, o->batch, o->warmup, o->reps,
                                 ms, sd);

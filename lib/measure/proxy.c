@@ -1,0 +1,310 @@
+/* lm_importance_proxy: a data-free stand-in for the importance table. Each
+ * entry is scored by how far the network with only that entry applied
+ * (no fine-tune) moves the original network's output on a calibration
+ * batch: rse = ||y_entry - y_orig||^2 / ||y_orig||^2, importance exp(-rse).
+ * Cheap enough to run on a laptop, so the solver can be exercised end to
+ * end; it is not the paper's fine-tuned accuracy and says so. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "layermerge/engine.h"
+#include "layermerge/plan.h"
+#include "measure/measure_internal.h"
+
+typedef struct proxy_run {
+    lm_importance_table *table;
+    const lm_graph *graph;
+    const lm_entries *entries;
+    const lm_proxy_options *o;
+    lm_graph *rgraph;       /* the graph at the run's input size */
+    lm_entries *rentries;   /* its entries when resized, else NULL */
+    lm_engine *engine;
+    float *input, *y0, *y;
+    size_t n_in, n_out;
+    double norm0;
+    size_t lo, hi;
+    int64_t height, width;
+} proxy_run;
+
+static lm_status check_args(lm_importance_table *table, const lm_graph *graph,
+                            const lm_weights *weights,
+                            const lm_entries *entries)
+{
+    if (!table || !graph || !weights || !entries)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_importance_proxy: NULL table, graph, weights or "
+                      "entries");
+    const char *gf = lm_graph_fingerprint(graph);
+    const char *ef = lm_entries_fingerprint(entries);
+    const char *tf = lm_importance_table_fingerprint(table);
+    if (!gf || strcmp(gf, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_importance_proxy: the entries (graph %s) were not "
+                      "built from this graph (%s)", ef,
+                      gf ? gf : "not validated");
+    if (strcmp(tf, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_importance_proxy: the table belongs to graph %s, "
+                      "the entries to graph %s", tf, ef);
+    if (lm_importance_table_metric(table) != LM_METRIC_NORMALISED)
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_importance_proxy: the table's metric is %s; the "
+                      "proxy stores its own normalised values and needs "
+                      "metric normalised",
+                      lm_importance_metric_name(lm_importance_table_metric(table)));
+    return LM_OK;
+}
+
+/* splitmix64: a seedable generator with no global state. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* N(0, 1) by Box-Muller; u1 in (0, 1] so the log is finite. */
+static void fill_normal(float *x, size_t n, uint64_t seed)
+{
+    uint64_t s = seed;
+    const double two_pi = 6.283185307179586;
+    for (size_t i = 0; i < n; i += 2) {
+        double u1 = ((double)(next_u64(&s) >> 11) + 1.0) / 9007199254740992.0;
+        double u2 = (double)(next_u64(&s) >> 11) / 9007199254740992.0;
+        double r = sqrt(-2.0 * log(u1));
+        x[i] = (float)(r * cos(two_pi * u2));
+        if (i + 1 < n)
+            x[i + 1] = (float)(r * sin(two_pi * u2));
+    }
+}
+
+static void describe(const proxy_run *r, char *buf, size_t cap)
+{
+    char inputs[96];
+    if (r->o->inputs)
+        snprintf(inputs, sizeof inputs, "the caller's calibration batch");
+    else
+        snprintf(inputs, sizeof inputs, "N(0,1) inputs, seed %llu",
+                 (unsigned long long)r->o->seed);
+    snprintf(buf, cap,
+             "data-free proxy (not the paper's fine-tuned accuracy): "
+             "exp(-||y_entry - y_orig||^2 / ||y_orig||^2), no fine-tune, %s",
+             inputs);
+}
+
+static lm_status provenance(proxy_run *r)
+{
+    lm_importance_table *t = r->table;
+    char text[256];
+    describe(r, text, sizeof text);
+    lm_status st = LM_OK;
+    if (lm_importance_table_count(t) > 0) {
+        const char *have = lm_importance_table_text(t, LM_TABLE_FINETUNE);
+        if (have[0] && strcmp(have, text) != 0)
+            st = lm_err(LM_ERR_MISMATCH,
+                        "the table was scored as \"%s\", this run is \"%s\"",
+                        have, text);
+        if (st == LM_OK)
+            st = lm_measure_same_int("batch",
+                                     lm_importance_table_int(t, LM_TABLE_BATCH),
+                                     (int64_t)r->o->batch);
+        if (st == LM_OK)
+            st = lm_measure_same_int("input height",
+                                     lm_importance_table_int(t, LM_TABLE_HEIGHT),
+                                     r->height);
+        if (st == LM_OK)
+            st = lm_measure_same_int("input width",
+                                     lm_importance_table_int(t, LM_TABLE_WIDTH),
+                                     r->width);
+        if (st != LM_OK)
+            return lm_err_prefix(st, "lm_importance_proxy: ");
+    }
+    st = lm_importance_table_set_text(t, LM_TABLE_FINETUNE, text);
+    if (st == LM_OK)
+        st = lm_importance_table_set_text(t, LM_TABLE_DTYPE, "float32");
+    if (st == LM_OK)
+        st = lm_importance_table_set_int(t, LM_TABLE_BATCH,
+                                         (int64_t)r->o->batch);
+    if (st == LM_OK)
+        st = lm_importance_table_set_int(t, LM_TABLE_HEIGHT, r->height);
+    if (st == LM_OK)
+        st = lm_importance_table_set_int(t, LM_TABLE_WIDTH, r->width);
+    return st;
+}
+
+/* The engine at the run's input size, the calibration batch and the
+ * original network's output with its squared norm. */
+static lm_status prepare(proxy_run *r, const lm_weights *weights)
+{
+    lm_status st = lm_measure_resized_graph(&r->rgraph, r->graph,
+                                            r->o->height, r->o->width);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "lm_importance_proxy: ");
+    int64_t c;
+    lm_graph_input_shape(r->rgraph, &c, &r->height, &r->width);
+    /* Plans carry their graph's fingerprint, which includes the input
+     * size: a resized run plans against the resized graph's own entries,
+     * whose ids are the same (the enumeration ignores sizes). */
+    if (r->o->height > 0 &&
+        (st = lm_entries_create(&r->rentries, r->rgraph)) != LM_OK)
+        return st;
+    if (r->rentries &&
+        lm_entries_count(r->rentries) != lm_entries_count(r->entries))
+        return lm_err(LM_ERR_INTERNAL,
+                      "lm_importance_proxy: the resized graph has %zu "
+                      "entries, the graph %zu",
+                      lm_entries_count(r->rentries),
+                      lm_entries_count(r->entries));
+    st = lm_engine_create(&r->engine, r->rgraph, weights, r->o->batch);
+    if (st != LM_OK)
+        return st;
+    r->n_in = lm_engine_input_size(r->engine);
+    r->n_out = lm_engine_output_size(r->engine);
+    if (r->o->inputs && r->o->n_inputs != r->n_in)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_importance_proxy: the calibration batch holds %zu "
+                      "floats, the network at batch %zu and %lldx%lld needs "
+                      "%zu", r->o->n_inputs, r->o->batch,
+                      (long long)r->height, (long long)r->width, r->n_in);
+    r->input = malloc(r->n_in * sizeof *r->input);
+    r->y0 = malloc(r->n_out * sizeof *r->y0);
+    r->y = malloc(r->n_out * sizeof *r->y);
+    if (!r->input || !r->y0 || !r->y)
+        return lm_err_nomem();
+    if (r->o->inputs)
+        memcpy(r->input, r->o->inputs, r->n_in * sizeof *r->input);
+    else
+        fill_normal(r->input, r->n_in, r->o->seed);
+    st = lm_engine_run(r->engine, r->input, r->n_in, r->y0, r->n_out);
+    if (st != LM_OK)
+        return st;
+    r->norm0 = 0.0;
+    for (size_t i = 0; i < r->n_out; i++)
+        r->norm0 += (double)r->y0[i] * r->y0[i];
+    if (!(r->norm0 > 0.0) || !isfinite(r->norm0))
+        return lm_err(LM_ERR_VALUE,
+                      "lm_importance_proxy: the original network's output "
+                      "has squared norm %g; no relative error can be taken",
+                      r->norm0);
+    return LM_OK;
+}
+
+static lm_status score(proxy_run *r, size_t id, double *rse)
+{
+    lm_plan *plan = NULL;
+    const lm_entries *pe = r->rentries ? r->rentries : r->entries;
+    lm_status st = lm_plan_for_entry(&plan, r->rgraph, pe, id);
+    if (st == LM_OK)
+        st = lm_engine_configure_plan(r->engine, plan);
+    lm_plan_destroy(plan);
+    if (st != LM_OK)
+        return st;
+    if (lm_engine_output_size(r->engine) != r->n_out)
+        return lm_err(LM_ERR_MISMATCH,
+                      "the network with the entry applied gives %zu outputs, "
+                      "the original %zu", lm_engine_output_size(r->engine),
+                      r->n_out);
+    st = lm_engine_run(r->engine, r->input, r->n_in, r->y, r->n_out);
+    if (st != LM_OK)
+        return st;
+    double err = 0.0;
+    for (size_t i = 0; i < r->n_out; i++) {
+        double d = (double)r->y[i] - r->y0[i];
+        err += d * d;
+    }
+    *rse = err / r->norm0;
+    return LM_OK;
+}
+
+static lm_status store(proxy_run *r, const lm_entry_info *info)
+{
+    double rse = 0.0;
+    lm_status st = score(r, info->id, &rse);
+    if (st == LM_OK)
+        st = lm_importance_table_set_entry_normalised(
+            r->table, r->entries, info->id, rse, exp(-rse));
+    if (st != LM_OK)
+        return lm_err_prefix(st,
+                             "lm_importance_proxy: entry %zu (st %zu, end %zu, "
+                             "kernel %lld, stride %lld, dw %d): ", info->id,
+                             info->st, info->end, (long long)info->kernel,
+                             (long long)info->stride, (int)info->depthwise);
+    if (r->o->run.save_path)
+        st = lm_importance_table_save(r->table, r->o->run.save_path);
+    return st;
+}
+
+static int has_entry(const lm_importance_table *t, const lm_entry_info *i)
+{
+    return lm_importance_table_has(t, i->st, i->end, i->kernel, i->stride,
+                                   i->depthwise);
+}
+
+static lm_status score_range(proxy_run *r)
+{
+    const lm_mrun *run = &r->o->run;
+    size_t total = r->hi - r->lo, done = 0;
+    lm_entry_info info = {.size = sizeof info};
+    for (size_t id = r->lo; id < r->hi; id++) {
+        lm_status st = lm_entries_entry(r->entries, id, &info);
+        if (st != LM_OK)
+            return st;
+        done += (size_t)has_entry(r->table, &info);
+    }
+    double t0 = lm_measure_now();
+    for (size_t id = r->lo; id < r->hi; id++) {
+        lm_status st = lm_entries_entry(r->entries, id, &info);
+        if (st != LM_OK)
+            return st;
+        if (has_entry(r->table, &info))
+            continue;
+        if ((st = store(r, &info)) != LM_OK)
+            return st;
+        done++;
+        if (run->progress && run->progress(done, total, id,
+                                           lm_measure_now() - t0,
+                                           run->progress_data))
+            return lm_err(LM_ERR_CANCELLED,
+                          "lm_importance_proxy: cancelled after entry %zu "
+                          "(%zu of %zu entries done)", id, done, total);
+    }
+    return LM_OK;
+}
+
+lm_status lm_importance_proxy(lm_importance_table *table,
+                              const lm_graph *graph, const lm_weights *weights,
+                              const lm_entries *entries,
+                              const lm_proxy_options *opts)
+{
+    lm_proxy_options defaults;
+    lm_status st = check_args(table, graph, weights, entries);
+    if (st != LM_OK)
+        return st;
+    if (!opts) {
+        lm_proxy_options_init(&defaults);
+        opts = &defaults; /* the defaults own no allocation */
+    }
+    proxy_run r = {.table = table, .graph = graph, .entries = entries,
+                   .o = opts};
+    st = lm_mrun_bounds(&opts->run, lm_entries_count(entries),
+                        "lm_importance_proxy", &r.lo, &r.hi);
+    if (st == LM_OK)
+        st = prepare(&r, weights);
+    if (st == LM_OK)
+        st = provenance(&r);
+    if (st == LM_OK)
+        st = score_range(&r);
+    if (st == LM_OK && opts->run.save_path)
+        st = lm_importance_table_save(table, opts->run.save_path);
+    lm_engine_destroy(r.engine);
+    lm_entries_destroy(r.rentries);
+    lm_graph_destroy(r.rgraph);
+    free(r.input);
+    free(r.y0);
+    free(r.y);
+    return st;
+}

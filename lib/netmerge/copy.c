@@ -1,0 +1,112 @@
+/* Copying fixed layers and their tensors into the merged network
+ * unchanged. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "netmerge/netmerge_internal.h"
+
+lm_status lm_nm_copy_tensor(lm_weights *dst, const lm_weights *src,
+                            const char *name, const char *suffix)
+{
+    char full[1024];
+    if (snprintf(full, sizeof full, "%s%s", name, suffix) >= (int)sizeof full)
+        return lm_err(LM_ERR_INVALID_ARG, "tensor name '%s%s' is too long",
+                      name, suffix);
+    int64_t dims[8];
+    size_t ndim = 0, n = 0;
+    const float *data = NULL;
+    lm_status st = lm_weights_shape(src, full, dims, 8, &ndim);
+    if (st == LM_OK)
+        st = lm_weights_data_f32(src, full, &data, &n);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(dst, full, dims, ndim, data);
+    return st;
+}
+
+static lm_status copy_bn_tensors(lm_weights *dw, const lm_weights *sw,
+                                 const char *name)
+{
+    static const char *const parts[] = {".weight", ".bias", ".running_mean",
+                                        ".running_var"};
+    lm_status st = LM_OK;
+    for (size_t i = 0; i < 4 && st == LM_OK; i++)
+        st = lm_nm_copy_tensor(dw, sw, name, parts[i]);
+    return st;
+}
+
+static lm_status copy_layer_tensors(lm_weights *dw, const lm_weights *sw,
+                                    const lm_layer_info *li)
+{
+    if (li->kind == LM_LAYER_BATCHNORM)
+        return copy_bn_tensors(dw, sw, li->name);
+    if (li->kind != LM_LAYER_CONV && li->kind != LM_LAYER_LINEAR)
+        return LM_OK;
+    lm_status st = lm_nm_copy_tensor(dw, sw, li->name, ".weight");
+    if (st == LM_OK && li->has_bias)
+        st = lm_nm_copy_tensor(dw, sw, li->name, ".bias");
+    return st;
+}
+
+static lm_status add_layer(lm_graph *g, lm_site site, size_t pos,
+                           const lm_layer_info *li)
+{
+    switch (li->kind) {
+    case LM_LAYER_CONV:
+        return lm_graph_add_layer_conv(g, site, pos, li->name, li->in_channels,
+                                       li->out_channels, li->kernel,
+                                       li->stride, li->padding, li->groups,
+                                       li->has_bias);
+    case LM_LAYER_BATCHNORM:
+        return lm_graph_add_layer_batchnorm(g, site, pos, li->name,
+                                            li->in_channels, li->eps);
+    case LM_LAYER_ACT:
+        return lm_graph_add_layer_act(g, site, pos, li->act);
+    case LM_LAYER_MAXPOOL:
+    case LM_LAYER_AVGPOOL:
+        return lm_graph_add_layer_pool(g, site, pos, li->kind, li->kernel,
+                                       li->stride, li->padding);
+    case LM_LAYER_ADAPTIVE_AVGPOOL:
+        return lm_graph_add_layer_adaptive_avgpool(g, site, pos,
+                                                   li->out_height,
+                                                   li->out_width);
+    case LM_LAYER_FLATTEN:
+        return lm_graph_add_layer_flatten(g, site, pos);
+    case LM_LAYER_LINEAR:
+        return lm_graph_add_layer_linear(g, site, pos, li->name,
+                                         li->in_channels, li->out_channels,
+                                         li->has_bias);
+    }
+    return lm_err(LM_ERR_UNSUPPORTED, "layer kind %d cannot be copied",
+                  (int)li->kind);
+}
+
+lm_status lm_nm_copy_layer(lm_graph *dst, lm_weights *dw,
+                           const lm_weights *sw, lm_site site,
+                           size_t position, const lm_layer_info *li)
+{
+    lm_status st = add_layer(dst, site, position, li);
+    if (st == LM_OK)
+        st = copy_layer_tensors(dw, sw, li);
+    return st;
+}
+
+lm_status lm_nm_copy_site(lm_graph *dst, lm_weights *dw, const lm_graph *g,
+                          const lm_weights *sw, lm_site site, size_t from,
+                          size_t to)
+{
+    size_t n = lm_graph_layer_count(g, site, from);
+    for (size_t i = 0; i < n; i++) {
+        lm_layer_info li = {.size = sizeof li};
+        lm_status st = lm_graph_layer_info(g, site, from, i, &li);
+        if (st == LM_OK)
+            st = lm_nm_copy_layer(dst, dw, sw, site, to, &li);
+        if (st != LM_OK)
+            return lm_err_prefix(st, "copying %s layer %zu (%s): ",
+                                 site == LM_SITE_STEM   ? "stem"
+                                 : site == LM_SITE_HEAD ? "head"
+                                                        : "position",
+                                 i, lm_layer_kind_name(li.kind));
+    }
+    return LM_OK;
+}

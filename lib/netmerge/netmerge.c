@@ -1,0 +1,232 @@
+/* Whole-network merge (SPEC 9): one conv per segment of a plan, in a new
+ * graph built through the public graph API, with its weights. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "netmerge/netmerge_internal.h"
+
+typedef struct nm {
+    const lm_graph *g;
+    const lm_weights *w;
+    const lm_plan *plan;
+    lm_graph *out;
+    lm_weights *ow;
+    size_t *newpos; /* [N + 1]: new position of each boundary, else SIZE_MAX */
+} nm;
+
+static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
+                              const lm_plan *plan)
+{
+    if (!lm_graph_is_valid(g))
+        return lm_err(LM_ERR_STATE, "lm_merge_network: the graph is not "
+                      "validated (call lm_graph_validate)");
+    const char *gfp = lm_graph_fingerprint(g), *pfp = lm_plan_fingerprint(plan);
+    if (strcmp(gfp, pfp) != 0)
+        return lm_err(LM_ERR_MISMATCH, "lm_merge_network: the plan belongs to "
+                      "graph %s, not to graph '%s' (%s)", pfp,
+                      lm_graph_name(g), gfp);
+    size_t ns = lm_plan_segment_count(plan);
+    for (size_t i = 0; i < ns; i++) {
+        size_t st = 0, end = 0;
+        lm_plan_segment(plan, i, &st, &end);
+        int any = 0;
+        for (size_t c = st + 1; c <= end; c++)
+            any |= lm_plan_conv_kept(plan, c);
+        if (!any)
+            return lm_err(LM_ERR_UNSUPPORTED, "lm_merge_network: segment "
+                          "(%zu, %zu) is replaced by the identity option, "
+                          "which a merged graph cannot express (netmerge.h)",
+                          st, end);
+    }
+    return lm_weights_check_graph(w, g);
+}
+
+/* A skip that stays must join two boundaries of the new graph. */
+static lm_status check_skips(const nm *m)
+{
+    size_t ns = lm_graph_skip_count(m->g);
+    for (size_t k = 0; k < ns; k++) {
+        if (lm_plan_skip_fused(m->plan, k) || lm_plan_skip_dropped(m->plan, k))
+            continue;
+        lm_skip_info si = {.size = sizeof si};
+        lm_graph_skip_info(m->g, k, &si);
+        if (m->newpos[si.source] == SIZE_MAX ||
+            m->newpos[si.target] == SIZE_MAX)
+            return lm_err(LM_ERR_INVALID_ARG, "lm_merge_network: skip %zu "
+                          "(%zu, %zu) is not fused but does not join two "
+                          "segment boundaries", k, si.source, si.target);
+    }
+    return LM_OK;
+}
+
+static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
+{
+    size_t nw = lm_chain_weight_count(ch), nb = (size_t)lm_chain_out_channels(ch);
+    float *wt = malloc(nw * sizeof *wt), *b = malloc(nb * sizeof *b);
+    if (!wt || !b) {
+        free(wt);
+        free(b);
+        return lm_err_nomem();
+    }
+    int64_t k = lm_chain_kernel(ch), out = lm_chain_out_channels(ch);
+    int64_t wshape[4] = {out, lm_chain_in_channels(ch) / lm_chain_groups(ch),
+                         k, k};
+    char full[1024];
+    lm_status st = lm_chain_weight(ch, wt, nw);
+    if (st == LM_OK)
+        st = lm_chain_bias(ch, b, nb);
+    snprintf(full, sizeof full, "%s.weight", name);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(m->ow, full, wshape, 4, wt);
+    snprintf(full, sizeof full, "%s.bias", name);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(m->ow, full, &out, 1, b);
+    free(wt);
+    free(b);
+    return st;
+}
+
+/* Segment i becomes conv i + 1 of the new graph, and position end's
+ * activation, flags and fixed layers move to position i + 1. */
+static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
+{
+    lm_chain *ch = NULL;
+    lm_status rc = lm_nm_segment_chain(&ch, m->g, m->w, m->plan, st, end);
+    if (rc != LM_OK)
+        return rc;
+    lm_conv_info ci = {.size = sizeof ci};
+    lm_graph_conv_info(m->g, end, &ci);
+    char name[256];
+    if (end - st == 1 && ci.name)
+        snprintf(name, sizeof name, "%s", ci.name);
+    else
+        snprintf(name, sizeof name, "merged.%zu_%zu", st, end);
+    size_t q = i + 1;
+    rc = lm_graph_add_conv(m->out, name, lm_chain_in_channels(ch),
+                           lm_chain_out_channels(ch), lm_chain_kernel(ch),
+                           lm_chain_stride(ch), lm_chain_padding(ch),
+                           lm_chain_groups(ch), 1,
+                           lm_plan_activation(m->plan, end));
+    if (rc == LM_OK)
+        rc = write_merged(m, ch, name);
+    lm_chain_destroy(ch);
+    if (rc == LM_OK && lm_graph_is_barrier(m->g, end))
+        rc = lm_graph_set_barrier(m->out, q, 1);
+    if (rc == LM_OK && lm_graph_has_identity_option(m->g, end))
+        rc = lm_graph_set_identity_option(m->out, q, 1);
+    if (rc == LM_OK)
+        rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_POSITION, end,
+                             q);
+    return rc;
+}
+
+static lm_status add_skip(nm *m, size_t k)
+{
+    lm_skip_info si = {.size = sizeof si};
+    lm_graph_skip_info(m->g, k, &si);
+    lm_status st = lm_graph_add_skip(m->out, m->newpos[si.source],
+                                     m->newpos[si.target]);
+    if (st != LM_OK || !si.has_projection)
+        return st;
+    const lm_conv_info *p = &si.projection;
+    size_t idx = lm_graph_skip_count(m->out) - 1;
+    st = lm_graph_set_skip_projection(m->out, idx, p->name, p->stride,
+                                      p->has_bias);
+    if (st == LM_OK)
+        st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".weight");
+    if (st == LM_OK && p->has_bias)
+        st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".bias");
+    if (st != LM_OK || !p->has_bn)
+        return st;
+    st = lm_graph_set_skip_bn(m->out, idx, p->bn_name, p->bn_eps);
+    static const char *const parts[] = {".weight", ".bias", ".running_mean",
+                                        ".running_var"};
+    for (size_t j = 0; j < 4 && st == LM_OK; j++)
+        st = lm_nm_copy_tensor(m->ow, m->w, p->bn_name, parts[j]);
+    return st;
+}
+
+static lm_status build(nm *m)
+{
+    int64_t c, h, w;
+    lm_graph_input_shape(m->g, &c, &h, &w);
+    lm_status st = lm_graph_create(&m->out, c, h, w);
+    if (st == LM_OK)
+        st = lm_weights_create(&m->ow);
+    char name[512];
+    snprintf(name, sizeof name, "%s-merged", lm_graph_name(m->g));
+    if (st == LM_OK)
+        st = lm_graph_set_name(m->out, name);
+    if (st == LM_OK)
+        st = lm_graph_set_nonlinearity(m->out, lm_graph_nonlinearity(m->g));
+    if (st == LM_OK)
+        st = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_STEM, 0, 0);
+    if (st == LM_OK && lm_graph_is_barrier(m->g, 0))
+        st = lm_graph_set_barrier(m->out, 0, 1);
+    size_t nseg = lm_plan_segment_count(m->plan);
+    for (size_t i = 0; i < nseg && st == LM_OK; i++) {
+        size_t s0 = 0, s1 = 0;
+        lm_plan_segment(m->plan, i, &s0, &s1);
+        st = add_segment(m, i, s0, s1);
+    }
+    size_t nk = lm_graph_skip_count(m->g);
+    for (size_t k = 0; k < nk && st == LM_OK; k++)
+        if (!lm_plan_skip_fused(m->plan, k) && !lm_plan_skip_dropped(m->plan, k))
+            st = add_skip(m, k);
+    if (st == LM_OK)
+        st = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_HEAD, 0, 0);
+    if (st == LM_OK)
+        st = lm_graph_validate(m->out);
+    if (st == LM_OK)
+        st = lm_weights_meta_set(m->ow, "layermerge.source_fingerprint",
+                                 lm_graph_fingerprint(m->g));
+    return st;
+}
+
+static lm_status boundary_map(nm *m)
+{
+    size_t n = lm_graph_conv_count(m->g), ns = lm_plan_segment_count(m->plan);
+    m->newpos = malloc((n + 1) * sizeof *m->newpos);
+    if (!m->newpos)
+        return lm_err_nomem();
+    for (size_t q = 0; q <= n; q++)
+        m->newpos[q] = SIZE_MAX;
+    m->newpos[0] = 0;
+    for (size_t i = 0; i < ns; i++) {
+        size_t st = 0, end = 0;
+        lm_plan_segment(m->plan, i, &st, &end);
+        m->newpos[end] = i + 1;
+    }
+    return LM_OK;
+}
+
+lm_status lm_merge_network(lm_graph **merged_graph,
+                           lm_weights **merged_weights, const lm_graph *graph,
+                           const lm_weights *weights, const lm_plan *plan)
+{
+    if (!merged_graph || !merged_weights || !graph || !weights || !plan)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_merge_network: NULL argument");
+    *merged_graph = NULL;
+    *merged_weights = NULL;
+    lm_status st = check_inputs(graph, weights, plan);
+    if (st != LM_OK)
+        return st;
+    nm m = {.g = graph, .w = weights, .plan = plan};
+    st = boundary_map(&m);
+    if (st == LM_OK)
+        st = check_skips(&m);
+    if (st == LM_OK)
+        st = build(&m);
+    free(m.newpos);
+    if (st != LM_OK) {
+        lm_graph_destroy(m.out);
+        lm_weights_destroy(m.ow);
+        return lm_err_prefix(st, "merging graph '%s': ", lm_graph_name(graph));
+    }
+    *merged_graph = m.out;
+    *merged_weights = m.ow;
+    return LM_OK;
+}

@@ -1,0 +1,196 @@
+/* One segment of a plan as a chain (SPEC 9): its kept convs with their
+ * batch norms, and the skips fused into it, in the order the network
+ * computes them. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "netmerge/netmerge_internal.h"
+
+typedef struct seg {
+    lm_chain *chain;
+    const lm_graph *g;
+    const lm_weights *w;
+    const lm_plan *plan;
+    size_t st;
+    size_t *step_of; /* [end - st + 1]: chain step holding each position */
+} seg;
+
+static lm_status tensor(const lm_weights *w, const char *name,
+                        const char *suffix, size_t expect, const float **out)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s%s", name ? name : "", suffix);
+    size_t n = 0;
+    lm_status st = lm_weights_data_f32(w, full, out, &n);
+    if (st != LM_OK)
+        return st;
+    if (n != expect)
+        return lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
+                      "expected", full, n, expect);
+    return LM_OK;
+}
+
+typedef struct bn_view {
+    const float *gamma, *beta, *mean, *var;
+} bn_view;
+
+static lm_status bn_tensors(const lm_weights *w, const char *name, size_t c,
+                            bn_view *bn)
+{
+    lm_status st = tensor(w, name, ".weight", c, &bn->gamma);
+    if (st == LM_OK)
+        st = tensor(w, name, ".bias", c, &bn->beta);
+    if (st == LM_OK)
+        st = tensor(w, name, ".running_mean", c, &bn->mean);
+    if (st == LM_OK)
+        st = tensor(w, name, ".running_var", c, &bn->var);
+    return st;
+}
+
+static lm_status push_conv(seg *s, size_t c)
+{
+    lm_conv_info ci = {.size = sizeof ci};
+    lm_status st = lm_graph_conv_info(s->g, c, &ci);
+    if (st != LM_OK)
+        return st;
+    size_t nw = (size_t)(ci.out_channels * (ci.in_channels / ci.groups) *
+                         ci.kernel * ci.kernel);
+    const float *wt = NULL, *b = NULL;
+    st = tensor(s->w, ci.name, ".weight", nw, &wt);
+    if (st == LM_OK && ci.has_bias)
+        st = tensor(s->w, ci.name, ".bias", (size_t)ci.out_channels, &b);
+    if (st == LM_OK)
+        st = lm_chain_push_conv(s->chain, ci.in_channels, ci.out_channels,
+                                ci.kernel, ci.stride, ci.padding, ci.groups,
+                                wt, b);
+    if (st != LM_OK || !ci.has_bn)
+        return st;
+    bn_view bn;
+    st = bn_tensors(s->w, ci.bn_name, (size_t)ci.out_channels, &bn);
+    if (st == LM_OK)
+        st = lm_chain_push_bn(s->chain, bn.gamma, bn.beta, bn.mean, bn.var,
+                              ci.bn_eps);
+    return st;
+}
+
+/* A pruned conv that a skip adds into: the sum must be a new state, since
+ * later skips may still read the one before it. A depthwise 1x1 of ones
+ * is that identity step; it changes no kernel, stride or padding. */
+static lm_status push_identity_step(seg *s)
+{
+    int64_t c = lm_chain_out_channels(s->chain);
+    float *ones = malloc((size_t)c * sizeof *ones);
+    if (!ones)
+        return lm_err_nomem();
+    for (int64_t i = 0; i < c; i++)
+        ones[i] = 1.0f;
+    lm_status st = lm_chain_push_conv(s->chain, c, c, 1, 1, 0, c, ones, NULL);
+    free(ones);
+    return st;
+}
+
+/* A projection with its batch norm folded (lm_bn_fold), as a 1x1 conv. */
+static lm_status push_projection(seg *s, const lm_skip_info *si, size_t from)
+{
+    const lm_conv_info *p = &si->projection;
+    size_t in = (size_t)p->in_channels, out = (size_t)p->out_channels;
+    const float *wt = NULL, *b = NULL;
+    lm_status st = tensor(s->w, p->name, ".weight", out * in, &wt);
+    if (st == LM_OK && p->has_bias)
+        st = tensor(s->w, p->name, ".bias", out, &b);
+    if (st != LM_OK)
+        return st;
+    float *fw = malloc(out * in * sizeof *fw), *fb = malloc(out * sizeof *fb);
+    if (!fw || !fb) {
+        free(fw);
+        free(fb);
+        return lm_err_nomem();
+    }
+    const float *uw = wt, *ub = b;
+    if (p->has_bn) {
+        bn_view bn;
+        st = bn_tensors(s->w, p->bn_name, out, &bn);
+        if (st == LM_OK)
+            st = lm_bn_fold(fw, fb, wt, b, out, in, bn.gamma, bn.beta, bn.mean,
+                            bn.var, p->bn_eps);
+        uw = fw;
+        ub = fb;
+    }
+    if (st == LM_OK)
+        st = lm_chain_push_projection_skip(s->chain, from, p->in_channels,
+                                           p->out_channels, p->stride, uw, ub);
+    free(fw);
+    free(fb);
+    return st;
+}
+
+static lm_status push_skip(seg *s, size_t k)
+{
+    lm_skip_info si = {.size = sizeof si};
+    lm_status st = lm_graph_skip_info(s->g, k, &si);
+    if (st != LM_OK)
+        return st;
+    size_t from = s->step_of[si.source - s->st];
+    st = si.has_projection ? push_projection(s, &si, from)
+                           : lm_chain_push_identity_skip(s->chain, from);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "skip %zu (%zu, %zu): ", k, si.source,
+                             si.target);
+    return LM_OK;
+}
+
+/* Indices of the fused skips into position c, in graph order. */
+static size_t skips_into(const seg *s, size_t c, size_t k0)
+{
+    size_t ns = lm_graph_skip_count(s->g);
+    for (size_t k = k0; k < ns; k++) {
+        lm_skip_info si = {.size = sizeof si};
+        lm_graph_skip_info(s->g, k, &si);
+        if (si.target == c && lm_plan_skip_fused(s->plan, k))
+            return k;
+    }
+    return SIZE_MAX;
+}
+
+static lm_status push_position(seg *s, size_t c)
+{
+    lm_status st = LM_OK;
+    size_t k = skips_into(s, c, 0);
+    if (lm_plan_conv_kept(s->plan, c))
+        st = push_conv(s, c);
+    else if (k != SIZE_MAX)
+        st = push_identity_step(s);
+    for (; k != SIZE_MAX && st == LM_OK; k = skips_into(s, c, k + 1))
+        st = push_skip(s, k);
+    s->step_of[c - s->st] = lm_chain_steps(s->chain);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "position %zu: ", c);
+    return LM_OK;
+}
+
+lm_status lm_nm_segment_chain(lm_chain **out, const lm_graph *g,
+                              const lm_weights *w, const lm_plan *plan,
+                              size_t st, size_t end)
+{
+    lm_conv_info first = {.size = sizeof first};
+    lm_status rc = lm_graph_conv_info(g, st + 1, &first);
+    if (rc != LM_OK)
+        return rc;
+    seg s = {.g = g, .w = w, .plan = plan, .st = st};
+    s.step_of = calloc(end - st + 1, sizeof *s.step_of);
+    if (!s.step_of)
+        rc = lm_err_nomem();
+    if (rc == LM_OK)
+        rc = lm_chain_create(&s.chain, first.in_channels);
+    for (size_t c = st + 1; c <= end && rc == LM_OK; c++)
+        rc = push_position(&s, c);
+    free(s.step_of);
+    if (rc != LM_OK) {
+        lm_chain_destroy(s.chain);
+        return lm_err_prefix(rc, "segment (%zu, %zu): ", st, end);
+    }
+    *out = s.chain;
+    return LM_OK;
+}

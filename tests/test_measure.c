@@ -1,0 +1,569 @@
+/* Latency measurement and the proxy importance: a caller timer's values
+ * land in the table, resuming skips what is there, cancelling keeps what
+ * was saved, every autosave loads, the built-in timer gives positive
+ * medians and identity zeros, provenance, size scaling, ranges, the
+ * checks against other graphs and other provenance; the proxy scores the
+ * original network's own entries exactly 1 and lossy entries below. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "layermerge/entries.h"
+#include "layermerge/measure.h"
+#include "layermerge/tables.h"
+#include "layermerge/weights.h"
+
+/* ---- fixture ---------------------------------------------------------- */
+
+typedef struct fix {
+    lm_graph *g;
+    lm_entries *e;
+    size_t n;
+} fix;
+
+/* 4x8x8 input; c1 relu, c2 identity (so a segment ending there gets the
+ * nonlinearity), c3 relu with a skip 1 -> 3, c4 strided 4 -> 8; identity
+ * options at 2 and 3 give identity entries. */
+static lm_graph *tiny_graph(void)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_create(&g, 4, 8, 8));
+    ck_assert_lm_ok(lm_graph_add_conv(g, "c1", 4, 4, 3, 1, 1, 1, 1, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(g, "c2", 4, 4, 3, 1, 1, 1, 1,
+                                      LM_ACT_IDENTITY));
+    ck_assert_lm_ok(lm_graph_add_conv(g, "c3", 4, 4, 3, 1, 1, 4, 1, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(g, "c4", 4, 8, 3, 2, 1, 1, 1, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_skip(g, 1, 3));
+    ck_assert_lm_ok(lm_graph_set_identity_option(g, 2, 1));
+    ck_assert_lm_ok(lm_graph_set_identity_option(g, 3, 1));
+    ck_assert_lm_ok(lm_graph_validate(g));
+    return g;
+}
+
+static void fix_init(fix *f)
+{
+    f->g = tiny_graph();
+    ck_assert_lm_ok(lm_entries_create(&f->e, f->g));
+    f->n = lm_entries_count(f->e);
+    ck_assert_uint_gt(f->n, 6);
+}
+
+static void fix_free(fix *f)
+{
+    lm_entries_destroy(f->e);
+    lm_graph_destroy(f->g);
+}
+
+static lm_entry_info entry(const fix *f, size_t id)
+{
+    lm_entry_info info = {.size = sizeof info};
+    ck_assert_lm_ok(lm_entries_entry(f->e, id, &info));
+    return info;
+}
+
+static size_t count_identity(const fix *f, size_t lo, size_t hi)
+{
+    size_t k = 0;
+    for (size_t id = lo; id < hi; id++)
+        k += (size_t)entry(f, id).identity;
+    return k;
+}
+
+/* ---- a deterministic caller timer ------------------------------------ */
+
+typedef struct fake {
+    size_t calls;
+    int64_t last_h, last_w;
+    size_t seen[64];
+} fake;
+
+static double fake_ms(const lm_entry_info *e)
+{
+    return 0.5 + 0.25 * (double)e->id + (double)e->kernel;
+}
+
+static lm_status fake_timer(const lm_entry_info *e, size_t batch,
+                            double *median, double *stdev, void *ud)
+{
+    fake *t = ud;
+    ck_assert_uint_eq(batch, 2);
+    ck_assert_int_eq(e->identity, 0);
+    if (t->calls < 64)
+        t->seen[t->calls] = e->id;
+    t->calls++;
+    t->last_h = e->in_height;
+    t->last_w = e->in_width;
+    *median = fake_ms(e);
+    *stdev = 0.01 * (double)e->id;
+    return LM_OK;
+}
+
+static lm_latency_options *fake_opts(fake *t)
+{
+    lm_latency_options *o = NULL;
+    ck_assert_lm_ok(lm_latency_options_create(&o));
+    ck_assert_lm_ok(lm_latency_options_set_batch(o, 2));
+    ck_assert_lm_ok(lm_latency_options_set_timer(o, fake_timer, t));
+    return o;
+}
+
+/* ---- latency ----------------------------------------------------------- */
+
+START_TEST(timer_values_land_in_table)
+{
+    fix f;
+    fix_init(&f);
+    fake t = {0};
+    lm_latency_options *o = fake_opts(&t);
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_gt(count_identity(&f, 0, f.n), 0);
+    ck_assert_uint_eq(t.calls, f.n - count_identity(&f, 0, f.n));
+    ck_assert_uint_eq(lm_latency_table_count(tab), f.n);
+    for (size_t id = 0; id < f.n; id++) {
+        lm_entry_info info = entry(&f, id);
+        double ms = -1, sd = -1;
+        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, id, &ms, &sd));
+        if (info.identity) {
+            ck_assert(ms == 0.0 && sd == 0.0);
+        } else {
+            ck_assert(ms == fake_ms(&info));
+            ck_assert(sd == 0.01 * (double)id);
+        }
+    }
+    ck_assert_lm_ok(lm_latency_table_missing(tab, f.e, NULL, 0, NULL));
+    /* A caller timer names its own device; the run still records its
+     * batch and input size. */
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_BATCH), 2);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 8);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_WIDTH), 8);
+    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_TIMER), "");
+    /* Everything is there: a second run times nothing. */
+    t.calls = 0;
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_eq(t.calls, 0);
+    lm_latency_table_destroy(tab);
+    lm_latency_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(resume_skips_present_entries)
+{
+    fix f;
+    fix_init(&f);
+    fake t = {0};
+    lm_latency_options *o = fake_opts(&t);
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_ok(lm_latency_table_set_int(tab, LM_TABLE_BATCH, 2));
+    size_t pre[] = {1, 3, 4};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_lm_ok(lm_latency_table_set_entry(tab, f.e, pre[i], 99.0, 1.0));
+    size_t pre_nonid = 0;
+    for (size_t i = 0; i < 3; i++)
+        pre_nonid += (size_t)!entry(&f, pre[i]).identity;
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_eq(t.calls, f.n - count_identity(&f, 0, f.n) - pre_nonid);
+    for (size_t i = 0; i < t.calls; i++)
+        ck_assert(t.seen[i] != 1 && t.seen[i] != 3 && t.seen[i] != 4);
+    for (size_t i = 0; i < 3; i++) {
+        double ms;
+        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, pre[i], &ms, NULL));
+        ck_assert(ms == 99.0);
+    }
+    ck_assert_lm_ok(lm_latency_table_missing(tab, f.e, NULL, 0, NULL));
+    lm_latency_table_destroy(tab);
+    lm_latency_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
+/* Progress callback that loads the autosaved file each time and cancels
+ * after `stop_at` entries. */
+typedef struct watch {
+    const char *path;
+    size_t calls, stop_at, last_total;
+} watch;
+
+static int watch_progress(size_t done, size_t total, size_t id, double el,
+                          void *ud)
+{
+    watch *w = ud;
+    w->calls++;
+    w->last_total = total;
+    ck_assert(el >= 0.0);
+    ck_assert_uint_eq(done, w->calls);
+    lm_latency_table *saved = NULL;
+    ck_assert_lm_ok(lm_latency_table_load(&saved, w->path));
+    ck_assert_uint_eq(lm_latency_table_count(saved), done);
+    lm_table_record rec = {.size = sizeof rec};
+    ck_assert_lm_ok(lm_latency_table_record(saved, done - 1, &rec));
+    ck_assert_int_eq(rec.id, (int64_t)id);
+    lm_latency_table_destroy(saved);
+    return w->calls == w->stop_at;
+}
+
+START_TEST(autosave_loads_after_every_entry)
+{
+    fix f;
+    fix_init(&f);
+    char *dir = lm_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lat.yaml", dir);
+    fake t = {0};
+    watch w = {.path = path, .stop_at = SIZE_MAX};
+    lm_latency_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_latency_options_set_save_path(o, path));
+    ck_assert_lm_ok(lm_latency_options_set_progress(o, watch_progress, &w));
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_eq(w.calls, f.n);
+    ck_assert_uint_eq(w.last_total, f.n);
+    lm_latency_table_destroy(tab);
+    lm_latency_options_destroy(o);
+    lm_test_rmtree(dir);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(cancel_keeps_saved_entries)
+{
+    fix f;
+    fix_init(&f);
+    char *dir = lm_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lat.yaml", dir);
+    fake t = {0};
+    watch w = {.path = path, .stop_at = 3};
+    lm_latency_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_latency_options_set_save_path(o, path));
+    ck_assert_lm_ok(lm_latency_options_set_progress(o, watch_progress, &w));
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_CANCELLED);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "cancelled after entry 2"));
+    ck_assert_uint_eq(lm_latency_table_count(tab), 3);
+    lm_latency_table *saved = NULL;
+    ck_assert_lm_ok(lm_latency_table_load(&saved, path));
+    ck_assert_uint_eq(lm_latency_table_count(saved), 3);
+    for (size_t id = 0; id < 3; id++)
+        ck_assert(lm_latency_table_get_entry(saved, f.e, id, NULL, NULL) == LM_OK);
+    ck_assert_lm_status(lm_latency_table_get_entry(saved, f.e, 3, NULL, NULL),
+                        entry(&f, 3).identity ? LM_OK : LM_ERR_NOT_FOUND);
+    /* Resuming from the saved file finishes the rest. */
+    ck_assert_lm_ok(lm_latency_options_set_progress(o, NULL, NULL));
+    t.calls = 0;
+    ck_assert_lm_ok(lm_latency_measure(saved, f.g, f.e, o));
+    ck_assert_uint_eq(t.calls, (f.n - 3) - count_identity(&f, 3, f.n));
+    ck_assert_lm_ok(lm_latency_table_missing(saved, f.e, NULL, 0, NULL));
+    lm_latency_table_destroy(saved);
+    lm_latency_table_destroy(tab);
+    lm_latency_options_destroy(o);
+    lm_test_rmtree(dir);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(range_and_size_override)
+{
+    fix f;
+    fix_init(&f);
+    fake t = {0};
+    lm_latency_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_latency_options_set_range(o, 2, 5));
+    ck_assert_lm_ok(lm_latency_options_set_input_size(o, 16, 4));
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_eq(lm_latency_table_count(tab), 3);
+    for (size_t id = 0; id < f.n; id++)
+        ck_assert_int_eq(lm_latency_table_has(tab, entry(&f, id).st,
+                                              entry(&f, id).end,
+                                              entry(&f, id).kernel,
+                                              entry(&f, id).stride,
+                                              entry(&f, id).depthwise),
+                         id >= 2 && id < 5);
+    /* Every entry of this graph reads an 8x8 map: scaled to 16x4. */
+    ck_assert_int_eq(t.last_h, 16);
+    ck_assert_int_eq(t.last_w, 4);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 16);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_WIDTH), 4);
+    /* A range past the end is refused; one that runs over is clipped. */
+    ck_assert_lm_ok(lm_latency_options_set_range(o, f.n, f.n + 3));
+    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_latency_options_set_range(o, f.n - 1, f.n + 3));
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_uint_eq(lm_latency_table_count(tab), 4);
+    /* Resuming at another size is a mismatch naming both values. */
+    ck_assert_lm_ok(lm_latency_options_set_input_size(o, 0, 0));
+    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "input height 16"));
+    lm_latency_table_destroy(tab);
+    lm_latency_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
+static lm_status failing_timer(const lm_entry_info *e, size_t batch,
+                               double *median, double *stdev, void *ud)
+{
+    (void)batch, (void)ud;
+    if (e->id >= 2)
+        return LM_ERR_IO;
+    *median = 1.0;
+    *stdev = 0.0;
+    return LM_OK;
+}
+
+START_TEST(errors_name_graph_and_entry)
+{
+    fix f;
+    fix_init(&f);
+    lm_latency_options *o = NULL;
+    ck_assert_lm_ok(lm_latency_options_create(&o));
+    lm_latency_table *other = NULL, *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create(&other, "0123456789abcdef"));
+    ck_assert_lm_status(lm_latency_measure(other, f.g, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "0123456789abcdef"));
+    ck_assert_lm_status(lm_latency_measure(NULL, f.g, f.e, o),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_latency_options_set_batch(o, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_latency_options_set_repetitions(o, 0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_latency_options_set_range(o, 3, 3),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_latency_options_set_input_size(o, 8, 0),
+                        LM_ERR_INVALID_ARG);
+    /* A failing timer: the status comes back naming the entry, and the
+     * entries timed before it stay. */
+    ck_assert_lm_ok(lm_latency_options_set_timer(o, failing_timer, NULL));
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_IO);
+    size_t first_bad = 2;
+    while (entry(&f, first_bad).identity)
+        first_bad++;
+    char want[64];
+    snprintf(want, sizeof want, "entry %zu (st ", first_bad);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), want));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "the caller's timer returned"));
+    ck_assert_uint_eq(lm_latency_table_count(tab), first_bad);
+    lm_latency_table_destroy(tab);
+    lm_latency_table_destroy(other);
+    lm_latency_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(builtin_timer_and_provenance)
+{
+    fix f;
+    fix_init(&f);
+    lm_latency_options *o = NULL;
+    ck_assert_lm_ok(lm_latency_options_create(&o));
+    ck_assert_lm_ok(lm_latency_options_set_warmup(o, 1));
+    ck_assert_lm_ok(lm_latency_options_set_repetitions(o, 3));
+    lm_latency_table *tab = NULL;
+    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
+    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    for (size_t id = 0; id < f.n; id++) {
+        double ms = -1, sd = -1;
+        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, id, &ms, &sd));
+        ck_assert(isfinite(ms) && isfinite(sd) && sd >= 0.0);
+        if (entry(&f, id).identity)
+            ck_assert(ms == 0.0);
+        else
+            ck_assert_msg(ms > 0.0, "entry %zu: %g ms", id, ms);
+    }
+    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_TIMER), "lm_engine");
+    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_DTYPE), "float32");
+    ck_assert_int_eq(strncmp(lm_latency_table_text(tab, LM_TABLE_DEVICE),
+                             "cpu", 3), 0);
+    /* The thread count as the caller set it (the test environment sets
+     * OPENBLAS_NUM_THREADS=1), when the BLAS is OpenBLAS. */
+    const char *dev = lm_latency_table_text(tab, LM_TABLE_DEVICE);
+    ck_assert_msg(!strstr(dev, "OpenBLAS") ||
+                      strstr(dev, "OpenBLAS 1 thread"), "device: %s", dev);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_BATCH), 1);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 8);
+    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_REPETITIONS), 3);
+    lm_latency_table_destroy(tab);
+    /* One conv alone, with the options' repetitions. */
+    lm_entry_info info = entry(&f, f.n - 1);
+    double ms = 0, sd = -1;
+    ck_assert_lm_ok(lm_latency_time_conv(&info, LM_ACT_RELU, 2, 1, 3, &ms, &sd));
+    ck_assert(ms > 0.0 && sd >= 0.0);
+    info.kernel = 0;
+    ck_assert_lm_status(lm_latency_time_conv(&info, LM_ACT_RELU, 1, 0, 1, &ms,
+                                             NULL),
+                        LM_ERR_INVALID_ARG);
+    lm_latency_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
+/* ---- proxy importance ------------------------------------------------- */
+
+static lm_weights *tiny_weights(const lm_graph *g)
+{
+    lm_weights *w = NULL;
+    ck_assert_lm_ok(lm_weights_create(&w));
+    ck_assert_lm_ok(lm_weights_init_random(w, g, 7));
+    return w;
+}
+
+START_TEST(proxy_scores)
+{
+    fix f;
+    fix_init(&f);
+    lm_weights *w = tiny_weights(f.g);
+    lm_importance_table *tab = NULL;
+    ck_assert_lm_ok(lm_importance_table_create_for(&tab, f.e,
+                                                   LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(lm_importance_proxy(tab, f.g, w, f.e, NULL));
+    ck_assert_lm_ok(lm_importance_table_missing(tab, f.e, NULL, 0, NULL));
+    /* The original network's own single-conv entries change nothing. */
+    for (size_t c = 1; c <= lm_entries_conv_count(f.e); c++) {
+        size_t id;
+        double v, raw;
+        ck_assert_lm_ok(lm_entries_original(f.e, c, &id));
+        ck_assert_lm_ok(lm_importance_table_get_entry(tab, f.e, id, &v, &raw));
+        ck_assert_msg(raw == 0.0 && v == 1.0, "conv %zu: rse %g", c, raw);
+    }
+    /* Removing activations or convs moves the output. */
+    size_t lossy = 0;
+    for (size_t id = 0; id < f.n; id++) {
+        lm_entry_info info = entry(&f, id);
+        double v, raw;
+        ck_assert_lm_ok(lm_importance_table_get_entry(tab, f.e, id, &v, &raw));
+        ck_assert(isfinite(raw) && raw >= 0.0 && v == exp(-raw));
+        if (info.identity || info.end - info.st > 1) {
+            ck_assert_msg(v < 1.0, "entry %zu scored %g", id, v);
+            lossy++;
+        }
+    }
+    ck_assert_uint_gt(lossy, 2);
+    ck_assert_ptr_nonnull(strstr(lm_importance_table_text(tab, LM_TABLE_FINETUNE),
+                                 "data-free proxy (not the paper's"));
+    ck_assert_int_eq(lm_importance_table_int(tab, LM_TABLE_BATCH), 4);
+    ck_assert_int_eq(lm_importance_table_int(tab, LM_TABLE_HEIGHT), 8);
+    lm_importance_table_destroy(tab);
+    lm_weights_destroy(w);
+    fix_free(&f);
+}
+END_TEST
+
+static int count_progress(size_t done, size_t total, size_t id, double el,
+                          void *ud)
+{
+    (void)done, (void)total, (void)id, (void)el;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+START_TEST(proxy_range_seed_and_inputs)
+{
+    fix f;
+    fix_init(&f);
+    lm_weights *w = tiny_weights(f.g);
+    lm_proxy_options *o = NULL;
+    ck_assert_lm_ok(lm_proxy_options_create(&o));
+    ck_assert_lm_ok(lm_proxy_options_set_batch(o, 2));
+    ck_assert_lm_ok(lm_proxy_options_set_seed(o, 5));
+    ck_assert_lm_ok(lm_proxy_options_set_range(o, 1, 4));
+    size_t calls = 0;
+    ck_assert_lm_ok(lm_proxy_options_set_progress(o, count_progress, &calls));
+    lm_importance_table *a = NULL, *b = NULL;
+    ck_assert_lm_ok(lm_importance_table_create_for(&a, f.e, LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(lm_importance_proxy(a, f.g, w, f.e, o));
+    ck_assert_uint_eq(lm_importance_table_count(a), 3);
+    ck_assert_uint_eq(calls, 3);
+    ck_assert_lm_status(lm_importance_table_get_entry(a, f.e, 0, NULL, NULL),
+                        LM_ERR_NOT_FOUND);
+    /* A caller's calibration batch must have the network's input size. */
+    size_t n = 2 * 4 * 8 * 8;
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)sin(0.37 * (double)i);
+    ck_assert_lm_ok(lm_proxy_options_set_inputs(o, x, 3));
+    ck_assert_lm_ok(lm_importance_table_create_for(&b, f.e, LM_METRIC_NORMALISED));
+    ck_assert_lm_status(lm_importance_proxy(b, f.g, w, f.e, o),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "holds 3 floats"));
+    ck_assert_lm_ok(lm_proxy_options_set_inputs(o, x, n));
+    ck_assert_lm_ok(lm_importance_proxy(b, f.g, w, f.e, o));
+    ck_assert_ptr_nonnull(strstr(lm_importance_table_text(b, LM_TABLE_FINETUNE),
+                                 "caller's calibration batch"));
+    /* A resumed table scored another way is refused. */
+    ck_assert_lm_ok(lm_proxy_options_set_inputs(o, NULL, 0));
+    ck_assert_lm_status(lm_importance_proxy(b, f.g, w, f.e, o), LM_ERR_MISMATCH);
+    x[0] = NAN;
+    ck_assert_lm_status(lm_proxy_options_set_inputs(o, x, n), LM_ERR_VALUE);
+    free(x);
+    /* Another metric is refused. */
+    lm_importance_table *acc = NULL;
+    ck_assert_lm_ok(lm_importance_table_create_for(&acc, f.e, LM_METRIC_ACCURACY));
+    ck_assert_lm_status(lm_importance_proxy(acc, f.g, w, f.e, o),
+                        LM_ERR_MISMATCH);
+    lm_importance_table_destroy(acc);
+    lm_importance_table_destroy(a);
+    lm_importance_table_destroy(b);
+    lm_proxy_options_destroy(o);
+    lm_weights_destroy(w);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(proxy_input_size_override)
+{
+    fix f;
+    fix_init(&f);
+    lm_weights *w = tiny_weights(f.g);
+    lm_proxy_options *o = NULL;
+    ck_assert_lm_ok(lm_proxy_options_create(&o));
+    ck_assert_lm_ok(lm_proxy_options_set_input_size(o, 6, 6));
+    ck_assert_lm_ok(lm_proxy_options_set_range(o, 0, 3));
+    lm_importance_table *t = NULL;
+    ck_assert_lm_ok(lm_importance_table_create_for(&t, f.e, LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(lm_importance_proxy(t, f.g, w, f.e, o));
+    ck_assert_uint_eq(lm_importance_table_count(t), 3);
+    ck_assert_int_eq(lm_importance_table_int(t, LM_TABLE_HEIGHT), 6);
+    lm_importance_table_destroy(t);
+    lm_proxy_options_destroy(o);
+    lm_weights_destroy(w);
+    fix_free(&f);
+}
+END_TEST
+
+static Suite *measure_suite(void)
+{
+    Suite *s = suite_create("measure");
+    TCase *lat = tcase_create("latency");
+    tcase_add_test(lat, timer_values_land_in_table);
+    tcase_add_test(lat, resume_skips_present_entries);
+    tcase_add_test(lat, autosave_loads_after_every_entry);
+    tcase_add_test(lat, cancel_keeps_saved_entries);
+    tcase_add_test(lat, range_and_size_override);
+    tcase_add_test(lat, errors_name_graph_and_entry);
+    tcase_add_test(lat, builtin_timer_and_provenance);
+    suite_add_tcase(s, lat);
+    TCase *px = tcase_create("proxy");
+    tcase_set_timeout(px, 60);
+    tcase_add_test(px, proxy_scores);
+    tcase_add_test(px, proxy_range_seed_and_inputs);
+    tcase_add_test(px, proxy_input_size_override);
+    suite_add_tcase(s, px);
+    return s;
+}
+
+int main(void)
+{
+    return lm_test_run(measure_suite());
+}

@@ -1,0 +1,580 @@
+/* Whole-network merging and verification (SPEC 8, 9): plans from results,
+ * the engine running a plan, lm_merge_network and lm_verify on small
+ * networks and on the zoo's ResNet-34, ResNet-50 and MobileNetV2 at a
+ * reduced input size, with random weights and batch norm statistics. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "layermerge/layermerge.h"
+
+/* Merged vs chain, relative to the largest output magnitude (SPEC 9:
+ * float32 round-off). */
+#define TOLERANCE 1e-5
+
+static lm_weights *random_weights(const lm_graph *g, uint64_t seed)
+{
+    lm_weights *w = NULL;
+    ck_assert_lm_ok(lm_weights_create(&w));
+    ck_assert_lm_ok(lm_weights_init_random(w, g, seed));
+    return w;
+}
+
+/* Merge with `plan`, check the merged graph round-trips through its files
+ * when `dir` is given, verify, and return the relative error. */
+static double merge_and_verify(const lm_graph *g, const lm_weights *w,
+                               const lm_plan *plan, const char *dir)
+{
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    ck_assert(lm_graph_is_valid(mg));
+    size_t kept_segments = lm_plan_segment_count(plan);
+    ck_assert_uint_eq(lm_graph_conv_count(mg), kept_segments);
+    ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
+    if (dir) {
+        char gp[512], wp[512];
+        snprintf(gp, sizeof gp, "%s/merged.yaml", dir);
+        snprintf(wp, sizeof wp, "%s/merged.safetensors", dir);
+        ck_assert_lm_ok(lm_graph_save(mg, gp));
+        ck_assert_lm_ok(lm_weights_save(mw, wp));
+        lm_graph *g2 = NULL;
+        lm_weights *w2 = NULL;
+        ck_assert_lm_ok(lm_graph_load(&g2, gp));
+        ck_assert_lm_ok(lm_weights_load(&w2, wp));
+        ck_assert_str_eq(lm_graph_fingerprint(g2), lm_graph_fingerprint(mg));
+        ck_assert_lm_ok(lm_weights_check_graph(w2, g2));
+        lm_graph_destroy(g2);
+        lm_weights_destroy(w2);
+    }
+    double abs_err = -1.0, rel_err = -1.0;
+    ck_assert_lm_ok(lm_verify(g, w, plan, mg, mw, 2, 99, &abs_err, &rel_err));
+    ck_assert(abs_err >= 0.0 && rel_err >= 0.0);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    return rel_err;
+}
+
+/* ---- a small network with every composition case ----------------------
+ *
+ * Positions 0..10 at 3x16x16 after a stem. Convs: 1 dense 3x3, 2 depthwise
+ * 3x3, 3 dense 1x1 (8 -> 16), 4 depthwise 5x5 stride 2, 5 dense 1x1,
+ * 6 dense 3x3, 7 depthwise 3x3, 8 dense 3x3 (16 -> 24), 9 dense 3x3,
+ * 10 dense 1x1. Skips: identity (0,2), (5,7), (8,10); projections (0,3)
+ * (8 -> 16, bias), (3,5) (stride 2, batch norm) and (6,8) (16 -> 24).
+ * Barriers 0, 5 (one after the strided conv, so that the 1x1 after it
+ * may merge into it) and 8, which carries a fixed avgpool. */
+static lm_graph *small_net(void)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_create(&g, 3, 16, 16));
+    ck_assert_lm_ok(lm_graph_set_name(g, "small"));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "stem.conv", 3,
+                                            8, 3, 1, 1, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "stem.bn",
+                                                 8, 1e-3));
+    ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
+    static const struct {
+        int64_t in, out, k, s, groups;
+        int bias, bn;
+        lm_act act;
+    } c[] = {
+        {8, 8, 3, 1, 1, 0, 1, LM_ACT_RELU},
+        {8, 8, 3, 1, 8, 0, 1, LM_ACT_RELU6},
+        {8, 16, 1, 1, 1, 1, 0, LM_ACT_IDENTITY},
+        {16, 16, 5, 2, 16, 0, 1, LM_ACT_SILU},
+        {16, 16, 1, 1, 1, 0, 1, LM_ACT_RELU},
+        {16, 16, 3, 1, 1, 1, 1, LM_ACT_RELU},
+        {16, 16, 3, 1, 16, 0, 1, LM_ACT_IDENTITY},
+        {16, 24, 3, 1, 1, 0, 1, LM_ACT_RELU},
+        {24, 24, 3, 1, 1, 0, 1, LM_ACT_RELU},
+        {24, 24, 1, 1, 1, 1, 1, LM_ACT_RELU},
+    };
+    for (size_t i = 0; i < 10; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%zu.conv", i + 1);
+        ck_assert_lm_ok(lm_graph_add_conv(g, name, c[i].in, c[i].out, c[i].k,
+                                          c[i].s, c[i].k / 2, c[i].groups,
+                                          c[i].bias, c[i].act));
+        snprintf(name, sizeof name, "t%zu.bn", i + 1);
+        if (c[i].bn)
+            ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name,
+                                                 1e-5 * (double)(i + 1)));
+    }
+    static const size_t skips[][2] = {{0, 2}, {0, 3}, {3, 5}, {5, 7},
+                                      {6, 8}, {8, 10}};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_lm_ok(lm_graph_add_skip(g, skips[i][0], skips[i][1]));
+    ck_assert_lm_ok(lm_graph_set_skip_projection(g, 1, "p03.conv", 1, 1));
+    ck_assert_lm_ok(lm_graph_set_skip_projection(g, 2, "p35.conv", 2, 0));
+    ck_assert_lm_ok(lm_graph_set_skip_bn(g, 2, "p35.bn", 2e-5));
+    ck_assert_lm_ok(lm_graph_set_skip_projection(g, 4, "p68.conv", 1, 1));
+    ck_assert_lm_ok(lm_graph_set_barrier(g, 0, 1));
+    ck_assert_lm_ok(lm_graph_set_barrier(g, 5, 1));
+    ck_assert_lm_ok(lm_graph_set_barrier(g, 8, 1));
+    ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_POSITION, 8,
+                                            LM_LAYER_AVGPOOL, 2, 2, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_adaptive_avgpool(g, LM_SITE_HEAD, 0, 1, 1));
+    ck_assert_lm_ok(lm_graph_add_layer_flatten(g, LM_SITE_HEAD, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "fc", 24, 10,
+                                              1));
+    ck_assert_lm_ok(lm_graph_validate(g));
+    return g;
+}
+
+typedef struct small_case {
+    size_t bounds[12];
+    size_t n_bounds;
+    const char *pruned; /* conv numbers, e.g. "\x02" */
+    const char *what;
+} small_case;
+
+static lm_plan *small_plan(const lm_graph *g, const small_case *sc)
+{
+    uint8_t kept[10];
+    memset(kept, 1, sizeof kept);
+    for (const char *p = sc->pruned; p && *p; p++)
+        kept[(size_t)*p - 1] = 0;
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_for_segments(&plan, g, sc->bounds, sc->n_bounds,
+                                         kept));
+    return plan;
+}
+
+/* Each case a whole small network: dense-dense with an identity skip;
+ * dense, depthwise and 1x1 with a projection fused; a strided depthwise
+ * followed by a 1x1 with a strided projection fused; a long segment with
+ * skips of both kinds; pruned convs, one a skip target (the skip adds in
+ * place), and both convs of a skip pruned (x + x, and x + P x); a segment
+ * per conv (batch norm folding only); skips kept across boundaries. */
+START_TEST(test_small_cases)
+{
+    static const small_case cases[] = {
+        {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 11, NULL, "no merge"},
+        {{0, 2, 3, 4, 5, 6, 7, 8, 10}, 9, NULL, "(0,2) with skip, (8,10)"},
+        {{0, 3, 4, 5, 6, 7, 8, 10}, 8, NULL, "(0,3) dense-dw-1x1 + proj"},
+        {{0, 3, 5, 6, 7, 8, 10}, 7, NULL, "strided dw + 1x1 + strided proj"},
+        {{0, 3, 5, 8, 10}, 5, NULL, "(5,8) and (0,3)"},
+        {{0, 3, 5, 8, 10}, 5, "\x06", "(5,8) pruning 6"},
+        {{0, 2, 3, 5, 8, 10}, 6, "\x02\x09", "pruned 2 (skip target), 9"},
+        {{0, 3, 5, 8, 10}, 5, "\x06\x07", "(5,8): skip (5,7) adds x + x"},
+        {{0, 3, 5, 8, 10}, 5, "\x01\x02", "(0,3): x + x, x + P x"},
+        {{0, 3, 5, 8, 10}, 5, "\x01", "(0,3) pruning 1"},
+    };
+    lm_graph *g = small_net();
+    lm_weights *w = random_weights(g, 21);
+    char *dir = lm_test_tmpdir();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lm_plan *plan = small_plan(g, &cases[i]);
+        double rel = merge_and_verify(g, w, plan, i == 3 ? dir : NULL);
+        ck_assert_msg(rel <= TOLERANCE, "case '%s': rel err %g",
+                      cases[i].what, rel);
+        lm_plan_destroy(plan);
+    }
+    lm_test_rmtree(dir);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* The merged graph's structure: kernel, padding, stride, groups, names,
+ * activations, flags, fixed layers and the skips that stay. */
+START_TEST(test_small_structure)
+{
+    static const small_case sc = {{0, 3, 5, 6, 7, 8, 10}, 7, NULL, ""};
+    lm_graph *g = small_net();
+    lm_weights *w = random_weights(g, 2);
+    lm_plan *plan = small_plan(g, &sc);
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    ck_assert_uint_eq(lm_graph_conv_count(mg), 6);
+    lm_conv_info ci = {.size = sizeof ci};
+    ck_assert_lm_ok(lm_graph_conv_info(mg, 1, &ci)); /* 3x3, dw 3x3, 1x1 */
+    ck_assert_int_eq(ci.kernel, 5);
+    ck_assert_int_eq(ci.padding, 2);
+    ck_assert_int_eq(ci.groups, 1);
+    ck_assert_int_eq(ci.has_bias, 1);
+    ck_assert_int_eq(ci.has_bn, 0);
+    ck_assert_str_eq(ci.name, "merged.0_3");
+    ck_assert_lm_ok(lm_graph_conv_info(mg, 2, &ci)); /* dw 5x5 s2, 1x1 */
+    ck_assert_int_eq(ci.kernel, 5);
+    ck_assert_int_eq(ci.stride, 2);
+    ck_assert_int_eq(ci.padding, 2);
+    ck_assert_int_eq(ci.groups, 1);
+    ck_assert_lm_ok(lm_graph_conv_info(mg, 4, &ci)); /* single dw conv 7 */
+    ck_assert_str_eq(ci.name, "t7.conv");
+    ck_assert_int_eq(ci.groups, 16);
+    ck_assert_int_eq(ci.has_bn, 0);
+    ck_assert_int_eq(ci.has_bias, 1);
+    ck_assert_int_eq(lm_graph_activation(mg, 1), LM_ACT_RELU);
+    /* position 3 was identity; its segment spans more than one position */
+    ck_assert_int_eq(lm_graph_activation(mg, 1), LM_ACT_RELU);
+    /* position 7 was identity and its segment spans one position */
+    ck_assert_int_eq(lm_graph_activation(mg, 4), LM_ACT_IDENTITY);
+    ck_assert(lm_graph_is_barrier(mg, 0));
+    ck_assert(lm_graph_is_barrier(mg, 2));
+    ck_assert(lm_graph_is_barrier(mg, 5));
+    ck_assert(!lm_graph_is_barrier(mg, 3));
+    ck_assert_uint_eq(lm_graph_layer_count(mg, LM_SITE_POSITION, 5), 1);
+    /* (5,7) -> (2,4); (6,8) -> (3,5) with its projection; (8,10) fused */
+    ck_assert_uint_eq(lm_graph_skip_count(mg), 2);
+    static const size_t want[2][2] = {{2, 4}, {3, 5}};
+    for (size_t k = 0; k < 2; k++) {
+        lm_skip_info si = {.size = sizeof si};
+        ck_assert_lm_ok(lm_graph_skip_info(mg, k, &si));
+        ck_assert_uint_eq(si.source, want[k][0]);
+        ck_assert_uint_eq(si.target, want[k][1]);
+        ck_assert_int_eq(si.has_projection, k == 1);
+    }
+    ck_assert(lm_weights_find(mw, "p68.conv.weight", NULL) == LM_OK);
+    ck_assert(lm_weights_find(mw, "p35.conv.weight", NULL) != LM_OK);
+    ck_assert(lm_weights_find(mw, "t1.conv.weight", NULL) != LM_OK);
+    ck_assert(lm_weights_find(mw, "merged.0_3.bias", NULL) == LM_OK);
+    lm_plan_destroy(plan);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* ---- the zoo at a reduced input size ----------------------------------- */
+
+static lm_graph *zoo_at(const char *model, int side)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "examples/models/%s.yaml", model);
+    FILE *fp = fopen(lm_test_source_path(rel), "rb");
+    ck_assert_ptr_nonnull(fp);
+    char *text = calloc(1, 1 << 20);
+    size_t len = fread(text, 1, (1 << 20) - 1, fp);
+    fclose(fp);
+    char *at = strstr(text, "height: 224, width: 224");
+    ck_assert_ptr_nonnull(at);
+    char repl[32];
+    snprintf(repl, sizeof repl, "height: %3d, width: %3d", side, side);
+    memcpy(at, repl, 23);
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load_string(&g, text, len));
+    free(text);
+    return g;
+}
+
+/* Synthetic tables as in test_solver_api.c: latency grows with the work of
+ * the merged conv, importance falls with its kernel and pruned convs. */
+static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
+                                   lm_latency_table **lat,
+                                   lm_importance_table **imp)
+{
+    ck_assert_lm_ok(lm_entries_create(entries, g));
+    ck_assert_lm_ok(lm_latency_table_create_for(lat, *entries));
+    ck_assert_lm_ok(lm_importance_table_create_for(imp, *entries,
+                                                   LM_METRIC_NORMALISED));
+    for (size_t id = 0; id < lm_entries_count(*entries); id++) {
+        lm_entry_info in = {.size = sizeof in};
+        ck_assert_lm_ok(lm_entries_entry(*entries, id, &in));
+        double k2 = (double)(in.kernel * in.kernel);
+        double work = k2 * (double)in.out_channels * (double)in.in_height *
+                      (double)in.in_width / (double)(in.stride * in.stride);
+        if (!in.depthwise)
+            work *= (double)in.in_channels;
+        double v = exp(-0.004 * (double)in.kernel -
+                       0.01 * (double)(in.end - in.st - in.n_kept)) +
+                   1e-4 * (double)(in.st % 3);
+        if (!in.identity) /* ms-like values at 32x32 */
+            ck_assert_lm_ok(lm_latency_table_set_entry(*lat, *entries, id,
+                                                       0.2 + work * 1e-5, 0.0));
+        ck_assert_lm_ok(lm_importance_table_set_entry_normalised(
+            *imp, *entries, id, v, v));
+    }
+    lm_solver *s = NULL;
+    ck_assert_lm_ok(lm_solver_create(&s, g, *entries, *lat, *imp));
+    return s;
+}
+
+/* Results at budget ratios 0.9, 0.7, 0.5 and the fastest point of the
+ * Pareto front; each merged and verified against its chain. */
+static void check_zoo_results(const char *model, int side)
+{
+    lm_graph *g = zoo_at(model, side);
+    lm_weights *w = random_weights(g, 17);
+    lm_entries *e = NULL;
+    lm_latency_table *lat = NULL;
+    lm_importance_table *imp = NULL;
+    lm_solver *s = synthetic_solver(g, &e, &lat, &imp);
+    lm_solve_options *o = NULL;
+    ck_assert_lm_ok(lm_solve_options_create(&o));
+    static const double ratios[] = {0.9, 0.7, 0.5, 1.0};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratios[i]));
+        lm_result *r = NULL;
+        lm_front *f = NULL;
+        const lm_result *use = NULL;
+        if (i < 3) {
+            ck_assert_lm_ok(lm_solver_run(s, o, &r));
+            use = r;
+        } else {
+            ck_assert_lm_ok(lm_solver_front(s, o, &f));
+            use = lm_front_get(f, 0);
+        }
+        lm_plan *plan = NULL;
+        ck_assert_lm_ok(lm_plan_for_result(&plan, g, use));
+        double rel = merge_and_verify(g, w, plan, NULL);
+        fprintf(stderr, "%s %s: %zu segments, rel err %.3g\n", model,
+                i < 3 ? (i == 0 ? "0.9" : i == 1 ? "0.7" : "0.5") : "fastest",
+                lm_plan_segment_count(plan), rel);
+        ck_assert_msg(rel <= TOLERANCE, "%s ratio %g: rel err %g", model,
+                      ratios[i], rel);
+        lm_plan_destroy(plan);
+        lm_result_destroy(r);
+        lm_front_destroy(f);
+    }
+    lm_solve_options_destroy(o);
+    lm_solver_destroy(s);
+    lm_importance_table_destroy(imp);
+    lm_latency_table_destroy(lat);
+    lm_entries_destroy(e);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+
+START_TEST(test_resnet34)
+{
+    check_zoo_results("resnet34", 32);
+}
+END_TEST
+
+START_TEST(test_resnet50)
+{
+    check_zoo_results("resnet50", 32);
+}
+END_TEST
+
+START_TEST(test_mobilenetv2)
+{
+    check_zoo_results("mobilenetv2", 32);
+}
+END_TEST
+
+/* The largest valid segments of MobileNetV2, every conv kept: the
+ * barriers alone bound the segments. */
+START_TEST(test_mobilenetv2_largest_segments)
+{
+    lm_graph *g = zoo_at("mobilenetv2", 32);
+    lm_weights *w = random_weights(g, 23);
+    lm_entries *e = NULL;
+    ck_assert_lm_ok(lm_entries_create(&e, g));
+    /* Greedy: from each start, the longest valid segment. */
+    size_t n = lm_graph_conv_count(g), bounds[64], nb = 0, at = 0;
+    bounds[nb++] = 0;
+    while (at < n) {
+        size_t best = at + 1;
+        for (size_t sg = 0; sg < lm_entries_segment_count(e); sg++) {
+            lm_segment_info si = {.size = sizeof si};
+            ck_assert_lm_ok(lm_entries_segment(e, sg, &si));
+            if (si.st == at && si.end > best && si.n_entries > 0)
+                best = si.end;
+        }
+        bounds[nb++] = best;
+        at = best;
+    }
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_for_segments(&plan, g, bounds, nb, NULL));
+    double rel = merge_and_verify(g, w, plan, NULL);
+    fprintf(stderr, "mobilenetv2 largest segments (%zu): rel err %.3g\n",
+            nb - 1, rel);
+    ck_assert_msg(rel <= TOLERANCE, "rel err %g", rel);
+    lm_plan_destroy(plan);
+    lm_entries_destroy(e);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* ---- the engine running a plan, and bad input -------------------------- */
+
+static lm_weights *copy_without(const lm_weights *w, const char *drop,
+                                const char *reshape)
+{
+    lm_weights *c = NULL;
+    ck_assert_lm_ok(lm_weights_create(&c));
+    for (size_t i = 0; i < lm_weights_count(w); i++) {
+        const char *name = lm_weights_name(w, i);
+        if (drop && !strcmp(name, drop))
+            continue;
+        int64_t dims[8];
+        size_t nd = 0, n = 0;
+        const float *data = NULL;
+        ck_assert_lm_ok(lm_weights_shape(w, name, dims, 8, &nd));
+        ck_assert_lm_ok(lm_weights_data_f32(w, name, &data, &n));
+        if (reshape && !strcmp(name, reshape)) { /* same count, other shape */
+            dims[0] = (int64_t)n;
+            nd = 1;
+        }
+        ck_assert_lm_ok(lm_weights_set_f32(c, name, dims, nd, data));
+    }
+    return c;
+}
+
+/* configure_plan equals the original with NULL, refuses another graph's
+ * plan, and a plan that only folds batch norms changes nothing. */
+START_TEST(test_engine_plan)
+{
+    lm_graph *g = small_net();
+    lm_weights *w = random_weights(g, 5);
+    lm_engine *e = NULL;
+    ck_assert_lm_ok(lm_engine_create(&e, g, w, 1));
+    size_t ni = lm_engine_input_size(e), no = lm_engine_output_size(e);
+    float *x = calloc(ni, sizeof *x), *y0 = calloc(no, sizeof *y0),
+          *y1 = calloc(no, sizeof *y1);
+    for (size_t i = 0; i < ni; i++)
+        x[i] = (float)sin((double)i * 0.37);
+    ck_assert_lm_ok(lm_engine_run(e, x, ni, y0, no));
+    static const small_case sc = {{0, 3, 5, 8, 10}, 5, "\x06", ""};
+    lm_plan *plan = small_plan(g, &sc);
+    ck_assert_lm_ok(lm_engine_configure_plan(e, plan));
+    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no));
+    ck_assert(memcmp(y0, y1, no * sizeof *y0) != 0);
+    ck_assert_lm_ok(lm_engine_configure_plan(e, NULL));
+    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no));
+    ck_assert_mem_eq(y0, y1, no * sizeof *y0);
+
+    lm_graph *other = zoo_at("resnet18", 32);
+    lm_entries *oe = NULL;
+    ck_assert_lm_ok(lm_entries_create(&oe, other));
+    lm_plan *oplan = NULL;
+    ck_assert_lm_ok(lm_plan_for_entry(&oplan, other, oe, 3));
+    ck_assert_lm_status(lm_engine_configure_plan(e, oplan), LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(g)));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(other)));
+    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no)); /* unchanged */
+    ck_assert_mem_eq(y0, y1, no * sizeof *y0);
+    ck_assert_lm_status(lm_engine_configure_plan(NULL, plan),
+                        LM_ERR_INVALID_ARG);
+
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, w, oplan),
+                        LM_ERR_MISMATCH);
+    ck_assert_ptr_null(mg);
+    ck_assert_ptr_null(mw);
+    double a, r;
+    ck_assert_lm_status(lm_verify(g, w, oplan, g, w, 1, 1, &a, &r),
+                        LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_verify(g, w, plan, g, w, 0, 1, &a, &r),
+                        LM_ERR_INVALID_ARG);
+    lm_plan_destroy(oplan);
+    lm_entries_destroy(oe);
+    lm_graph_destroy(other);
+    lm_plan_destroy(plan);
+    free(x);
+    free(y0);
+    free(y1);
+    lm_engine_destroy(e);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_bad_weights)
+{
+    lm_graph *g = small_net();
+    lm_weights *w = random_weights(g, 8);
+    static const small_case sc = {{0, 3, 5, 8, 10}, 5, NULL, ""};
+    lm_plan *plan = small_plan(g, &sc);
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+
+    lm_weights *missing = copy_without(w, "t6.bn.running_var", NULL);
+    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, missing, plan),
+                        LM_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "t6.bn.running_var"));
+    ck_assert_ptr_null(mg);
+    lm_weights_destroy(missing);
+
+    lm_weights *bad = copy_without(w, NULL, "p68.conv.weight");
+    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, bad, plan),
+                        LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "p68.conv.weight"));
+    lm_weights_destroy(bad);
+
+    /* merged weights that do not fit the merged graph */
+    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    double a, r;
+    ck_assert_lm_status(lm_verify(g, w, plan, mg, w, 1, 1, &a, &r),
+                        LM_ERR_NOT_FOUND);
+    ck_assert_lm_status(lm_merge_network(NULL, &mw, g, w, plan),
+                        LM_ERR_INVALID_ARG);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    lm_plan_destroy(plan);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* A result of another graph is refused with both fingerprints named. */
+START_TEST(test_result_of_other_graph)
+{
+    lm_graph *g = zoo_at("resnet34", 32);
+    lm_graph *other = zoo_at("resnet34", 64);
+    lm_entries *e = NULL;
+    lm_latency_table *lat = NULL;
+    lm_importance_table *imp = NULL;
+    lm_solver *s = synthetic_solver(g, &e, &lat, &imp);
+    lm_solve_options *o = NULL;
+    ck_assert_lm_ok(lm_solve_options_create(&o));
+    ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, 0.7));
+    lm_result *r = NULL;
+    ck_assert_lm_ok(lm_solver_run(s, o, &r));
+    lm_plan *plan = NULL;
+    ck_assert_lm_status(lm_plan_for_result(&plan, other, r), LM_ERR_MISMATCH);
+    ck_assert_ptr_null(plan);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(g)));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(),
+                                 lm_graph_fingerprint(other)));
+    ck_assert_lm_ok(lm_plan_for_result(&plan, g, r));
+    ck_assert_str_eq(lm_plan_fingerprint(plan), lm_graph_fingerprint(g));
+    for (size_t q = 1; q <= lm_graph_conv_count(g); q++)
+        ck_assert_int_eq(lm_plan_activation(plan, q) != LM_ACT_IDENTITY,
+                         lm_result_activation_kept(r, q));
+    lm_plan_destroy(plan);
+    lm_result_destroy(r);
+    lm_solve_options_destroy(o);
+    lm_solver_destroy(s);
+    lm_importance_table_destroy(imp);
+    lm_latency_table_destroy(lat);
+    lm_entries_destroy(e);
+    lm_graph_destroy(other);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+static Suite *netmerge_suite(void)
+{
+    Suite *s = suite_create("netmerge");
+    TCase *tc = tcase_create("small");
+    tcase_add_test(tc, test_small_cases);
+    tcase_add_test(tc, test_small_structure);
+    tcase_add_test(tc, test_engine_plan);
+    tcase_add_test(tc, test_bad_weights);
+    tcase_add_test(tc, test_result_of_other_graph);
+    suite_add_tcase(s, tc);
+    TCase *zoo = tcase_create("zoo");
+    tcase_set_timeout(zoo, 600);
+    tcase_add_test(zoo, test_resnet34);
+    tcase_add_test(zoo, test_resnet50);
+    tcase_add_test(zoo, test_mobilenetv2);
+    tcase_add_test(zoo, test_mobilenetv2_largest_segments);
+    suite_add_tcase(s, zoo);
+    return s;
+}
+
+int main(void)
+{
+    return lm_test_run(netmerge_suite());
+}

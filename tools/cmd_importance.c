@@ -1,0 +1,331 @@
+/* `layermerge importance proxy|shard`: fill an importance table with the
+ * data-free proxy, or print the entry plans one worker of a sharded
+ * importance run must fine-tune and measure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+
+static void importance_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: layermerge importance proxy GRAPH.yaml "
+            "[WEIGHTS.safetensors | --random-weights SEED]\n"
+            "                                -o TABLE.yaml [--batch N] "
+            "[--size S] [--seed S] [--range A:B]\n"
+            "       layermerge importance shard GRAPH.yaml --range A:B "
+            "[-o PLANS.yaml]\n\n"
+            "proxy: score every entry without data or fine-tuning: the\n"
+            "network with only that entry applied against the original on\n"
+            "random N(0,1) inputs; raw = relative squared output error,\n"
+            "importance = exp(-raw). A stand-in for trying the solver, NOT the\n"
+            "paper's fine-tuned accuracy (the table says so). Saved after\n"
+            "every entry; re-running with the same -o resumes.\n"
+            "  --random-weights SEED  use deterministic random weights\n"
+            "  --batch N     calibration images (default 4)\n"
+            "  --size S      run at an S x S input (default: the graph's own)\n"
+            "  --seed S      seed of the calibration inputs (default 0)\n"
+            "  --range A:B   only entry ids A <= id < B\n\n"
+            "shard: print, as a YAML stream, one plan document per entry id in\n"
+            "[A, B) (docs/formats.md, \"Plan\"), each starting with an `entry`\n"
+            "key holding the entry's id and key (st, end, kernel, stride,\n"
+            "depthwise): what a worker's training loop applies before\n"
+            "fine-tuning and measuring that entry.\n"
+            "  -o PLANS.yaml write the stream to a file instead of standard "
+            "output\n\n"
+            "Exit status: 0 success, 1 failure or interruption, 2 bad usage.\n");
+}
+
+typedef struct imp_args {
+    const char *graph, *weights, *out;
+    size_t batch, size, seed, wseed, lo, hi;
+    int has_size, has_range, has_wseed;
+} imp_args;
+
+static int parse_value(const char *opt, const char *val, imp_args *a)
+{
+    size_t v = 0;
+    if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+        a->out = val;
+        return 0;
+    }
+    if (!strcmp(opt, "--range")) {
+        a->has_range = 1;
+        return lm_tool_parse_range(val, &a->lo, &a->hi)
+                   ? 0
+                   : lm_tool_usage_error("importance", "--range wants A:B "
+                                                       "with A < B");
+    }
+    if (!lm_tool_parse_size(val, &v))
+        return lm_tool_usage_error("importance", "a number option needs a "
+                                                 "non-negative integer");
+    if (!strcmp(opt, "--batch"))
+        a->batch = v;
+    else if (!strcmp(opt, "--size"))
+        a->size = v, a->has_size = 1;
+    else if (!strcmp(opt, "--seed"))
+        a->seed = v;
+    else
+        a->wseed = v, a->has_wseed = 1;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, imp_args *a)
+{
+    static const char *const valued[] = {"-o", "--output", "--batch", "--size",
+                                         "--seed", "--random-weights",
+                                         "--range"};
+    a->batch = 4;
+    for (int i = 2; i < argc; i++) {
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued && !known; k++)
+            known = !strcmp(argv[i], valued[k]);
+        if (known) {
+            if (i + 1 >= argc)
+                return lm_tool_usage_error("importance", "an option lacks "
+                                                         "its value");
+            int rc = parse_value(argv[i], argv[i + 1], a);
+            if (rc)
+                return rc;
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
+            return lm_tool_usage_error("importance", msg);
+        } else if (!a->graph) {
+            a->graph = argv[i];
+        } else if (!a->weights) {
+            a->weights = argv[i];
+        } else {
+            return lm_tool_usage_error("importance", "too many files");
+        }
+    }
+    if (!a->graph)
+        return lm_tool_usage_error("importance", "GRAPH.yaml is required");
+    if (a->batch == 0 || (a->has_size && a->size == 0))
+        return lm_tool_usage_error("importance", "--batch and --size must be "
+                                                 ">= 1");
+    return 0;
+}
+
+/* ---- proxy ------------------------------------------------------------- */
+
+static lm_status load_weights(const imp_args *a, const lm_graph *g,
+                              lm_weights **out)
+{
+    lm_status st = a->weights ? lm_weights_load(out, a->weights)
+                              : lm_weights_create(out);
+    if (st == LM_OK && !a->weights)
+        st = lm_weights_init_random(*out, g, (uint64_t)a->wseed);
+    return st;
+}
+
+static lm_status open_table(const char *path, const lm_entries *entries,
+                            lm_importance_table **out)
+{
+    if (access(path, F_OK) != 0)
+        return lm_importance_table_create_for(out, entries,
+                                              LM_METRIC_NORMALISED);
+    lm_status st = lm_importance_table_load(out, path);
+    if (st == LM_OK &&
+        (st = lm_importance_table_check(*out, entries)) != LM_OK) {
+        lm_importance_table_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static lm_status proxy_options(const imp_args *a, lm_tool_bar *bar,
+                               lm_proxy_options **out)
+{
+    lm_proxy_options *o = NULL;
+    lm_status st = lm_proxy_options_create(&o);
+    if (st == LM_OK)
+        st = lm_proxy_options_set_batch(o, a->batch);
+    if (st == LM_OK && a->has_size)
+        st = lm_proxy_options_set_input_size(o, (int64_t)a->size,
+                                             (int64_t)a->size);
+    if (st == LM_OK)
+        st = lm_proxy_options_set_seed(o, (uint64_t)a->seed);
+    if (st == LM_OK && a->has_range)
+        st = lm_proxy_options_set_range(o, a->lo, a->hi);
+    if (st == LM_OK)
+        st = lm_proxy_options_set_save_path(o, a->out);
+    if (st == LM_OK)
+        st = lm_proxy_options_set_progress(o, lm_tool_progress, bar);
+    if (st != LM_OK)
+        lm_proxy_options_destroy(o);
+    else
+        *out = o;
+    return st;
+}
+
+static int has_importance(const void *t, size_t st, size_t end, int64_t k,
+                          int64_t s, int dw)
+{
+    return lm_importance_table_has(t, st, end, k, s, dw);
+}
+
+static int run_proxy(const imp_args *a, const lm_graph *g,
+                     const lm_weights *w, const lm_entries *e,
+                     lm_importance_table *t)
+{
+    size_t count = lm_entries_count(e);
+    size_t lo = a->has_range ? a->lo : 0;
+    size_t hi = a->has_range && a->hi < count ? a->hi : count;
+    size_t total = lo < hi ? hi - lo : 0;
+    size_t present = lm_tool_count_present(e, lo, hi, has_importance, t);
+    if (present > 0)
+        printf("resuming %s: %zu of %zu entries already scored\n", a->out,
+               present, total);
+    fflush(stdout);
+    lm_tool_bar bar;
+    lm_tool_bar_init(&bar, present);
+    lm_proxy_options *o = NULL;
+    if (proxy_options(a, &bar, &o) != LM_OK)
+        return lm_tool_fail("importance proxy");
+    lm_tool_catch_interrupt();
+    lm_status st = lm_importance_proxy(t, g, w, e, o);
+    lm_proxy_options_destroy(o);
+    if (st == LM_ERR_CANCELLED) {
+        fprintf(stderr, "\nlayermerge importance: interrupted; %s keeps %zu "
+                        "entries, re-run to resume\n", a->out,
+                lm_importance_table_count(t));
+        return 1;
+    }
+    if (st != LM_OK)
+        return lm_tool_fail(a->out);
+    printf("scored %zu entries (%zu already scored) into %s\n",
+           total - present, present, a->out);
+    return 0;
+}
+
+static int cmd_proxy(const imp_args *a, const lm_graph *g,
+                     const lm_entries *e)
+{
+    if (!a->out)
+        return lm_tool_usage_error("importance", "proxy needs -o TABLE.yaml");
+    if (!a->weights == !a->has_wseed)
+        return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
+                                                 "or --random-weights SEED");
+    lm_weights *w = NULL;
+    lm_importance_table *t = NULL;
+    int rc;
+    if (load_weights(a, g, &w) != LM_OK)
+        rc = lm_tool_fail(a->weights ? a->weights : "random weights");
+    else if (open_table(a->out, e, &t) != LM_OK)
+        rc = lm_tool_fail(a->out);
+    else
+        rc = run_proxy(a, g, w, e, t);
+    lm_importance_table_destroy(t);
+    lm_weights_destroy(w);
+    return rc;
+}
+
+/* ---- shard -------------------------------------------------------------- */
+
+static lm_status write_entry_plan(FILE *fp, const lm_graph *g,
+                                  const lm_entries *e, size_t id)
+{
+    lm_entry_info info = {.size = sizeof info};
+    lm_plan *plan = NULL;
+    lm_status st = lm_entries_entry(e, id, &info);
+    if (st == LM_OK)
+        st = lm_plan_for_entry(&plan, g, e, id);
+    if (st != LM_OK)
+        return st;
+    /* The plan document's own writer emits the mapping; the entry's id and
+     * key go first as an extra `entry` key. */
+    char *body = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&body, &len);
+    if (!mem) {
+        lm_plan_destroy(plan);
+        return LM_ERR_NOMEM;
+    }
+    st = lm_plan_write(plan, mem);
+    fclose(mem);
+    lm_plan_destroy(plan);
+    const char *doc = body;
+    if (st == LM_OK && !strncmp(doc, "---", 3) && strchr(doc, '\n'))
+        doc = strchr(doc, '\n') + 1;
+    if (st == LM_OK)
+        fprintf(fp,
+                "---\nentry: {id: %zu, st: %zu, end: %zu, kernel: %lld, "
+                "stride: %lld, depthwise: %s}\n%s",
+                id, info.st, info.end, (long long)info.kernel,
+                (long long)info.stride, info.depthwise ? "true" : "false",
+                doc);
+    free(body);
+    return st;
+}
+
+static int cmd_shard(const imp_args *a, const lm_graph *g,
+                     const lm_entries *e)
+{
+    if (!a->has_range)
+        return lm_tool_usage_error("importance", "shard needs --range A:B");
+    size_t count = lm_entries_count(e);
+    if (a->lo >= count) {
+        fprintf(stderr, "layermerge importance: --range starts at %zu but "
+                        "the graph has %zu entries\n", a->lo, count);
+        return 1;
+    }
+    size_t hi = a->hi < count ? a->hi : count;
+    char tmp[4200];
+    FILE *fp = stdout;
+    if (a->out) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a->out, (long)getpid());
+        if (!(fp = fopen(tmp, "w"))) {
+            perror(a->out);
+            return 1;
+        }
+    }
+    lm_status st = LM_OK;
+    for (size_t id = a->lo; id < hi && st == LM_OK; id++)
+        st = write_entry_plan(fp, g, e, id);
+    int bad = st != LM_OK || fflush(fp) != 0 || ferror(fp);
+    if (a->out) {
+        bad |= fclose(fp) != 0;
+        /* Written beside the target and renamed: never a half file. */
+        if (bad || rename(tmp, a->out) != 0) {
+            remove(tmp);
+            return st != LM_OK ? lm_tool_fail("importance shard")
+                               : (perror(a->out), 1);
+        }
+        fprintf(stderr, "wrote %zu entry plans (ids %zu..%zu) to %s\n",
+                hi - a->lo, a->lo, hi - 1, a->out);
+    }
+    return st != LM_OK ? lm_tool_fail("importance shard") : bad;
+}
+
+int lm_cmd_importance(int argc, char **argv)
+{
+    if (lm_tool_wants_help(argc, argv)) {
+        importance_usage(stdout);
+        return 0;
+    }
+    if (argc < 2 || (strcmp(argv[1], "proxy") && strcmp(argv[1], "shard")))
+        return lm_tool_usage_error("importance", "subcommand proxy or shard "
+                                                 "expected");
+    imp_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    lm_graph *g = NULL;
+    lm_entries *e = NULL;
+    if (lm_graph_load(&g, a.graph) != LM_OK)
+        return lm_tool_fail(a.graph);
+    if (lm_entries_create(&e, g) != LM_OK)
+        rc = lm_tool_fail(a.graph);
+    else
+        rc = !strcmp(argv[1], "proxy") ? cmd_proxy(&a, g, e)
+                                       : cmd_shard(&a, g, e);
+    lm_entries_destroy(e);
+    lm_graph_destroy(g);
+    return rc;
+}
