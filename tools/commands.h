@@ -25,6 +25,9 @@ int lm_cmd_entries(int argc, char **argv);
 int lm_cmd_solve(int argc, char **argv);
 int lm_cmd_front(int argc, char **argv);
 int lm_cmd_table(int argc, char **argv);
+int lm_cmd_plan(int argc, char **argv);
+int lm_cmd_merge(int argc, char **argv);
+int lm_cmd_verify(int argc, char **argv);
 int lm_cmd_latency(int argc, char **argv);
 int lm_cmd_importance(int argc, char **argv);
 
