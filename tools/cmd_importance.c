@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "progress.h"
 
 static void importance_usage(FILE *out)
 {
@@ -40,28 +41,19 @@ static void importance_usage(FILE *out)
 }
 
 typedef struct imp_args {
-    const char *graph, *weights, *out;
-    size_t batch, size, seed, wseed, lo, hi;
-    int has_size, has_range, has_wseed;
+    const char *graph, *weights;
+    lm_tool_span span;
+    size_t batch, size, seed, wseed;
+    int has_size, has_wseed;
 } imp_args;
 
-static int parse_value(const char *opt, const char *val, imp_args *a)
+static int parse_value(const char *opt, const char *val, void *args)
 {
+    imp_args *a = args;
     size_t v = 0;
-    if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
-        a->out = val;
-        return 0;
-    }
-    if (!strcmp(opt, "--range")) {
-        a->has_range = 1;
-        return lm_tool_parse_range(val, &a->lo, &a->hi)
-                   ? 0
-                   : lm_tool_usage_error("importance", "--range wants A:B "
-                                                       "with A < B");
-    }
-    if (!lm_tool_parse_size(val, &v))
-        return lm_tool_usage_error("importance", "a number option needs a "
-                                                 "non-negative integer");
+    int rc = lm_tool_span_value("importance", opt, val, &a->span, &v);
+    if (rc != LM_TOOL_NUMBER)
+        return rc;
     if (!strcmp(opt, "--batch"))
         a->batch = v;
     else if (!strcmp(opt, "--size"))
@@ -73,36 +65,29 @@ static int parse_value(const char *opt, const char *val, imp_args *a)
     return 0;
 }
 
+static int parse_file(const char *word, void *args)
+{
+    imp_args *a = args;
+    if (!a->graph)
+        a->graph = word;
+    else if (!a->weights)
+        a->weights = word;
+    else
+        return lm_tool_usage_error("importance", "too many files");
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, imp_args *a)
 {
     static const char *const valued[] = {"-o", "--output", "--batch", "--size",
                                          "--seed", "--random-weights",
-                                         "--range"};
+                                         "--range", NULL};
+    static const lm_tool_opts opts = {"importance", valued, parse_value,
+                                      parse_file};
     a->batch = 4;
-    for (int i = 2; i < argc; i++) {
-        int known = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued && !known; k++)
-            known = !strcmp(argv[i], valued[k]);
-        if (known) {
-            if (i + 1 >= argc)
-                return lm_tool_usage_error("importance", "an option lacks "
-                                                         "its value");
-            int rc = parse_value(argv[i], argv[i + 1], a);
-            if (rc)
-                return rc;
-            i++;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
-            return lm_tool_usage_error("importance", msg);
-        } else if (!a->graph) {
-            a->graph = argv[i];
-        } else if (!a->weights) {
-            a->weights = argv[i];
-        } else {
-            return lm_tool_usage_error("importance", "too many files");
-        }
-    }
+    int rc = lm_tool_parse_argv(&opts, argc, argv, 2, a);
+    if (rc)
+        return rc;
     if (!a->graph)
         return lm_tool_usage_error("importance", "GRAPH.yaml is required");
     if (a->batch == 0 || (a->has_size && a->size == 0))
@@ -150,10 +135,10 @@ static lm_status proxy_options(const imp_args *a, lm_tool_bar *bar,
                                              (int64_t)a->size);
     if (st == LM_OK)
         st = lm_proxy_options_set_seed(o, (uint64_t)a->seed);
-    if (st == LM_OK && a->has_range)
-        st = lm_proxy_options_set_range(o, a->lo, a->hi);
+    if (st == LM_OK && a->span.has_range)
+        st = lm_proxy_options_set_range(o, a->span.lo, a->span.hi);
     if (st == LM_OK)
-        st = lm_proxy_options_set_save_path(o, a->out);
+        st = lm_proxy_options_set_save_path(o, a->span.out);
     if (st == LM_OK)
         st = lm_proxy_options_set_progress(o, lm_tool_progress, bar);
     if (st != LM_OK)
@@ -169,44 +154,31 @@ static int has_importance(const void *t, size_t st, size_t end, int64_t k,
     return lm_importance_table_has(t, st, end, k, s, dw);
 }
 
+static size_t count_importance(const void *t)
+{
+    return lm_importance_table_count(t);
+}
+
 static int run_proxy(const imp_args *a, const lm_graph *g,
                      const lm_weights *w, const lm_entries *e,
                      lm_importance_table *t)
 {
-    size_t count = lm_entries_count(e);
-    size_t lo = a->has_range ? a->lo : 0;
-    size_t hi = a->has_range && a->hi < count ? a->hi : count;
-    size_t total = lo < hi ? hi - lo : 0;
-    size_t present = lm_tool_count_present(e, lo, hi, has_importance, t);
-    if (present > 0)
-        printf("resuming %s: %zu of %zu entries already scored\n", a->out,
-               present, total);
-    fflush(stdout);
-    lm_tool_bar bar;
-    lm_tool_bar_init(&bar, present);
+    lm_tool_run run = {.cmd = "importance", .verb = "scored", .entries = e,
+                       .table = t, .has = has_importance,
+                       .count = count_importance};
+    lm_tool_run_begin(&run, &a->span);
     lm_proxy_options *o = NULL;
-    if (proxy_options(a, &bar, &o) != LM_OK)
+    if (proxy_options(a, &run.bar, &o) != LM_OK)
         return lm_tool_fail("importance proxy");
-    lm_tool_catch_interrupt();
     lm_status st = lm_importance_proxy(t, g, w, e, o);
     lm_proxy_options_destroy(o);
-    if (st == LM_ERR_CANCELLED) {
-        fprintf(stderr, "\nlayermerge importance: interrupted; %s keeps %zu "
-                        "entries, re-run to resume\n", a->out,
-                lm_importance_table_count(t));
-        return 1;
-    }
-    if (st != LM_OK)
-        return lm_tool_fail(a->out);
-    printf("scored %zu entries (%zu already scored) into %s\n",
-           total - present, present, a->out);
-    return 0;
+    return lm_tool_run_end(&run, &a->span, st);
 }
 
 static int cmd_proxy(const imp_args *a, const lm_graph *g,
                      const lm_entries *e)
 {
-    if (!a->out)
+    if (!a->span.out)
         return lm_tool_usage_error("importance", "proxy needs -o TABLE.yaml");
     if (!a->weights == !a->has_wseed)
         return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
@@ -216,8 +188,8 @@ static int cmd_proxy(const imp_args *a, const lm_graph *g,
     int rc;
     if (load_weights(a, g, &w) != LM_OK)
         rc = lm_tool_fail(a->weights ? a->weights : "random weights");
-    else if (open_table(a->out, e, &t) != LM_OK)
-        rc = lm_tool_fail(a->out);
+    else if (open_table(a->span.out, e, &t) != LM_OK)
+        rc = lm_tool_fail(a->span.out);
     else
         rc = run_proxy(a, g, w, e, t);
     lm_importance_table_destroy(t);
@@ -266,38 +238,39 @@ static lm_status write_entry_plan(FILE *fp, const lm_graph *g,
 static int cmd_shard(const imp_args *a, const lm_graph *g,
                      const lm_entries *e)
 {
-    if (!a->has_range)
+    const lm_tool_span *sp = &a->span;
+    if (!sp->has_range)
         return lm_tool_usage_error("importance", "shard needs --range A:B");
     size_t count = lm_entries_count(e);
-    if (a->lo >= count) {
+    if (sp->lo >= count) {
         fprintf(stderr, "layermerge importance: --range starts at %zu but "
-                        "the graph has %zu entries\n", a->lo, count);
+                        "the graph has %zu entries\n", sp->lo, count);
         return 1;
     }
-    size_t hi = a->hi < count ? a->hi : count;
+    size_t hi = sp->hi < count ? sp->hi : count;
     char tmp[4200];
     FILE *fp = stdout;
-    if (a->out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a->out, (long)getpid());
+    if (sp->out) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", sp->out, (long)getpid());
         if (!(fp = fopen(tmp, "w"))) {
-            perror(a->out);
+            perror(sp->out);
             return 1;
         }
     }
     lm_status st = LM_OK;
-    for (size_t id = a->lo; id < hi && st == LM_OK; id++)
+    for (size_t id = sp->lo; id < hi && st == LM_OK; id++)
         st = write_entry_plan(fp, g, e, id);
     int bad = st != LM_OK || fflush(fp) != 0 || ferror(fp);
-    if (a->out) {
+    if (sp->out) {
         bad |= fclose(fp) != 0;
         /* Written beside the target and renamed: never a half file. */
-        if (bad || rename(tmp, a->out) != 0) {
+        if (bad || rename(tmp, sp->out) != 0) {
             remove(tmp);
             return st != LM_OK ? lm_tool_fail("importance shard")
-                               : (perror(a->out), 1);
+                               : (perror(sp->out), 1);
         }
         fprintf(stderr, "wrote %zu entry plans (ids %zu..%zu) to %s\n",
-                hi - a->lo, a->lo, hi - 1, a->out);
+                hi - sp->lo, sp->lo, hi - 1, sp->out);
     }
     return st != LM_OK ? lm_tool_fail("importance shard") : bad;
 }

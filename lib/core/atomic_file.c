@@ -78,3 +78,19 @@ void lm_atomic_abort(lm_atomic_file *af)
     free(af->path);
     memset(af, 0, sizeof *af);
 }
+
+lm_status lm_atomic_save(const char *path, const char *what,
+                         lm_atomic_write_fn write, const void *obj)
+{
+    lm_atomic_file af;
+    lm_status st = lm_atomic_open(&af, path);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "saving %s: ", what);
+    st = write(af.fp, obj);
+    if (st != LM_OK) {
+        lm_atomic_abort(&af);
+        return lm_err_prefix(st, "saving %s to %s: ", what, path);
+    }
+    st = lm_atomic_commit(&af);
+    return st != LM_OK ? lm_err_prefix(st, "saving %s: ", what) : LM_OK;
+}

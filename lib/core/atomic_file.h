@@ -23,4 +23,13 @@ lm_status lm_atomic_commit(lm_atomic_file *af);
 /* Drop the temporary file; `path` is untouched. Accepts a zeroed `af`. */
 void lm_atomic_abort(lm_atomic_file *af);
 
+/* Writes the content of the writer's object `obj` to `fp`. */
+typedef lm_status (*lm_atomic_write_fn)(FILE *fp, const void *obj);
+
+/* The whole save: open, `write`, commit, or abort when `write` fails.
+ * Errors are prefixed "saving <what> to <path>: " when `write` failed and
+ * "saving <what>: " when opening or committing did (those name the path). */
+lm_status lm_atomic_save(const char *path, const char *what,
+                         lm_atomic_write_fn write, const void *obj);
+
 #endif

@@ -68,7 +68,7 @@ static void valid_cols(int64_t w, int64_t wout, int64_t s, int64_t p,
 
 /* One im2col row: input channel plane `src` at tap (ky, kx), output rows
  * oy0 .. oy1-1. */
-static void lower_tap(const lm_kconv *c, const float *src, int64_t ky,
+LM_KHOT static void lower_tap(const lm_kconv *c, const float *src, int64_t ky,
                       int64_t kx, int64_t oy0, int64_t oy1, float *dst)
 {
     int64_t s = c->stride, lo, hi;
@@ -122,59 +122,127 @@ static void conv_im2col(const lm_kconv *c, const float *in, float *out,
     }
 }
 
-static void conv_depthwise(const lm_kconv *c, const float *in, float *out)
+/* Output columns where every tap of a kernel row lies inside the input:
+ * the intersection of valid_cols over kx. */
+static void interior_cols(const lm_kconv *c, int64_t *lo, int64_t *hi)
+{
+    int64_t a, b;
+    *lo = 0;
+    *hi = c->wout;
+    for (int64_t kx = 0; kx < c->k; kx++) {
+        valid_cols(c->win, c->wout, c->stride, c->pad, kx, &a, &b);
+        *lo = a > *lo ? a : *lo;
+        *hi = b < *hi ? b : *hi;
+    }
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* One kernel row over interior columns: `base` is the input row shifted
+ * so that output column ox reads base[ox * s + kx]. The 3-tap cases keep
+ * the sum in a register (one pass over the output row instead of three)
+ * and vectorise. */
+LM_KHOT static void depthwise_taps(const float *base, const float *w,
+                                   int64_t k, int64_t s, int64_t lo,
+                                   int64_t hi, float *orow)
+{
+    if (k == 3 && s == 1) {
+        float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ox = lo; ox < hi; ox++)
+            orow[ox] += w0 * base[ox] + w1 * base[ox + 1] + w2 * base[ox + 2];
+    } else if (k == 3 && s == 2) {
+        float w0 = w[0], w1 = w[1], w2 = w[2];
+        for (int64_t ox = lo; ox < hi; ox++)
+            orow[ox] += w0 * base[2 * ox] + w1 * base[2 * ox + 1] +
+                        w2 * base[2 * ox + 2];
+    } else {
+        for (int64_t kx = 0; kx < k; kx++)
+            for (int64_t ox = lo; ox < hi; ox++)
+                orow[ox] += w[kx] * base[ox * s + kx];
+    }
+}
+
+/* Border columns (outside [lo, hi)): taps tested one by one. */
+static void depthwise_border(const lm_kconv *c, const float *base,
+                             const float *w, int64_t ox, float *orow)
+{
+    for (int64_t kx = 0; kx < c->k; kx++) {
+        int64_t ix = ox * c->stride - c->pad + kx;
+        if (ix >= 0 && ix < c->win)
+            orow[ox] += w[kx] * base[ox * c->stride + kx];
+    }
+}
+
+/* One output row of a depthwise channel, accumulated kernel row by kernel
+ * row so that the output row stays in L1. */
+static void depthwise_row(const lm_kconv *c, const float *src,
+                          const float *wk, int64_t oy, int64_t lo,
+                          int64_t hi, float *orow)
 {
     int64_t s = c->stride, k = c->k;
+    memset(orow, 0, (size_t)c->wout * sizeof *orow);
+    for (int64_t ky = 0; ky < k; ky++) {
+        int64_t iy = oy * s - c->pad + ky;
+        if (iy < 0 || iy >= c->hin)
+            continue;
+        const float *base = src + iy * c->win - c->pad;
+        depthwise_taps(base, wk + ky * k, k, s, lo, hi, orow);
+        for (int64_t ox = 0; ox < lo; ox++)
+            depthwise_border(c, base, wk + ky * k, ox, orow);
+        for (int64_t ox = hi; ox < c->wout; ox++)
+            depthwise_border(c, base, wk + ky * k, ox, orow);
+    }
+}
+
+/* The epilogue (bias, addend, activation) runs on each row while it is
+ * hot. */
+static void conv_depthwise(const lm_kconv *c, const float *in, float *out,
+                           lm_act act, const float *add)
+{
+    int64_t k = c->k, hw = c->hout * c->wout, lo, hi;
+    interior_cols(c, &lo, &hi);
     for (int64_t ch = 0; ch < c->cout; ch++) {
         const float *src = in + ch * c->hin * c->win;
-        const float *wk = c->weight + ch * k * k;
-        float *dst = out + ch * c->hout * c->wout;
-        memset(dst, 0, (size_t)(c->hout * c->wout) * sizeof *dst);
-        for (int64_t kx = 0; kx < k; kx++) {
-            int64_t lo, hi;
-            valid_cols(c->win, c->wout, s, c->pad, kx, &lo, &hi);
-            for (int64_t oy = 0; oy < c->hout; oy++) {
-                float *orow = dst + oy * c->wout;
-                for (int64_t ky = 0; ky < k; ky++) {
-                    int64_t iy = oy * s - c->pad + ky;
-                    if (iy < 0 || iy >= c->hin)
-                        continue;
-                    const float *irow = src + iy * c->win - c->pad + kx;
-                    float wv = wk[ky * k + kx];
-                    if (s == 1)
-                        for (int64_t ox = lo; ox < hi; ox++)
-                            orow[ox] += wv * irow[ox];
-                    else
-                        for (int64_t ox = lo; ox < hi; ox++)
-                            orow[ox] += wv * irow[ox * s];
-                }
-            }
+        float b = c->bias ? c->bias[ch] : 0.0f;
+        for (int64_t oy = 0; oy < c->hout; oy++) {
+            int64_t at = ch * hw + oy * c->wout;
+            depthwise_row(c, src, c->weight + ch * k * k, oy, lo, hi,
+                          out + at);
+            lm_kepilogue(out + at, (size_t)c->wout, b, add ? add + at : NULL,
+                         act);
         }
     }
 }
 
-static void add_bias(const lm_kconv *c, float *out)
+/* Per output channel, so each pass over a channel plane hits cache. */
+static void epilogue(const lm_kconv *c, float *out, lm_act act,
+                     const float *add)
 {
-    int64_t hw = c->hout * c->wout;
-    for (int64_t ch = 0; ch < c->cout; ch++) {
-        float b = c->bias[ch];
-        float *dst = out + ch * hw;
-        for (int64_t i = 0; i < hw; i++)
-            dst[i] += b;
-    }
+    size_t hw = (size_t)(c->hout * c->wout);
+    for (int64_t ch = 0; ch < c->cout; ch++)
+        lm_kepilogue(out + (size_t)ch * hw, hw, c->bias ? c->bias[ch] : 0.0f,
+                     add ? add + (size_t)ch * hw : NULL, act);
 }
 
-void lm_kconv_run(const lm_kconv *c, const float *in, float *out, float *ws)
+void lm_kconv_run_fused(const lm_kconv *c, const float *in, float *out,
+                        float *ws, lm_act act, const float *add)
 {
     int64_t hw = c->hin * c->win;
-    if (is_depthwise(c))
-        conv_depthwise(c, in, out);
-    else if (is_pointwise(c))
+    if (is_depthwise(c)) {
+        conv_depthwise(c, in, out, act, add);
+        return;
+    }
+    if (is_pointwise(c))
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout,
                     (int)hw, (int)c->cin, 1.0f, c->weight, (int)c->cin, in,
                     (int)hw, 0.0f, out, (int)hw);
     else
         conv_im2col(c, in, out, ws);
-    if (c->bias)
-        add_bias(c, out);
+    if (c->bias || add || act != LM_ACT_IDENTITY)
+        epilogue(c, out, act, add);
+}
+
+void lm_kconv_run(const lm_kconv *c, const float *in, float *out, float *ws)
+{
+    lm_kconv_run_fused(c, in, out, ws, LM_ACT_IDENTITY, NULL);
 }

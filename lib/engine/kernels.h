@@ -10,6 +10,20 @@
 
 #include "layermerge/graph.h"
 
+/* Hot loops are built at -O3 and cloned for AVX-512 and AVX2 with a
+ * run-time choice (GNU ifunc), so that the elementwise and depthwise
+ * loops vectorise while the library itself stays built for the baseline
+ * ISA. FP contraction stays off (ISO C mode), so each clone rounds as
+ * the scalar code does. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__)
+#define LM_KHOT                                                            \
+    __attribute__((target_clones("avx512f", "avx2", "default"),            \
+                   optimize("O3")))
+#else
+#define LM_KHOT
+#endif
+
 /* One convolution on one image. Weights are PyTorch's layout
  * (cout x cin/groups x k x k); bias may be NULL. hout/wout follow from
  * floor((h + 2 pad - k) / stride) + 1 and are filled by lm_kconv_shape. */
@@ -36,6 +50,16 @@ size_t lm_kconv_workspace(const lm_kconv *c);
 /* out (cout x hout x wout) = conv(in) + bias. `ws` holds at least
  * lm_kconv_workspace(c) floats. */
 void lm_kconv_run(const lm_kconv *c, const float *in, float *out, float *ws);
+
+/* out = act(conv(in) + bias + add): the bias, a same-shaped addend (NULL
+ * for none: a skip) and the activation applied in one pass while the
+ * output is still in cache, instead of one pass each. `add` must not
+ * alias `out`. */
+void lm_kconv_run_fused(const lm_kconv *c, const float *in, float *out,
+                        float *ws, lm_act act, const float *add);
+
+/* x[i] = act(x[i] + b + add[i]) over n values; add may be NULL. */
+void lm_kepilogue(float *x, size_t n, float b, const float *add, lm_act act);
 
 /* Activation in place over n values. */
 void lm_kact(lm_act act, float *x, size_t n);

@@ -11,13 +11,16 @@ static size_t numel(lm_eshape s)
     return (size_t)(s.c * s.h * s.w);
 }
 
+/* Conv image by image, with the activation and a same-shaped addend (a
+ * skip source, NULL for none) fused into its output pass. */
 static void conv_batch(const lm_engine *e, const lm_kconv *k, const float *in,
-                       float *out)
+                       float *out, lm_act act, const float *add)
 {
     size_t isz = (size_t)(k->cin * k->hin * k->win);
     size_t osz = (size_t)(k->cout * k->hout * k->wout);
     for (size_t b = 0; b < e->batch; b++)
-        lm_kconv_run(k, in + b * isz, out + b * osz, e->ws);
+        lm_kconv_run_fused(k, in + b * isz, out + b * osz, e->ws, act,
+                           add ? add + b * osz : NULL);
 }
 
 /* Apply one fixed layer to *cur; layers that cannot work in place write
@@ -39,8 +42,8 @@ static void run_op(const lm_engine *e, const lm_eop *op, float **cur,
         return;
     case LM_LAYER_FLATTEN: /* NCHW is already flat per image */
         return;
-    case LM_LAYER_CONV:
-        conv_batch(e, &op->conv.k, in, out);
+    case LM_LAYER_CONV: /* run_ops fuses a following activation */
+        conv_batch(e, &op->conv.k, in, out, LM_ACT_IDENTITY, NULL);
         break;
     case LM_LAYER_MAXPOOL:
     case LM_LAYER_AVGPOOL:
@@ -68,8 +71,18 @@ static void run_ops(const lm_engine *e, const lm_eops *ops, float *home,
                     size_t out_floats)
 {
     float *cur = home, *other = e->scratch;
-    for (size_t i = 0; i < ops->n; i++)
-        run_op(e, &ops->ops[i], &cur, &other);
+    for (size_t i = 0; i < ops->n; i++) {
+        const lm_eop *op = &ops->ops[i];
+        if (op->kind == LM_LAYER_CONV && i + 1 < ops->n &&
+            ops->ops[i + 1].kind == LM_LAYER_ACT) {
+            conv_batch(e, &op->conv.k, cur, other, ops->ops[++i].act, NULL);
+            float *t = cur;
+            cur = other;
+            other = t;
+            continue;
+        }
+        run_op(e, op, &cur, &other);
+    }
     if (cur != home)
         memcpy(home, cur, out_floats * sizeof *home);
 }
@@ -134,20 +147,48 @@ static void add_skip(const lm_engine *e, const lm_eskip *s, float *out,
     }
 }
 
+static int same_shape(lm_eshape a, lm_eshape b)
+{
+    return a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+/* The skip source to fuse into conv p's output pass: *add stays NULL when
+ * no skip is on; 0 when a skip needs the general path (a projection, a
+ * centred add, or several skips). */
+static int fusable_skip(const lm_engine *e, size_t p, const float **add)
+{
+    size_t n_on = 0;
+    *add = NULL;
+    for (size_t i = 0; i < e->n_skips; i++) {
+        const lm_eskip *s = &e->skips[i];
+        if (s->target != p || !e->plan.skip_on[i])
+            continue;
+        if (++n_on > 1 || s->has_proj ||
+            !same_shape(e->shape[s->source], e->conv_out[p]))
+            return 0;
+        *add = e->bufs[e->slot[s->source]];
+    }
+    return 1;
+}
+
 static void trunk_step(const lm_engine *e, size_t p)
 {
     const lm_eplan *plan = &e->plan;
-    const float *in = e->bufs[e->slot[p - 1]];
+    const float *in = e->bufs[e->slot[p - 1]], *add;
     float *out = e->bufs[e->slot[p]];
     lm_eshape os = e->conv_out[p];
-    if (plan->keep[p])
-        conv_batch(e, &e->trunk[p].k, in, out);
-    else
-        memcpy(out, in, e->batch * numel(os) * sizeof *out);
-    for (size_t i = 0; i < e->n_skips; i++)
-        if (e->skips[i].target == p && plan->skip_on[i])
-            add_skip(e, &e->skips[i], out, os);
-    lm_kact(plan->act[p], out, e->batch * numel(os));
+    if (plan->keep[p] && fusable_skip(e, p, &add)) {
+        conv_batch(e, &e->trunk[p].k, in, out, plan->act[p], add);
+    } else {
+        if (plan->keep[p])
+            conv_batch(e, &e->trunk[p].k, in, out, LM_ACT_IDENTITY, NULL);
+        else
+            memcpy(out, in, e->batch * numel(os) * sizeof *out);
+        for (size_t i = 0; i < e->n_skips; i++)
+            if (e->skips[i].target == p && plan->skip_on[i])
+                add_skip(e, &e->skips[i], out, os);
+        lm_kact(plan->act[p], out, e->batch * numel(os));
+    }
     run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->shape[p]));
 }
 

@@ -32,102 +32,56 @@ static lm_status write_csv(const lm_entries *e, FILE *fp)
     return LM_OK;
 }
 
-static lm_status y_int(lm_yemit *y, const char *key, int64_t v)
+static lm_status y_segment(lm_yemit *y, const void *obj, size_t i)
 {
-    lm_status st = lm_yemit_key(y, key);
-    return st != LM_OK ? st : lm_yemit_int(y, v);
-}
-
-static lm_status y_bool(lm_yemit *y, const char *key, int v)
-{
-    lm_status st = lm_yemit_key(y, key);
-    return st != LM_OK ? st : lm_yemit_bool(y, v);
-}
-
-static lm_status y_str(lm_yemit *y, const char *key, const char *v)
-{
-    lm_status st = lm_yemit_key(y, key);
-    return st != LM_OK ? st : lm_yemit_str(y, v);
-}
-
-static lm_status y_segment(lm_yemit *y, const lm_seg_rec *s)
-{
+    const lm_seg_rec *s = &((const lm_entries *)obj)->segs[i];
     lm_status st = lm_yemit_map_begin(y, 1);
-    if (st == LM_OK) st = y_int(y, "st", (int64_t)s->st);
-    if (st == LM_OK) st = y_int(y, "end", (int64_t)s->end);
-    if (st == LM_OK) st = y_int(y, "first_entry", (int64_t)s->first);
-    if (st == LM_OK) st = y_int(y, "entries", (int64_t)s->count);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "st", (int64_t)s->st);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "end", (int64_t)s->end);
+    if (st == LM_OK)
+        st = lm_yemit_kv_int(y, "first_entry", (int64_t)s->first);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "entries", (int64_t)s->count);
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
-static lm_status y_kept(lm_yemit *y, const lm_entries *e,
-                        const lm_option *o)
+static lm_status y_entry(lm_yemit *y, const void *obj, size_t id)
 {
-    lm_status st = lm_yemit_key(y, "convs");
-    if (st == LM_OK)
-        st = lm_yemit_seq_begin(y, 1);
-    for (size_t k = 0; k < o->n_kept && st == LM_OK; k++)
-        st = lm_yemit_int(y, (int64_t)e->kept[o->kept_off + k]);
-    return st != LM_OK ? st : lm_yemit_seq_end(y);
-}
-
-static lm_status y_entry(lm_yemit *y, const lm_entries *e, size_t id)
-{
+    const lm_entries *e = obj;
     const lm_entry_rec *r = &e->ents[id];
     const lm_seg_rec *s = &e->segs[r->segment];
     lm_status st = lm_yemit_map_begin(y, 1);
-    if (st == LM_OK) st = y_int(y, "id", (int64_t)id);
-    if (st == LM_OK) st = y_int(y, "st", (int64_t)s->st);
-    if (st == LM_OK) st = y_int(y, "end", (int64_t)s->end);
-    if (st == LM_OK) st = y_int(y, "kernel", r->opt.kernel);
-    if (st == LM_OK) st = y_int(y, "stride", r->opt.stride);
-    if (st == LM_OK) st = y_int(y, "padding", r->opt.padding);
-    if (st == LM_OK) st = y_bool(y, "depthwise", r->opt.depthwise);
-    if (st == LM_OK) st = y_bool(y, "identity", r->opt.identity);
-    if (st == LM_OK) st = y_int(y, "in_channels", r->in_c);
-    if (st == LM_OK) st = y_int(y, "out_channels", r->out_c);
-    if (st == LM_OK) st = y_int(y, "in_height", r->in_h);
-    if (st == LM_OK) st = y_int(y, "in_width", r->in_w);
-    if (st == LM_OK) st = y_kept(y, e, &r->opt);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "id", (int64_t)id);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "st", (int64_t)s->st);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "end", (int64_t)s->end);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "kernel", r->opt.kernel);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "stride", r->opt.stride);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "padding", r->opt.padding);
+    if (st == LM_OK) st = lm_yemit_kv_bool(y, "depthwise", r->opt.depthwise);
+    if (st == LM_OK) st = lm_yemit_kv_bool(y, "identity", r->opt.identity);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "in_channels", r->in_c);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "out_channels", r->out_c);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "in_height", r->in_h);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "in_width", r->in_w);
+    if (st == LM_OK)
+        st = lm_yemit_kv_sizes(y, "convs", e->kept + r->opt.kept_off,
+                               r->opt.n_kept);
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
-static lm_status y_body(lm_yemit *y, const lm_entries *e)
+static lm_status y_body(lm_yemit *y, const void *obj)
 {
+    const lm_entries *e = obj;
     lm_status st = lm_yemit_map_begin(y, 0);
-    if (st == LM_OK) st = y_str(y, "format", "layermerge-entries");
-    if (st == LM_OK) st = y_int(y, "version", 1);
-    if (st == LM_OK) st = y_str(y, "graph", e->graph_name);
-    if (st == LM_OK) st = y_str(y, "fingerprint", e->fingerprint);
-    if (st == LM_OK) st = y_int(y, "convs", (int64_t)e->n_convs);
-    if (st == LM_OK) st = lm_yemit_key(y, "segments");
-    if (st == LM_OK) st = lm_yemit_seq_begin(y, 0);
-    for (size_t i = 0; i < e->n_segs && st == LM_OK; i++)
-        st = y_segment(y, &e->segs[i]);
-    if (st == LM_OK) st = lm_yemit_seq_end(y);
-    if (st == LM_OK) st = lm_yemit_key(y, "entries");
-    if (st == LM_OK) st = lm_yemit_seq_begin(y, 0);
-    for (size_t i = 0; i < e->n_ents && st == LM_OK; i++)
-        st = y_entry(y, e, i);
-    if (st == LM_OK) st = lm_yemit_seq_end(y);
+    if (st == LM_OK) st = lm_yemit_kv_str(y, "format", "layermerge-entries");
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "version", 1);
+    if (st == LM_OK) st = lm_yemit_kv_str(y, "graph", e->graph_name);
+    if (st == LM_OK) st = lm_yemit_kv_str(y, "fingerprint", e->fingerprint);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "convs", (int64_t)e->n_convs);
+    if (st == LM_OK)
+        st = lm_yemit_kv_seq(y, "segments", 0, e->n_segs, y_segment, e);
+    if (st == LM_OK)
+        st = lm_yemit_kv_seq(y, "entries", 0, e->n_ents, y_entry, e);
     return st != LM_OK ? st : lm_yemit_map_end(y);
-}
-
-static lm_status write_yaml(const lm_entries *e, FILE *fp)
-{
-    lm_yemit *y = NULL;
-    lm_status st = lm_yemit_begin(&y, fp);
-    if (st != LM_OK)
-        return st;
-    st = y_body(y, e);
-    if (st != LM_OK) {
-        lm_yemit_abort(y);
-        return st;
-    }
-    st = lm_yemit_end(y);
-    if (st == LM_OK && (fflush(fp) != 0 || ferror(fp)))
-        st = lm_err(LM_ERR_IO, "writing entries YAML: %s", strerror(errno));
-    return st;
 }
 
 lm_status lm_entries_write(const lm_entries *e, FILE *fp,
@@ -138,9 +92,21 @@ lm_status lm_entries_write(const lm_entries *e, FILE *fp,
     if (format == LM_ENTRIES_CSV)
         return write_csv(e, fp);
     if (format == LM_ENTRIES_YAML)
-        return write_yaml(e, fp);
+        return lm_yemit_write(fp, y_body, e, "entries");
     return lm_err(LM_ERR_INVALID_ARG, "unknown entries format %d",
                   (int)format);
+}
+
+/* lm_atomic_save hands its writer one object. */
+typedef struct entries_job {
+    const lm_entries *e;
+    lm_entries_format format;
+} entries_job;
+
+static lm_status write_job(FILE *fp, const void *obj)
+{
+    const entries_job *j = obj;
+    return lm_entries_write(j->e, fp, j->format);
 }
 
 lm_status lm_entries_save(const lm_entries *e, const char *path,
@@ -151,15 +117,6 @@ lm_status lm_entries_save(const lm_entries *e, const char *path,
     if (format != LM_ENTRIES_CSV && format != LM_ENTRIES_YAML)
         return lm_err(LM_ERR_INVALID_ARG, "unknown entries format %d",
                       (int)format);
-    lm_atomic_file af = {0};
-    lm_status st = lm_atomic_open(&af, path);
-    if (st != LM_OK)
-        return lm_err_prefix(st, "saving entries: ");
-    st = lm_entries_write(e, af.fp, format);
-    if (st != LM_OK) {
-        lm_atomic_abort(&af);
-        return lm_err_prefix(st, "saving entries to %s: ", path);
-    }
-    st = lm_atomic_commit(&af);
-    return st != LM_OK ? lm_err_prefix(st, "saving entries: ") : LM_OK;
+    entries_job job = {e, format};
+    return lm_atomic_save(path, "entries", write_job, &job);
 }

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "io/read_file.h"
 
 /* One field being assembled, then one record of fields. */
 typedef struct csv_buf {
@@ -202,35 +203,6 @@ lm_status lm_csv_load_string(lm_csv *csv, const char *source_name,
     return st;
 }
 
-static lm_status slurp(const char *path, char **out, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return lm_err(LM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (LM_GROW(buf, cap, n + 65536) != LM_OK) {
-            free(buf);
-            fclose(fp);
-            return LM_ERR_NOMEM;
-        }
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return lm_err(LM_ERR_IO, "%s: read error", path);
-    }
-    *out = buf;
-    *len = n;
-    return LM_OK;
-}
-
 lm_status lm_csv_load(lm_csv *csv, const char *path)
 {
     if (!csv || !path)
@@ -238,7 +210,7 @@ lm_status lm_csv_load(lm_csv *csv, const char *path)
     memset(csv, 0, sizeof *csv);
     char *text = NULL;
     size_t len = 0;
-    lm_status st = slurp(path, &text, &len);
+    lm_status st = lm_read_file(path, &text, &len);
     if (st != LM_OK)
         return st;
     st = lm_csv_load_string(csv, path, text, len);

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "io/read_file.h"
 
 /* A container being filled: libyaml reports its children one event at a
  * time, so the capacity of `items` lives here until the container closes. */
@@ -218,35 +219,6 @@ lm_status lm_ydoc_load_string(lm_ydoc *doc, const char *source_name,
     return LM_OK;
 }
 
-static lm_status read_whole_file(const char *path, char **out, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return lm_err(LM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    lm_status st = LM_OK;
-    for (;;) {
-        if ((st = LM_GROW(buf, cap, n + 4096)) != LM_OK)
-            break;
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0) {
-            if (ferror(fp))
-                st = lm_err(LM_ERR_IO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(fp);
-    if (st != LM_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = n;
-    return LM_OK;
-}
-
 lm_status lm_ydoc_load_file(lm_ydoc *doc, const char *path)
 {
     if (!doc || !path)
@@ -254,7 +226,7 @@ lm_status lm_ydoc_load_file(lm_ydoc *doc, const char *path)
     memset(doc, 0, sizeof *doc);
     char *text = NULL;
     size_t len = 0;
-    lm_status st = read_whole_file(path, &text, &len);
+    lm_status st = lm_read_file(path, &text, &len);
     if (st != LM_OK)
         return st;
     st = lm_ydoc_load_string(doc, path, text, len);
@@ -680,4 +652,52 @@ lm_status lm_yemit_bool(lm_yemit *e, int value)
 lm_status lm_yemit_null(lm_yemit *e)
 {
     return emit_scalar(e, "null", YAML_PLAIN_SCALAR_STYLE);
+}
+
+/* Every writer emits mostly "key: scalar" pairs; one call each keeps the
+ * writers' record functions to a line per field. */
+lm_status lm_yemit_kv_str(lm_yemit *e, const char *key, const char *value)
+{
+    lm_status st = lm_yemit_key(e, key);
+    return st == LM_OK ? lm_yemit_str(e, value) : st;
+}
+
+lm_status lm_yemit_kv_int(lm_yemit *e, const char *key, int64_t value)
+{
+    lm_status st = lm_yemit_key(e, key);
+    return st == LM_OK ? lm_yemit_int(e, value) : st;
+}
+
+lm_status lm_yemit_kv_double(lm_yemit *e, const char *key, double value)
+{
+    lm_status st = lm_yemit_key(e, key);
+    return st == LM_OK ? lm_yemit_double(e, value) : st;
+}
+
+lm_status lm_yemit_kv_bool(lm_yemit *e, const char *key, int value)
+{
+    lm_status st = lm_yemit_key(e, key);
+    return st == LM_OK ? lm_yemit_bool(e, value) : st;
+}
+
+lm_status lm_yemit_kv_seq(lm_yemit *e, const char *key, int flow, size_t n,
+                          lm_yemit_item_fn item, const void *obj)
+{
+    lm_status st = lm_yemit_key(e, key);
+    if (st == LM_OK)
+        st = lm_yemit_seq_begin(e, flow);
+    for (size_t i = 0; i < n && st == LM_OK; i++)
+        st = item(e, obj, i);
+    return st == LM_OK ? lm_yemit_seq_end(e) : st;
+}
+
+lm_status lm_yemit_kv_sizes(lm_yemit *e, const char *key, const size_t *v,
+                            size_t n)
+{
+    lm_status st = lm_yemit_key(e, key);
+    if (st == LM_OK)
+        st = lm_yemit_seq_begin(e, 1);
+    for (size_t i = 0; i < n && st == LM_OK; i++)
+        st = lm_yemit_int(e, (int64_t)v[i]);
+    return st == LM_OK ? lm_yemit_seq_end(e) : st;
 }

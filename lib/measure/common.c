@@ -111,3 +111,19 @@ lm_status lm_measure_same_int(const char *what, int64_t have, int64_t want)
                   "the table was measured with %s %lld, this run uses %lld",
                   what, (long long)have, (long long)want);
 }
+
+lm_status lm_measure_check_owner(const char *what, const lm_graph *graph,
+                                 const lm_entries *entries,
+                                 const char *table_fp)
+{
+    const char *gf = lm_graph_fingerprint(graph);
+    const char *ef = lm_entries_fingerprint(entries);
+    if (!gf || strcmp(gf, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH, "%s: the entries (graph %s) were not "
+                      "built from this graph (%s)", what, ef,
+                      gf ? gf : "not validated");
+    if (strcmp(table_fp, ef) != 0)
+        return lm_err(LM_ERR_MISMATCH, "%s: the table belongs to graph %s, "
+                      "the entries to graph %s", what, table_fp, ef);
+    return LM_OK;
+}

@@ -1,5 +1,5 @@
-/* lm_latency_measure: time every entry the table lacks, saving as it goes
- * so that a killed run loses at most the entry in progress. */
+/* lm_latency_measure: time every entry the table lacks (the loop, with its
+ * autosave, is lm_mrun_fill). */
 #include <string.h>
 
 #include "core/error.h"
@@ -21,18 +21,8 @@ static lm_status check_args(lm_latency_table *table, const lm_graph *graph,
     if (!table || !graph || !entries)
         return lm_err(LM_ERR_INVALID_ARG,
                       "lm_latency_measure: NULL table, graph or entries");
-    const char *gf = lm_graph_fingerprint(graph);
-    const char *ef = lm_entries_fingerprint(entries);
-    const char *tf = lm_latency_table_fingerprint(table);
-    if (!gf || strcmp(gf, ef) != 0)
-        return lm_err(LM_ERR_MISMATCH,
-                      "lm_latency_measure: the entries (graph %s) were not "
-                      "built from this graph (%s)", ef, gf ? gf : "not validated");
-    if (strcmp(tf, ef) != 0)
-        return lm_err(LM_ERR_MISMATCH,
-                      "lm_latency_measure: the table belongs to graph %s, "
-                      "the entries to graph %s", tf, ef);
-    return LM_OK;
+    return lm_measure_check_owner("lm_latency_measure", graph, entries,
+                                  lm_latency_table_fingerprint(table));
 }
 
 static lm_status same_text(const lm_latency_table *t, lm_table_text field,
@@ -122,58 +112,26 @@ static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
                                 ms, sd);
 }
 
-static lm_status store(lat_run *r, const lm_entry_info *info)
+static lm_status store(void *ctx, const lm_entry_info *info)
 {
+    lat_run *r = ctx;
     double ms, sd;
     lm_status st = time_entry(r, info, &ms, &sd);
-    if (st == LM_OK)
-        st = lm_latency_table_set_entry(r->table, r->entries, info->id, ms, sd);
-    if (st != LM_OK)
-        return lm_err_prefix(st,
-                             "entry %zu (st %zu, end %zu, kernel %lld, "
-                             "stride %lld, dw %d): ", info->id, info->st,
-                             info->end, (long long)info->kernel,
-                             (long long)info->stride, (int)info->depthwise);
-    if (r->o->run.save_path)
-        st = lm_latency_table_save(r->table, r->o->run.save_path);
-    return st;
+    return st != LM_OK ? st
+                       : lm_latency_table_set_entry(r->table, r->entries,
+                                                    info->id, ms, sd);
 }
 
-static int has_entry(const lm_latency_table *t, const lm_entry_info *i)
+static int has_entry(const void *ctx, const lm_entry_info *i)
 {
-    return lm_latency_table_has(t, i->st, i->end, i->kernel, i->stride,
-                                i->depthwise);
+    const lat_run *r = ctx;
+    return lm_latency_table_has(r->table, i->st, i->end, i->kernel,
+                                i->stride, i->depthwise);
 }
 
-static lm_status measure_range(lat_run *r)
+static lm_status save(const void *ctx, const char *path)
 {
-    const lm_mrun *run = &r->o->run;
-    size_t total = r->hi - r->lo, done = 0;
-    lm_entry_info info = {.size = sizeof info};
-    for (size_t id = r->lo; id < r->hi; id++) {
-        lm_status st = lm_entries_entry(r->entries, id, &info);
-        if (st != LM_OK)
-            return st;
-        done += (size_t)has_entry(r->table, &info);
-    }
-    double t0 = lm_measure_now();
-    for (size_t id = r->lo; id < r->hi; id++) {
-        lm_status st = lm_entries_entry(r->entries, id, &info);
-        if (st != LM_OK)
-            return st;
-        if (has_entry(r->table, &info))
-            continue;
-        if ((st = store(r, &info)) != LM_OK)
-            return st;
-        done++;
-        if (run->progress && run->progress(done, total, id,
-                                           lm_measure_now() - t0,
-                                           run->progress_data))
-            return lm_err(LM_ERR_CANCELLED,
-                          "lm_latency_measure: cancelled after entry %zu "
-                          "(%zu of %zu entries done)", id, done, total);
-    }
-    return LM_OK;
+    return lm_latency_table_save(((const lat_run *)ctx)->table, path);
 }
 
 lm_status lm_latency_measure(lm_latency_table *table, const lm_graph *graph,
@@ -197,9 +155,8 @@ lm_status lm_latency_measure(lm_latency_table *table, const lm_graph *graph,
                         "lm_latency_measure", &r.lo, &r.hi);
     if (st == LM_OK)
         st = provenance(&r);
-    if (st == LM_OK)
-        st = measure_range(&r);
-    if (st == LM_OK && opts->run.save_path)
-        st = lm_latency_table_save(table, opts->run.save_path);
-    return st;
+    lm_mfill fill = {.what = "lm_latency_measure", .entries = entries,
+                     .ctx = &r, .has = has_entry, .store = store,
+                     .save = save};
+    return st == LM_OK ? lm_mrun_fill(&opts->run, r.lo, r.hi, &fill) : st;
 }

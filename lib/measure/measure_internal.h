@@ -49,6 +49,34 @@ lm_status lm_mrun_set_save_path(lm_mrun *run, const char *path);
 lm_status lm_mrun_bounds(const lm_mrun *run, size_t count, const char *what,
                          size_t *lo, size_t *hi);
 
+/* What one table-filling run does per entry; `ctx` is the run's own
+ * state, handed to every callback. */
+typedef struct lm_mfill {
+    const char *what; /* "lm_latency_measure": starts every message */
+    const lm_entries *entries;
+    void *ctx;
+    /* Non-zero when the table holds the entry already (it is skipped). */
+    int (*has)(const void *ctx, const lm_entry_info *info);
+    /* Compute one entry and store it in the table. */
+    lm_status (*store)(void *ctx, const lm_entry_info *info);
+    /* Save the table at `path` (autosave). */
+    lm_status (*save)(const void *ctx, const char *path);
+} lm_mfill;
+
+/* Fill entries [lo, hi) (from lm_mrun_bounds): skip those held, store the
+ * others, saving after each and at the end when run->save_path is set, and
+ * report progress. A store error is prefixed "<what>: entry N (st S, end
+ * E, kernel K, stride T, dw D): "; a progress callback that returns
+ * non-zero stops the run with LM_ERR_CANCELLED. */
+lm_status lm_mrun_fill(const lm_mrun *run, size_t lo, size_t hi,
+                       const lm_mfill *f);
+
+/* The entries must come from `graph` and the table (fingerprint
+ * `table_fp`) belong to it: LM_ERR_MISMATCH "<what>: ..." otherwise. */
+lm_status lm_measure_check_owner(const char *what, const lm_graph *graph,
+                                 const lm_entries *entries,
+                                 const char *table_fp);
+
 /* Seconds on CLOCK_MONOTONIC (0 if the clock fails: progress only). */
 double lm_measure_now(void);
 

@@ -37,18 +37,11 @@ static lm_status check_args(lm_importance_table *table, const lm_graph *graph,
         return lm_err(LM_ERR_INVALID_ARG,
                       "lm_importance_proxy: NULL table, graph, weights or "
                       "entries");
-    const char *gf = lm_graph_fingerprint(graph);
-    const char *ef = lm_entries_fingerprint(entries);
-    const char *tf = lm_importance_table_fingerprint(table);
-    if (!gf || strcmp(gf, ef) != 0)
-        return lm_err(LM_ERR_MISMATCH,
-                      "lm_importance_proxy: the entries (graph %s) were not "
-                      "built from this graph (%s)", ef,
-                      gf ? gf : "not validated");
-    if (strcmp(tf, ef) != 0)
-        return lm_err(LM_ERR_MISMATCH,
-                      "lm_importance_proxy: the table belongs to graph %s, "
-                      "the entries to graph %s", tf, ef);
+    lm_status st = lm_measure_check_owner(
+        "lm_importance_proxy", graph, entries,
+        lm_importance_table_fingerprint(table));
+    if (st != LM_OK)
+        return st;
     if (lm_importance_table_metric(table) != LM_METRIC_NORMALISED)
         return lm_err(LM_ERR_MISMATCH,
                       "lm_importance_proxy: the table's metric is %s; the "
@@ -220,59 +213,26 @@ static lm_status score(proxy_run *r, size_t id, double *rse)
     return LM_OK;
 }
 
-static lm_status store(proxy_run *r, const lm_entry_info *info)
+static lm_status store(void *ctx, const lm_entry_info *info)
 {
+    proxy_run *r = ctx;
     double rse = 0.0;
     lm_status st = score(r, info->id, &rse);
-    if (st == LM_OK)
-        st = lm_importance_table_set_entry_normalised(
-            r->table, r->entries, info->id, rse, exp(-rse));
-    if (st != LM_OK)
-        return lm_err_prefix(st,
-                             "lm_importance_proxy: entry %zu (st %zu, end %zu, "
-                             "kernel %lld, stride %lld, dw %d): ", info->id,
-                             info->st, info->end, (long long)info->kernel,
-                             (long long)info->stride, (int)info->depthwise);
-    if (r->o->run.save_path)
-        st = lm_importance_table_save(r->table, r->o->run.save_path);
-    return st;
+    return st != LM_OK ? st
+                       : lm_importance_table_set_entry_normalised(
+                             r->table, r->entries, info->id, rse, exp(-rse));
 }
 
-static int has_entry(const lm_importance_table *t, const lm_entry_info *i)
+static int has_entry(const void *ctx, const lm_entry_info *i)
 {
-    return lm_importance_table_has(t, i->st, i->end, i->kernel, i->stride,
-                                   i->depthwise);
+    const proxy_run *r = ctx;
+    return lm_importance_table_has(r->table, i->st, i->end, i->kernel,
+                                   i->stride, i->depthwise);
 }
 
-static lm_status score_range(proxy_run *r)
+static lm_status save(const void *ctx, const char *path)
 {
-    const lm_mrun *run = &r->o->run;
-    size_t total = r->hi - r->lo, done = 0;
-    lm_entry_info info = {.size = sizeof info};
-    for (size_t id = r->lo; id < r->hi; id++) {
-        lm_status st = lm_entries_entry(r->entries, id, &info);
-        if (st != LM_OK)
-            return st;
-        done += (size_t)has_entry(r->table, &info);
-    }
-    double t0 = lm_measure_now();
-    for (size_t id = r->lo; id < r->hi; id++) {
-        lm_status st = lm_entries_entry(r->entries, id, &info);
-        if (st != LM_OK)
-            return st;
-        if (has_entry(r->table, &info))
-            continue;
-        if ((st = store(r, &info)) != LM_OK)
-            return st;
-        done++;
-        if (run->progress && run->progress(done, total, id,
-                                           lm_measure_now() - t0,
-                                           run->progress_data))
-            return lm_err(LM_ERR_CANCELLED,
-                          "lm_importance_proxy: cancelled after entry %zu "
-                          "(%zu of %zu entries done)", id, done, total);
-    }
-    return LM_OK;
+    return lm_importance_table_save(((const proxy_run *)ctx)->table, path);
 }
 
 lm_status lm_importance_proxy(lm_importance_table *table,
@@ -296,10 +256,11 @@ lm_status lm_importance_proxy(lm_importance_table *table,
         st = prepare(&r, weights);
     if (st == LM_OK)
         st = provenance(&r);
+    lm_mfill fill = {.what = "lm_importance_proxy", .entries = entries,
+                     .ctx = &r, .has = has_entry, .store = store,
+                     .save = save};
     if (st == LM_OK)
-        st = score_range(&r);
-    if (st == LM_OK && opts->run.save_path)
-        st = lm_importance_table_save(table, opts->run.save_path);
+        st = lm_mrun_fill(&opts->run, r.lo, r.hi, &fill);
     lm_engine_destroy(r.engine);
     lm_entries_destroy(r.rentries);
     lm_graph_destroy(r.rgraph);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "layermerge/status.h"
+#include "solve/discretise.h"
 
 typedef struct lm_dag_edge {
     uint32_t from, to; /* from < to */
@@ -57,6 +58,47 @@ int lm_dag_pick(const lm_dag *dag, const uint32_t *sinks, size_t n_sinks,
  * their number (at most n_nodes - 1) written to path. */
 size_t lm_dag_path(const lm_dag *dag, uint32_t node, int32_t t,
                    uint32_t *path);
+
+/* A solver's table: nodes, sources, sorted edges, the sinks a solution
+ * ends in, and the real budget with its discretisation. */
+typedef struct lm_dag_job {
+    size_t n_nodes;
+    const uint8_t *is_source;
+    const lm_dag_edge *edges;
+    size_t n_edges;
+    const uint32_t *sinks;
+    size_t n_sinks;
+    double budget, precision;
+    lm_round_mode rounding;
+    /* The error when no sink is reachable, from the fewest units to reach
+     * each node (LM_UNITS_HUGE: unreachable). */
+    lm_status (*uncovered)(const int64_t *min_units, size_t n_nodes);
+} lm_dag_job;
+
+/* Discretise the budget (into *units) and tabulate up to it, or only up to
+ * the slowest sink path when that is less. LM_ERR_INFEASIBLE from
+ * job->uncovered when no sink is reachable, or naming the smallest
+ * feasible budget when the cheapest path does not fit (lm_disc_infeasible);
+ * LM_ERR_NOMEM; what lm_dag_solve returns. */
+lm_status lm_dag_tabulate(lm_dag *dag, const lm_dag_job *job, int64_t *units);
+
+/* How a solver reads solutions for lm_dag_front: read() fills the
+ * `size`-byte solution `sol` from the best path into `sink` at t units;
+ * clear() frees what one holds. */
+typedef struct lm_dag_reader {
+    size_t size;
+    lm_status (*read)(const void *ctx, uint32_t sink, int32_t t, void *sol);
+    void (*clear)(void *sol);
+    const void *ctx;
+} lm_dag_reader;
+
+/* The Pareto front over `sinks` (picked per t as lm_dag_pick does): each
+ * t = 0..budget whose best value (lm_key7) beats every cheaper one, by
+ * increasing t, as an array of solutions the caller owns. On failure
+ * (LM_ERR_NOMEM, or what read() returns) nothing is left allocated. */
+lm_status lm_dag_front(const lm_dag *dag, const uint32_t *sinks,
+                       size_t n_sinks, const lm_dag_reader *r, void **out,
+                       size_t *n_out);
 
 /* Bytes of the three tables (for benchmarks). */
 size_t lm_dag_bytes(const lm_dag *dag);

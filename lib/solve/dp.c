@@ -76,46 +76,33 @@ static lm_status build_edges(lm_dp *dp, const lm_dp_problem *prob)
     return LM_OK;
 }
 
-static lm_status uncoverable(const int64_t *min_units, size_t n_positions)
+static lm_status uncoverable(const int64_t *min_units, size_t n_nodes)
 {
     size_t reach = 0;
-    for (size_t p = 0; p <= n_positions; p++)
+    for (size_t p = 0; p < n_nodes; p++)
         if (min_units[p] < LM_UNITS_HUGE)
             reach = p;
     return lm_err(LM_ERR_INFEASIBLE,
                   "no choice of items covers positions 0..%zu (the furthest "
-                  "position reachable from 0 is %zu)", n_positions, reach);
+                  "position reachable from 0 is %zu)", n_nodes - 1, reach);
 }
 
+/* Nodes are the positions 0..N: paths run from 0 to N. */
 static lm_status tabulate(lm_dp *dp, const lm_dp_problem *prob)
 {
     size_t nn = prob->n_positions + 1;
     uint8_t *source = calloc(nn, 1);
-    int64_t *lo = malloc(nn * sizeof *lo), *hi = malloc(nn * sizeof *hi);
-    lm_status st = LM_OK;
-    if (!source || !lo || !hi) {
-        st = lm_err_nomem();
-        goto done;
-    }
+    if (!source)
+        return lm_err_nomem();
     source[0] = 1;
-    lm_dag_min_units(nn, source, dp->edges, dp->n_items, lo, hi);
-    int64_t need = lo[nn - 1];
-    dp->budget = lm_disc_budget(prob->budget, prob->precision, prob->rounding);
-    if (need >= LM_UNITS_HUGE) {
-        st = uncoverable(lo, prob->n_positions);
-    } else if (need > dp->budget) {
-        st = lm_disc_infeasible(prob->budget, dp->budget, need,
-                                prob->precision, prob->rounding);
-    } else {
-        /* Beyond the slowest partition every budget gives the same table. */
-        int64_t cap = dp->budget < hi[nn - 1] ? dp->budget : hi[nn - 1];
-        st = lm_dag_solve(&dp->dag, nn, source, dp->edges, dp->n_items, cap,
-                          lo);
-    }
-done:
+    uint32_t sink = (uint32_t)prob->n_positions;
+    lm_dag_job job = {.n_nodes = nn, .is_source = source,
+                      .edges = dp->edges, .n_edges = dp->n_items,
+                      .sinks = &sink, .n_sinks = 1, .budget = prob->budget,
+                      .precision = prob->precision,
+                      .rounding = prob->rounding, .uncovered = uncoverable};
+    lm_status st = lm_dag_tabulate(&dp->dag, &job, &dp->budget);
     free(source);
-    free(lo);
-    free(hi);
     return st;
 }
 
@@ -186,33 +173,30 @@ lm_status lm_dp_best(const lm_dp *dp, lm_dp_solution *out)
     return read_solution(dp, dp->dag.budget, out);
 }
 
+static lm_status read_at(const void *dp, uint32_t sink, int32_t t,
+                         void *sol)
+{
+    (void)sink; /* the one sink, position N */
+    return read_solution(dp, t, sol);
+}
+
+static void clear_at(void *sol)
+{
+    lm_dp_solution_clear(sol);
+}
+
 lm_status lm_dp_front(const lm_dp *dp, lm_dp_solution **out, size_t *n_out)
 {
     if (!dp || !out || !n_out)
         return lm_err(LM_ERR_INVALID_ARG, "DP: NULL argument");
     *out = NULL;
     *n_out = 0;
-    const double *row = dp->dag.val + dp->n_positions * dp->dag.width;
-    lm_dp_solution *front = NULL;
-    size_t n = 0, cap = 0;
-    double best = -INFINITY;
-    for (int32_t t = 0; t <= dp->dag.budget; t++) {
-        /* A cell better than every cheaper one is a new front point. */
-        if (row[t] == -INFINITY || !(lm_key7(row[t]) > best))
-            continue;
-        best = lm_key7(row[t]);
-        lm_status st = LM_GROW(front, cap, n + 1);
-        if (st == LM_OK)
-            st = read_solution(dp, t, &front[n]);
-        if (st != LM_OK) {
-            lm_dp_front_free(front, n);
-            return st;
-        }
-        n++;
-    }
+    uint32_t sink = (uint32_t)dp->n_positions;
+    lm_dag_reader r = {sizeof **out, read_at, clear_at, dp};
+    void *front = NULL;
+    lm_status st = lm_dag_front(&dp->dag, &sink, 1, &r, &front, n_out);
     *out = front;
-    *n_out = n;
-    return LM_OK;
+    return st;
 }
 
 void lm_dp_solution_clear(lm_dp_solution *sol)

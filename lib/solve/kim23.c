@@ -168,34 +168,31 @@ static lm_status build_edges(lm_k23 *k, const lm_k23_problem *p)
     return st;
 }
 
+static lm_status uncoverable(const int64_t *min_units, size_t n_nodes)
+{
+    (void)min_units;
+    return lm_err(LM_ERR_INFEASIBLE, "kim23: no chain of segments and "
+                  "activation states covers positions 0..%zu",
+                  n_nodes / 2 - 1);
+}
+
+/* Nodes 2m + a: position m, activation state a; paths end in either state
+ * at N. */
 static lm_status tabulate(lm_k23 *k, const lm_k23_problem *p)
 {
-    size_t nn = 2 * (p->n_positions + 1), N = p->n_positions;
+    size_t nn = 2 * (p->n_positions + 1);
     uint8_t *source = calloc(nn, 1);
-    int64_t *lo = malloc(nn * sizeof *lo), *hi = malloc(nn * sizeof *hi);
-    lm_status st = LM_OK;
-    if (!source || !lo || !hi) {
-        st = lm_err_nomem();
-        goto done;
-    }
+    if (!source)
+        return lm_err_nomem();
     source[1] = 1; /* D[t][0][1] = 0: the input counts as activated */
-    lm_dag_min_units(nn, source, k->edges, p->n_ext, lo, hi);
-    int64_t need = lo[2 * N] < lo[2 * N + 1] ? lo[2 * N] : lo[2 * N + 1];
-    int64_t most = hi[2 * N] > hi[2 * N + 1] ? hi[2 * N] : hi[2 * N + 1];
-    k->budget = lm_disc_budget(p->budget, p->precision, p->rounding);
-    if (need >= LM_UNITS_HUGE)
-        st = lm_err(LM_ERR_INFEASIBLE, "kim23: no chain of segments and "
-                    "activation states covers positions 0..%zu", N);
-    else if (need > k->budget)
-        st = lm_disc_infeasible(p->budget, k->budget, need, p->precision,
-                                p->rounding);
-    else
-        st = lm_dag_solve(&k->dag, nn, source, k->edges, p->n_ext,
-                          k->budget < most ? k->budget : most, lo);
-done:
+    uint32_t sinks[2] = {2 * (uint32_t)p->n_positions,
+                         2 * (uint32_t)p->n_positions + 1};
+    lm_dag_job job = {.n_nodes = nn, .is_source = source, .edges = k->edges,
+                      .n_edges = p->n_ext, .sinks = sinks, .n_sinks = 2,
+                      .budget = p->budget, .precision = p->precision,
+                      .rounding = p->rounding, .uncovered = uncoverable};
+    lm_status st = lm_dag_tabulate(&k->dag, &job, &k->budget);
     free(source);
-    free(lo);
-    free(hi);
     return st;
 }
 
@@ -290,6 +287,16 @@ lm_status lm_k23_best(const lm_k23 *k, lm_k23_solution *out)
     return read_solution(k, sinks[s], k->dag.budget, out);
 }
 
+static lm_status read_at(const void *k, uint32_t sink, int32_t t, void *sol)
+{
+    return read_solution(k, sink, t, sol);
+}
+
+static void clear_at(void *sol)
+{
+    lm_k23_solution_clear(sol);
+}
+
 lm_status lm_k23_front(const lm_k23 *k, lm_k23_solution **out, size_t *n_out)
 {
     if (!k || !out || !n_out)
@@ -298,29 +305,11 @@ lm_status lm_k23_front(const lm_k23 *k, lm_k23_solution **out, size_t *n_out)
     *n_out = 0;
     uint32_t sinks[2] = {2 * (uint32_t)k->n_positions,
                          2 * (uint32_t)k->n_positions + 1};
-    lm_k23_solution *front = NULL;
-    size_t n = 0, cap = 0;
-    double best = -INFINITY;
-    for (int32_t t = 0; t <= k->dag.budget; t++) {
-        int s = lm_dag_pick(&k->dag, sinks, 2, t);
-        if (s < 0)
-            continue;
-        double key = lm_key7(k->dag.val[sinks[s] * k->dag.width + (size_t)t]);
-        if (!(key > best))
-            continue;
-        best = key;
-        lm_status st = LM_GROW(front, cap, n + 1);
-        if (st == LM_OK)
-            st = read_solution(k, sinks[s], t, &front[n]);
-        if (st != LM_OK) {
-            lm_k23_front_free(front, n);
-            return st;
-        }
-        n++;
-    }
+    lm_dag_reader r = {sizeof **out, read_at, clear_at, k};
+    void *front = NULL;
+    lm_status st = lm_dag_front(&k->dag, sinks, 2, &r, &front, n_out);
     *out = front;
-    *n_out = n;
-    return LM_OK;
+    return st;
 }
 
 void lm_k23_solution_clear(lm_k23_solution *sol)

@@ -32,6 +32,23 @@ static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
     return LM_OK;
 }
 
+/* The end of every lm_result_from_*: free the result on failure, else set
+ * the solution's totals and mark its segments. */
+static lm_status finish(lm_status st, lm_result **out, int64_t units,
+                        double latency, double importance)
+{
+    if (st != LM_OK) {
+        lm_result_destroy(*out);
+        *out = NULL;
+        return st;
+    }
+    (*out)->units = units;
+    (*out)->latency = latency;
+    (*out)->importance = importance;
+    lm_result_mark_segments(*out);
+    return LM_OK;
+}
+
 /* ---- LayerMerge ---- */
 
 static lm_status lm_result_from_dp(const run_ctx *c, const lm_dp_solution *d,
@@ -53,17 +70,7 @@ static lm_status lm_result_from_dp(const run_ctx *c, const lm_dp_solution *d,
             (it->end - it->st > 1 && s->has_nonlinearity))
             (*out)->flags[it->end] |= LM_RF_ACT;
     }
-    if (st != LM_OK) {
-        lm_result_destroy(*out);
-        *out = NULL;
-        return st;
-    }
-    lm_result *r = *out;
-    r->units = d->units;
-    r->latency = d->latency;
-    r->importance = d->importance;
-    lm_result_mark_segments(r);
-    return LM_OK;
+    return finish(st, out, d->units, d->latency, d->importance);
 }
 
 static lm_status dp_solve(const run_ctx *c, lm_dp **dp)
@@ -146,17 +153,9 @@ static lm_status lm_result_from_k23(const run_ctx *c, const lm_k23_solution *d,
         if (d->act[p])
             (*out)->flags[p] |= LM_RF_ACT;
     }
-    if (st != LM_OK) {
-        lm_result_destroy(*out);
-        *out = NULL;
-        return st;
-    }
-    (*out)->units = d->units;
-    (*out)->latency = d->latency;
-    (*out)->importance = d->importance;
-    k23_importance(s, d, *out);
-    lm_result_mark_segments(*out);
-    return LM_OK;
+    if (st == LM_OK)
+        k23_importance(s, d, *out);
+    return finish(st, out, d->units, d->latency, d->importance);
 }
 
 static lm_status k23_solve(const run_ctx *c, lm_k23 **k)
@@ -206,16 +205,7 @@ static lm_status lm_result_from_ks(const run_ctx *c, const lm_ks_solution *d,
         if (s->nonlinear[p])
             (*out)->flags[p] |= LM_RF_ACT;
     }
-    if (st != LM_OK) {
-        lm_result_destroy(*out);
-        *out = NULL;
-        return st;
-    }
-    (*out)->units = d->units;
-    (*out)->latency = d->latency;
-    (*out)->importance = d->importance;
-    lm_result_mark_segments(*out);
-    return LM_OK;
+    return finish(st, out, d->units, d->latency, d->importance);
 }
 
 static lm_status prune_run(const run_ctx *c, lm_result **out)
@@ -283,7 +273,12 @@ lm_status lm_solver_run(const lm_solver *s, const lm_solve_options *o,
     return explain(&c, st);
 }
 
-static lm_status front_alloc(lm_front **out, size_t n)
+/* A solver's front as results: point i (of `size` bytes) by conv(). */
+typedef lm_status (*point_fn)(const run_ctx *c, const void *pt,
+                              lm_result **out);
+
+static lm_status front_fill(const run_ctx *c, const void *pts, size_t n,
+                            size_t size, point_fn conv, lm_front **out)
 {
     lm_front *f = calloc(1, sizeof *f);
     if (f)
@@ -293,7 +288,22 @@ static lm_status front_alloc(lm_front **out, size_t n)
         return lm_err_nomem();
     }
     *out = f;
-    return LM_OK;
+    lm_status st = LM_OK;
+    for (size_t i = 0; i < n && st == LM_OK; i++) {
+        st = conv(c, (const char *)pts + i * size, &f->items[i]);
+        f->n += st == LM_OK;
+    }
+    return st;
+}
+
+static lm_status dp_point(const run_ctx *c, const void *pt, lm_result **out)
+{
+    return lm_result_from_dp(c, pt, out);
+}
+
+static lm_status k23_point(const run_ctx *c, const void *pt, lm_result **out)
+{
+    return lm_result_from_k23(c, pt, out);
 }
 
 static lm_status dp_front(const run_ctx *c, lm_front **out)
@@ -305,11 +315,7 @@ static lm_status dp_front(const run_ctx *c, lm_front **out)
     if (st == LM_OK)
         st = lm_dp_front(dp, &pts, &n);
     if (st == LM_OK)
-        st = front_alloc(out, n);
-    for (size_t i = 0; i < n && st == LM_OK; i++) {
-        st = lm_result_from_dp(c, &pts[i], &(*out)->items[i]);
-        (*out)->n += st == LM_OK;
-    }
+        st = front_fill(c, pts, n, sizeof *pts, dp_point, out);
     lm_dp_front_free(pts, n);
     lm_dp_destroy(dp);
     return st;
@@ -324,11 +330,7 @@ static lm_status k23_front(const run_ctx *c, lm_front **out)
     if (st == LM_OK)
         st = lm_k23_front(k, &pts, &n);
     if (st == LM_OK)
-        st = front_alloc(out, n);
-    for (size_t i = 0; i < n && st == LM_OK; i++) {
-        st = lm_result_from_k23(c, &pts[i], &(*out)->items[i]);
-        (*out)->n += st == LM_OK;
-    }
+        st = front_fill(c, pts, n, sizeof *pts, k23_point, out);
     lm_k23_front_free(pts, n);
     lm_k23_destroy(k);
     return st;

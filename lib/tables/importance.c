@@ -282,23 +282,23 @@ lm_status lm_importance_table_export_csv(const lm_importance_table *t,
     return lm_table_export_csv(T(t), path, LM_TABLE_CSV_LAYERMERGE);
 }
 
+static const lm_table *face(const void *faces, size_t i)
+{
+    return T(((const lm_importance_table *const *)faces)[i]);
+}
+
 lm_status lm_importance_table_merge(lm_importance_table **out,
                                     const lm_entries *entries,
                                     const lm_importance_table *const *shards,
                                     size_t n, uint32_t flags)
 {
-    if (!out || (!shards && n))
+    if (!out)
         return lm_err(LM_ERR_INVALID_ARG, "lm_importance_table_merge: NULL "
                       "argument");
-    const lm_table **inner = calloc(n ? n : 1, sizeof *inner);
-    if (!inner)
-        return lm_err_nomem();
-    for (size_t i = 0; i < n; i++)
-        inner[i] = T(shards[i]);
     lm_table *t = NULL;
-    lm_status st = lm_table_merge(&t, LM_TABLE_IMPORTANCE, entries, inner, n,
-                                  flags);
-    free(inner);
+    lm_status st = lm_table_merge_faces(&t, LM_TABLE_IMPORTANCE, entries,
+                                        shards, n, face, flags,
+                                        "lm_importance_table_merge");
     *out = (lm_importance_table *)t;
     return st;
 }

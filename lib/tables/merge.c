@@ -146,3 +146,21 @@ lm_status lm_table_merge(lm_table **out, lm_table_kind kind,
     *out = t;
     return LM_OK;
 }
+
+lm_status lm_table_merge_faces(lm_table **out, lm_table_kind kind,
+                               const lm_entries *e, const void *faces,
+                               size_t n, lm_table_face_fn face,
+                               uint32_t flags, const char *fn)
+{
+    *out = NULL;
+    if (!faces && n)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    const lm_table **inner = calloc(n ? n : 1, sizeof *inner);
+    if (!inner)
+        return lm_err_nomem();
+    for (size_t i = 0; i < n; i++)
+        inner[i] = face(faces, i);
+    lm_status st = lm_table_merge(out, kind, e, inner, n, flags);
+    free(inner);
+    return st;
+}

@@ -93,6 +93,14 @@ lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
 lm_status lm_table_merge(lm_table **out, lm_table_kind kind,
                          const lm_entries *e, const lm_table *const *shards,
                          size_t n, uint32_t flags);
+/* Shard i of the public handles `faces` (an array of one face type). */
+typedef const lm_table *(*lm_table_face_fn)(const void *faces, size_t i);
+/* lm_table_merge over the typed faces' shards; `fn` names the public call
+ * in the NULL-argument message. */
+lm_status lm_table_merge_faces(lm_table **out, lm_table_kind kind,
+                               const lm_entries *e, const void *faces,
+                               size_t n, lm_table_face_fn face,
+                               uint32_t flags, const char *fn);
 
 /* ---- table_yaml.c ---- */
 lm_status lm_table_load(lm_table **out, lm_table_kind kind, const char *path);

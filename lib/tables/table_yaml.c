@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/yaml_doc.h"
@@ -319,33 +318,15 @@ lm_status lm_table_probe(const char *path, lm_table_kind *kind)
 
 /* ---- saving ------------------------------------------------------------ */
 
-static lm_status emit_kv_str(lm_yemit *e, const char *k, const char *v)
-{
-    lm_status st = lm_yemit_key(e, k);
-    return st == LM_OK ? lm_yemit_str(e, v) : st;
-}
-
-static lm_status emit_kv_int(lm_yemit *e, const char *k, int64_t v)
-{
-    lm_status st = lm_yemit_key(e, k);
-    return st == LM_OK ? lm_yemit_int(e, v) : st;
-}
-
-static lm_status emit_kv_double(lm_yemit *e, const char *k, double v)
-{
-    lm_status st = lm_yemit_key(e, k);
-    return st == LM_OK ? lm_yemit_double(e, v) : st;
-}
-
 static lm_status emit_shard(lm_yemit *e, const lm_table *t)
 {
     lm_status st = lm_yemit_key(e, "shard");
     if (st == LM_OK)
         st = lm_yemit_map_begin(e, 1);
     if (st == LM_OK)
-        st = emit_kv_int(e, "lo", (int64_t)t->shard_lo);
+        st = lm_yemit_kv_int(e, "lo", (int64_t)t->shard_lo);
     if (st == LM_OK)
-        st = emit_kv_int(e, "hi", (int64_t)t->shard_hi);
+        st = lm_yemit_kv_int(e, "hi", (int64_t)t->shard_hi);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 
@@ -356,19 +337,22 @@ static lm_status emit_provenance(lm_yemit *e, const lm_table *t)
     if (st == LM_OK)
         st = lm_yemit_map_begin(e, 0);
     if (st == LM_OK && imp)
-        st = emit_kv_str(e, "metric", lm_importance_metric_name(t->metric));
+        st = lm_yemit_kv_str(e, "metric",
+                             lm_importance_metric_name(t->metric));
     /* finetune is the last text key and belongs to importance only. */
     for (int i = 0; st == LM_OK && i < LM_TABLE_N_TEXT - !imp; i++)
-        st = emit_kv_str(e, text_keys[i], t->text[i] ? t->text[i] : "");
+        st = lm_yemit_kv_str(e, text_keys[i], t->text[i] ? t->text[i] : "");
     for (int i = 0; st == LM_OK && i < LM_TABLE_N_INT; i++)
-        st = emit_kv_int(e, int_keys[i], t->ints[i]);
+        st = lm_yemit_kv_int(e, int_keys[i], t->ints[i]);
     if (st == LM_OK && t->has_shard)
         st = emit_shard(e, t);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 
-static lm_status emit_record(lm_yemit *e, const lm_table *t, const lm_trec *r)
+static lm_status emit_record(lm_yemit *e, const void *obj, size_t i)
 {
+    const lm_table *t = obj;
+    const lm_trec *r = &t->recs[i];
     int lat = t->kind == LM_TABLE_LATENCY;
     /* A NaN must never reach a file, even from a corrupted table. */
     lm_status st = lm_table_check_values(t, &r->key, r->id, r->value,
@@ -376,45 +360,40 @@ static lm_status emit_record(lm_yemit *e, const lm_table *t, const lm_trec *r)
     if (st == LM_OK)
         st = lm_yemit_map_begin(e, 1);
     if (st == LM_OK && r->id >= 0)
-        st = emit_kv_int(e, "id", r->id);
+        st = lm_yemit_kv_int(e, "id", r->id);
     if (st == LM_OK)
-        st = emit_kv_int(e, "st", (int64_t)r->key.st);
+        st = lm_yemit_kv_int(e, "st", (int64_t)r->key.st);
     if (st == LM_OK)
-        st = emit_kv_int(e, "end", (int64_t)r->key.end);
+        st = lm_yemit_kv_int(e, "end", (int64_t)r->key.end);
     if (st == LM_OK)
-        st = emit_kv_int(e, "ker", r->key.kernel);
+        st = lm_yemit_kv_int(e, "ker", r->key.kernel);
     if (st == LM_OK)
-        st = emit_kv_int(e, "str", r->key.stride);
-    if (st == LM_OK && (st = lm_yemit_key(e, "dw")) == LM_OK)
-        st = lm_yemit_bool(e, r->key.dw);
+        st = lm_yemit_kv_int(e, "str", r->key.stride);
     if (st == LM_OK)
-        st = emit_kv_double(e, lat ? "ms" : "value", r->value);
+        st = lm_yemit_kv_bool(e, "dw", r->key.dw);
     if (st == LM_OK)
-        st = emit_kv_double(e, lat ? "stdev" : "raw", r->extra);
+        st = lm_yemit_kv_double(e, lat ? "ms" : "value", r->value);
+    if (st == LM_OK)
+        st = lm_yemit_kv_double(e, lat ? "stdev" : "raw", r->extra);
     if (st == LM_OK && r->note)
-        st = emit_kv_str(e, lat ? "breaks" : "comb", r->note);
+        st = lm_yemit_kv_str(e, lat ? "breaks" : "comb", r->note);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 
-static lm_status emit_table(lm_yemit *e, const lm_table *t)
+static lm_status emit_table(lm_yemit *e, const void *obj)
 {
+    const lm_table *t = obj;
     lm_status st = lm_yemit_map_begin(e, 0);
     if (st == LM_OK)
-        st = emit_kv_str(e, "format", format_name(t->kind));
+        st = lm_yemit_kv_str(e, "format", format_name(t->kind));
     if (st == LM_OK)
-        st = emit_kv_int(e, "version", LM_TABLE_FILE_VERSION);
+        st = lm_yemit_kv_int(e, "version", LM_TABLE_FILE_VERSION);
     if (st == LM_OK)
-        st = emit_kv_str(e, "graph", t->fingerprint);
+        st = lm_yemit_kv_str(e, "graph", t->fingerprint);
     if (st == LM_OK)
         st = emit_provenance(e, t);
     if (st == LM_OK)
-        st = lm_yemit_key(e, "records");
-    if (st == LM_OK)
-        st = lm_yemit_seq_begin(e, 0);
-    for (size_t i = 0; st == LM_OK && i < t->n; i++)
-        st = emit_record(e, t, &t->recs[i]);
-    if (st == LM_OK)
-        st = lm_yemit_seq_end(e);
+        st = lm_yemit_kv_seq(e, "records", 0, t->n, emit_record, t);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 
@@ -422,22 +401,5 @@ lm_status lm_table_save(const lm_table *t, const char *path)
 {
     if (!t || !path)
         return lm_err(LM_ERR_INVALID_ARG, "table save: NULL argument");
-    lm_atomic_file af;
-    lm_yemit *e = NULL;
-    lm_status st = lm_atomic_open(&af, path);
-    if (st != LM_OK)
-        return st;
-    st = lm_yemit_begin(&e, af.fp);
-    if (st == LM_OK)
-        st = emit_table(e, t);
-    if (st == LM_OK) {
-        st = lm_yemit_end(e);
-        e = NULL;
-    }
-    lm_yemit_abort(e);
-    if (st != LM_OK) {
-        lm_atomic_abort(&af);
-        return lm_err_prefix(st, "saving %s: ", path);
-    }
-    return lm_atomic_commit(&af);
+    return lm_yemit_save(path, emit_table, t, "table");
 }

@@ -1,5 +1,6 @@
 /* The store's metadata: the file's "__metadata__" string map, kept sorted
  * by key so that saved headers are deterministic. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,24 +18,10 @@ const char *lm_weights_meta_key(const lm_weights *w, size_t index)
     return w && index < w->n_meta ? w->meta[index].key : NULL;
 }
 
-/* 1 and *pos when found, else 0 and the insertion point. */
 static int meta_search(const lm_weights *w, const char *key, size_t *pos)
 {
-    size_t lo = 0, hi = w->n_meta;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(w->meta[mid].key, key);
-        if (c == 0) {
-            *pos = mid;
-            return 1;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *pos = lo;
-    return 0;
+    return lm_wt_bsearch(w->meta, w->n_meta, sizeof *w->meta,
+                         offsetof(lm_st_meta, key), key, pos);
 }
 
 lm_status lm_weights_meta_get(const lm_weights *w, const char *key,

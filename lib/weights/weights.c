@@ -1,5 +1,6 @@
 /* The tensor store: life cycle, lookup by name, shapes and float access,
  * adding and replacing tensors. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,14 +59,14 @@ void lm_wt_sort(lm_weights *w)
         qsort(w->t, w->n, sizeof *w->t, by_name);
 }
 
-/* Binary search: 1 and *pos = its index when found, else 0 and *pos = where
- * it would be inserted. */
-static int search(const lm_weights *w, const char *name, size_t *pos)
+int lm_wt_bsearch(const void *base, size_t n, size_t size, size_t key_off,
+                  const char *key, size_t *pos)
 {
-    size_t lo = 0, hi = w->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(w->t[mid].name, name);
+        const char *at = (const char *)base + mid * size + key_off;
+        int c = strcmp(*(char *const *)at, key);
         if (c == 0) {
             *pos = mid;
             return 1;
@@ -77,6 +78,12 @@ static int search(const lm_weights *w, const char *name, size_t *pos)
     }
     *pos = lo;
     return 0;
+}
+
+static int search(const lm_weights *w, const char *name, size_t *pos)
+{
+    return lm_wt_bsearch(w->t, w->n, sizeof *w->t, offsetof(lm_wtensor, name),
+                         name, pos);
 }
 
 const lm_wtensor *lm_wt_lookup(const lm_weights *w, const char *name,

@@ -50,5 +50,10 @@ lm_status lm_wt_check_text(const char *s, const char *what, size_t limit);
 
 /* Sort w->t by name after a bulk fill (names are known to be distinct). */
 void lm_wt_sort(lm_weights *w);
+/* Binary search of the sorted array `base` (n records of `size` bytes,
+ * each with a `char *` key at `key_off`): 1 and *pos = the index when
+ * found, else 0 and *pos = where `key` would be inserted. */
+int lm_wt_bsearch(const void *base, size_t n, size_t size, size_t key_off,
+                  const char *key, size_t *pos);
 
 #endif

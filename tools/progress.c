@@ -1,0 +1,181 @@
+/* The pieces `layermerge latency` and `layermerge importance proxy` share:
+ * both fill a table entry by entry, resumably, with a progress bar that
+ * Ctrl-C turns into a clean stop. */
+#include "progress.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void lm_tool_catch_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void lm_tool_bar_init(lm_tool_bar *bar, size_t already)
+{
+    bar->already = already;
+    bar->tty = isatty(STDERR_FILENO);
+    bar->next_pct = 0.0;
+}
+
+int lm_tool_progress(size_t done, size_t total, size_t entry_id,
+                     double elapsed_s, void *userdata)
+{
+    lm_tool_bar *bar = userdata;
+    size_t fresh = done > bar->already ? done - bar->already : 0;
+    double left = fresh ? elapsed_s / (double)fresh * (double)(total - done)
+                        : 0.0;
+    double pct = total ? 100.0 * (double)done / (double)total : 100.0;
+    if (bar->tty) {
+        fprintf(stderr, "\r%zu/%zu entries (%.0f%%), entry %zu, %.1f s "
+                        "elapsed, ~%.0f s left   ",
+                done, total, pct, entry_id, elapsed_s, left);
+        if (done == total)
+            fputc('\n', stderr);
+    } else if (pct >= bar->next_pct || done == total) {
+        /* Logs get a line every 5% rather than a redraw per entry. */
+        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.0f s "
+                        "left\n", done, total, pct, elapsed_s, left);
+        while (bar->next_pct <= pct)
+            bar->next_pct += 5.0;
+    }
+    fflush(stderr);
+    return interrupted ? 1 : 0;
+}
+
+int lm_tool_parse_size(const char *s, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi)
+{
+    const char *colon = strchr(s, ':');
+    char left[32];
+    if (!colon || (size_t)(colon - s) >= sizeof left)
+        return 0;
+    memcpy(left, s, (size_t)(colon - s));
+    left[colon - s] = '\0';
+    return lm_tool_parse_size(left, lo) && lm_tool_parse_size(colon + 1, hi) &&
+           *lo < *hi;
+}
+
+static int is_valued(const lm_tool_opts *o, const char *word)
+{
+    for (const char *const *v = o->valued; *v; v++)
+        if (!strcmp(word, *v))
+            return 1;
+    return 0;
+}
+
+int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
+                       int first, void *args)
+{
+    for (int i = first; i < argc; i++) {
+        int rc;
+        if (is_valued(o, argv[i])) {
+            if (i + 1 >= argc)
+                return lm_tool_usage_error(o->cmd, "an option lacks its "
+                                                   "value");
+            rc = o->value(argv[i], argv[i + 1], args);
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
+            rc = lm_tool_usage_error(o->cmd, msg);
+        } else {
+            rc = o->file(argv[i], args);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int lm_tool_span_value(const char *cmd, const char *opt, const char *val,
+                       lm_tool_span *span, size_t *number)
+{
+    if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+        span->out = val;
+        return 0;
+    }
+    if (!strcmp(opt, "--range")) {
+        span->has_range = 1;
+        return lm_tool_parse_range(val, &span->lo, &span->hi)
+                   ? 0
+                   : lm_tool_usage_error(cmd, "--range wants A:B with A < B");
+    }
+    if (!lm_tool_parse_size(val, number))
+        return lm_tool_usage_error(cmd, "a number option needs a "
+                                        "non-negative integer");
+    return LM_TOOL_NUMBER;
+}
+
+/* Entries of [lo, hi) the table already holds. */
+static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
+{
+    size_t n = 0;
+    for (size_t id = lo; id < hi; id++) {
+        lm_entry_info e = {.size = sizeof e};
+        if (lm_entries_entry(r->entries, id, &e) == LM_OK &&
+            r->has(r->table, e.st, e.end, e.kernel, e.stride, e.depthwise))
+            n++;
+    }
+    return n;
+}
+
+void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span)
+{
+    size_t count = lm_entries_count(r->entries);
+    size_t lo = span->has_range ? span->lo : 0;
+    size_t hi = span->has_range && span->hi < count ? span->hi : count;
+    r->total = lo < hi ? hi - lo : 0;
+    r->present = count_present(r, lo, hi);
+    if (r->present > 0)
+        printf("resuming %s: %zu of %zu entries already %s\n", span->out,
+               r->present, r->total, r->verb);
+    fflush(stdout);
+    lm_tool_bar_init(&r->bar, r->present);
+    lm_tool_catch_interrupt();
+}
+
+int lm_tool_run_end(const lm_tool_run *r, const lm_tool_span *span,
+                    lm_status st)
+{
+    if (st == LM_ERR_CANCELLED) {
+        fprintf(stderr, "\nlayermerge %s: interrupted; %s keeps %zu "
+                        "entries, re-run to resume\n", r->cmd, span->out,
+                r->count(r->table));
+        return 1;
+    }
+    if (st != LM_OK)
+        return lm_tool_fail(span->out);
+    printf("%s %zu entries (%zu already %s) into %s\n", r->verb,
+           r->total - r->present, r->present, r->verb, span->out);
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* What the measuring commands (`latency`, `importance proxy`) share: the
+ * option loop, -o and --range, the progress bar with Ctrl-C, and the
+ * resume and end-of-run messages. */
+#ifndef LM_TOOLS_PROGRESS_H
+#define LM_TOOLS_PROGRESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layermerge/layermerge.h"
+
+/* The progress bar on stderr: \r redraws on a terminal, a line every 5%
+ * otherwise; `already` entries were present before the run (for the time
+ * estimate). Its callback cancels after SIGINT/SIGTERM once
+ * lm_tool_catch_interrupt() was called. */
+typedef struct lm_tool_bar {
+    size_t already;
+    int tty;
+    double next_pct;
+} lm_tool_bar;
+void lm_tool_bar_init(lm_tool_bar *bar, size_t already);
+int lm_tool_progress(size_t done, size_t total, size_t entry_id,
+                     double elapsed_s, void *userdata);
+void lm_tool_catch_interrupt(void);
+
+/* Parse a non-negative integer / "A:B" with A < B; 1 on success. */
+int lm_tool_parse_size(const char *s, size_t *out);
+int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi);
+
+/* A command's options: those in the NULL-terminated `valued` take the
+ * next word, handed to value(); other words not starting with '-' go to
+ * file(). Both return 0 or an exit code. */
+typedef struct lm_tool_opts {
+    const char *cmd; /* "latency": names the command in messages */
+    const char *const *valued;
+    int (*value)(const char *opt, const char *val, void *args);
+    int (*file)(const char *word, void *args);
+} lm_tool_opts;
+
+/* Walk argv[first..]; 0, or the first non-zero exit code (2 for an
+ * unknown option or a missing value). */
+int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
+                       int first, void *args);
+
+/* The output table and the entry ids a run covers. */
+typedef struct lm_tool_span {
+    const char *out;
+    size_t lo, hi;
+    int has_range;
+} lm_tool_span;
+
+/* A number option's value was parsed into *number (see below). */
+#define LM_TOOL_NUMBER (-1)
+
+/* Take -o/--output and --range into `span`, returning 0 (or 2 for a bad
+ * range); any other option's value must be a non-negative integer, put in
+ * *number with LM_TOOL_NUMBER returned (or 2 when it is not one). */
+int lm_tool_span_value(const char *cmd, const char *opt, const char *val,
+                       lm_tool_span *span, size_t *number);
+
+/* One resumable run filling a table: set cmd..count, then
+ * lm_tool_run_begin() before the library call and lm_tool_run_end() with
+ * its status. */
+typedef struct lm_tool_run {
+    const char *cmd;  /* "latency" */
+    const char *verb; /* "measured" */
+    const lm_entries *entries;
+    const void *table;
+    int (*has)(const void *table, size_t st, size_t end, int64_t kernel,
+               int64_t stride, int dw);
+    size_t (*count)(const void *table);
+    size_t total, present; /* set by lm_tool_run_begin */
+    lm_tool_bar bar;
+} lm_tool_run;
+
+/* Count the entries of the span the table already holds, say so when
+ * resuming, ready the bar and catch Ctrl-C. */
+void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span);
+
+/* The exit code for the run's status, with its message: interrupted (what
+ * the table keeps), failed, or what was done. */
+int lm_tool_run_end(const lm_tool_run *r, const lm_tool_span *span,
+                    lm_status st);
+
+#endif
