@@ -96,6 +96,30 @@ static void assert_pos_shape(const lm_graph *g, size_t p, int64_t c,
                   (long long)h, (long long)w);
 }
 
+START_TEST(input_shape_can_change)
+{
+    lm_graph *g = resnet_like();
+    ck_assert_lm_ok(lm_graph_validate(g));
+    const char *fp224 = lm_graph_fingerprint(g);
+    char before[17];
+    snprintf(before, sizeof before, "%s", fp224);
+    ck_assert_lm_ok(lm_graph_set_input_shape(g, 3, 112, 112));
+    ck_assert(!lm_graph_is_valid(g));
+    ck_assert_lm_status(lm_graph_position_shape(g, 0, NULL, NULL, NULL),
+                        LM_ERR_STATE);
+    ck_assert_lm_ok(lm_graph_validate(g));
+    assert_pos_shape(g, 0, 64, 28, 28);
+    ck_assert_str_ne(lm_graph_fingerprint(g), before);
+    ck_assert_lm_status(lm_graph_set_input_shape(g, 3, 0, 112),
+                        LM_ERR_INVALID_ARG);
+    /* Another channel count no longer fits the stem conv. */
+    ck_assert_lm_ok(lm_graph_set_input_shape(g, 1, 112, 112));
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "conv1"));
+    lm_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(resnet_shapes)
 {
     lm_graph *g = resnet_like();
@@ -460,6 +484,7 @@ int main(void)
     tcase_add_test(tc, names_of_acts_and_kinds);
     tcase_add_test(tc, fingerprint_follows_structure_only);
     tcase_add_test(tc, clone_is_deep_and_keeps_validation);
+    tcase_add_test(tc, input_shape_can_change);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }

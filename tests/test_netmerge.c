@@ -11,6 +11,19 @@
 #include "helpers.h"
 #include "layermerge/layermerge.h"
 
+/* ResNet-50's fastest result merges 1x1 chains over 1024 channels: 3 s
+ * natively, far beyond the valgrind time limit (BLAS runs ~100x slower
+ * there); that one point is skipped under valgrind. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
 /* Merged vs chain, relative to the largest output magnitude (SPEC 9:
  * float32 round-off). */
 #define TOLERANCE 1e-5
@@ -298,7 +311,7 @@ static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
 
 /* Results at budget ratios 0.9, 0.7, 0.5 and the fastest point of the
  * Pareto front; each merged and verified against its chain. */
-static void check_zoo_results(const char *model, int side)
+static void check_zoo_results(const char *model, int side, int heavy_fastest)
 {
     lm_graph *g = zoo_at(model, side);
     lm_weights *w = random_weights(g, 17);
@@ -309,7 +322,8 @@ static void check_zoo_results(const char *model, int side)
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
     static const double ratios[] = {0.9, 0.7, 0.5, 1.0};
-    for (size_t i = 0; i < 4; i++) {
+    size_t n_points = heavy_fastest && UNDER_VALGRIND() ? 3 : 4;
+    for (size_t i = 0; i < n_points; i++) {
         ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratios[i]));
         lm_result *r = NULL;
         lm_front *f = NULL;
@@ -344,19 +358,19 @@ static void check_zoo_results(const char *model, int side)
 
 START_TEST(test_resnet34)
 {
-    check_zoo_results("resnet34", 32);
+    check_zoo_results("resnet34", 32, 0);
 }
 END_TEST
 
 START_TEST(test_resnet50)
 {
-    check_zoo_results("resnet50", 32);
+    check_zoo_results("resnet50", 32, 1);
 }
 END_TEST
 
 START_TEST(test_mobilenetv2)
 {
-    check_zoo_results("mobilenetv2", 32);
+    check_zoo_results("mobilenetv2", 32, 0);
 }
 END_TEST
 

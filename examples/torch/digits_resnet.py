@@ -34,12 +34,14 @@ def load_digits(side, seed=0, n_val=300, n_test=300):
     with gzip.open(DIGITS, "rt") as f:
         rows = np.loadtxt(f, delimiter=",", dtype=np.float32)
     if rows.shape != (1797, 65):
-        raise SystemExit(f"{DIGITS}: expected 1797x65 values, got {rows.shape}")
+        raise SystemExit(f"{DIGITS}: expected 1797x65 values, got "
+                         f"{rows.shape}")
     x = torch.from_numpy(rows[:, :64] / 8.0 - 1.0).reshape(-1, 1, 8, 8)
     x = F.interpolate(x, size=(side, side), mode="bilinear",
                       align_corners=False)
     y = torch.from_numpy(rows[:, 64].astype(np.int64))
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(y), generator=gen)
     x, y = x[order], y[order]
     a, b = len(y) - n_val - n_test, len(y) - n_test
     return (x[:a], y[:a]), (x[a:b], y[a:b]), (x[b:], y[b:])
@@ -187,9 +189,10 @@ def export_graph(model, side, name="digits_resnet"):
         skip = f"  - {{from: {start}, to: {pos}"
         if blk.downsample is not None:
             p = blk.downsample[0]
+            pbn = _bn(f"{pre}.downsample.1", blk.downsample[1])
             skip += (f", projection: {{name: {pre}.downsample.0, stride: "
                      f"{p.stride[0]}, bias: {str(p.bias is not None).lower()}"
-                     f", bn: {_bn(f'{pre}.downsample.1', blk.downsample[1])}}}")
+                     f", bn: {pbn}}}")
         skips.append(skip + "}")
     lines += ["skips:"] + skips
     lines += [f"barriers: [{', '.join(map(str, barriers))}]",

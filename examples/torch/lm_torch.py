@@ -144,7 +144,7 @@ def state_fetcher(state):
     return _Callback(TENSOR_FN, fetch, LM_ERR_NOT_FOUND)
 
 
-def torch_conv_timer(act_of, warmup=2, reps=5):
+def torch_conv_timer(act_of, warmup=2, reps=10):
     """lm_latency_timer_fn that times an entry's merged conv and its
     activation with torch on this CPU. `act_of(entry)` names the
     activation module to apply (SPEC 5: the end position's, or the
@@ -309,5 +309,6 @@ def load_safetensors(path):
     return out
 
 
-__all__ = ["LayerMergeError", "TorchLibrary", "Engine", "Graph", "Plan", "Weights",
-           "torch_conv_timer", "save_safetensors", "load_safetensors"]
+__all__ = ["LayerMergeError", "TorchLibrary", "Engine", "Graph", "Plan",
+           "Weights", "torch_conv_timer", "save_safetensors",
+           "load_safetensors"]

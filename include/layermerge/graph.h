@@ -92,6 +92,14 @@ LM_API lm_status lm_graph_clone(lm_graph **out, const lm_graph *graph);
 /** Set the graph's name (copied). @since 0.1 */
 LM_API lm_status lm_graph_set_name(lm_graph *graph, const char *name);
 
+/** Change the input shape (e.g. to time or calibrate a network at a
+ * smaller resolution). Clears the validated state: call
+ * lm_graph_validate() again, which fails when a layer no longer fits.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, non-positive size)
+ * @since 0.1 */
+LM_API lm_status lm_graph_set_input_shape(lm_graph *graph, int64_t channels,
+                                          int64_t height, int64_t width);
+
 /** Set the network's nonlinearity: the activation inserted at a segment's
  * end when that position was originally identity (SPEC 6). Defaults to
  * the first non-identity trunk activation. @since 0.1 */

@@ -231,6 +231,22 @@ lm_status lm_graph_set_name(lm_graph *g, const char *name)
     return set_str(&g->name, name);
 }
 
+lm_status lm_graph_set_input_shape(lm_graph *g, int64_t channels,
+                                   int64_t height, int64_t width)
+{
+    lm_status st = need_graph(g, "lm_graph_set_input_shape");
+    if (st != LM_OK)
+        return st;
+    if (channels <= 0 || height <= 0 || width <= 0)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "input shape %lldx%lldx%lld must be positive",
+                      (long long)channels, (long long)height,
+                      (long long)width);
+    g->input = (lm_gshape){channels, height, width};
+    g->valid = 0;
+    return LM_OK;
+}
+
 lm_status lm_graph_set_nonlinearity(lm_graph *g, lm_act act)
 {
     lm_status st = need_graph(g, "lm_graph_set_nonlinearity");

@@ -9,7 +9,6 @@
 #endif
 
 #include "core/error.h"
-#include "graph/graph_internal.h"
 #include "measure/measure_internal.h"
 
 double lm_measure_now(void)
@@ -87,12 +86,11 @@ lm_status lm_measure_resized_graph(lm_graph **out, const lm_graph *graph,
     if (st != LM_OK)
         return st;
     if (height > 0) {
-        /* The public API fixes the input size at creation; a resized copy
-         * is the same structure re-validated at another size. */
-        g->input.h = height;
-        g->input.w = width;
-        g->valid = 0;
-        st = lm_graph_validate(g);
+        int64_t c, h, w;
+        lm_graph_input_shape(g, &c, &h, &w);
+        st = lm_graph_set_input_shape(g, c, height, width);
+        if (st == LM_OK)
+            st = lm_graph_validate(g);
         if (st != LM_OK) {
             lm_graph_destroy(g);
             return lm_err_prefix(st, "at input size %lldx%lld: ",
