@@ -6,6 +6,7 @@
 #include "layermerge/layermerge.h"
 
 static const lm_command commands[] = {
+    {"compress", "run the whole method: tables, solve, merge, verify, time", lm_cmd_compress},
     {"graph", "check and summarise a network graph file", lm_cmd_graph},
     {"entries", "list the segments and table entries of a graph", lm_cmd_entries},
     {"solve", "choose merges and prunes within a latency budget", lm_cmd_solve},

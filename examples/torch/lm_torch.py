@@ -234,7 +234,7 @@ class TorchLibrary(Library):
         return v.value, r.value
 
     def latency_measure(self, graph, entries, batch, timer=None, warmup=2,
-                        reps=5):
+                        reps=10):
         """A latency table for every entry: the library's engine timer, or
         `timer` (a _Callback from torch_conv_timer) through ctypes."""
         table = self._make(LatencyTable, "lm_latency_table_create_for",

@@ -1,0 +1,45 @@
+#!/bin/sh
+# `layermerge compress` end to end on ResNet-18 at a small size: the
+# machine-readable lines, measured speed-ups, merge error, resumed tables.
+# usage: compress.sh LAYERMERGE SOURCE_ROOT
+set -u
+lm=$1
+root=$2
+. "$root/tests/cli/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+args="$root/examples/models/resnet18.yaml -o $tmp/r18 --ratio 0.97 --size 32 --reps 2 --warmup 1"
+
+# shellcheck disable=SC2086
+out=$("$lm" compress $args 2>"$tmp/err"); st=$?
+echo "$out"
+check "compress succeeds" $st
+has "$out" "seeded random weights"; check "says it uses random weights" $?
+lines=$(printf '%s\n' "$out" | grep -c '^budget_ratio=[0-9.]* predicted_ms=[0-9.]* original_ms=[0-9.]* merged_ms=[0-9.]* speedup=[0-9.]* max_rel_error=[0-9.e+-]*$')
+[ "$lines" -eq 1 ]; check "one machine-readable line per budget" $?
+printf '%s\n' "$out" | grep '^budget_ratio=' | sed 's/.*max_rel_error=//' |
+    awk '{ if ($1 > 1e-5) bad = 1 } END { exit bad }'; check "merge error <= 1e-5 relative" $?
+for r in 0.97; do
+    [ -s "$tmp/r18-r$r.yaml" ] && [ -s "$tmp/r18-r$r.safetensors" ] && [ -s "$tmp/r18-r$r.result.yaml" ]
+    check "budget $r wrote the merged network and the result" $?
+    "$lm" graph check "$tmp/r18-r$r.yaml" | grep -q "input: *3x224x224"
+    check "the merged graph is saved at the model's own size" $?
+done
+[ -s "$tmp/r18.latency.yaml" ] && [ -s "$tmp/r18.importance.yaml" ]; check "tables saved" $?
+
+# A second run finds both tables complete and measures nothing again.
+# shellcheck disable=SC2086
+"$lm" compress $args >/dev/null 2>"$tmp/err2"; check "second run succeeds" $?
+grep -q "30 of 30 entries already measured" "$tmp/err2" && grep -q "30 of 30 entries already scored" "$tmp/err2"; check "the second run resumes the tables" $?
+
+# A budget below the smallest feasible one fails with the minimum named,
+# while the other budgets still get their answer.
+# shellcheck disable=SC2086
+out=$("$lm" compress $(echo "$args" | sed "s/--ratio 0.97/--ratio 0.05,0.97/") 2>&1); st=$?
+[ $st -eq 1 ]; check "an infeasible budget exits 1" $?
+has "$out" "smallest feasible budget"; check "the message names the minimum" $?
+has "$out" "^budget_ratio=0.97 "; check "the feasible budget is still reported" $?
+
+"$lm" compress "$root/examples/models/resnet18.yaml" >/dev/null 2>&1; [ $? -eq 2 ]; check "no -o is a usage error" $?
+"$lm" compress --help | grep -q "budget_ratio="; check "--help documents the output lines" $?
+finish

@@ -1,0 +1,498 @@
+/* `layermerge compress`: the whole method end to end on one network —
+ * entries, latency table, importance table, solve, merge, verify, and the
+ * measured speed-up of the merged network, for one or more budgets. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "commands.h"
+#include "layermerge/layermerge.h"
+#include "progress.h"
+
+#define MAX_RATIOS 16
+
+static void compress_usage(FILE *out)
+{
+    fprintf(out,
+"usage: layermerge compress GRAPH.yaml [WEIGHTS.safetensors] -o OUT [options]\n\n"
+"Run LayerMerge end to end: enumerate the entries, measure (or load) the\n"
+"latency table, score (or load) the importance table, solve for each\n"
+"budget, merge, verify the merge, and time the original and merged\n"
+"networks in the library's engine.\n\n"
+"options:\n"
+"  -o, --output OUT     prefix of every file written (see below)\n"
+"  --ratio R[,R...]     budgets as fractions of the original latency\n"
+"                       (default 0.7,0.6,0.5)\n"
+"  --latency T.yaml     use this latency table instead of measuring one\n"
+"  --importance I.yaml  use this importance table instead of the proxy\n"
+"  --size S             input resolution for measuring and timing\n"
+"                       (default: the graph's own)\n"
+"  --batch N            batch of latency tables and timing (default 1)\n"
+"  --reps N             timed repetitions per entry and network (default 10)\n"
+"  --warmup N           untimed runs before each timing (default 2)\n"
+"  --precision P        DP units per millisecond (default 10)\n"
+"  --proxy-batch N      calibration batch of the proxy importance (default 2)\n"
+"  --seed N             seed of the random weights and inputs (default 0)\n"
+"  -h, --help           show this help\n\n"
+"Without WEIGHTS the network gets seeded random weights (and says so).\n"
+"Without --importance the importance table is the data-free proxy\n"
+"(exp(-relative squared output error) of each entry applied alone, no\n"
+"fine-tuning): a stand-in for the paper's fine-tuned accuracy.\n\n"
+"Files: OUT.latency.yaml and OUT.importance.yaml (measured tables; a\n"
+"re-run resumes them), and per budget R: OUT-rR.result.yaml (the\n"
+"solution), OUT-rR.yaml and OUT-rR.safetensors (the merged network).\n\n"
+"The last lines, one per budget, read\n"
+"  budget_ratio=R predicted_ms=P original_ms=O merged_ms=M speedup=S max_rel_error=E\n"
+"where P is the latency table's sum for the solution, O and M are measured.\n"
+"Exit status: 0 success, 1 failure, 2 bad usage.\n");
+}
+
+typedef struct compress_args {
+    const char *graph, *weights, *out, *latency, *importance;
+    double ratios[MAX_RATIOS];
+    size_t n_ratios;
+    size_t size, batch, reps, warmup, proxy_batch;
+    double precision;
+    uint64_t seed;
+} compress_args;
+
+static int parse_ratios(const char *s, compress_args *a)
+{
+    a->n_ratios = 0;
+    while (*s) {
+        char *end = NULL;
+        errno = 0;
+        double r = strtod(s, &end);
+        if (end == s || errno || !(r > 0.0 && r <= 1.0) ||
+            a->n_ratios == MAX_RATIOS)
+            return 0;
+        a->ratios[a->n_ratios++] = r;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return 0;
+        s = end;
+    }
+    return a->n_ratios > 0;
+}
+
+static int compress_value(const char *opt, const char *val, void *args)
+{
+    compress_args *a = args;
+    size_t n = 0;
+    if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+        a->out = val;
+    } else if (!strcmp(opt, "--latency")) {
+        a->latency = val;
+    } else if (!strcmp(opt, "--importance")) {
+        a->importance = val;
+    } else if (!strcmp(opt, "--ratio")) {
+        if (!parse_ratios(val, a))
+            return lm_tool_usage_error("compress", "--ratio takes numbers in "
+                                       "(0, 1] separated by commas");
+    } else if (!strcmp(opt, "--precision")) {
+        char *end = NULL;
+        a->precision = strtod(val, &end);
+        if (*end || !(a->precision > 0.0))
+            return lm_tool_usage_error("compress", "--precision must be > 0");
+    } else {
+        if (!lm_tool_parse_size(val, &n))
+            return lm_tool_usage_error("compress", "expected a whole number");
+        if (!strcmp(opt, "--size")) a->size = n;
+        else if (!strcmp(opt, "--batch")) a->batch = n;
+        else if (!strcmp(opt, "--reps")) a->reps = n;
+        else if (!strcmp(opt, "--warmup")) a->warmup = n;
+        else if (!strcmp(opt, "--proxy-batch")) a->proxy_batch = n;
+        else a->seed = n;
+    }
+    return 0;
+}
+
+static int compress_file(const char *word, void *args)
+{
+    compress_args *a = args;
+    if (!a->graph)
+        a->graph = word;
+    else if (!a->weights)
+        a->weights = word;
+    else
+        return lm_tool_usage_error("compress", "too many file arguments");
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, compress_args *a)
+{
+    static const char *const valued[] = {
+        "-o", "--output", "--ratio", "--latency", "--importance", "--size",
+        "--batch", "--reps", "--warmup", "--precision", "--proxy-batch",
+        "--seed", NULL};
+    *a = (compress_args){.batch = 1, .reps = 10, .warmup = 2,
+                         .proxy_batch = 2, .precision = 10.0};
+    parse_ratios("0.7,0.6,0.5", a);
+    lm_tool_opts o = {"compress", valued, compress_value, compress_file};
+    int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
+    if (rc)
+        return rc;
+    if (!a->graph)
+        return lm_tool_usage_error("compress", "no graph file given");
+    if (!a->out)
+        return lm_tool_usage_error("compress", "no output prefix (-o OUT)");
+    if (a->batch == 0 || a->reps == 0 || a->proxy_batch == 0)
+        return lm_tool_usage_error("compress", "--batch, --reps and "
+                                   "--proxy-batch must be at least 1");
+    return 0;
+}
+
+/* Everything one run holds; freed by state_free. */
+typedef struct compress_state {
+    lm_graph *graph;
+    lm_weights *weights;
+    lm_entries *entries;
+    lm_latency_table *latency;
+    lm_importance_table *importance;
+    lm_solver *solver;
+    int64_t in_c, in_h, in_w; /* the graph's own input, for saving */
+    double original_ms;
+    double original_importance; /* sum over the original single-conv entries */
+} compress_state;
+
+static void state_free(compress_state *s)
+{
+    lm_solver_destroy(s->solver);
+    lm_importance_table_destroy(s->importance);
+    lm_latency_table_destroy(s->latency);
+    lm_entries_destroy(s->entries);
+    lm_weights_destroy(s->weights);
+    lm_graph_destroy(s->graph);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static lm_status load_network(compress_state *s, const compress_args *a)
+{
+    lm_status st = lm_graph_load(&s->graph, a->graph);
+    if (st != LM_OK)
+        return st;
+    lm_graph_input_shape(s->graph, &s->in_c, &s->in_h, &s->in_w);
+    if (a->size) {
+        st = lm_graph_set_input_shape(s->graph, s->in_c, (int64_t)a->size,
+                                      (int64_t)a->size);
+        if (st == LM_OK)
+            st = lm_graph_validate(s->graph);
+        if (st != LM_OK)
+            return st;
+    }
+    if (a->weights) {
+        st = lm_weights_load(&s->weights, a->weights);
+        if (st == LM_OK)
+            st = lm_weights_check_graph(s->weights, s->graph);
+        return st;
+    }
+    printf("no weights given: using seeded random weights (seed %llu)\n",
+           (unsigned long long)a->seed);
+    st = lm_weights_create(&s->weights);
+    return st != LM_OK ? st
+                       : lm_weights_init_random(s->weights, s->graph, a->seed);
+}
+
+/* SPEC 4: with weights known, each entry's kept subset is the one with the
+ * largest summed L1 norm of its convs' weights. */
+static lm_status build_entries(compress_state *s)
+{
+    size_t n = lm_graph_conv_count(s->graph);
+    double *l1 = calloc(n ? n : 1, sizeof *l1);
+    if (!l1)
+        return LM_ERR_NOMEM;
+    lm_status st = LM_OK;
+    for (size_t c = 1; c <= n && st == LM_OK; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        st = lm_graph_conv_info(s->graph, c, &ci);
+        char name[512];
+        const float *w = NULL;
+        size_t len = 0;
+        snprintf(name, sizeof name, "%s.weight", ci.name ? ci.name : "");
+        if (st == LM_OK)
+            st = lm_weights_data_f32(s->weights, name, &w, &len);
+        for (size_t i = 0; st == LM_OK && i < len; i++)
+            l1[c - 1] += fabs((double)w[i]);
+    }
+    if (st == LM_OK)
+        st = lm_entries_create_scored(&s->entries, s->graph, l1, n);
+    free(l1);
+    return st;
+}
+
+static lm_status latency_table(compress_state *s, const compress_args *a,
+                               const char *path)
+{
+    if (a->latency) {
+        lm_status st = lm_latency_table_load(&s->latency, a->latency);
+        return st != LM_OK ? st : lm_latency_table_check(s->latency, s->entries);
+    }
+    lm_status st = file_exists(path) ? lm_latency_table_load(&s->latency, path)
+                                     : lm_latency_table_create_for(&s->latency,
+                                                                   s->entries);
+    lm_latency_options *o = NULL;
+    if (st == LM_OK) st = lm_latency_options_create(&o);
+    if (st == LM_OK) st = lm_latency_options_set_batch(o, a->batch);
+    if (st == LM_OK) st = lm_latency_options_set_warmup(o, a->warmup);
+    if (st == LM_OK) st = lm_latency_options_set_repetitions(o, a->reps);
+    if (st == LM_OK) st = lm_latency_options_set_save_path(o, path);
+    lm_tool_bar bar;
+    lm_tool_bar_init(&bar, s->latency ? lm_latency_table_count(s->latency) : 0);
+    if (st == LM_OK) st = lm_latency_options_set_progress(o, lm_tool_progress, &bar);
+    size_t missing = lm_entries_count(s->entries);
+    /* LM_ERR_MISSING is the expected answer of a table still to fill. */
+    if (st == LM_OK &&
+        lm_latency_table_missing(s->latency, s->entries, NULL, 0, &missing) ==
+            LM_ERR_MISSING)
+        lm_clear_error();
+    if (st == LM_OK) {
+        fprintf(stderr, "latency table %s: %zu of %zu entries already "
+                "measured\n", path, lm_entries_count(s->entries) - missing,
+                lm_entries_count(s->entries));
+        st = lm_latency_measure(s->latency, s->graph, s->entries, o);
+    }
+    lm_latency_options_destroy(o);
+    return st;
+}
+
+static lm_status importance_table(compress_state *s, const compress_args *a,
+                                  const char *path)
+{
+    if (a->importance) {
+        lm_status st = lm_importance_table_load(&s->importance, a->importance);
+        return st != LM_OK ? st
+                           : lm_importance_table_check(s->importance, s->entries);
+    }
+    lm_status st = file_exists(path)
+        ? lm_importance_table_load(&s->importance, path)
+        : lm_importance_table_create_for(&s->importance, s->entries,
+                                         LM_METRIC_NORMALISED);
+    lm_proxy_options *o = NULL;
+    if (st == LM_OK) st = lm_proxy_options_create(&o);
+    if (st == LM_OK) st = lm_proxy_options_set_batch(o, a->proxy_batch);
+    if (st == LM_OK) st = lm_proxy_options_set_seed(o, a->seed);
+    if (st == LM_OK) st = lm_proxy_options_set_save_path(o, path);
+    lm_tool_bar bar;
+    lm_tool_bar_init(&bar, s->importance ? lm_importance_table_count(s->importance) : 0);
+    if (st == LM_OK) st = lm_proxy_options_set_progress(o, lm_tool_progress, &bar);
+    size_t missing = lm_entries_count(s->entries);
+    if (st == LM_OK &&
+        lm_importance_table_missing(s->importance, s->entries, NULL, 0,
+                                    &missing) == LM_ERR_MISSING)
+        lm_clear_error();
+    if (st == LM_OK) {
+        fprintf(stderr, "importance table %s (data-free proxy): %zu of %zu "
+                "entries already scored\n", path,
+                lm_entries_count(s->entries) - missing,
+                lm_entries_count(s->entries));
+        st = lm_importance_proxy(s->importance, s->graph, s->weights,
+                                 s->entries, o);
+    }
+    lm_proxy_options_destroy(o);
+    return st;
+}
+
+/* The importance the original network scores in the table: the sum over
+ * its single-conv entries, the baseline "importance kept" compares with. */
+static lm_status original_importance(compress_state *s)
+{
+    size_t n = lm_graph_conv_count(s->graph);
+    s->original_importance = 0.0;
+    for (size_t c = 1; c <= n; c++) {
+        size_t id = 0;
+        double v = 0.0;
+        lm_status st = lm_entries_original(s->entries, c, &id);
+        if (st == LM_OK)
+            st = lm_importance_table_get_entry(s->importance, s->entries, id,
+                                               &v, NULL);
+        if (st != LM_OK)
+            return st;
+        s->original_importance += v;
+    }
+    return LM_OK;
+}
+
+static lm_status time_network(const lm_graph *g, const lm_weights *w,
+                              const compress_args *a, double *ms)
+{
+    lm_engine *e = NULL;
+    lm_status st = lm_engine_create(&e, g, w, a->batch);
+    if (st == LM_OK)
+        st = lm_engine_time(e, a->warmup, a->reps, ms, NULL);
+    lm_engine_destroy(e);
+    return st;
+}
+
+/* One budget's outcome, for the summary. */
+typedef struct budget_row {
+    double ratio, budget_ms, predicted_ms, merged_ms, importance;
+    double max_abs, max_rel, merge_s;
+    size_t segments, convs_after, pruned;
+} budget_row;
+
+static lm_status save_merged(compress_state *s, lm_graph *mg,
+                             const lm_weights *mw, const char *prefix)
+{
+    char path[4200];
+    /* Saved at the network's own resolution, whatever --size timed. */
+    lm_status st = lm_graph_set_input_shape(mg, s->in_c, s->in_h, s->in_w);
+    if (st == LM_OK) st = lm_graph_validate(mg);
+    snprintf(path, sizeof path, "%s.yaml", prefix);
+    if (st == LM_OK) st = lm_graph_save(mg, path);
+    snprintf(path, sizeof path, "%s.safetensors", prefix);
+    if (st == LM_OK) st = lm_weights_save(mw, path);
+    return st;
+}
+
+static lm_status merge_and_measure(compress_state *s, const compress_args *a,
+                                   const lm_result *r, const char *prefix,
+                                   budget_row *row)
+{
+    lm_plan *plan = NULL;
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    double t0 = now_s();
+    lm_status st = lm_plan_for_result(&plan, s->graph, r);
+    if (st == LM_OK) st = lm_merge_network(&mg, &mw, s->graph, s->weights, plan);
+    row->merge_s = now_s() - t0;
+    if (st == LM_OK)
+        st = lm_verify(s->graph, s->weights, plan, mg, mw, 1, a->seed,
+                       &row->max_abs, &row->max_rel);
+    if (st == LM_OK) {
+        row->convs_after = lm_graph_conv_count(mg);
+        st = time_network(mg, mw, a, &row->merged_ms);
+    }
+    if (st == LM_OK)
+        st = save_merged(s, mg, mw, prefix);
+    lm_weights_destroy(mw);
+    lm_graph_destroy(mg);
+    lm_plan_destroy(plan);
+    return st;
+}
+
+static lm_status run_budget(compress_state *s, const compress_args *a,
+                            double ratio, budget_row *row)
+{
+    char prefix[4096], path[4200];
+    snprintf(prefix, sizeof prefix, "%s-r%.2f", a->out, ratio);
+    lm_solve_options *o = NULL;
+    lm_result *r = NULL;
+    lm_status st = lm_solve_options_create(&o);
+    if (st == LM_OK) st = lm_solve_options_set_precision(o, a->precision);
+    if (st == LM_OK) st = lm_solve_options_set_budget_ratio(o, ratio);
+    if (st == LM_OK) st = lm_solver_run(s->solver, o, &r);
+    lm_solve_options_destroy(o);
+    if (st != LM_OK)
+        return st;
+    row->ratio = ratio;
+    row->budget_ms = lm_result_budget(r);
+    row->predicted_ms = lm_result_latency(r);
+    row->importance = lm_result_importance(r);
+    row->segments = lm_result_segment_count(r);
+    size_t n = lm_graph_conv_count(s->graph);
+    for (size_t c = 1; c <= n; c++)
+        row->pruned += !lm_result_conv_kept(r, c);
+    snprintf(path, sizeof path, "%s.result.yaml", prefix);
+    st = lm_result_save(r, path);
+    if (st == LM_OK)
+        st = merge_and_measure(s, a, r, prefix, row);
+    lm_result_destroy(r);
+    return st;
+}
+
+static void print_summary(const compress_state *s, const compress_args *a,
+                          const budget_row *rows, size_t n)
+{
+    int64_t c, h, w;
+    lm_graph_input_shape(s->graph, &c, &h, &w);
+    printf("\n%s: %zu trunk convs, %zu entries; timed at batch %zu, "
+           "%lldx%lldx%lld, median of %zu runs\n",
+           lm_graph_name(s->graph), lm_graph_conv_count(s->graph),
+           lm_entries_count(s->entries), a->batch, (long long)c,
+           (long long)h, (long long)w, a->reps);
+    printf("original: predicted %.3f ms (latency table sum), measured %.3f ms\n\n",
+           lm_solver_original_latency(s->solver), s->original_ms);
+    printf("%6s %9s %10s %10s %10s %8s %6s %6s %7s %11s %10s\n", "ratio",
+           "budget_ms", "predicted", "original", "merged", "speedup",
+           "convs", "pruned", "merge_s", "importance", "max_rel");
+    for (size_t i = 0; i < n; i++) {
+        const budget_row *r = &rows[i];
+        printf("%6.2f %9.3f %10.3f %10.3f %10.3f %7.2fx %6zu %6zu %7.1f "
+               "%11.4f %10.2e\n", r->ratio, r->budget_ms, r->predicted_ms,
+               s->original_ms, r->merged_ms, s->original_ms / r->merged_ms,
+               r->convs_after, r->pruned, r->merge_s, r->importance,
+               r->max_rel);
+    }
+    printf("(importance: summed table scores of the chosen entries; the "
+           "original network's is %.4f)\n\n", s->original_importance);
+    for (size_t i = 0; i < n; i++)
+        printf("budget_ratio=%.2f predicted_ms=%.4f original_ms=%.4f "
+               "merged_ms=%.4f speedup=%.4f max_rel_error=%.3e\n",
+               rows[i].ratio, rows[i].predicted_ms, s->original_ms,
+               rows[i].merged_ms, s->original_ms / rows[i].merged_ms,
+               rows[i].max_rel);
+}
+
+int lm_cmd_compress(int argc, char **argv)
+{
+    if (lm_tool_wants_help(argc, argv)) {
+        compress_usage(stdout);
+        return 0;
+    }
+    compress_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    compress_state s = {0};
+    budget_row rows[MAX_RATIOS] = {{0}};
+    char lat_path[4200], imp_path[4200];
+    snprintf(lat_path, sizeof lat_path, "%s.latency.yaml", a.out);
+    snprintf(imp_path, sizeof imp_path, "%s.importance.yaml", a.out);
+
+    lm_status st = load_network(&s, &a);
+    if (st != LM_OK) { rc = lm_tool_fail(a.graph); goto out; }
+    if (build_entries(&s) != LM_OK) { rc = lm_tool_fail("entries"); goto out; }
+    if (latency_table(&s, &a, lat_path) != LM_OK) { rc = lm_tool_fail("latency"); goto out; }
+    if (importance_table(&s, &a, imp_path) != LM_OK) { rc = lm_tool_fail("importance"); goto out; }
+    st = lm_solver_create(&s.solver, s.graph, s.entries, s.latency, s.importance);
+    if (st == LM_OK) st = original_importance(&s);
+    if (st == LM_OK) st = time_network(s.graph, s.weights, &a, &s.original_ms);
+    if (st != LM_OK) { rc = lm_tool_fail("original network"); goto out; }
+    size_t n_done = 0;
+    for (size_t i = 0; i < a.n_ratios; i++) {
+        fprintf(stderr, "budget %.2f: solving, merging, verifying, timing\n",
+                a.ratios[i]);
+        st = run_budget(&s, &a, a.ratios[i], &rows[n_done]);
+        if (st == LM_ERR_INFEASIBLE) {
+            /* The other budgets are still worth their answer. */
+            rc = lm_tool_fail("compress");
+            continue;
+        }
+        if (st != LM_OK) {
+            rc = lm_tool_fail("compress");
+            goto out;
+        }
+        n_done++;
+    }
+    print_summary(&s, &a, rows, n_done);
+out:
+    state_free(&s);
+    return rc;
+}
