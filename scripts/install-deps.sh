@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(gcc g++ meson ninja-build pkg-config libopenblas-dev libyaml-dev
           check valgrind python3 python3-numpy python3-torch
-          python3-torchvision python3-cffi)
+          python3-torchvision python3-cffi python3-yaml python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
