@@ -324,6 +324,10 @@ static void check_zoo_results(const char *model, int side, int heavy_fastest)
     static const double ratios[] = {0.9, 0.7, 0.5, 1.0};
     size_t n_points = heavy_fastest && UNDER_VALGRIND() ? 3 : 4;
     for (size_t i = 0; i < n_points; i++) {
+        /* Under valgrind one merged point per model covers every code
+         * path; the other points only multiply BLAS time there. */
+        if (UNDER_VALGRIND() && i != 2)
+            continue;
         ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratios[i]));
         lm_result *r = NULL;
         lm_front *f = NULL;
