@@ -11,9 +11,8 @@
 #include "helpers.h"
 #include "layermerge/layermerge.h"
 
-/* ResNet-50's fastest result merges 1x1 chains over 1024 channels: 3 s
- * natively, far beyond the valgrind time limit (BLAS runs ~100x slower
- * there); that one point is skipped under valgrind. */
+/* Whole-zoo merges are BLAS-bound and run ~100x slower under valgrind;
+ * check_zoo_results() skips them there. */
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -311,7 +310,7 @@ static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
 
 /* Results at budget ratios 0.9, 0.7, 0.5 and the fastest point of the
  * Pareto front; each merged and verified against its chain. */
-static void check_zoo_results(const char *model, int side, int heavy_fastest)
+static void check_zoo_results(const char *model, int side)
 {
     /* Whole-zoo merges are BLAS-bound: under valgrind (~100x slower there)
      * they would take a quarter of an hour and add no code path that the
@@ -328,8 +327,7 @@ static void check_zoo_results(const char *model, int side, int heavy_fastest)
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
     static const double ratios[] = {0.9, 0.7, 0.5, 1.0};
-    size_t n_points = heavy_fastest && UNDER_VALGRIND() ? 3 : 4;
-    for (size_t i = 0; i < n_points; i++) {
+    for (size_t i = 0; i < 4; i++) {
         ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratios[i]));
         lm_result *r = NULL;
         lm_front *f = NULL;
@@ -364,19 +362,19 @@ static void check_zoo_results(const char *model, int side, int heavy_fastest)
 
 START_TEST(test_resnet34)
 {
-    check_zoo_results("resnet34", 32, 0);
+    check_zoo_results("resnet34", 32);
 }
 END_TEST
 
 START_TEST(test_resnet50)
 {
-    check_zoo_results("resnet50", 32, 1);
+    check_zoo_results("resnet50", 32);
 }
 END_TEST
 
 START_TEST(test_mobilenetv2)
 {
-    check_zoo_results("mobilenetv2", 32, 0);
+    check_zoo_results("mobilenetv2", 32);
 }
 END_TEST
 
