@@ -30,11 +30,9 @@ sets it; "none" keeps OpenBLAS's own choice. The table says which.
 Exit 0 when every output agrees, 1 otherwise, 77 without torch.
 """
 import argparse
-import json
 import os
 import pathlib
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -48,60 +46,17 @@ try:
 except ImportError as exc:
     print(f"skipped: {exc}")
     sys.exit(77)
+# The safetensors and network helpers shared with the cross-checks.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent
+                       / "tests"))
+from torch_util import (random_network, read_safetensors,  # noqa: E402
+                        write_safetensors)
 
 TOLERANCE = 1e-4
 MODELS = [
     ("resnet34", lambda: torchvision.models.resnet34()),
     ("mobilenetv2", lambda: torchvision.models.mobilenet_v2()),
 ]
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-NP_DTYPES = {"F32": "<f4", "I64": "<i8"}
-
-
-def write_safetensors(path, state):
-    """The format by hand, tensors in name order, header padded to 8."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state):
-        t = state[name].detach().contiguous().cpu()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
-def read_safetensors(path):
-    raw = pathlib.Path(path).read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    base, out = 8 + n, {}
-    for name, d in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = d["data_offsets"]
-        arr = np.frombuffer(raw[base + a:base + b],
-                            dtype=NP_DTYPES[d["dtype"]]).reshape(d["shape"])
-        out[name] = torch.from_numpy(arr.astype(arr.dtype.newbyteorder("=")))
-    return out
-
-
-def randomise_bn(model, gen):
-    """Random BN statistics, so that folding and each BN's eps matter."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
 
 
 # --- a small interpreter of the graph format (docs/formats.md) ----------
@@ -309,10 +264,7 @@ def compare(label, model, graph, weights, args, threads, rows, tmp):
 
 
 def prepare_original(name, make, root, tmp):
-    torch.manual_seed(1234)
-    model = make()
-    randomise_bn(model, torch.Generator().manual_seed(99))
-    model.eval()
+    model, _ = random_network(make)
     weights = tmp / f"{name}.safetensors"
     write_safetensors(weights, model.state_dict())
     return model, root / "examples" / "models" / f"{name}.yaml", weights

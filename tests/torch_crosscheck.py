@@ -15,10 +15,8 @@ torch.set_num_threads(1)). Exit 77 (skipped) when torch is absent.
 
 usage: torch_crosscheck.py ENGINE_DRIVER SOURCE_ROOT
 """
-import json
 import os
 import pathlib
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ try:
 except ImportError as exc:  # the check needs torch; skip, do not fail
     print(f"skipped: {exc}")
     sys.exit(77)
+from torch_util import random_network, write_safetensors  # noqa: E402
 
 TOLERANCE = 1e-4
 BATCH = 2
@@ -38,46 +37,10 @@ MODELS = [
     ("resnet34", lambda: torchvision.models.resnet34()),
     ("mobilenetv2", lambda: torchvision.models.mobilenet_v2()),
 ]
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-
-
-def write_safetensors(path, state):
-    """The format by hand, tensors in name order, header padded to 8."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state):
-        t = state[name].detach().contiguous().cpu()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
-def randomise_bn(model, gen):
-    """Random BN statistics, so that folding and each BN's eps matter."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
 
 
 def check(name, make, driver, root, tmp):
-    torch.manual_seed(1234)
-    gen = torch.Generator().manual_seed(99)
-    model = make()
-    randomise_bn(model, gen)
-    model.eval()
+    model, gen = random_network(make)
     x = torch.rand(BATCH, 3, 224, 224, generator=gen) * 2 - 1
     with torch.no_grad():
         want = model(x).numpy().astype(np.float64)

@@ -24,12 +24,10 @@ Exit 77 (skipped) when torch is absent.
 usage: torch_merged_crosscheck.py LAYERMERGE ENGINE_DRIVER SOURCE_ROOT
 """
 import csv
-import json
 import math
 import os
 import pathlib
 import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -44,12 +42,12 @@ except ImportError as exc:  # the check needs torch; skip, do not fail
     print(f"skipped: {exc}")
     sys.exit(77)
 import yaml  # noqa: E402  (graph_module needs it too; its absence fails)
+from torch_util import (random_network, read_safetensors,  # noqa: E402
+                        write_safetensors)
 
 TOLERANCE = 1e-4
 BATCH = 2
 SIDE = 64
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-NP_DTYPES = {"F32": "<f4", "I64": "<i8"}
 # (label, torchvision constructor, graph, table source, budget ratio)
 CASES = [
     ("resnet34", torchvision.models.resnet34, "resnet34", "resnet34", 0.7),
@@ -64,41 +62,6 @@ CASES = [
 
 
 # ---- files -------------------------------------------------------------
-
-def write_safetensors(path, state):
-    """The format by hand, tensors in name order, header padded to 8."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state):
-        t = state[name].detach().contiguous().cpu()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
-
-def read_safetensors(path):
-    """name -> torch tensor (F32 and I64 only: what merge writes)."""
-    raw = pathlib.Path(path).read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    base, out = 8 + n, {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        lo, hi = h["data_offsets"]
-        a = np.frombuffer(raw[base + lo:base + hi],
-                          dtype=NP_DTYPES[h["dtype"]]).reshape(h["shape"])
-        out[name] = torch.from_numpy(a.astype(a.dtype.newbyteorder("=")))
-    return out
-
 
 def small_graph(root, name, tmp):
     """The zoo graph with its input shrunk to SIDE x SIDE (text edit of the
@@ -158,18 +121,6 @@ def run(cmd):
 
 # ---- torch ---------------------------------------------------------------
 
-def randomise_bn(model, gen):
-    """Random BN statistics, so that folding and each BN's eps matter."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-
-
 def plan_chain(gm, graph, plan, x):
     """The original network (GraphModule `gm` of the original graph and
     weights) configured by `plan`: a pruned conv and its batch norm are
@@ -219,11 +170,7 @@ def check(case, lm, driver, root, tmp):
     label, make, gname, tables, ratio = case
     tag = f"{label}-r{ratio}"
     graph = small_graph(root, gname, tmp)
-    torch.manual_seed(1234)
-    gen = torch.Generator().manual_seed(99)
-    model = make()
-    randomise_bn(model, gen)
-    model.eval()
+    model, gen = random_network(make)
     weights = tmp / f"{label}.safetensors"
     write_safetensors(weights, model.state_dict())
     if tables == "synthetic":
