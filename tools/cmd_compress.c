@@ -216,8 +216,10 @@ static lm_status build_entries(compress_state *s)
 {
     size_t n = lm_graph_conv_count(s->graph);
     double *l1 = calloc(n ? n : 1, sizeof *l1);
-    if (!l1)
+    if (!l1) {
+        fprintf(stderr, "layermerge compress: out of memory\n");
         return LM_ERR_NOMEM;
+    }
     lm_status st = LM_OK;
     for (size_t c = 1; c <= n && st == LM_OK; c++) {
         lm_conv_info ci = {.size = sizeof ci};
@@ -237,6 +239,8 @@ static lm_status build_entries(compress_state *s)
     return st;
 }
 
+/* Measure (or resume) a table through the same run as `layermerge
+ * latency` / `importance proxy`: resume message, bar, Ctrl-C. */
 static lm_status latency_table(compress_state *s, const compress_args *a,
                                const char *path)
 {
@@ -247,27 +251,21 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
     lm_status st = file_exists(path) ? lm_latency_table_load(&s->latency, path)
                                      : lm_latency_table_create_for(&s->latency,
                                                                    s->entries);
+    if (st != LM_OK)
+        return st;
+    lm_tool_span span = {.out = path};
+    lm_tool_run run = lm_tool_latency_run("compress", s->entries, s->latency);
+    lm_tool_run_begin(&run, &span);
     lm_latency_options *o = NULL;
-    if (st == LM_OK) st = lm_latency_options_create(&o);
+    st = lm_latency_options_create(&o);
     if (st == LM_OK) st = lm_latency_options_set_batch(o, a->batch);
     if (st == LM_OK) st = lm_latency_options_set_warmup(o, a->warmup);
     if (st == LM_OK) st = lm_latency_options_set_repetitions(o, a->reps);
     if (st == LM_OK) st = lm_latency_options_set_save_path(o, path);
-    lm_tool_bar bar;
-    lm_tool_bar_init(&bar, s->latency ? lm_latency_table_count(s->latency) : 0);
-    if (st == LM_OK) st = lm_latency_options_set_progress(o, lm_tool_progress, &bar);
-    size_t missing = lm_entries_count(s->entries);
-    /* LM_ERR_MISSING is the expected answer of a table still to fill. */
-    if (st == LM_OK &&
-        lm_latency_table_missing(s->latency, s->entries, NULL, 0, &missing) ==
-            LM_ERR_MISSING)
-        lm_clear_error();
-    if (st == LM_OK) {
-        fprintf(stderr, "latency table %s: %zu of %zu entries already "
-                "measured\n", path, lm_entries_count(s->entries) - missing,
-                lm_entries_count(s->entries));
+    if (st == LM_OK)
+        st = lm_latency_options_set_progress(o, lm_tool_progress, &run.bar);
+    if (st == LM_OK)
         st = lm_latency_measure(s->latency, s->graph, s->entries, o);
-    }
     lm_latency_options_destroy(o);
     return st;
 }
@@ -284,27 +282,22 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
         ? lm_importance_table_load(&s->importance, path)
         : lm_importance_table_create_for(&s->importance, s->entries,
                                          LM_METRIC_NORMALISED);
+    if (st != LM_OK)
+        return st;
+    lm_tool_span span = {.out = path};
+    lm_tool_run run = lm_tool_importance_run("compress", s->entries,
+                                             s->importance);
+    lm_tool_run_begin(&run, &span);
     lm_proxy_options *o = NULL;
-    if (st == LM_OK) st = lm_proxy_options_create(&o);
+    st = lm_proxy_options_create(&o);
     if (st == LM_OK) st = lm_proxy_options_set_batch(o, a->proxy_batch);
     if (st == LM_OK) st = lm_proxy_options_set_seed(o, a->seed);
     if (st == LM_OK) st = lm_proxy_options_set_save_path(o, path);
-    lm_tool_bar bar;
-    lm_tool_bar_init(&bar, s->importance ? lm_importance_table_count(s->importance) : 0);
-    if (st == LM_OK) st = lm_proxy_options_set_progress(o, lm_tool_progress, &bar);
-    size_t missing = lm_entries_count(s->entries);
-    if (st == LM_OK &&
-        lm_importance_table_missing(s->importance, s->entries, NULL, 0,
-                                    &missing) == LM_ERR_MISSING)
-        lm_clear_error();
-    if (st == LM_OK) {
-        fprintf(stderr, "importance table %s (data-free proxy): %zu of %zu "
-                "entries already scored\n", path,
-                lm_entries_count(s->entries) - missing,
-                lm_entries_count(s->entries));
+    if (st == LM_OK)
+        st = lm_proxy_options_set_progress(o, lm_tool_progress, &run.bar);
+    if (st == LM_OK)
         st = lm_importance_proxy(s->importance, s->graph, s->weights,
                                  s->entries, o);
-    }
     lm_proxy_options_destroy(o);
     return st;
 }

@@ -148,24 +148,11 @@ static lm_status proxy_options(const imp_args *a, lm_tool_bar *bar,
     return st;
 }
 
-static int has_importance(const void *t, size_t st, size_t end, int64_t k,
-                          int64_t s, int dw)
-{
-    return lm_importance_table_has(t, st, end, k, s, dw);
-}
-
-static size_t count_importance(const void *t)
-{
-    return lm_importance_table_count(t);
-}
-
 static int run_proxy(const imp_args *a, const lm_graph *g,
                      const lm_weights *w, const lm_entries *e,
                      lm_importance_table *t)
 {
-    lm_tool_run run = {.cmd = "importance", .verb = "scored", .entries = e,
-                       .table = t, .has = has_importance,
-                       .count = count_importance};
+    lm_tool_run run = lm_tool_importance_run("importance", e, t);
     lm_tool_run_begin(&run, &a->span);
     lm_proxy_options *o = NULL;
     if (proxy_options(a, &run.bar, &o) != LM_OK)

@@ -156,23 +156,10 @@ static lm_status open_table(const char *path, const lm_entries *entries,
     return st;
 }
 
-static int has_latency(const void *t, size_t st, size_t end, int64_t k,
-                       int64_t s, int dw)
-{
-    return lm_latency_table_has(t, st, end, k, s, dw);
-}
-
-static size_t count_latency(const void *t)
-{
-    return lm_latency_table_count(t);
-}
-
 static int run_measure(const latency_args *a, const lm_graph *g,
                        const lm_entries *entries, lm_latency_table *t)
 {
-    lm_tool_run run = {.cmd = "latency", .verb = "measured",
-                       .entries = entries, .table = t, .has = has_latency,
-                       .count = count_latency};
+    lm_tool_run run = lm_tool_latency_run("latency", entries, t);
     lm_tool_run_begin(&run, &a->span);
     lm_latency_options *o = NULL;
     if (build_options(a, &run.bar, &o) != LM_OK)

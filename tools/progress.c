@@ -149,6 +149,44 @@ static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
     return n;
 }
 
+static int has_latency(const void *t, size_t st, size_t end, int64_t k,
+                       int64_t s, int dw)
+{
+    return lm_latency_table_has(t, st, end, k, s, dw);
+}
+
+static size_t count_latency(const void *t)
+{
+    return lm_latency_table_count(t);
+}
+
+static int has_importance(const void *t, size_t st, size_t end, int64_t k,
+                          int64_t s, int dw)
+{
+    return lm_importance_table_has(t, st, end, k, s, dw);
+}
+
+static size_t count_importance(const void *t)
+{
+    return lm_importance_table_count(t);
+}
+
+lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
+                                const lm_latency_table *table)
+{
+    return (lm_tool_run){.cmd = cmd, .verb = "measured", .entries = entries,
+                         .table = table, .has = has_latency,
+                         .count = count_latency};
+}
+
+lm_tool_run lm_tool_importance_run(const char *cmd, const lm_entries *entries,
+                                   const lm_importance_table *table)
+{
+    return (lm_tool_run){.cmd = cmd, .verb = "scored", .entries = entries,
+                         .table = table, .has = has_importance,
+                         .count = count_importance};
+}
+
 void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span)
 {
     size_t count = lm_entries_count(r->entries);
