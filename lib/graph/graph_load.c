@@ -114,6 +114,27 @@ static lm_status get_act(const loader *ld, const lm_ynode *n,
 
 /* ---- fixed layers -------------------------------------------------------- */
 
+/* The keys a conv shares wherever it stands (fixed layer or trunk). */
+typedef struct conv_fields {
+    const char *name;
+    int64_t in, out, kernel, stride, padding, groups;
+    int bias;
+} conv_fields;
+
+static lm_status get_conv_fields(const loader *ld, const lm_ynode *m,
+                                 const char *what, conv_fields *c)
+{
+    lm_status st = get_str(ld, m, "name", what, &c->name);
+    if (st == LM_OK) st = get_int(ld, m, "in", what, 1, 0, 1, &c->in);
+    if (st == LM_OK) st = get_int(ld, m, "out", what, 1, 0, 1, &c->out);
+    if (st == LM_OK) st = get_int(ld, m, "kernel", what, 1, 0, 1, &c->kernel);
+    if (st == LM_OK) st = get_int(ld, m, "stride", what, 0, 1, 1, &c->stride);
+    if (st == LM_OK) st = get_int(ld, m, "padding", what, 0, 0, 0, &c->padding);
+    if (st == LM_OK) st = get_int(ld, m, "groups", what, 0, 1, 1, &c->groups);
+    if (st == LM_OK) st = get_bool(ld, m, "bias", what, 0, &c->bias);
+    return st;
+}
+
 typedef struct layer_site {
     lm_site site;
     size_t position;
@@ -124,23 +145,17 @@ static lm_status layer_conv(const loader *ld, const lm_ynode *m,
 {
     static const char *const keys[] = {"op", "name", "in", "out", "kernel",
         "stride", "padding", "groups", "bias", NULL};
-    int64_t in, out, k, s, p, groups;
-    int bias;
-    const char *name;
+    conv_fields c;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
-    if (st == LM_OK) st = get_str(ld, m, "name", what, &name);
-    if (st == LM_OK) st = get_int(ld, m, "in", what, 1, 0, 1, &in);
-    if (st == LM_OK) st = get_int(ld, m, "out", what, 1, 0, 1, &out);
-    if (st == LM_OK) st = get_int(ld, m, "kernel", what, 1, 0, 1, &k);
-    if (st == LM_OK) st = get_int(ld, m, "stride", what, 0, 1, 1, &s);
-    if (st == LM_OK) st = get_int(ld, m, "padding", what, 0, 0, 0, &p);
-    if (st == LM_OK) st = get_int(ld, m, "groups", what, 0, 1, 1, &groups);
-    if (st == LM_OK) st = get_bool(ld, m, "bias", what, 0, &bias);
+    if (st == LM_OK)
+        st = get_conv_fields(ld, m, what, &c);
     if (st != LM_OK)
         return st;
     return at_node(ld, m, lm_graph_add_layer_conv(ld->g, at.site, at.position,
-                                                  name, in, out, k, s, p,
-                                                  groups, bias));
+                                                  c.name, c.in, c.out,
+                                                  c.kernel, c.stride,
+                                                  c.padding, c.groups,
+                                                  c.bias));
 }
 
 static lm_status layer_batchnorm(const loader *ld, const lm_ynode *m,
@@ -329,21 +344,14 @@ static lm_status trunk_entry(const loader *ld, const lm_ynode *m, size_t p)
         "stride", "padding", "groups", "bias", "bn", "act", "after", NULL};
     char what[48];
     snprintf(what, sizeof what, "trunk conv %zu", p);
-    int64_t in, out, k, s, pad, groups;
-    int bias;
-    const char *name;
+    conv_fields c;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
-    if (st == LM_OK) st = get_str(ld, m, "name", what, &name);
-    if (st == LM_OK) st = get_int(ld, m, "in", what, 1, 0, 1, &in);
-    if (st == LM_OK) st = get_int(ld, m, "out", what, 1, 0, 1, &out);
-    if (st == LM_OK) st = get_int(ld, m, "kernel", what, 1, 0, 1, &k);
-    if (st == LM_OK) st = get_int(ld, m, "stride", what, 0, 1, 1, &s);
-    if (st == LM_OK) st = get_int(ld, m, "padding", what, 0, 0, 0, &pad);
-    if (st == LM_OK) st = get_int(ld, m, "groups", what, 0, 1, 1, &groups);
-    if (st == LM_OK) st = get_bool(ld, m, "bias", what, 0, &bias);
     if (st == LM_OK)
-        st = at_node(ld, m, lm_graph_add_conv(ld->g, name, in, out, k, s, pad,
-                                              groups, bias,
+        st = get_conv_fields(ld, m, what, &c);
+    if (st == LM_OK)
+        st = at_node(ld, m, lm_graph_add_conv(ld->g, c.name, c.in, c.out,
+                                              c.kernel, c.stride, c.padding,
+                                              c.groups, c.bias,
                                               LM_ACT_IDENTITY));
     if (st == LM_OK)
         st = trunk_bn_act(ld, m, what, p);
