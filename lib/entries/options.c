@@ -64,7 +64,7 @@ static lm_status dp_alloc(dp_tab *t, size_t n, size_t kmax)
     t->keep = calloc(cells, 1);
     t->from = calloc(cells, sizeof *t->from);
     if (!t->score || !t->reach || !t->keep || !t->from)
-        return LM_ERR_NOMEM;
+        return lm_err_nomem();
     return LM_OK;
 }
 
