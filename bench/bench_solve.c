@@ -273,7 +273,7 @@ static int api_bench(const char *models, const char *name)
 int main(int argc, char **argv)
 {
     const char *mbv2 = argc > 1 ? argv[1]
-        : "../shared/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv";
+        : "tests/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv";
     static bench_items resnet, mobile;
     resnet34(&resnet);
     if (mobilenet(&mobile, mbv2) != 0)

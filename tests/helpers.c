@@ -17,10 +17,10 @@ const char *lm_test_source_path(const char *relative)
     return buf;
 }
 
-const char *lm_test_shared_path(const char *relative)
+const char *lm_test_data_path(const char *relative)
 {
     static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", env_or("LM_SHARED_DATA", "../shared/data"),
+    snprintf(buf, sizeof buf, "%s/tests/data/%s", env_or("LM_SOURCE_ROOT", "."),
              relative);
     return buf;
 }

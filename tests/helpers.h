@@ -10,8 +10,8 @@
  * from LM_SOURCE_ROOT. Returns a static buffer. */
 const char *lm_test_source_path(const char *relative);
 
-/* Path of a file under ../shared/data, from LM_SHARED_DATA. */
-const char *lm_test_shared_path(const char *relative);
+/* Path of a file under tests/data/ of the source tree (LM_SOURCE_ROOT). */
+const char *lm_test_data_path(const char *relative);
 
 /* A fresh temporary directory, removed by lm_test_rmtree. */
 char *lm_test_tmpdir(void);

@@ -118,7 +118,7 @@ END_TEST
 START_TEST(reads_the_upstream_tables)
 {
     lm_csv csv;
-    ck_assert_lm_ok(lm_csv_load(&csv, lm_test_shared_path(
+    ck_assert_lm_ok(lm_csv_load(&csv, lm_test_data_path(
         "upstream-kim23/mbv2_1.0/opt_time_fish_gpu1_1228.csv")));
     ck_assert_uint_eq(csv.n_rows, 171);
     size_t col = 0;

@@ -192,7 +192,7 @@ START_TEST(mobilenetv2_segments_match_upstream_table)
     lm_graph *g = build_mobilenetv2();
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
-    FILE *f = fopen(lm_test_shared_path(
+    FILE *f = fopen(lm_test_data_path(
                         "upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"), "r");
     ck_assert_ptr_nonnull(f);
     char line[256];

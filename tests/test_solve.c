@@ -51,7 +51,7 @@ static int better(double v, int64_t u, double best_v, int64_t best_u)
 static void load_segments(const char *rel, lm_k23_segment **out, size_t *n)
 {
     lm_csv csv;
-    ck_assert_lm_ok(lm_csv_load(&csv, lm_test_shared_path(rel)));
+    ck_assert_lm_ok(lm_csv_load(&csv, lm_test_data_path(rel)));
     size_t c_st, c_end, c_time, c_sd;
     ck_assert_lm_ok(lm_csv_column(&csv, "st", &c_st));
     ck_assert_lm_ok(lm_csv_column(&csv, "end", &c_end));
@@ -84,7 +84,7 @@ static void check_opt_table(const char *dir, const char *tag)
 
     snprintf(rel, sizeof rel, "upstream-kim23/%s/opt_time_%s.csv", dir, tag);
     lm_csv want;
-    ck_assert_lm_ok(lm_csv_load(&want, lm_test_shared_path(rel)));
+    ck_assert_lm_ok(lm_csv_load(&want, lm_test_data_path(rel)));
     ck_assert_uint_eq(want.n_rows, n);
     size_t c_time, c_sd, c_brk;
     ck_assert_lm_ok(lm_csv_column(&want, "time", &c_time));

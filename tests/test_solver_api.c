@@ -463,7 +463,7 @@ static int same_result(const lm_result *a, const lm_result *b)
 
 START_TEST(kim23_from_files)
 {
-    const char *time = lm_test_shared_path(
+    const char *time = lm_test_data_path(
         "upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv");
     char time_path[1024];
     snprintf(time_path, sizeof time_path, "%s", time);

@@ -500,7 +500,7 @@ START_TEST(kim23_time_table_imports_against_mobilenetv2)
     lm_entries *e = mbv2_entries();
     lm_latency_table *t = NULL, *raw = NULL, *opt = NULL;
     const char *time_csv =
-        lm_test_shared_path("upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv");
+        lm_test_data_path("upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv");
     ck_assert_lm_ok(lm_latency_table_import_csv(&t, time_csv,
                                                 LM_TABLE_CSV_KIM23_TIME, e));
     ck_assert_uint_eq(lm_latency_table_count(t), 171);
@@ -523,7 +523,7 @@ START_TEST(kim23_time_table_imports_against_mobilenetv2)
     ck_assert_str_eq(lm_latency_table_fingerprint(raw), "");
 
     ck_assert_lm_ok(lm_latency_table_import_csv(
-        &opt, lm_test_shared_path(
+        &opt, lm_test_data_path(
                   "upstream-kim23/mbv2_1.0/opt_time_fish_gpu1_1228.csv"),
         LM_TABLE_CSV_KIM23_OPT_TIME, e));
     ck_assert_uint_eq(lm_latency_table_count(opt), 171);

@@ -31,7 +31,7 @@ import torchvision
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TABLES = "/work/shared/data/upstream-kim23"
+TABLES = os.path.join(HERE, "..", "..", "tests", "data", "upstream-kim23")
 
 MODELS = {
     "resnet18": lambda: torchvision.models.resnet18(),

@@ -18,7 +18,7 @@ head -n 1 "$tmp/r34.csv" | grep -q '^id,st,end,ker,str,is_dw,in_ch,out_ch,.*conv
 [ "$(tail -n +2 "$tmp/mb.csv" | wc -l)" -eq 391 ]; check "mobilenetv2 has 391 entries" $?
 [ "$(tail -n +2 "$tmp/mb.csv" | cut -d, -f6 | grep -c '^1$')" -eq 17 ]; check "17 depthwise entries" $?
 spans=$(tail -n +2 "$tmp/mb.csv" | cut -d, -f2,3 | sort -u | sort -t, -k1n -k2n)
-kim=$(tail -n +2 "$root/../shared/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv" | cut -d, -f2,3 | sort -t, -k1n -k2n)
+kim=$(tail -n +2 "$root/tests/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv" | cut -d, -f2,3 | sort -t, -k1n -k2n)
 [ "$spans" = "$kim" ]; check "the 171 segments equal the authors' table" $?
 
 "$lm" entries "$root/examples/models/resnet34.yaml" --format yaml | grep -q "format: layermerge-entries"; check "YAML output" $?

@@ -70,7 +70,7 @@ has "$out" "method: *prune"; check "prune summary" $?
 # kim23 from the authors' files alone: the real MobileNetV2 time table and
 # a raw importance table with every (st_act, end_act) combination of SPEC 7
 # (identity positions 2, 5, ..., 50), scores falling with the span.
-time="$root/../shared/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
+time="$root/tests/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
 awk -F, 'NR == 1 { print "id,st,end,st_act,end_act,val_acc"; next }
     function row(a, b) { printf "%d,%d,%d,%d,%d,%.4f\n", n++, $2, $3, a, b, 72 - ($3 - $2) * 0.37 - (a == 0) * 0.11 - (b == 0) * 0.05 - ($2 % 7) * 0.01 }
     { if ($2 == 0) row(1, 1)

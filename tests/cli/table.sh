@@ -8,7 +8,7 @@ root=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mb="$root/examples/models/mobilenetv2.yaml"
-kim="$root/../shared/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
+kim="$root/tests/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
 
 "$lm" table import --kind kim23-time --graph "$mb" "$kim" -o "$tmp/t.yaml"; check "import the kim23 time table" $?
 out=$("$lm" table show "$tmp/t.yaml" 2>&1); check "show it" $?
