@@ -142,7 +142,7 @@ static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
     size_t n = 0;
     for (size_t id = lo; id < hi; id++) {
         lm_entry_info e = {.size = sizeof e};
-        if (lm_entries_entry(r->entries, id, &e) == LM_OK &&
+        if (lm_entries_entry_info(&e, r->entries, id) == LM_OK &&
             r->has(r->table, e.st, e.end, e.kernel, e.stride, e.depthwise))
             n++;
     }
@@ -152,27 +152,29 @@ static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
 static int has_latency(const void *t, size_t st, size_t end, int64_t k,
                        int64_t s, int dw)
 {
-    return lm_latency_table_has(t, st, end, k, s, dw);
+    return lm_table_has(t,
+                        &(lm_entry_key){sizeof(lm_entry_key), st, end, k, s, dw});
 }
 
 static size_t count_latency(const void *t)
 {
-    return lm_latency_table_count(t);
+    return lm_table_count(t);
 }
 
 static int has_importance(const void *t, size_t st, size_t end, int64_t k,
                           int64_t s, int dw)
 {
-    return lm_importance_table_has(t, st, end, k, s, dw);
+    return lm_table_has(t,
+                        &(lm_entry_key){sizeof(lm_entry_key), st, end, k, s, dw});
 }
 
 static size_t count_importance(const void *t)
 {
-    return lm_importance_table_count(t);
+    return lm_table_count(t);
 }
 
 lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
-                                const lm_latency_table *table)
+                                const lm_table *table)
 {
     return (lm_tool_run){.cmd = cmd, .verb = "measured", .entries = entries,
                          .table = table, .has = has_latency,
@@ -180,7 +182,7 @@ lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
 }
 
 lm_tool_run lm_tool_importance_run(const char *cmd, const lm_entries *entries,
-                                   const lm_importance_table *table)
+                                   const lm_table *table)
 {
     return (lm_tool_run){.cmd = cmd, .verb = "scored", .entries = entries,
                          .table = table, .has = has_importance,

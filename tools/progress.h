@@ -76,9 +76,9 @@ typedef struct lm_tool_run {
 /* A run over a latency table ("measured") or an importance table
  * ("scored"), for the command `cmd`. */
 lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
-                                const lm_latency_table *table);
+                                const lm_table *table);
 lm_tool_run lm_tool_importance_run(const char *cmd, const lm_entries *entries,
-                                   const lm_importance_table *table);
+                                   const lm_table *table);
 
 /* Count the entries of the span the table already holds, say so when
  * resuming, ready the bar and catch Ctrl-C. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "entries/entries_private.h"
 
 void lm_entries_destroy(lm_entries *e)
@@ -43,11 +44,11 @@ const char *lm_entries_graph_name(const lm_entries *e)
     return e && e->graph_name ? e->graph_name : "";
 }
 
-lm_status lm_entries_segment(const lm_entries *e, size_t segment,
-                             lm_segment_info *info)
+lm_status lm_entries_segment_info(lm_segment_info *info, const lm_entries *e,
+                                  size_t segment)
 {
     if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment: NULL "
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment_info: NULL "
                       "argument or info->size not set");
     if (segment >= e->n_segs)
         return lm_err(LM_ERR_INVALID_ARG, "segment %zu out of range "
@@ -59,11 +60,11 @@ lm_status lm_entries_segment(const lm_entries *e, size_t segment,
     return LM_OK;
 }
 
-lm_status lm_entries_entry(const lm_entries *e, size_t id,
-                           lm_entry_info *info)
+lm_status lm_entries_entry_info(lm_entry_info *info, const lm_entries *e,
+                                size_t id)
 {
     if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry: NULL argument "
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_info: NULL argument "
                       "or info->size not set");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
@@ -85,6 +86,25 @@ lm_status lm_entries_entry(const lm_entries *e, size_t id,
     return LM_OK;
 }
 
+lm_status lm_entries_entry_key(lm_entry_key *key, const lm_entries *e,
+                               size_t id)
+{
+    if (!e || !key || key->size < sizeof key->size)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_key: NULL "
+                      "argument or key->size not set");
+    if (id >= e->n_ents)
+        return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
+                      "(%zu entries)", id, e->n_ents);
+    const lm_entry_rec *r = &e->ents[id];
+    const lm_seg_rec *s = &e->segs[r->segment];
+    lm_entry_key full = {.size = key->size, .st = s->st, .end = s->end,
+                         .kernel = r->opt.kernel, .stride = r->opt.stride,
+                         .depthwise = r->opt.depthwise};
+    size_t n = key->size < sizeof full ? key->size : sizeof full;
+    memcpy(key, &full, n);
+    return LM_OK;
+}
+
 /* Segments are sorted by (st, end): binary search. */
 static const lm_seg_rec *find_segment(const lm_entries *e, size_t st,
                                       size_t end)
@@ -103,12 +123,17 @@ static const lm_seg_rec *find_segment(const lm_entries *e, size_t st,
     return NULL;
 }
 
-lm_status lm_entries_find(const lm_entries *e, size_t st, size_t end,
-                          int64_t kernel, int64_t stride, int depthwise,
-                          size_t *id)
+lm_status lm_entries_find(size_t *id, const lm_entries *e,
+                          const lm_entry_key *key)
 {
     if (!e || !id)
         return lm_err(LM_ERR_INVALID_ARG, "lm_entries_find: NULL argument");
+    lm_status status = lm_record_check(key, sizeof *key, "lm_entries_find");
+    if (status != LM_OK)
+        return status;
+    size_t st = key->st, end = key->end;
+    int64_t kernel = key->kernel, stride = key->stride;
+    int depthwise = key->depthwise;
     const lm_seg_rec *s = find_segment(e, st, end);
     for (size_t i = s ? s->first : 0; s && i < s->first + s->count; i++) {
         const lm_option *o = &e->ents[i].opt;
@@ -124,10 +149,11 @@ lm_status lm_entries_find(const lm_entries *e, size_t st, size_t end,
                   s ? "" : ": not a valid segment");
 }
 
-lm_status lm_entries_original(const lm_entries *e, size_t conv, size_t *id)
+lm_status lm_entries_find_original(size_t *id, const lm_entries *e,
+                                   size_t conv)
 {
     if (!e || !id)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_original: NULL "
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_find_original: NULL "
                       "argument");
     if (conv < 1 || conv > e->n_convs)
         return lm_err(LM_ERR_INVALID_ARG, "conv %zu out of range 1..%zu",

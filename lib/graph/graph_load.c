@@ -152,10 +152,7 @@ static lm_status layer_conv(const loader *ld, const lm_ynode *m,
     if (st != LM_OK)
         return st;
     return at_node(ld, m, lm_graph_add_layer_conv(ld->g, at.site, at.position,
-                                                  c.name, c.in, c.out,
-                                                  c.kernel, c.stride,
-                                                  c.padding, c.groups,
-                                                  c.bias));
+                                                  &(lm_conv_desc){sizeof(lm_conv_desc), c.name, c.in, c.out, c.kernel, c.stride, c.padding, c.groups, c.bias}));
 }
 
 static lm_status layer_batchnorm(const loader *ld, const lm_ynode *m,
@@ -349,9 +346,8 @@ static lm_status trunk_entry(const loader *ld, const lm_ynode *m, size_t p)
     if (st == LM_OK)
         st = get_conv_fields(ld, m, what, &c);
     if (st == LM_OK)
-        st = at_node(ld, m, lm_graph_add_conv(ld->g, c.name, c.in, c.out,
-                                              c.kernel, c.stride, c.padding,
-                                              c.groups, c.bias,
+        st = at_node(ld, m, lm_graph_add_conv(ld->g,
+                                              &(lm_conv_desc){sizeof(lm_conv_desc), c.name, c.in, c.out, c.kernel, c.stride, c.padding, c.groups, c.bias},
                                               LM_ACT_IDENTITY));
     if (st == LM_OK)
         st = trunk_bn_act(ld, m, what, p);

@@ -2,6 +2,7 @@
  * network, on one pseudo-random input. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "layermerge/engine.h"
@@ -28,7 +29,7 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
 {
     size_t ni = lm_engine_input_size(a), no = lm_engine_output_size(a);
     if (ni != lm_engine_input_size(b) || no != lm_engine_output_size(b))
-        return lm_err(LM_ERR_MISMATCH, "lm_verify: the chain takes %zu input "
+        return lm_err(LM_ERR_MISMATCH, "lm_graph_verify_merge: the chain takes %zu input "
                       "and gives %zu output values, the merged network %zu "
                       "and %zu", ni, no, lm_engine_input_size(b),
                       lm_engine_output_size(b));
@@ -37,10 +38,10 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
     lm_status st = (x && ya && yb) ? LM_OK : lm_err_nomem();
     if (st == LM_OK) {
         fill_input(x, ni, seed);
-        st = lm_engine_run(a, x, ni, ya, no);
+        st = lm_engine_run(ya, no, a, x, ni);
     }
     if (st == LM_OK)
-        st = lm_engine_run(b, x, ni, yb, no);
+        st = lm_engine_run(yb, no, b, x, ni);
     if (st == LM_OK) {
         double diff = 0.0, mag = 0.0;
         for (size_t i = 0; i < no; i++) {
@@ -56,15 +57,17 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
     return st;
 }
 
-lm_status lm_verify(const lm_graph *graph, const lm_weights *weights,
-                    const lm_plan *plan, const lm_graph *merged,
-                    const lm_weights *merged_weights, size_t batch,
-                    uint64_t seed, double *max_abs, double *max_rel)
+lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
+                                const lm_graph *graph,
+                                const lm_weights *weights, const lm_plan *plan,
+                                const lm_graph *merged,
+                                const lm_weights *merged_weights, size_t batch,
+                                uint64_t seed)
 {
     if (!graph || !weights || !plan || !merged || !merged_weights ||
-        !max_abs || !max_rel || batch == 0)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_verify: NULL argument or "
-                      "batch 0");
+        !deviation || deviation->size < sizeof deviation->size || batch == 0)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_verify_merge: NULL "
+                      "argument, deviation->size not set, or batch 0");
     lm_engine *a = NULL, *b = NULL;
     lm_status st = lm_engine_create(&a, graph, weights, batch);
     if (st == LM_OK)
@@ -72,10 +75,15 @@ lm_status lm_verify(const lm_graph *graph, const lm_weights *weights,
     if (st == LM_OK) {
         st = lm_engine_create(&b, merged, merged_weights, batch);
         if (st != LM_OK)
-            st = lm_err_prefix(st, "lm_verify: merged network: ");
+            st = lm_err_prefix(st, "lm_graph_verify_merge: merged network: ");
     }
+    lm_merge_deviation full = {.size = deviation->size};
     if (st == LM_OK)
-        st = run_both(a, b, seed, max_abs, max_rel);
+        st = run_both(a, b, seed, &full.max_abs, &full.max_rel);
+    if (st == LM_OK)
+        memcpy(deviation, &full, deviation->size < sizeof full
+                                     ? deviation->size
+                                     : sizeof full);
     lm_engine_destroy(a);
     lm_engine_destroy(b);
     return st;

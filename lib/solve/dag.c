@@ -1,4 +1,4 @@
-/* The budgeted longest-path DP (SPEC section 6) over contiguous tables:
+/* The budgeted longest-path DP (docs/method.md section 6) over contiguous tables:
  * one row of values, used units and argmax edges per node. */
 #include "solve/dag.h"
 
