@@ -233,8 +233,8 @@ static void api_time(const lm_solver *s, double precision, double ratio,
     qsort(solve, RUNS, sizeof *solve, cmp_double);
     qsort(front, RUNS, sizeof *front, cmp_double);
     printf("api %-12s P=%-5g ratio %.2f  lm_solver_run %8.3f ms  "
-           "lm_solver_run_front %8.3f ms (%zu points)\n", name, precision, ratio,
-           solve[RUNS / 2], front[RUNS / 2], points);
+           "lm_solver_run_front %8.3f ms (%zu points)\n",
+           name, precision, ratio, solve[RUNS / 2], front[RUNS / 2], points);
     lm_solve_options_destroy(o);
 }
 

@@ -535,8 +535,8 @@ static lm_graph *small_net(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 16, 16));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "stem.conv", 3, 8, 3, 1, 1, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("stem.conv", 3, 8, 3, 1, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "stem.bn",
                                                  8, 1e-3));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -559,9 +559,11 @@ static lm_graph *small_net(void)
     for (size_t i = 0; i < 8; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%zu.conv", i + 1);
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2, c[i].groups, c[i].bias},
-                                          c[i].act));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2,
+                         c[i].groups, c[i].bias),
+            c[i].act));
         snprintf(name, sizeof name, "t%zu.bn", i + 1);
         if (c[i].bn)
             ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name,
@@ -634,10 +636,10 @@ START_TEST(test_inputs_freed)
 }
 END_TEST
 
-/* A fine-tuning configuration (docs/method.md section 8) is data: conv 5 pruned, the padding
- * of segment (0, 2] moved onto conv 1 (so position 1 is 10x10 and skips
- * (0,1) and (1,2) are matched by padding and cropping), the activation at
- * position 1 off, skip (4, 6) off. */
+/* A fine-tuning configuration (docs/method.md section 8) is data: conv 5
+ * pruned, the padding of segment (0, 2] moved onto conv 1 (so position 1 is
+ * 10x10 and skips (0,1) and (1,2) are matched by padding and cropping), the
+ * activation at position 1 off, skip (4, 6) off. */
 START_TEST(test_configured_network)
 {
     lm_graph *g = small_net();
@@ -815,8 +817,10 @@ START_TEST(test_errors)
     ck_assert_lm_ok(lm_engine_create(&e, g, w, 1));
     float in[768], out[10];
     memset(in, 0, sizeof in);
-    ck_assert_lm_status(lm_engine_run(out, 10, e, in, 767), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_engine_run(out, 11, e, in, 768), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_engine_run(out, 10, e, in, 767),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_engine_run(out, 11, e, in, 768),
+                        LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_engine_run(out, 10, NULL, in, 768),
                         LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_engine_output_size(NULL), 0);

@@ -1,5 +1,6 @@
-/* Segments and table entries (docs/method.md section 3, 4): reference counts, representative
- * subsets, lookup, files, and a brute-force comparison on random graphs. */
+/* Segments and table entries (docs/method.md section 3, 4): reference counts,
+ * representative subsets, lookup, files, and a brute-force comparison on
+ * random graphs. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,9 +16,8 @@
 static void conv_bn(lm_graph *g, int64_t in, int64_t out, int64_t k,
                     int64_t s, int64_t groups, lm_act act)
 {
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, in, out, k, s, k / 2, groups, 0},
-                                      act));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, in, out, k, s, k / 2, groups, 0), act));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, lm_graph_conv_count(g), NULL,
                                          1e-5));
 }
@@ -41,8 +41,8 @@ static lm_graph *build_resnet34(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "conv1", 3, 64, 7, 2, 3, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 3, 64, 7, 2, 3, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "bn1",
                                                  64, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -77,8 +77,8 @@ static lm_graph *build_mobilenetv2(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 3, 32, 3, 2, 1, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV(NULL, 3, 32, 3, 2, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, NULL,
                                                  32, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU6));
@@ -99,8 +99,8 @@ static lm_graph *build_mobilenetv2(void)
                 ck_assert_lm_ok(lm_graph_add_skip(g, src, src + 3));
             in = cfg[l][1];
         }
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_HEAD, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 320, 1280, 1, 1, 0, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_HEAD, 0, LM_TEST_CONV(NULL, 320, 1280, 1, 1, 0, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_HEAD, 0, NULL,
                                                  1280, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_HEAD, 0, LM_ACT_RELU6));
@@ -252,13 +252,13 @@ START_TEST(resnet34_entry_records)
      * is the second block of layer2: 128 channels at 28x28. */
     size_t id = 0;
     ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 6, 8, 5, 2, 0}),
+                                        LM_TEST_KEY(6, 8, 5, 2, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 7, 9, 5, 1, 0}),
+                                        LM_TEST_KEY(7, 9, 5, 1, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 8, 10, 5, 1, 0}));
+                                    LM_TEST_KEY(8, 10, 5, 1, 0)));
     lm_entry_info info = {.size = sizeof info};
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.st, 8);
@@ -289,8 +289,10 @@ START_TEST(resnet34_entry_records)
         ck_assert_uint_eq(info.st + 1, p);
         ck_assert_int_eq(info.kernel, 3);
     }
-    ck_assert_lm_status(lm_entries_find_original(&id, e, 0), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_entries_find_original(&id, e, 33), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_find_original(&id, e, 0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_find_original(&id, e, 33),
+                        LM_ERR_INVALID_ARG);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
 }
@@ -307,9 +309,11 @@ static lm_graph *chain(const int64_t (*c)[4], size_t n)
         /* {in, out, kernel, stride}; depthwise when out is negative. */
         int64_t out = c[i][1] < 0 ? -c[i][1] : c[i][1];
         int64_t groups = c[i][1] < 0 ? out : 1;
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, c[i][0], out, c[i][2], c[i][3], c[i][2] / 2, groups, 0},
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(
+            lm_graph_add_conv(g,
+                              LM_TEST_CONV(NULL, c[i][0], out, c[i][2],
+                                           c[i][3], c[i][2] / 2, groups, 0),
+                              LM_ACT_RELU));
     }
     return g;
 }
@@ -336,13 +340,13 @@ START_TEST(plain_rule_keeps_earliest_convs)
     /* Segment (0, 3): K=1 {2}, K=3 {1},{3},{1,2},{2,3}, K=5 {1,3},{1,2,3}. */
     size_t id = 0;
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 1, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 1, 1, 0)));
     expect_kept(e, id, (const size_t[]){2}, 1);
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 5, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 5, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2, 3}, 3);
     lm_segment_info si = {.size = sizeof si};
     ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
@@ -355,7 +359,8 @@ START_TEST(plain_rule_keeps_earliest_convs)
 }
 END_TEST
 
-/* docs/method.md section 4, last bullet: subsets of every size compete for one (K, dw). */
+/* docs/method.md section 4, last bullet: subsets of every size compete for one
+ * (K, dw). */
 START_TEST(scored_rule_takes_largest_sum_over_all_sizes)
 {
     lm_graph *g = chain(three, 3);
@@ -365,21 +370,21 @@ START_TEST(scored_rule_takes_largest_sum_over_all_sizes)
     /* K = 3: {1}=1, {3}=2, {1,2}=4, {2,3}=5. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){1, 3, 2}, 3));
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     /* K = 3: {3}=9 beats {1,2}=5 and {1}=5 although it keeps fewer. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 9}, 3));
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2); /* {2,3}=9 ties {3}: earliest */
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 1, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 4}, 3));
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -425,7 +430,7 @@ START_TEST(identity_option_entries)
     lm_entry_info info = {.size = sizeof info};
     /* (0, 1): identity first, then K = 3. */
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 0, 1, 1}));
+                                    LM_TEST_KEY(0, 1, 0, 1, 1)));
     ck_assert_uint_eq(id, 0);
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 1);
@@ -434,29 +439,29 @@ START_TEST(identity_option_entries)
     ck_assert_uint_eq(info.n_kept, 0);
     ck_assert_ptr_null(info.kept);
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}));
+                                    LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert_uint_eq(id, 1);
     ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 1, 2, 0, 1, 1}),
+                                        LM_TEST_KEY(1, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
     ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 0, 1, 1}),
+                                        LM_TEST_KEY(0, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
     /* (2, 3): a depthwise conv: identity, then K = 3 depthwise. */
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 2, 3, 0, 1, 1}));
+                                    LM_TEST_KEY(2, 3, 0, 1, 1)));
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 2, 3, 3, 1, 1}));
+                                    LM_TEST_KEY(2, 3, 3, 1, 1)));
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 0);
     ck_assert_int_eq(info.depthwise, 1);
     /* (1, 3): dense conv 2 kept: dense K=3 and K=5; never depthwise. */
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 1, 3, 3, 1, 0}));
+                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 1, 3, 5, 1, 0}));
+                                    LM_TEST_KEY(1, 3, 5, 1, 0)));
     ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 1, 3, 3, 1, 1}),
+                                        LM_TEST_KEY(1, 3, 3, 1, 1)),
                         LM_ERR_NOT_FOUND);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -475,7 +480,7 @@ START_TEST(stride_rule_prunes_or_empties_segments)
     lm_segment_info si = {.size = sizeof si};
     /* (0, 3): conv 2 (3x3 after the strided conv) must go. */
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 3, 2, 0}));
+                                    LM_TEST_KEY(0, 3, 3, 2, 0)));
     expect_kept(e, id, (const size_t[]){1, 3}, 2);
     ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
     ck_assert_uint_eq(si.end, 3);
@@ -510,32 +515,32 @@ START_TEST(find_and_argument_errors)
     ck_assert_str_eq(lm_entries_fingerprint(e), fp);
     ck_assert_uint_eq(lm_entries_conv_count(e), 3);
     size_t id = 0;
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 7, 1, 0}),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 7, 1, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_str_eq(lm_last_error(), "no entry with key (st=0, end=3, "
                                       "ker=7, str=1, is_dw=0)");
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 2, 9, 3, 1, 0}),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(2, 9, 3, 1, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "st=2, end=9"));
-    ck_assert_lm_status(lm_entries_find(NULL, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}),
+    ck_assert_lm_status(lm_entries_find(NULL, e, LM_TEST_KEY(0, 1, 3, 1, 0)),
                         LM_ERR_INVALID_ARG);
     lm_entry_info info = {.size = sizeof info};
     ck_assert_lm_status(lm_entries_entry_info(&info, e, lm_entries_count(e)),
                         LM_ERR_INVALID_ARG);
     info.size = 0;
-    ck_assert_lm_status(lm_entries_entry_info(&info, e, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_entry_info(&info, e, 0),
+                        LM_ERR_INVALID_ARG);
     /* An older, shorter record gets only its own fields. */
     struct { size_t size; size_t id; size_t segment; size_t guard; } old;
     old.size = offsetof(lm_entry_info, st);
     old.guard = 12345;
-    ck_assert_lm_ok(lm_entries_entry_info((lm_entry_info *)(void *)&old, e, 1));
+    ck_assert_lm_ok(
+        lm_entries_entry_info((lm_entry_info *)(void *)&old, e, 1));
     ck_assert_uint_eq(old.id, 1);
     ck_assert_uint_eq(old.guard, 12345);
     lm_segment_info si = {.size = sizeof si};
-    ck_assert_lm_status(lm_entries_segment_info(&si, e, 99), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_segment_info(&si, e, 99),
+                        LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_entries_count(NULL), 0);
     ck_assert_uint_eq(lm_entries_segment_count(NULL), 0);
     ck_assert_str_eq(lm_entries_fingerprint(NULL), "");
@@ -691,9 +696,11 @@ static lm_graph *graph_of(const rgraph *r)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 4, 16, 16));
     for (size_t i = 0; i < r->n; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, r->c[i].in, r->c[i].out, r->c[i].k, r->c[i].s, r->c[i].pad, r->c[i].dw ? r->c[i].in : 1, 0},
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(NULL, r->c[i].in, r->c[i].out, r->c[i].k, r->c[i].s,
+                         r->c[i].pad, r->c[i].dw ? r->c[i].in : 1, 0),
+            LM_ACT_RELU));
     for (size_t p = 0; p <= r->n; p++) {
         ck_assert_lm_ok(lm_graph_set_barrier(g, p, r->barrier[p]));
         if (p > 0)
@@ -845,26 +852,25 @@ START_TEST(long_segment_is_fast_and_exact)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 8, 8, 8));
     for (int i = 0; i < 24; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, i % 3 == 0 ? 1 : 3, 1, (i % 3 == 0 ? 1 : 3) / 2, i % 2 ? 8 : 1, 0},
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(NULL, 8, 8, i % 3 == 0 ? 1 : 3, 1,
+                         (i % 3 == 0 ? 1 : 3) / 2, i % 2 ? 8 : 1, 0),
+            LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(g));
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
     ck_assert_uint_eq(lm_entries_segment_count(e), 24 * 25 / 2);
     /* (0, 24): 16 3x3 convs, K = 1, 3, ..., 33; dense and depthwise. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 24, 33, 1, 0}));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 33, 1, 0)));
     lm_entry_info info = {.size = sizeof info};
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.n_kept, 24);
     /* Depthwise convs are the odd ones (2, 4, ...), 3x3 unless i % 3 == 0:
      * 8 of them are 3x3, so the largest depthwise K is 17. */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 24, 17, 1, 1}));
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        &(lm_entry_key){sizeof(lm_entry_key), 0, 24, 19, 1, 1}),
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 17, 1, 1)));
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 19, 1, 1)),
                         LM_ERR_NOT_FOUND);
     lm_entries_destroy(e);
     lm_graph_destroy(g);

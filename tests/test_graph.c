@@ -16,8 +16,8 @@ static lm_graph *resnet_like(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
     ck_assert_lm_ok(lm_graph_set_name(g, "resnet-mini"));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "conv1", 3, 64, 7, 2, 3, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 3, 64, 7, 2, 3, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "bn1", 64,
                                                  1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -30,9 +30,9 @@ static lm_graph *resnet_like(void)
         snprintf(name, sizeof name, "layer%zu.%zu.conv%zu", i / 4 + 1,
                  i / 2 % 2, i % 2 + 1);
         int64_t stride = i == 4 ? 2 : 1;
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), name, in, ch[i], 3, stride, 1, 1, 0},
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g, LM_TEST_CONV(name, in, ch[i], 3, stride, 1, 1, 0),
+            LM_ACT_RELU));
         snprintf(name, sizeof name, "layer%zu.%zu.bn%zu", i / 4 + 1,
                  i / 2 % 2, i % 2 + 1);
         ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name, 1e-5));
@@ -59,8 +59,9 @@ static lm_graph *mobilenet_like(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 32, 32));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "features.0.0", 3, 32, 3, 2, 1, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0,
+        LM_TEST_CONV("features.0.0", 3, 32, 3, 2, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU6));
     struct { int64_t in, out, k, s, groups; lm_act act; } c[] = {
         {32, 32, 3, 1, 32, LM_ACT_RELU6},   /* 1: dw */
@@ -73,9 +74,11 @@ static lm_graph *mobilenet_like(void)
         {144, 24, 1, 1, 1, LM_ACT_IDENTITY},/* 8: project */
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2, c[i].groups, 0},
-                                          c[i].act));
+        ck_assert_lm_ok(
+            lm_graph_add_conv(g,
+                              LM_TEST_CONV(NULL, c[i].in, c[i].out, c[i].k,
+                                           c[i].s, c[i].k / 2, c[i].groups, 0),
+                              c[i].act));
     ck_assert_lm_ok(lm_graph_add_skip(g, 5, 8));
     ck_assert_lm_ok(lm_graph_set_barrier(g, 0, 1));
     ck_assert_lm_ok(lm_graph_set_barrier(g, 5, 1));
@@ -275,15 +278,13 @@ START_TEST(validation_names_the_conv)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 16, 8, 8));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "a", 16, 32, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "b", 32, 64, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "layer2.0.conv1", 32, 64, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("a", 16, 32, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("b", 32, 64, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("layer2.0.conv1", 32, 64, 3, 1, 1, 1, 0),
+        LM_ACT_RELU));
     expect_invalid(g, "conv 3 (layer2.0.conv1): in_channels 32 but position 2 "
                       "has 64 channels");
 }
@@ -311,34 +312,29 @@ START_TEST(validation_checks_fixed_layers)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 32, 32));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "conv1", 4, 8, 3, 1, 1, 1, 0}));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 4, 8, 3, 1, 1, 1, 0)));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     expect_invalid(g, "stem layer 0 (conv conv1): in_channels 4 but its input "
                       "3x32x32 has 3 channels");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "fc", 8, 2, 1));
     expect_invalid(g, "head layer 0 (linear fc): needs a flat input, found 8x4x4");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 7, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 7, 1, 1, 1, 0), LM_ACT_RELU));
     expect_invalid(g, "conv 1: kernel 7 does not fit its input 8x4x4");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_POSITION, 1,
                                             LM_LAYER_MAXPOOL, 2, 2, 0));
     lm_graph *h = NULL;
@@ -362,32 +358,31 @@ START_TEST(builder_rejects_bad_arguments)
     ck_assert_ptr_null(g);
     ck_assert_lm_status(lm_graph_create(NULL, 1, 4, 4), LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_status(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 2, 1, 0, 1, 0},
-                                          LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 2, 1, 0, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
     ck_assert_msg(strstr(lm_last_error(), "conv 1: kernel 2 is even"), "%s",
                   lm_last_error());
-    ck_assert_lm_status(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, -8, 8, 3, 1, 1, 1, 0},
-                                          LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, -1, 1, 0},
-                                          LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 4, 0},
-                                          LM_ACT_RELU),
-                        LM_ERR_UNSUPPORTED);
-    ck_assert_lm_status(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 1, 0},
-                                          (lm_act)42),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, -8, 8, 3, 1, 1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, -1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 4, 0),
+                          LM_ACT_RELU),
+        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0),
+                          (lm_act)42),
+        LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_graph_conv_count(g), 0);
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 8, 3, 1, 1, 8, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 8, 0), LM_ACT_RELU));
     ck_assert_lm_status(lm_graph_add_skip(g, 0, 2), LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_graph_add_skip(g, 1, 1), LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_add_skip(g, 0, 1));
@@ -453,10 +448,10 @@ START_TEST(fingerprint_follows_structure_only)
     lm_graph *c = NULL;
     ck_assert_lm_ok(lm_graph_create(&c, 3, 224, 224));
     ck_assert_lm_ok(lm_graph_add_conv(b,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 3, 8, 3, 1, 1, 1, 0},
+                                      LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_conv(c,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 3, 8, 5, 1, 2, 1, 0},
+                                      LM_TEST_CONV(NULL, 3, 8, 5, 1, 2, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(b));
     ck_assert_lm_ok(lm_graph_validate(c));
@@ -494,9 +489,8 @@ START_TEST(clone_is_deep_and_keeps_validation)
     ck_assert_lm_ok(lm_graph_conv_info(&info, c, 1));
     ck_assert_str_eq(info.name, "layer1.0.conv1");
     ck_assert_str_eq(lm_graph_name(c), "resnet-mini");
-    ck_assert_lm_ok(lm_graph_add_conv(c,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "extra", 128, 128, 1, 1, 0, 1, 0},
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        c, LM_TEST_CONV("extra", 128, 128, 1, 1, 0, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_act(c, LM_SITE_POSITION, 9, LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_set_barrier(c, 9, 1));
     ck_assert_lm_ok(lm_graph_validate(c));

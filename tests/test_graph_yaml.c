@@ -69,22 +69,19 @@ static lm_graph *everything(void)
     ck_assert_lm_ok(lm_graph_create(&g, 3, 17, 19));
     ck_assert_lm_ok(lm_graph_set_name(g, "yes"));
     ck_assert_lm_ok(lm_graph_set_nonlinearity(g, LM_ACT_HARDSWISH));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "1", 3, 8, 3, 1, 1, 1, 1}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("1", 3, 8, 3, 1, 1, 1, 1)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "null", 8,
                                                  0.1));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_STEM, 0,
                                             LM_LAYER_AVGPOOL, 3, 1, 1));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "a b", 8, 8, 3, 1, 1, 8, 1},
-                                      LM_ACT_GELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("a b", 8, 8, 3, 1, 1, 8, 1), LM_ACT_GELU));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, NULL, 1.2345678901234567e-5));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 8, 16, 5, 2, 2, 1, 0},
-                                      LM_ACT_IDENTITY));
-    ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c3", 16, 16, 1, 1, 0, 1, 0},
-                                      LM_ACT_TANH));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 16, 5, 2, 2, 1, 0), LM_ACT_IDENTITY));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c3", 16, 16, 1, 1, 0, 1, 0), LM_ACT_TANH));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_POSITION, 3,
                                             LM_LAYER_MAXPOOL, 3, 2, 1));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_POSITION, 3,

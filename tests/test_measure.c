@@ -32,16 +32,16 @@ static lm_graph *tiny_graph(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 4, 8, 8));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c1", 4, 4, 3, 1, 1, 1, 1},
+                                      LM_TEST_CONV("c1", 4, 4, 3, 1, 1, 1, 1),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c2", 4, 4, 3, 1, 1, 1, 1},
+                                      LM_TEST_CONV("c2", 4, 4, 3, 1, 1, 1, 1),
                                       LM_ACT_IDENTITY));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c3", 4, 4, 3, 1, 1, 4, 1},
+                                      LM_TEST_CONV("c3", 4, 4, 3, 1, 1, 4, 1),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c4", 4, 8, 3, 2, 1, 1, 1},
+                                      LM_TEST_CONV("c4", 4, 8, 3, 2, 1, 1, 1),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_skip(g, 1, 3));
     ck_assert_lm_ok(lm_graph_set_identity_option(g, 2, 1));
@@ -170,7 +170,8 @@ START_TEST(resume_skips_present_entries)
     ck_assert_lm_ok(lm_table_set_int(tab, LM_TABLE_BATCH, 2));
     size_t pre[] = {1, 3, 4};
     for (size_t i = 0; i < 3; i++)
-        ck_assert_lm_ok(lm_table_set_latency_entry(tab, f.e, pre[i], 99.0, 1.0));
+        ck_assert_lm_ok(
+            lm_table_set_latency_entry(tab, f.e, pre[i], 99.0, 1.0));
     size_t pre_nonid = 0;
     for (size_t i = 0; i < 3; i++)
         pre_nonid += (size_t)!entry(&f, pre[i]).identity;
@@ -253,7 +254,8 @@ START_TEST(cancel_keeps_saved_entries)
     ck_assert_lm_ok(lm_measure_options_set_progress(o, watch_progress, &w));
     lm_table *tab = NULL;
     ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
-    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o), LM_ERR_CANCELLED);
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o),
+                        LM_ERR_CANCELLED);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "cancelled after entry 2"));
     ck_assert_uint_eq(lm_table_count(tab), 3);
     lm_table *saved = NULL;
@@ -290,9 +292,12 @@ START_TEST(range_and_size_override)
     ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     ck_assert_uint_eq(lm_table_count(tab), 3);
     for (size_t id = 0; id < f.n; id++)
-        ck_assert_int_eq(lm_table_has(tab,
-                                      &(lm_entry_key){sizeof(lm_entry_key), entry(&f, id).st, entry(&f, id).end, entry(&f, id).kernel, entry(&f, id).stride, entry(&f, id).depthwise}),
-                         id >= 2 && id < 5);
+        ck_assert_int_eq(
+            lm_table_has(tab, LM_TEST_KEY(entry(&f, id).st, entry(&f, id).end,
+                                          entry(&f, id).kernel,
+                                          entry(&f, id).stride,
+                                          entry(&f, id).depthwise)),
+            id >= 2 && id < 5);
     /* Every entry of this graph reads an 8x8 map: scaled to 16x4. */
     ck_assert_int_eq(t.last_h, 16);
     ck_assert_int_eq(t.last_w, 4);
@@ -307,7 +312,8 @@ START_TEST(range_and_size_override)
     ck_assert_uint_eq(lm_table_count(tab), 4);
     /* Resuming at another size is a mismatch naming both values. */
     ck_assert_lm_ok(lm_measure_options_set_input_size(o, 0, 0));
-    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "input height 16"));
     lm_table_destroy(tab);
     lm_measure_options_destroy(o);
@@ -335,11 +341,13 @@ START_TEST(errors_name_graph_and_entry)
     ck_assert_lm_ok(lm_measure_options_create(&o));
     lm_table *other = NULL, *tab = NULL;
     ck_assert_lm_ok(lm_table_create_latency(&other, "0123456789abcdef"));
-    ck_assert_lm_status(lm_table_measure_latency(other, f.g, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_table_measure_latency(other, f.g, f.e, o),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "0123456789abcdef"));
     ck_assert_lm_status(lm_table_measure_latency(NULL, f.g, f.e, o),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_measure_options_set_batch(o, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_measure_options_set_batch(o, 0),
+                        LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_measure_options_set_repetitions(o, 0),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_measure_options_set_range(o, 3, 3),
@@ -509,14 +517,15 @@ START_TEST(proxy_range_seed_and_inputs)
                                  "caller's calibration batch"));
     /* A resumed table scored another way is refused. */
     ck_assert_lm_ok(lm_proxy_options_set_inputs(o, NULL, 0));
-    ck_assert_lm_status(lm_table_score_proxy(b, f.g, w, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_table_score_proxy(b, f.g, w, f.e, o),
+                        LM_ERR_MISMATCH);
     x[0] = NAN;
     ck_assert_lm_status(lm_proxy_options_set_inputs(o, x, n), LM_ERR_VALUE);
     free(x);
     /* Another metric is refused. */
     lm_table *acc = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&acc, f.e,
-                                                   LM_METRIC_ACCURACY));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&acc, f.e, LM_METRIC_ACCURACY));
     ck_assert_lm_status(lm_table_score_proxy(acc, f.g, w, f.e, o),
                         LM_ERR_MISMATCH);
     lm_table_destroy(acc);

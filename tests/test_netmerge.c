@@ -1,7 +1,8 @@
-/* Whole-network merging and verification (docs/method.md section 8, 9): plans from results,
- * the engine running a plan, lm_graph_merge and lm_graph_verify_merge on small
- * networks and on the zoo's ResNet-34, ResNet-50 and MobileNetV2 at a
- * reduced input size, with random weights and batch norm statistics. */
+/* Whole-network merging and verification (docs/method.md section 8, 9): plans
+ * from results, the engine running a plan, lm_graph_merge and
+ * lm_graph_verify_merge on small networks and on the zoo's ResNet-34,
+ * ResNet-50 and MobileNetV2 at a reduced input size, with random weights and
+ * batch norm statistics. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,8 +28,8 @@
 #define UNDER_VALGRIND() 0
 #endif
 
-/* Merged vs chain, relative to the largest output magnitude (docs/method.md section 9:
- * float32 round-off). */
+/* Merged vs chain, relative to the largest output magnitude (docs/method.md
+ * section 9: float32 round-off). */
 #define TOLERANCE 1e-5
 
 static lm_weights *random_weights(const lm_graph *g, uint64_t seed)
@@ -89,8 +90,8 @@ static lm_graph *small_net(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 16, 16));
     ck_assert_lm_ok(lm_graph_set_name(g, "small"));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0,
-                                            &(lm_conv_desc){sizeof(lm_conv_desc), "stem.conv", 3, 8, 3, 1, 1, 1, 0}));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("stem.conv", 3, 8, 3, 1, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "stem.bn",
                                                  8, 1e-3));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -113,9 +114,11 @@ static lm_graph *small_net(void)
     for (size_t i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%zu.conv", i + 1);
-        ck_assert_lm_ok(lm_graph_add_conv(g,
-                                          &(lm_conv_desc){sizeof(lm_conv_desc), name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2, c[i].groups, c[i].bias},
-                                          c[i].act));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2,
+                         c[i].groups, c[i].bias),
+            c[i].act));
         snprintf(name, sizeof name, "t%zu.bn", i + 1);
         if (c[i].bn)
             ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name,
@@ -303,11 +306,10 @@ static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
                        0.01 * (double)(in.end - in.st - in.n_kept)) +
                    1e-4 * (double)(in.st % 3);
         if (!in.identity) /* ms-like values at 32x32 */
-            ck_assert_lm_ok(lm_table_set_latency_entry(*lat, *entries, id,
-                                                       0.2 + work * 1e-5, 0.0));
-        ck_assert_lm_ok(lm_table_set_importance_entry_normalised(*imp,
-                                                                 *entries, id,
-                                                                 v, v));
+            ck_assert_lm_ok(lm_table_set_latency_entry(
+                *lat, *entries, id, 0.2 + work * 1e-5, 0.0));
+        ck_assert_lm_ok(lm_table_set_importance_entry_normalised(
+            *imp, *entries, id, v, v));
     }
     lm_solver *s = NULL;
     ck_assert_lm_ok(lm_solver_create(&s, g, *entries, *lat, *imp));
@@ -558,7 +560,8 @@ START_TEST(test_result_of_other_graph)
     lm_result *r = NULL;
     ck_assert_lm_ok(lm_solver_run(&r, s, o));
     lm_plan *plan = NULL;
-    ck_assert_lm_status(lm_plan_create_for_result(&plan, other, r), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_plan_create_for_result(&plan, other, r),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_null(plan);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(g)));
     ck_assert_ptr_nonnull(strstr(lm_last_error(),

@@ -1,5 +1,5 @@
-/* Training-loop plans (docs/method.md section 8): kept convs, fine-tuning padding,
- * activations and fused skips, for entries and partitions. */
+/* Training-loop plans (docs/method.md section 8): kept convs, fine-tuning
+ * padding, activations and fused skips, for entries and partitions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static size_t entry_id(const lm_entries *e, size_t st, size_t end, int64_t k)
 {
     size_t id = 0;
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), st, end, k, 1, 0}));
+                                    LM_TEST_KEY(st, end, k, 1, 0)));
     return id;
 }
 
@@ -108,7 +108,7 @@ START_TEST(identity_boundary_gains_the_nonlinearity)
     /* Block (5, 8]: expand 1x1, dw 3x3, project 1x1 with a skip around. */
     size_t id = 0;
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 5, 8, 3, 1, 0}));
+                                    LM_TEST_KEY(5, 8, 3, 1, 0)));
     lm_plan *p = NULL;
     ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, id));
     ck_assert_int_eq(lm_plan_act_at(p, 6), LM_ACT_IDENTITY);
@@ -152,15 +152,17 @@ START_TEST(bad_partitions_name_the_fault)
     uint8_t kept[32];
     memset(kept, 1, sizeof kept);
     kept[6] = 0;
-    ck_assert_lm_status(lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
+        LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "conv 7"));
 
     /* Pruning the only conv of a segment needs the identity option. */
     memset(kept, 1, sizeof kept);
     kept[1] = 0;
-    ck_assert_lm_status(lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
+        LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "identity option"));
     ck_assert_ptr_null(p);
 
@@ -189,12 +191,15 @@ START_TEST(entries_of_another_graph_are_refused)
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, h));
     lm_plan *p = NULL;
-    ck_assert_lm_status(lm_plan_create_for_entry(&p, g, e, 0), LM_ERR_MISMATCH);
-    ck_assert_lm_status(lm_plan_create_for_entry(&p, h, e, lm_entries_count(e)),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_plan_create_for_entry(&p, g, e, 0),
+                        LM_ERR_MISMATCH);
+    ck_assert_lm_status(
+        lm_plan_create_for_entry(&p, h, e, lm_entries_count(e)),
+        LM_ERR_INVALID_ARG);
     lm_graph *fresh = NULL;
     ck_assert_lm_ok(lm_graph_create(&fresh, 3, 8, 8));
-    ck_assert_lm_status(lm_plan_create_for_entry(&p, fresh, e, 0), LM_ERR_STATE);
+    ck_assert_lm_status(lm_plan_create_for_entry(&p, fresh, e, 0),
+                        LM_ERR_STATE);
     lm_graph_destroy(fresh);
     lm_entries_destroy(e);
     lm_graph_destroy(h);

@@ -1,7 +1,7 @@
-/* The public solver API over entries and tables (docs/method.md section 6, 7): end to end on
- * the zoo graphs with synthetic deterministic tables, against a brute
- * force on a tiny graph, kim23 from the authors' real time table, pruning,
- * and the result YAML round trip. */
+/* The public solver API over entries and tables (docs/method.md section 6, 7):
+ * end to end on the zoo graphs with synthetic deterministic tables, against a
+ * brute force on a tiny graph, kim23 from the authors' real time table,
+ * pruning, and the result YAML round trip. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,10 +55,10 @@ static void fill_tables(problem *p, size_t skip_a, size_t skip_b)
             continue;
         double v = synth_importance(&in);
         if (!in.identity)
-            ck_assert_lm_ok(lm_table_set_latency_entry(p->lat, p->e, id,
-                                                       synth_latency(&in), 0.0));
-        ck_assert_lm_ok(lm_table_set_importance_entry_normalised(p->imp, p->e,
-                                                                 id, v, v));
+            ck_assert_lm_ok(lm_table_set_latency_entry(
+                p->lat, p->e, id, synth_latency(&in), 0.0));
+        ck_assert_lm_ok(
+            lm_table_set_importance_entry_normalised(p->imp, p->e, id, v, v));
     }
 }
 
@@ -98,7 +98,8 @@ static int same_kept(const size_t *a, size_t na, const size_t *b, size_t nb)
 
 /* Boundaries partition 0..N, every segment is its entry with the entry's
  * kept convs, the conv flags are their union, and activations follow
- * docs/method.md section 6. Returns how many identity positions gained the nonlinearity. */
+ * docs/method.md section 6. Returns how many identity positions gained the
+ * nonlinearity. */
 static int check_result(const problem *p, const lm_result *r)
 {
     size_t n = lm_graph_conv_count(p->g), at = 0, gained = 0;
@@ -416,8 +417,8 @@ END_TEST
 
 /* ---- kim23 from the authors' time table -------------------------------- */
 
-/* Every combination of docs/method.md section 7 for every row of the time table, with
- * deterministic scores; returns the file path (in dir). */
+/* Every combination of docs/method.md section 7 for every row of the time
+ * table, with deterministic scores; returns the file path (in dir). */
 static void write_raw(const char *path, const lm_graph *g, const char *time)
 {
     FILE *in = fopen(time, "r"), *out = fopen(path, "w");
@@ -584,7 +585,8 @@ START_TEST(prune_keeps_irreducible)
         pruned += !kept;
         ck_assert(lm_result_boundary_at(r, c));
         ck_assert_int_eq(lm_result_keeps_act(r, c),
-                         kept && lm_graph_position_act(p.g, c) != LM_ACT_IDENTITY);
+                         kept &&
+                             lm_graph_position_act(p.g, c) != LM_ACT_IDENTITY);
     }
     ck_assert_uint_gt(pruned, 0);
     lm_front *f = NULL;

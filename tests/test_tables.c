@@ -1,6 +1,6 @@
-/* Latency and importance tables (docs/method.md section 5): keyed access, value checks, YAML
- * files (bit-exact round trip, errors with their line), graph checks,
- * shard merging, the authors' CSV files, atomic saving. */
+/* Latency and importance tables (docs/method.md section 5): keyed access,
+ * value checks, YAML files (bit-exact round trip, errors with their line),
+ * graph checks, shard merging, the authors' CSV files, atomic saving. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,13 +22,13 @@ static lm_graph *tiny_graph(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 8, 16, 16));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c1", 8, 8, 3, 1, 1, 1, 0},
+                                      LM_TEST_CONV("c1", 8, 8, 3, 1, 1, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c2", 8, 8, 3, 1, 1, 8, 0},
+                                      LM_TEST_CONV("c2", 8, 8, 3, 1, 1, 8, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_conv(g,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), "c3", 8, 16, 1, 1, 0, 1, 0},
+                                      LM_TEST_CONV("c3", 8, 16, 1, 1, 0, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(g));
     return g;
@@ -126,25 +126,25 @@ START_TEST(set_get_by_key_and_entry)
     ck_assert_str_eq(lm_table_fingerprint(t),
                      lm_entries_fingerprint(e));
     ck_assert_lm_ok(lm_table_set_latency(t,
-                                         &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 5, 1, 0},
+                                         LM_TEST_KEY(0, 2, 5, 1, 0),
                                          2.5, 0.25));
     ck_assert_lm_ok(lm_table_set_latency(t,
-                                         &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
+                                         LM_TEST_KEY(0, 1, 3, 1, 0),
                                          1.5, 0.5));
     ck_assert_uint_eq(lm_table_count(t), 2);
     ck_assert_int_eq(lm_table_has(t,
-                                  &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 5, 1, 0}), 1);
+                                  LM_TEST_KEY(0, 2, 5, 1, 0)), 1);
     ck_assert_int_eq(lm_table_has(t,
-                                  &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 5, 1, 1}), 0);
+                                  LM_TEST_KEY(0, 2, 5, 1, 1)), 0);
     double ms = 0, sd = 0;
     ck_assert_lm_ok(lm_table_get(&ms, &sd, t,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}));
+                                 LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert(ms == 1.5 && sd == 0.5);
 
     /* By id: the same key, so it replaces the value in place. */
     size_t id;
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 5, 1, 0}));
+                                    LM_TEST_KEY(0, 2, 5, 1, 0)));
     ck_assert_lm_ok(lm_table_set_latency_entry(t, e, id, 3.0, 0.0));
     ck_assert_uint_eq(lm_table_count(t), 2);
     ck_assert_lm_ok(lm_table_get_entry(&ms, NULL, t, e, id));
@@ -159,20 +159,20 @@ START_TEST(set_get_by_key_and_entry)
                         LM_ERR_INVALID_ARG);
 
     ck_assert_lm_status(lm_table_get(&ms, &sd, t,
-                                     &(lm_entry_key){sizeof(lm_entry_key), 1, 3, 3, 1, 1}),
+                                     LM_TEST_KEY(1, 3, 3, 1, 1)),
                         LM_ERR_NOT_FOUND);
     ck_assert_error_has("(st 1, end 3, K 3, stride 1, dw 1)");
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 1, 2, 3, 1, 1}));
+                                    LM_TEST_KEY(1, 2, 3, 1, 1)));
     ck_assert_lm_status(lm_table_get_entry(&ms, NULL, t, e, id),
                         LM_ERR_NOT_FOUND);
     ck_assert_error_has("entry");
     /* Identity options cost 0 without being stored. */
     ck_assert_lm_ok(lm_table_get(&ms, &sd, t,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 0, 3, 0, 1, 1}));
+                                 LM_TEST_KEY(0, 3, 0, 1, 1)));
     ck_assert(ms == 0.0 && sd == 0.0);
     ck_assert_lm_status(lm_table_set_latency(t,
-                                             &(lm_entry_key){sizeof(lm_entry_key), 2, 1, 3, 1, 0},
+                                             LM_TEST_KEY(2, 1, 3, 1, 0),
                                              1.0, 0.0),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_table_set_latency_entry(t, e, 9999, 1.0, 0.0),
@@ -188,25 +188,25 @@ START_TEST(bad_values_name_the_key)
     lm_table *t = NULL;
     ck_assert_lm_ok(lm_table_create_latency_for(&t, e));
     ck_assert_lm_status(lm_table_set_latency(t,
-                                             &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
+                                             LM_TEST_KEY(0, 1, 3, 1, 0),
                                              NAN, 0.0),
                         LM_ERR_VALUE);
     ck_assert_error_has("(st 0, end 1, K 3, stride 1, dw 0)");
     ck_assert_lm_status(lm_table_set_latency(t,
-                                             &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
+                                             LM_TEST_KEY(0, 1, 3, 1, 0),
                                              INFINITY, 0),
                         LM_ERR_VALUE);
     ck_assert_lm_status(lm_table_set_latency(t,
-                                             &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
+                                             LM_TEST_KEY(0, 1, 3, 1, 0),
                                              -1.0, 0.0),
                         LM_ERR_VALUE);
     ck_assert_lm_status(lm_table_set_latency(t,
-                                             &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
+                                             LM_TEST_KEY(0, 1, 3, 1, 0),
                                              1.0, -0.1),
                         LM_ERR_VALUE);
     size_t id;
     ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    &(lm_entry_key){sizeof(lm_entry_key), 0, 2, 5, 1, 0}));
+                                    LM_TEST_KEY(0, 2, 5, 1, 0)));
     ck_assert_lm_status(lm_table_set_latency_entry(t, e, id, NAN, 0.0),
                         LM_ERR_VALUE);
     char want[64];
@@ -215,23 +215,21 @@ START_TEST(bad_values_name_the_key)
     ck_assert_uint_eq(lm_table_count(t), 0);
 
     lm_table *it = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
-    ck_assert_lm_status(lm_table_set_importance(it,
-                                                &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                                NAN),
-                        LM_ERR_VALUE);
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
+    ck_assert_lm_status(
+        lm_table_set_importance(it, LM_TEST_KEY(0, 1, 3, 1, 0), NAN),
+        LM_ERR_VALUE);
     ck_assert_error_has("(st 0, end 1, K 3");
     ck_assert_lm_status(lm_table_set_importance_entry(it, e, id, INFINITY),
                         LM_ERR_VALUE);
-    ck_assert_lm_status(lm_table_set_importance_normalised(it,
-                                                           &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                                           1.0, NAN),
+    ck_assert_lm_status(lm_table_set_importance_normalised(
+                            it, LM_TEST_KEY(0, 1, 3, 1, 0), 1.0, NAN),
                         LM_ERR_VALUE);
     /* exp(1e6 / 100) overflows: the normalised value is checked too. */
-    ck_assert_lm_status(lm_table_set_importance(it,
-                                                &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                                1e6),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_table_set_importance(it, LM_TEST_KEY(0, 1, 3, 1, 0), 1e6),
+        LM_ERR_VALUE);
     ck_assert_uint_eq(lm_table_count(it), 0);
     lm_table_destroy(it);
     lm_table_destroy(t);
@@ -243,33 +241,27 @@ START_TEST(importance_normalisation)
 {
     lm_entries *e = tiny_entries();
     lm_table *acc = NULL, *loss = NULL, *norm = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&acc, e, LM_METRIC_ACCURACY));
-    ck_assert_lm_ok(lm_table_create_importance_for(&loss, e,
-                                                   LM_METRIC_LOSS_RATIO));
-    ck_assert_lm_ok(lm_table_create_importance_for(&norm, e,
-                                                   LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&acc, e, LM_METRIC_ACCURACY));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&loss, e, LM_METRIC_LOSS_RATIO));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&norm, e, LM_METRIC_NORMALISED));
     double v, raw;
-    ck_assert_lm_ok(lm_table_set_importance(acc,
-                                            &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                            71.5));
-    ck_assert_lm_ok(lm_table_get(&v, &raw, acc,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}));
+    ck_assert_lm_ok(
+        lm_table_set_importance(acc, LM_TEST_KEY(0, 1, 3, 1, 0), 71.5));
+    ck_assert_lm_ok(lm_table_get(&v, &raw, acc, LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert(raw == 71.5 && v == exp(0.715));
-    ck_assert_lm_ok(lm_table_set_importance(loss,
-                                            &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                            1.25));
-    ck_assert_lm_ok(lm_table_get(&v, &raw, loss,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}));
+    ck_assert_lm_ok(
+        lm_table_set_importance(loss, LM_TEST_KEY(0, 1, 3, 1, 0), 1.25));
+    ck_assert_lm_ok(lm_table_get(&v, &raw, loss, LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert(raw == 1.25 && v == exp(-1.25));
-    ck_assert_lm_status(lm_table_set_importance(norm,
-                                                &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                                2.0),
-                        LM_ERR_STATE);
-    ck_assert_lm_ok(lm_table_set_importance_normalised(norm,
-                                                       &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0},
-                                                       0.9, 2.0));
-    ck_assert_lm_ok(lm_table_get(&v, &raw, norm,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 3, 1, 0}));
+    ck_assert_lm_status(
+        lm_table_set_importance(norm, LM_TEST_KEY(0, 1, 3, 1, 0), 2.0),
+        LM_ERR_STATE);
+    ck_assert_lm_ok(lm_table_set_importance_normalised(
+        norm, LM_TEST_KEY(0, 1, 3, 1, 0), 0.9, 2.0));
+    ck_assert_lm_ok(lm_table_get(&v, &raw, norm, LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert(raw == 0.9 && v == 2.0);
     ck_assert_int_eq(lm_table_metric(loss), LM_METRIC_LOSS_RATIO);
     lm_importance_metric m;
@@ -298,7 +290,7 @@ START_TEST(yaml_round_trip_is_bit_exact)
     ck_assert_lm_ok(lm_table_set_latency_entry(t, e, 2, 1.7976931348623157e308,
                                                0.1 + 0.2));
     ck_assert_lm_ok(lm_table_set_latency(t,
-                                         &(lm_entry_key){sizeof(lm_entry_key), 0, 4, -1, -1, 0},
+                                         LM_TEST_KEY(0, 4, -1, -1, 0),
                                          7.0, 0.0));
     ck_assert_lm_ok(lm_table_set_text(t, LM_TABLE_TIMER, "yes"));
     ck_assert_lm_ok(lm_table_set_int(t, LM_TABLE_BATCH, 64));
@@ -311,20 +303,20 @@ START_TEST(yaml_round_trip_is_bit_exact)
     ck_assert_str_eq(lm_table_text(back, LM_TABLE_DEVICE), "cpu");
     ck_assert_int_eq(lm_table_int(back, LM_TABLE_BATCH), 64);
     ck_assert_int_eq(lm_table_int(back, LM_TABLE_HEIGHT), 224);
-    ck_assert_str_eq(lm_table_fingerprint(back),
-                     lm_entries_fingerprint(e));
+    ck_assert_str_eq(lm_table_fingerprint(back), lm_entries_fingerprint(e));
     lm_table_destroy(back);
     lm_table_destroy(t);
 
     /* Importance, as a shard, with notes and provenance. */
     lm_table *it = NULL, *iback = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
-    ck_assert_lm_ok(lm_table_set_text(it, LM_TABLE_FINETUNE,
-                                      "1 epoch on 4% of ImageNet"));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
+    ck_assert_lm_ok(
+        lm_table_set_text(it, LM_TABLE_FINETUNE, "1 epoch on 4% of ImageNet"));
     ck_assert_lm_ok(lm_table_set_shard(it, 10, 20));
     for (size_t id = 10; id < 20; id++)
-        ck_assert_lm_ok(lm_table_set_importance_entry(it, e, id,
-                                                      70.0 + id / 3.0));
+        ck_assert_lm_ok(
+            lm_table_set_importance_entry(it, e, id, 70.0 + id / 3.0));
     ck_assert_lm_status(lm_table_set_importance_entry(it, e, 20, 1.0),
                         LM_ERR_INVALID_ARG);
     snprintf(path, sizeof path, "%s/imp.yaml", dir);
@@ -348,7 +340,8 @@ START_TEST(yaml_round_trip_is_bit_exact)
     ck_assert_int_eq(lm_table_get_kind(any), LM_TABLE_IMPORTANCE);
     lm_table_destroy(any);
     lm_table *wrong = NULL;
-    ck_assert_lm_status(lm_table_load_kind(&wrong, path, LM_TABLE_LATENCY), LM_ERR_PARSE);
+    ck_assert_lm_status(lm_table_load_kind(&wrong, path, LM_TABLE_LATENCY),
+                        LM_ERR_PARSE);
     ck_assert_error_has("layermerge-latency");
     ck_assert_ptr_null(wrong);
     lm_table_destroy(iback);
@@ -362,28 +355,32 @@ START_TEST(file_errors_name_their_line)
 {
     lm_table *t = NULL;
     lm_table *it = NULL;
-    ck_assert_lm_status(lm_table_load_kind(&t,
-                                           lm_test_source_path( "tests/data/tables_bad_value.yaml"),
-                                           LM_TABLE_LATENCY),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_table_load_kind(
+            &t, lm_test_source_path("tests/data/tables_bad_value.yaml"),
+            LM_TABLE_LATENCY),
+        LM_ERR_VALUE);
     ck_assert_error_has("tables_bad_value.yaml:12:");
     ck_assert_error_has("(st 1, end 2, K 3, stride 1, dw 0)");
-    ck_assert_lm_status(lm_table_load_kind(&t,
-                                           lm_test_source_path( "tests/data/tables_duplicate.yaml"),
-                                           LM_TABLE_LATENCY),
-                        LM_ERR_DUPLICATE);
+    ck_assert_lm_status(
+        lm_table_load_kind(
+            &t, lm_test_source_path("tests/data/tables_duplicate.yaml"),
+            LM_TABLE_LATENCY),
+        LM_ERR_DUPLICATE);
     ck_assert_error_has("tables_duplicate.yaml:7:");
     ck_assert_error_has("line 5");
-    ck_assert_lm_status(lm_table_load_kind(&it,
-                                           lm_test_source_path( "tests/data/tables_unknown_key.yaml"),
-                                           LM_TABLE_IMPORTANCE),
-                        LM_ERR_PARSE);
+    ck_assert_lm_status(
+        lm_table_load_kind(
+            &it, lm_test_source_path("tests/data/tables_unknown_key.yaml"),
+            LM_TABLE_IMPORTANCE),
+        LM_ERR_PARSE);
     ck_assert_error_has("tables_unknown_key.yaml:7:");
     ck_assert_error_has("valeu");
-    ck_assert_lm_status(lm_table_load_kind(&t,
-                                           lm_test_source_path( "tests/data/tables_wrong_type.yaml"),
-                                           LM_TABLE_LATENCY),
-                        LM_ERR_PARSE);
+    ck_assert_lm_status(
+        lm_table_load_kind(
+            &t, lm_test_source_path("tests/data/tables_wrong_type.yaml"),
+            LM_TABLE_LATENCY),
+        LM_ERR_PARSE);
     ck_assert_error_has("tables_wrong_type.yaml:6:");
     ck_assert_ptr_null(t);
     ck_assert_ptr_null(it);
@@ -406,7 +403,7 @@ START_TEST(table_for_another_graph_is_a_mismatch)
                         LM_ERR_MISMATCH);
     /* A key that is no entry of the graph. */
     ck_assert_lm_ok(lm_table_set_latency(t,
-                                         &(lm_entry_key){sizeof(lm_entry_key), 0, 1, 7, 1, 0},
+                                         LM_TEST_KEY(0, 1, 7, 1, 0),
                                          1.0, 0.0));
     ck_assert_lm_status(lm_table_check(t, tiny), LM_ERR_NOT_FOUND);
     ck_assert_error_has("(st 0, end 1, K 7, stride 1, dw 0)");
@@ -428,7 +425,8 @@ START_TEST(missing_entries_are_listed)
 
     t = latency_shard(e, 0, 100, 0);
     lm_table *it = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
     size_t want = 0;
     for (size_t id = 100; id < n; id++)
         want += entry(e, id).kernel != 0;
@@ -471,11 +469,11 @@ START_TEST(shard_merge_covers_and_conflicts)
 
     /* A gap: 3 of the ids are measured by nobody. */
     const lm_table *gap[1] = {a};
-    ck_assert_lm_status(lm_table_merge(&m, e, gap, 1, 0),
-                        LM_ERR_MISSING);
+    ck_assert_lm_status(lm_table_merge(&m, e, gap, 1, 0), LM_ERR_MISSING);
     ck_assert_ptr_null(m);
     ck_assert_error_has("ids 200");
-    ck_assert_lm_ok(lm_table_merge(&m, e, gap, 1, LM_TABLE_MERGE_ALLOW_MISSING));
+    ck_assert_lm_ok(
+        lm_table_merge(&m, e, gap, 1, LM_TABLE_MERGE_ALLOW_MISSING));
     ck_assert_uint_eq(lm_table_count(m), lm_table_count(a));
     lm_table_destroy(m);
 
@@ -564,9 +562,11 @@ START_TEST(kim23_time_table_imports_against_mobilenetv2)
     ck_assert(rec.kernel == -1 && rec.stride == -1 && rec.id == -1);
     ck_assert_str_eq(lm_table_fingerprint(raw), "");
 
-    ck_assert_lm_ok(lm_table_import_csv(&opt, LM_TABLE_LATENCY,
-                                        lm_test_data_path( "upstream-kim23/mbv2_1.0/opt_time_fish_gpu1_1228.csv"),
-                                        LM_TABLE_CSV_KIM23_OPT_TIME, 0, e));
+    ck_assert_lm_ok(lm_table_import_csv(
+        &opt, LM_TABLE_LATENCY,
+        lm_test_data_path(
+            "upstream-kim23/mbv2_1.0/opt_time_fish_gpu1_1228.csv"),
+        LM_TABLE_CSV_KIM23_OPT_TIME, 0, e));
     ck_assert_uint_eq(lm_table_count(opt), 171);
     ck_assert_lm_ok(lm_table_record_info(&rec, opt, 3));
     ck_assert_str_eq(rec.note, "0,1,2,4");
@@ -576,14 +576,16 @@ START_TEST(kim23_time_table_imports_against_mobilenetv2)
     char *dir = lm_test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/opt.csv", dir);
-    ck_assert_lm_ok(lm_table_export_csv(opt, path, LM_TABLE_CSV_KIM23_OPT_TIME));
+    ck_assert_lm_ok(
+        lm_table_export_csv(opt, path, LM_TABLE_CSV_KIM23_OPT_TIME));
     lm_table *again = NULL;
     ck_assert_lm_ok(lm_table_import_csv(&again, LM_TABLE_LATENCY, path,
                                         LM_TABLE_CSV_KIM23_OPT_TIME, 0, e));
     assert_latency_equal(opt, again);
     lm_table_destroy(again);
-    ck_assert_lm_status(lm_table_export_csv(raw, path, LM_TABLE_CSV_LAYERMERGE),
-                        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_status(
+        lm_table_export_csv(raw, path, LM_TABLE_CSV_LAYERMERGE),
+        LM_ERR_UNSUPPORTED);
     lm_test_rmtree(dir);
     lm_table_destroy(opt);
     lm_table_destroy(raw);
@@ -608,17 +610,17 @@ START_TEST(layermerge_csv_round_trip)
     lm_table_destroy(back);
 
     lm_table *it = NULL, *iback = NULL;
-    ck_assert_lm_ok(lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&it, e, LM_METRIC_ACCURACY));
     for (size_t id = 0; id < lm_entries_count(e); id++)
-        ck_assert_lm_ok(lm_table_set_importance_entry(it, e, id,
-                                                      50.0 + id / 9.0));
+        ck_assert_lm_ok(
+            lm_table_set_importance_entry(it, e, id, 50.0 + id / 9.0));
     snprintf(path, sizeof path, "%s/imp.csv", dir);
     ck_assert_lm_ok(lm_table_export_csv(it, path, LM_TABLE_CSV_LAYERMERGE));
     ck_assert_lm_ok(lm_table_import_csv(&iback, LM_TABLE_IMPORTANCE, path,
                                         LM_TABLE_CSV_LAYERMERGE,
                                         LM_METRIC_ACCURACY, e));
-    ck_assert_uint_eq(lm_table_count(iback),
-                      lm_table_count(it));
+    ck_assert_uint_eq(lm_table_count(iback), lm_table_count(it));
     for (size_t i = 0; i < lm_table_count(it); i++) {
         lm_table_record a = {.size = sizeof a}, b = {.size = sizeof b};
         ck_assert_lm_ok(lm_table_record_info(&a, it, i));
@@ -646,14 +648,13 @@ START_TEST(authors_importance_csv_and_bad_rows)
 {
     lm_entries *e = tiny_entries();
     lm_table *it = NULL;
-    ck_assert_lm_ok(lm_table_import_csv(&it, LM_TABLE_IMPORTANCE,
-                                        lm_test_source_path("tests/data/tables_importance_authors.csv"),
-                                        LM_TABLE_CSV_LAYERMERGE,
-                                        LM_METRIC_NORMALISED, e));
+    ck_assert_lm_ok(lm_table_import_csv(
+        &it, LM_TABLE_IMPORTANCE,
+        lm_test_source_path("tests/data/tables_importance_authors.csv"),
+        LM_TABLE_CSV_LAYERMERGE, LM_METRIC_NORMALISED, e));
     ck_assert_uint_eq(lm_table_count(it), 3);
     double v, raw;
-    ck_assert_lm_ok(lm_table_get(&v, &raw, it,
-                                 &(lm_entry_key){sizeof(lm_entry_key), 1, 2, 3, 1, 1}));
+    ck_assert_lm_ok(lm_table_get(&v, &raw, it, LM_TEST_KEY(1, 2, 3, 1, 1)));
     ck_assert(v == 2.0 && raw == 2.0);
     lm_table_record rec = {.size = sizeof rec};
     ck_assert_lm_ok(lm_table_record_info(&rec, it, 1));

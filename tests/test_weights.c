@@ -73,7 +73,8 @@ START_TEST(empty_store_and_bad_arguments)
     ck_assert_uint_eq(lm_weights_tensor_count(w), 0);
     ck_assert_ptr_null(lm_test_tensor_name(w, 0));
     ck_assert_ptr_null(lm_test_tensor_dtype(w, 0));
-    ck_assert_lm_status(lm_weights_find(NULL, w, "fc.weight"), LM_ERR_NOT_FOUND);
+    ck_assert_lm_status(lm_weights_find(NULL, w, "fc.weight"),
+                        LM_ERR_NOT_FOUND);
     ck_assert_error_has("'fc.weight'");
     ck_assert_lm_status(lm_weights_find(NULL, NULL, "x"), LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_weights_create(NULL), LM_ERR_INVALID_ARG);
@@ -136,7 +137,8 @@ START_TEST(set_get_replace_and_order)
     ck_assert_uint_eq(numel, 1); /* a scalar */
 
     float out[6] = {0};
-    ck_assert_lm_status(lm_weights_get_f32(out, 5, w, "zeta"), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_weights_get_f32(out, 5, w, "zeta"),
+                        LM_ERR_MISMATCH);
     ck_assert_error_has("6 elements");
     ck_assert_lm_ok(lm_weights_get_f32(out, 6, w, "zeta"));
     ck_assert_mem_eq(out, a, sizeof a);
@@ -164,7 +166,8 @@ START_TEST(metadata_map)
     lm_weights *w = NULL;
     ck_assert_lm_ok(lm_weights_create(&w));
     const char *v = NULL;
-    ck_assert_lm_status(lm_weights_meta_get(&v, w, "format"), LM_ERR_NOT_FOUND);
+    ck_assert_lm_status(lm_weights_meta_get(&v, w, "format"),
+                        LM_ERR_NOT_FOUND);
     ck_assert_error_has("'format'");
     ck_assert_lm_ok(lm_weights_meta_set(w, "format", "pt"));
     ck_assert_lm_ok(lm_weights_meta_set(w, "author", "me"));
@@ -294,8 +297,8 @@ static void check_fixture_values(const lm_weights *w)
     ck_assert_lm_ok(lm_weights_get_f32(bf, 2, w, "bf"));
     ck_assert_float_eq(bf[0], 1.0f);
     ck_assert_float_eq(bf[1], -3.140625f);
-    ck_assert_lm_ok(lm_weights_get_f32(uni, 2, w,
-                                       "unicod\xc3\xa9.\xe6\x9d\x83\xe9\x87\x8d"));
+    ck_assert_lm_ok(lm_weights_get_f32(
+        uni, 2, w, "unicod\xc3\xa9.\xe6\x9d\x83\xe9\x87\x8d"));
     ck_assert_float_eq(uni[0], 1.5f);
     ck_assert_float_eq(uni[1], -1.5f);
     size_t idx = 0, n = 1;
@@ -303,9 +306,11 @@ static void check_fixture_values(const lm_weights *w)
     ck_assert_uint_eq(n, 0);
     ck_assert_lm_ok(lm_weights_find(&idx, w, "bn.num_batches_tracked"));
     ck_assert_str_eq(lm_test_tensor_dtype(w, idx), "I64");
-    ck_assert_lm_status(lm_weights_get_f32(var, 1, w, "bn.num_batches_tracked"),
-                        LM_ERR_UNSUPPORTED);
-    ck_assert_lm_ok(lm_weights_shape(&n, NULL, 0, w, "bn.num_batches_tracked"));
+    ck_assert_lm_status(
+        lm_weights_get_f32(var, 1, w, "bn.num_batches_tracked"),
+        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_ok(
+        lm_weights_shape(&n, NULL, 0, w, "bn.num_batches_tracked"));
     ck_assert_uint_eq(n, 0);
     const char *v = NULL;
     ck_assert_lm_ok(lm_weights_meta_get(&v, w, "format"));
@@ -595,7 +600,7 @@ START_TEST(check_graph_names_what_is_wrong)
     lm_graph *raw = NULL;
     ck_assert_lm_ok(lm_graph_create(&raw, 3, 8, 8));
     ck_assert_lm_ok(lm_graph_add_conv(raw,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, 3, 4, 3, 1, 1, 1, 0},
+                                      LM_TEST_CONV(NULL, 3, 4, 3, 1, 1, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_status(lm_weights_check_graph(w, raw), LM_ERR_STATE);
     ck_assert_lm_ok(lm_graph_validate(raw));

@@ -214,8 +214,8 @@ static lm_status load_network(compress_state *s, const compress_args *a)
                        : lm_weights_init_random(s->weights, s->graph, a->seed);
 }
 
-/* docs/method.md section 4: with weights known, each entry's kept subset is the one with the
- * largest summed L1 norm of its convs' weights. */
+/* docs/method.md section 4: with weights known, each entry's kept subset is
+ * the one with the largest summed L1 norm of its convs' weights. */
 static lm_status build_entries(compress_state *s)
 {
     size_t n = lm_graph_conv_count(s->graph);
@@ -260,7 +260,7 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
     if (st != LM_OK)
         return st;
     lm_tool_span span = {.out = path};
-    lm_tool_run run = lm_tool_latency_run("compress", s->entries, s->latency);
+    lm_tool_run run = lm_tool_table_run("compress", s->entries, s->latency);
     lm_tool_run_begin(&run, &span);
     lm_measure_options *o = NULL;
     st = lm_measure_options_create(&o);
@@ -292,7 +292,7 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
     if (st != LM_OK)
         return st;
     lm_tool_span span = {.out = path};
-    lm_tool_run run = lm_tool_importance_run("compress", s->entries,
+    lm_tool_run run = lm_tool_table_run("compress", s->entries,
                                              s->importance);
     lm_tool_run_begin(&run, &span);
     lm_proxy_options *o = NULL;

@@ -9,14 +9,18 @@
 static void entries_usage(FILE *out)
 {
     fprintf(out,
-            "usage: layermerge entries GRAPH.yaml [--format csv|yaml] [-o FILE]\n\n"
-            "List the table entries of a graph (docs/method.md sections 3-4): one per\n"
+            "usage: layermerge entries GRAPH.yaml [--format csv|yaml] [-o "
+            "FILE]\n\n"
+            "List the table entries of a graph (docs/method.md sections 3-4): "
+            "one per\n"
             "valid segment and distinct (merged kernel, depthwise), with its\n"
             "id, key, channels, input size and representative kept convs.\n\n"
             "options:\n"
             "  --format csv|yaml  output format (default csv); CSV columns:\n"
-            "                     id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs\n"
-            "  -o, --output FILE  write FILE atomically instead of standard output\n"
+            "                     "
+            "id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs\n"
+            "  -o, --output FILE  write FILE atomically instead of standard "
+            "output\n"
             "  -h, --help         show this help\n\n"
             "A summary (segments, entries) goes to standard error when -o is\n"
             "given. Exit status: 0 success, 1 failure, 2 bad usage.\n");

@@ -152,7 +152,7 @@ static int run_proxy(const imp_args *a, const lm_graph *g,
                      const lm_weights *w, const lm_entries *e,
                      lm_table *t)
 {
-    lm_tool_run run = lm_tool_importance_run("importance", e, t);
+    lm_tool_run run = lm_tool_table_run("importance", e, t);
     lm_tool_run_begin(&run, &a->span);
     lm_proxy_options *o = NULL;
     if (proxy_options(a, &run.bar, &o) != LM_OK)

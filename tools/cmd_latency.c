@@ -159,7 +159,7 @@ static lm_status open_table(const char *path, const lm_entries *entries,
 static int run_measure(const latency_args *a, const lm_graph *g,
                        const lm_entries *entries, lm_table *t)
 {
-    lm_tool_run run = lm_tool_latency_run("latency", entries, t);
+    lm_tool_run run = lm_tool_table_run("latency", entries, t);
     lm_tool_run_begin(&run, &a->span);
     lm_measure_options *o = NULL;
     if (build_options(a, &run.bar, &o) != LM_OK)

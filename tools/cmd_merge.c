@@ -1,7 +1,7 @@
 /* `layermerge plan`, `layermerge merge` and `layermerge verify`: the
- * training-loop plan of an entry or a result (docs/method.md section 8), the merged network
- * of a result (docs/method.md section 9), and the check that the merged network computes
- * what the fine-tuning chain computes. */
+ * training-loop plan of an entry or a result (docs/method.md section 8), the
+ * merged network of a result (docs/method.md section 9), and the check that
+ * the merged network computes what the fine-tuning chain computes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,8 +176,9 @@ static int run_plan(const merge_args *a)
         rc = lm_tool_fail("plan");
     }
     if (rc == 0) {
-        lm_status st = a->output ? lm_plan_save(plan, a->output)
-                                 : lm_plan_write(plan, lm_tool_write_file, stdout);
+        lm_status st = a->output
+                           ? lm_plan_save(plan, a->output)
+                           : lm_plan_write(plan, lm_tool_write_file, stdout);
         if (st != LM_OK)
             rc = lm_tool_fail(a->output ? a->output : "plan");
         else if (a->output)

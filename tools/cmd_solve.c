@@ -1,6 +1,7 @@
 /* `layermerge solve` and `layermerge front`: choose what to merge and prune
- * within a latency budget (docs/method.md section 6, 7) from a graph and its tables, or from
- * the kim23 authors' files, and print the choice or the Pareto front. */
+ * within a latency budget (docs/method.md section 6, 7) from a graph and its
+ * tables, or from the kim23 authors' files, and print the choice or the Pareto
+ * front. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,9 +358,9 @@ static void print_summary(const lm_result *r, double original)
     printf("importance:         %.9g\n", lm_result_importance(r));
     printf("segments:           %zu\n", lm_result_segment_count(r));
     printf("kept activations:   %zu of %zu ", acts, n);
-    print_positions(r, lm_result_position_info, 1);
+    print_positions(r, result_keeps_act, 1);
     printf("pruned convs:       %zu ", count_pruned(r));
-    print_positions(r, lm_result_conv_info, 0);
+    print_positions(r, result_keeps_conv, 0);
     print_segments(r);
 }
 

@@ -167,7 +167,8 @@ static void print_view(const char *path, const lm_table *v)
     printf("  batch:        %" PRId64 "\n", lm_table_int(v, LM_TABLE_BATCH));
     printf("  input:        %" PRId64 "x%" PRId64 "\n",
            lm_table_int(v, LM_TABLE_HEIGHT), lm_table_int(v, LM_TABLE_WIDTH));
-    printf("  repetitions:  %" PRId64 "\n", lm_table_int(v, LM_TABLE_REPETITIONS));
+    printf("  repetitions:  %" PRId64 "\n",
+           lm_table_int(v, LM_TABLE_REPETITIONS));
     if (shard)
         printf("  shard:        [%zu, %zu)\n", lo, hi);
     printf("  records:      %zu\n", lm_table_count(v));

@@ -152,7 +152,8 @@ static int run(struct work *w, const struct args *a)
         return fail("load result", st);
     /* Fails with LM_ERR_MISMATCH when the result was solved for another
      * graph: results carry the graph's fingerprint. */
-    if ((st = lm_plan_create_for_result(&w->plan, w->graph, w->result)) != LM_OK)
+    if ((st = lm_plan_create_for_result(&w->plan, w->graph, w->result)) !=
+        LM_OK)
         return fail("plan", st);
     print_plan(w->plan);
     if ((st = get_weights(w, a)) != LM_OK)

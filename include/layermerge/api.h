@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+/* FFI generators that read the preprocessed headers (cffi's cdef, for
+ * one) can define LM_API empty first to get plain C declarations:
+ *   cc -E -P -DLM_API= layermerge/layermerge.h */
+#ifndef LM_API
 #if defined(_WIN32) && defined(LM_BUILDING_LIBRARY)
 #define LM_API __declspec(dllexport)
 #elif defined(_WIN32)
@@ -13,6 +17,7 @@
 #define LM_API __attribute__((visibility("default")))
 #else
 #define LM_API
+#endif
 #endif
 
 #ifdef __cplusplus

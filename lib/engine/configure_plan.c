@@ -1,5 +1,5 @@
-/* Running a training-loop plan (docs/method.md section 8) on the engine: the public lm_plan
- * becomes the private lm_eplan the runner executes. */
+/* Running a training-loop plan (docs/method.md section 8) on the engine: the
+ * public lm_plan becomes the private lm_eplan the runner executes. */
 #include <string.h>
 
 #include "core/error.h"

@@ -92,9 +92,9 @@ static int64_t floor_half(int64_t v)
     return v >= 0 ? v / 2 : -((1 - v) / 2);
 }
 
-/* docs/method.md section 8 crops or zero-pads a skip's *input* symmetrically so that its
- * projection meets the target: output (y, x) reads input (s*y + dy,
- * s*x + dx) and gets the bias everywhere, as the merged kernel does.
+/* docs/method.md section 8 crops or zero-pads a skip's *input* symmetrically
+ * so that its projection meets the target: output (y, x) reads input (s*y +
+ * dy, s*x + dx) and gets the bias everywhere, as the merged kernel does.
  * Projecting first and then cropping the result would misalign a strided
  * projection by a pixel and leave a padded border without bias. Only
  * fine-tuning configurations get here, so a direct loop will do. */

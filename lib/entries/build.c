@@ -64,7 +64,8 @@ static lm_status read_graph(graph_view *v, const lm_graph *g,
         return lm_err_nomem();
     for (size_t p = 0; p <= v->n; p++) {
         v->barrier[p] = (unsigned char)(lm_graph_position_barrier(g, p) != 0);
-        v->identity[p] = (unsigned char)(lm_graph_position_identity(g, p) != 0);
+        v->identity[p] =
+            (unsigned char)(lm_graph_position_identity(g, p) != 0);
     }
     for (size_t i = 0; i < v->n_skips; i++) {
         lm_skip_info si = {.size = sizeof si};

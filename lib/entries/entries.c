@@ -64,7 +64,8 @@ lm_status lm_entries_entry_info(lm_entry_info *info, const lm_entries *e,
                                 size_t id)
 {
     if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_info: NULL argument "
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_entries_entry_info: NULL argument "
                       "or info->size not set");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "

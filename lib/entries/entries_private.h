@@ -52,7 +52,8 @@ typedef struct lm_span {
     size_t t;
 } lm_span;
 
-/* 1 when (st, end) is a valid segment (docs/method.md section 3): `barrier` has N + 1 flags. */
+/* 1 when (st, end) is a valid segment (docs/method.md section 3): `barrier`
+ * has N + 1 flags. */
 int lm_segment_is_valid(size_t st, size_t end, const unsigned char *barrier,
                         const lm_span *skips, size_t n_skips);
 

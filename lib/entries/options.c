@@ -1,4 +1,5 @@
-/* The options of one segment (docs/method.md section 4), deduplicated by (K, depthwise).
+/* The options of one segment (docs/method.md section 4), deduplicated by (K,
+ * depthwise).
  *
  * Enumerating the 2^n subsets would not scale past ~20 convs, so this is a
  * dynamic program over the convs from last to first whose states are the

@@ -1,10 +1,11 @@
-/* lm_table_measure_latency: time every entry the table lacks (the loop, with its
- * autosave, is lm_mrun_fill). */
+/* lm_table_measure_latency: time every entry the table lacks (the loop, with
+ * its autosave, is lm_mrun_fill). */
 #include <string.h>
 
 #include "core/error.h"
 #include "measure/measure_internal.h"
 #include "graph/graph_query.h"
+#include "entries/entry_key.h"
 
 /* Everything one run needs, resolved once from the arguments. */
 typedef struct lat_run {
@@ -132,8 +133,8 @@ static lm_status store(void *ctx, const lm_entry_info *info)
 static int has_entry(const void *ctx, const lm_entry_info *i)
 {
     const lat_run *r = ctx;
-    return lm_table_has(r->table,
-                        &(lm_entry_key){sizeof(lm_entry_key), i->st, i->end, i->kernel, i->stride, i->depthwise});
+    lm_entry_key key = lm_entry_key_of(i);
+    return lm_table_has(r->table, &key);
 }
 
 static lm_status save(const void *ctx, const char *path)

@@ -17,7 +17,8 @@ void lm_measure_options_init(lm_measure_options *o)
 lm_status lm_measure_options_create(lm_measure_options **out)
 {
     if (!out)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_measure_options_create: NULL out");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_measure_options_create: NULL out");
     lm_measure_options *o = malloc(sizeof *o);
     if (!o)
         return lm_err_nomem();

@@ -14,6 +14,7 @@
 #include "layermerge/plan.h"
 #include "measure/measure_internal.h"
 #include "graph/graph_query.h"
+#include "entries/entry_key.h"
 
 typedef struct proxy_run {
     lm_table *table;
@@ -232,8 +233,8 @@ static lm_status store(void *ctx, const lm_entry_info *info)
 static int has_entry(const void *ctx, const lm_entry_info *i)
 {
     const proxy_run *r = ctx;
-    return lm_table_has(r->table,
-                        &(lm_entry_key){sizeof(lm_entry_key), i->st, i->end, i->kernel, i->stride, i->depthwise});
+    lm_entry_key key = lm_entry_key_of(i);
+    return lm_table_has(r->table, &key);
 }
 
 static lm_status save(const void *ctx, const char *path)

@@ -1,6 +1,6 @@
-/* Folding a batch norm into the conv before it (docs/method.md section 9), with the batch
- * norm's own eps: the authors hard-code 1e-5, which is wrong for
- * networks trained with another eps. */
+/* Folding a batch norm into the conv before it (docs/method.md section 9),
+ * with the batch norm's own eps: the authors hard-code 1e-5, which is wrong
+ * for networks trained with another eps. */
 #include <float.h>
 #include <math.h>
 
@@ -40,8 +40,8 @@ static lm_status channel_scale(double *scale, size_t o, const float *w,
 }
 
 lm_status lm_bn_fold(float *weight_out, float *bias_out, const float *weight,
-                     const float *bias, size_t out_channels, size_t per_channel,
-                     const lm_bn_desc *bn)
+                     const float *bias, size_t out_channels,
+                     size_t per_channel, const lm_bn_desc *bn)
 {
     lm_status rc = lm_record_check(bn, sizeof *bn, "lm_bn_fold");
     if (rc != LM_OK)

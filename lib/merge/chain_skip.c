@@ -1,6 +1,6 @@
-/* Skips inside a chain. In the fine-tuning chain of docs/method.md section 8 every state is
- * computed over the input zero-padded by the chain's total padding, so a
- * state with a smaller kernel covers a larger map; cropping it
+/* Skips inside a chain. In the fine-tuning chain of docs/method.md section 8
+ * every state is computed over the input zero-padded by the chain's total
+ * padding, so a state with a smaller kernel covers a larger map; cropping it
  * symmetrically to the target is the same as adding its kernel at the
  * centre of the target's kernel. Strides need no care: after a strided
  * conv only 1x1 convs follow, so a strided source has the target's kernel

@@ -53,8 +53,17 @@ static lm_status add_layer(lm_graph *g, lm_site site, size_t pos,
 {
     switch (li->kind) {
     case LM_LAYER_CONV:
-        return lm_graph_add_layer_conv(g, site, pos,
-                                       &(lm_conv_desc){sizeof(lm_conv_desc), li->name, li->in_channels, li->out_channels, li->kernel, li->stride, li->padding, li->groups, li->has_bias});
+        return lm_graph_add_layer_conv(
+            g, site, pos,
+            &(lm_conv_desc){.size = sizeof(lm_conv_desc),
+                            .name = li->name,
+                            .in_channels = li->in_channels,
+                            .out_channels = li->out_channels,
+                            .kernel = li->kernel,
+                            .stride = li->stride,
+                            .padding = li->padding,
+                            .groups = li->groups,
+                            .has_bias = li->has_bias});
     case LM_LAYER_BATCHNORM:
         return lm_graph_add_layer_batchnorm(g, site, pos, li->name,
                                             li->in_channels, li->eps);

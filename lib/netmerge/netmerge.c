@@ -1,5 +1,6 @@
-/* Whole-network merge (docs/method.md section 9): one conv per segment of a plan, in a new
- * graph built through the public graph API, with its weights. */
+/* Whole-network merge (docs/method.md section 9): one conv per segment of a
+ * plan, in a new graph built through the public graph API, with its weights.
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +108,16 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
     else
         snprintf(name, sizeof name, "merged.%zu_%zu", st, end);
     size_t q = i + 1;
-    rc = lm_graph_add_conv(m->out,
-                           &(lm_conv_desc){sizeof(lm_conv_desc), name, lm_chain_in_channels(ch), lm_chain_out_channels(ch), lm_chain_kernel(ch), lm_chain_stride(ch), lm_chain_padding(ch), lm_chain_groups(ch), 1},
-                           lm_plan_act_at(m->plan, end));
+    lm_conv_desc merged = {.size = sizeof merged,
+                           .name = name,
+                           .in_channels = lm_chain_in_channels(ch),
+                           .out_channels = lm_chain_out_channels(ch),
+                           .kernel = lm_chain_kernel(ch),
+                           .stride = lm_chain_stride(ch),
+                           .padding = lm_chain_padding(ch),
+                           .groups = lm_chain_groups(ch),
+                           .has_bias = 1};
+    rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
     if (rc == LM_OK)
         rc = write_merged(m, ch, name);
     lm_chain_destroy(ch);

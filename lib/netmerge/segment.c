@@ -1,6 +1,6 @@
-/* One segment of a plan as a chain (docs/method.md section 9): its kept convs with their
- * batch norms, and the skips fused into it, in the order the network
- * computes them. */
+/* One segment of a plan as a chain (docs/method.md section 9): its kept convs
+ * with their batch norms, and the skips fused into it, in the order the
+ * network computes them. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,16 +64,19 @@ static lm_status push_conv(seg *s, size_t c)
     if (st == LM_OK && ci.has_bias)
         st = tensor(s->w, ci.name, ".bias", (size_t)ci.out_channels, &b);
     if (st == LM_OK)
-        st = lm_chain_push_conv(s->chain,
-                                &(lm_conv_desc){sizeof(lm_conv_desc), NULL, ci.in_channels, ci.out_channels, ci.kernel, ci.stride, ci.padding, ci.groups, 0},
-                                wt, b);
+        st = lm_chain_push_conv(s->chain, &(lm_conv_desc){
+            .size = sizeof(lm_conv_desc), .in_channels = ci.in_channels,
+            .out_channels = ci.out_channels, .kernel = ci.kernel,
+            .stride = ci.stride, .padding = ci.padding, .groups = ci.groups},
+            wt, b);
     if (st != LM_OK || !ci.has_bn)
         return st;
     bn_view bn;
     st = bn_tensors(s->w, ci.bn_name, (size_t)ci.out_channels, &bn);
     if (st == LM_OK)
-        st = lm_chain_push_bn(s->chain,
-                              &(lm_bn_desc){sizeof(lm_bn_desc), bn.gamma, bn.beta, bn.mean, bn.var, ci.bn_eps});
+        st = lm_chain_push_bn(s->chain, &(lm_bn_desc){
+            .size = sizeof(lm_bn_desc), .gamma = bn.gamma, .beta = bn.beta,
+            .mean = bn.mean, .var = bn.var, .eps = ci.bn_eps});
     return st;
 }
 
@@ -88,9 +91,10 @@ static lm_status push_identity_step(seg *s)
         return lm_err_nomem();
     for (int64_t i = 0; i < c; i++)
         ones[i] = 1.0f;
-    lm_status st = lm_chain_push_conv(s->chain,
-                                      &(lm_conv_desc){sizeof(lm_conv_desc), NULL, c, c, 1, 1, 0, c, 0},
-                                      ones, NULL);
+    lm_conv_desc identity = {.size = sizeof identity, .in_channels = c,
+                             .out_channels = c, .kernel = 1, .stride = 1,
+                             .groups = c};
+    lm_status st = lm_chain_push_conv(s->chain, &identity, ones, NULL);
     free(ones);
     return st;
 }
@@ -121,15 +125,18 @@ static lm_status push_projection(seg *s, size_t skip, size_t from)
         bn_view bn;
         st = bn_tensors(s->w, p->bn_name, out, &bn);
         if (st == LM_OK)
-            st = lm_bn_fold(fw, fb, wt, b, out, in,
-                            &(lm_bn_desc){sizeof(lm_bn_desc), bn.gamma, bn.beta, bn.mean, bn.var, p->bn_eps});
+            st = lm_bn_fold(fw, fb, wt, b, out, in, &(lm_bn_desc){
+                .size = sizeof(lm_bn_desc), .gamma = bn.gamma,
+                .beta = bn.beta, .mean = bn.mean, .var = bn.var,
+                .eps = p->bn_eps});
         uw = fw;
         ub = fb;
     }
     if (st == LM_OK)
-        st = lm_chain_push_projection_skip(s->chain, from,
-                                           &(lm_conv_desc){sizeof(lm_conv_desc), NULL, p->in_channels, p->out_channels, 1, p->stride, 0, 1, 0},
-                                           uw, ub);
+        st = lm_chain_push_projection_skip(s->chain, from, &(lm_conv_desc){
+            .size = sizeof(lm_conv_desc), .in_channels = p->in_channels,
+            .out_channels = p->out_channels, .kernel = 1,
+            .stride = p->stride, .groups = 1}, uw, ub);
     free(fw);
     free(fb);
     return st;

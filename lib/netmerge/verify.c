@@ -29,9 +29,11 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
 {
     size_t ni = lm_engine_input_size(a), no = lm_engine_output_size(a);
     if (ni != lm_engine_input_size(b) || no != lm_engine_output_size(b))
-        return lm_err(LM_ERR_MISMATCH, "lm_graph_verify_merge: the chain takes %zu input "
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_graph_verify_merge: the chain takes %zu input "
                       "and gives %zu output values, the merged network %zu "
-                      "and %zu", ni, no, lm_engine_input_size(b),
+                      "and %zu",
+                      ni, no, lm_engine_input_size(b),
                       lm_engine_output_size(b));
     float *x = malloc(ni * sizeof *x), *ya = malloc(no * sizeof *ya),
           *yb = malloc(no * sizeof *yb);

@@ -1,4 +1,5 @@
-/* Building a plan from a partition into segments (docs/method.md section 6, 8). */
+/* Building a plan from a partition into segments (docs/method.md section 6,
+ * 8). */
 #include "plan/plan_internal.h"
 
 #include <stdlib.h>
@@ -115,9 +116,9 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
     return LM_OK;
 }
 
-/* docs/method.md section 6, last paragraph: interior positions lose their activation; a
- * boundary keeps its own, and one closing a multi-position segment gets
- * the network's nonlinearity even where it was identity. */
+/* docs/method.md section 6, last paragraph: interior positions lose their
+ * activation; a boundary keeps its own, and one closing a multi-position
+ * segment gets the network's nonlinearity even where it was identity. */
 static void plan_activations(lm_plan *p, const lm_graph *g)
 {
     lm_act nl = lm_graph_nonlinearity(g);
@@ -180,10 +181,12 @@ lm_status lm_plan_create_for_segments(lm_plan **out, const lm_graph *graph,
                                       const uint8_t *kept)
 {
     if (!out || !graph || !bounds)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_create_for_segments: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_segments: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_create_for_segments: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_segments: the graph is not "
                       "validated (call lm_graph_validate)");
     unsigned char *barrier = NULL;
     lm_span *spans = NULL;
@@ -221,16 +224,20 @@ lm_status lm_plan_create_for_entry(lm_plan **out, const lm_graph *graph,
                                    const lm_entries *entries, size_t id)
 {
     if (!out || !graph || !entries)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_create_for_entry: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_entry: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_create_for_entry: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_entry: the graph is not "
                       "validated (call lm_graph_validate)");
     const char *gfp = lm_graph_fingerprint(graph);
     const char *efp = lm_entries_fingerprint(entries);
     if (strcmp(gfp, efp) != 0)
-        return lm_err(LM_ERR_MISMATCH, "lm_plan_create_for_entry: the entries belong "
-                      "to graph %s, not to this graph (%s)", efp, gfp);
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_plan_create_for_entry: the entries belong "
+                      "to graph %s, not to this graph (%s)",
+                      efp, gfp);
     lm_entry_info e = {.size = sizeof e};
     lm_status st = lm_entries_entry_info(&e, entries, id);
     if (st != LM_OK)

@@ -1,5 +1,6 @@
-/* A plan from a solver result (docs/method.md section 6, 8): the result's partition and kept
- * convs, with the activations the result chose at its boundaries. */
+/* A plan from a solver result (docs/method.md section 6, 8): the result's
+ * partition and kept convs, with the activations the result chose at its
+ * boundaries. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,10 +79,12 @@ lm_status lm_plan_create_for_result(lm_plan **out, const lm_graph *graph,
                                     const lm_result *result)
 {
     if (!out || !graph || !result)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_create_for_result: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_result: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_create_for_result: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_result: the graph is not "
                       "validated (call lm_graph_validate)");
     lm_status st = check_result(graph, result);
     if (st != LM_OK)

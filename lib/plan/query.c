@@ -19,7 +19,8 @@ lm_status lm_plan_segment_bounds(const lm_plan *p, size_t index, size_t *st,
                                  size_t *end)
 {
     if (!p || !st || !end)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_segment_info: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_segment_info: NULL argument");
     if (index + 1 >= p->n_bounds)
         return lm_err(LM_ERR_INVALID_ARG,
                       "plan segment %zu out of range (the plan has %zu)",

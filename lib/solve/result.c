@@ -118,21 +118,31 @@ const char *lm_result_fingerprint(const lm_result *r)
 
 /* The record is copied up to info->size bytes: a caller built against an
  * older, smaller record gets the fields it knows. */
-lm_status lm_result_segment_info(lm_result_segment *info,
-                                 const lm_result *r, size_t index)
+lm_status lm_result_segment_info(lm_result_segment *info, const lm_result *r,
+                                 size_t index)
 {
     if (!r || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment_info: NULL argument "
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_result_segment_info: NULL argument "
                       "or size too small");
     if (index >= r->n_segs)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment_info: segment %zu out "
-                      "of range (%zu segments)", index, r->n_segs);
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_result_segment_info: segment %zu out "
+                      "of range (%zu segments)",
+                      index, r->n_segs);
     const lm_rseg *s = &r->segs[index];
-    lm_result_segment full = {
-        .size = info->size, .st = s->st, .end = s->end, .entry = s->entry,
-        .kernel = s->kernel, .stride = s->stride, .depthwise = s->depthwise,
-        .identity = s->identity, .latency = s->latency,
-        .importance = s->importance, .n_kept = s->n_kept, .kept = s->kept};
+    lm_result_segment full = {.size = info->size,
+                              .st = s->st,
+                              .end = s->end,
+                              .entry = s->entry,
+                              .kernel = s->kernel,
+                              .stride = s->stride,
+                              .depthwise = s->depthwise,
+                              .identity = s->identity,
+                              .latency = s->latency,
+                              .importance = s->importance,
+                              .n_kept = s->n_kept,
+                              .kept = s->kept};
     size_t n = info->size < sizeof full ? info->size : sizeof full;
     memcpy(info, &full, n);
     return LM_OK;

@@ -10,6 +10,7 @@
 #include "core/util.h"
 #include "solve/solver_internal.h"
 #include "graph/graph_query.h"
+#include "entries/entry_key.h"
 
 /* How many missing ids a message lists before "...". */
 #define LM_MISSING_SHOWN 8
@@ -137,12 +138,10 @@ static lm_status entry_values(const lm_entry_info *in,
 {
     *ms = 0.0;
     *value = 0.0;
-    if (!in->identity &&
-        lm_table_get(ms, NULL, lat,
-                     &(lm_entry_key){sizeof(lm_entry_key), in->st, in->end, in->kernel, in->stride, in->depthwise}) != LM_OK)
+    lm_entry_key k = lm_entry_key_of(in);
+    if (!in->identity && lm_table_get(ms, NULL, lat, &k) != LM_OK)
         missing_add(ml, in);
-    if (imp && lm_table_get(value, NULL, imp,
-                            &(lm_entry_key){sizeof(lm_entry_key), in->st, in->end, in->kernel, in->stride, in->depthwise}) != LM_OK)
+    if (imp && lm_table_get(value, NULL, imp, &k) != LM_OK)
         missing_add(mi, in);
     char key[96];
     key_text(key, sizeof key, in);
@@ -203,7 +202,8 @@ static lm_status copy_entries(lm_solver *s, const lm_entries *e,
 }
 
 /* Per conv: its single-conv entry, latency, and whether it is
- * irreducible (docs/method.md section 4: in != out channels, or stride > 1). */
+ * irreducible (docs/method.md section 4: in != out channels, or stride > 1).
+ */
 static lm_status copy_convs(lm_solver *s, const lm_graph *g,
                             const lm_entries *e)
 {

@@ -1,5 +1,5 @@
-/* lm_solver for kim23 from the authors' files (docs/method.md section 7): the time table
- * gives stage 1's covers, the raw importance table the extended
+/* lm_solver for kim23 from the authors' files (docs/method.md section 7): the
+ * time table gives stage 1's covers, the raw importance table the extended
  * importance. Identity positions come from the graph when one is given,
  * else from the raw table's 0 flags (only identity positions may carry
  * one). */

@@ -64,7 +64,8 @@ lm_status lm_table_get_entry(double *value, double *extra, const lm_table *t,
     if (!t)
         return lm_err(LM_ERR_INVALID_ARG, "table get: NULL table");
     lm_status st = lm_table_entry_key(e, id, &key);
-    if (st == LM_OK && (st = lm_table_get_tkey(t, &key, value, extra)) != LM_OK)
+    if (st == LM_OK &&
+        (st = lm_table_get_tkey(t, &key, value, extra)) != LM_OK)
         return lm_err_prefix(st, "entry %zu: ", id);
     return st;
 }
@@ -78,8 +79,8 @@ lm_status lm_table_check(const lm_table *t, const lm_entries *e)
     for (size_t i = 0; i < t->n; i++) {
         const lm_trec *r = &t->recs[i];
         size_t id;
-        if (lm_entries_find(&id, e,
-                            &(lm_entry_key){sizeof(lm_entry_key), r->key.st, r->key.end, r->key.kernel, r->key.stride, r->key.dw}) != LM_OK)
+        lm_entry_key pub = lm_tkey_public(&r->key);
+        if (lm_entries_find(&id, e, &pub) != LM_OK)
             return lm_err(LM_ERR_NOT_FOUND, "record %zu: key %s is not an "
                           "entry of graph '%s'", i, lm_tkey_str(kb, &r->key),
                           t->fingerprint);
@@ -142,7 +143,8 @@ lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                       lm_entries_conv_count(e));
     *key = lm_tkey_make(st, end, 1, 1, 1);
     /* Each conv's own entry (conv-1, conv) carries its kernel, stride and
-     * depthwise flag; the merge-all conv composes them (docs/method.md section 4). */
+     * depthwise flag; the merge-all conv composes them (docs/method.md section
+     * 4). */
     for (size_t c = st + 1; c <= end; c++) {
         size_t id;
         lm_entry_info info = {.size = sizeof info};

@@ -84,8 +84,8 @@ static lm_status collect(owner *own, const lm_entries *e,
         for (size_t r = 0; r < shards[s]->n; r++) {
             const lm_tkey *k = &shards[s]->recs[r].key;
             size_t id;
-            st = lm_entries_find(&id, e,
-                                 &(lm_entry_key){sizeof(lm_entry_key), k->st, k->end, k->kernel, k->stride, k->dw});
+            lm_entry_key pub = lm_tkey_public(k);
+            st = lm_entries_find(&id, e, &pub);
             if (st == LM_OK)
                 st = claim(own, shards, s, r, id);
             if (st != LM_OK)

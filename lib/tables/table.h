@@ -76,6 +76,17 @@ lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
 lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                                  lm_tkey *key);
 
+/* The store key as a public key record. */
+static inline lm_entry_key lm_tkey_public(const lm_tkey *key)
+{
+    return (lm_entry_key){.size = sizeof(lm_entry_key),
+                          .st = key->st,
+                          .end = key->end,
+                          .kernel = key->kernel,
+                          .stride = key->stride,
+                          .depthwise = key->dw};
+}
+
 /* A public key record as a store key: LM_ERR_INVALID_ARG for NULL or a
  * record too small to hold its fields; the key's ranges are checked when
  * it is stored (lm_tkey_check). */
