@@ -2,9 +2,9 @@
  *
  * An engine runs a validated graph with its weights: the stem, the trunk
  * (conv, batch norm, skip additions, activation, fixed layers at each
- * position) and the head. Convolutions go through OpenBLAS sgemm; the
- * engine never changes OpenBLAS's thread count (set OPENBLAS_NUM_THREADS or
- * call openblas_set_num_threads yourself).
+ * position) and the head. Convolutions go through OpenBLAS sgemm. An
+ * engine runs with the OpenBLAS thread count it was given
+ * (lm_engine_set_threads); by default it leaves OpenBLAS's setting alone.
  *
  * The engine copies every tensor it needs when it is created (batch norms
  * are folded into the conv before them at that point), so the graph and the
@@ -120,6 +120,7 @@ typedef struct lm_timing {
     double stdev_ms;   /**< their sample standard deviation (0 for 1 run) */
     double min_ms;     /**< the fastest run */
     double max_ms;     /**< the slowest run */
+    size_t threads;    /**< OpenBLAS threads the runs used */
 } lm_timing;
 
 /** Time lm_engine_run on a fixed pseudo-random input in [-1, 1): `warmup`
@@ -131,6 +132,48 @@ typedef struct lm_timing {
  * @since 0.2 */
 LM_API lm_status lm_engine_time(lm_timing *timing, lm_engine *engine,
                                 size_t warmup, size_t reps);
+
+/** Run with `threads` OpenBLAS threads from now on (OpenBLAS's setting is
+ * process-wide: the engine sets it before each run). 0 leaves OpenBLAS's
+ * current setting alone, the default. Timings on a shared machine are
+ * steadiest at 1.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.2 */
+LM_API lm_status lm_engine_set_threads(lm_engine *engine, size_t threads);
+
+/** Where a run's time goes: the medians over `runs` timed runs of each
+ * part of the network. Set `size = sizeof(lm_profile)` before the call.
+ * The per-conv arrays are borrowed from the engine until its next
+ * lm_engine_profile or its destruction. @since 0.2 */
+typedef struct lm_profile {
+    size_t size;
+    size_t runs;
+    size_t threads;     /**< OpenBLAS threads the runs used */
+    double total_ms;    /**< median whole run */
+    double stem_ms;     /**< layers before the trunk */
+    double head_ms;     /**< layers after the trunk */
+    /** Sum of conv_ms: the trunk convs with their activations (and a skip
+     * added in a conv's output pass) */
+    double trunk_ms;
+    /** Sum of other_ms: skip additions and projections done apart from
+     * their conv, and the fixed layers at positions */
+    double other_ms;
+    /** Median and sample stdev over the runs of each run's time outside
+     * the trunk convs (total - trunk): what no table entry carries */
+    double outside_ms;
+    double outside_stdev_ms;
+    size_t conv_count;      /**< N */
+    const double *conv_ms;  /**< N medians: conv c at [c - 1] */
+    const double *other_ms_at; /**< N medians: position p at [p - 1] */
+} lm_profile;
+
+/** Time lm_engine_run part by part on a fixed pseudo-random input:
+ * `warmup` untimed runs, then `reps` runs reading the clock between the
+ * stem, each trunk conv, its skips and fixed layers, and the head. The
+ * clock readings add well under a microsecond per step.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, reps 0, size too small),
+ *         LM_ERR_NOMEM, LM_ERR_STATE (as lm_engine_run) @since 0.2 */
+LM_API lm_status lm_engine_profile(lm_profile *profile, lm_engine *engine,
+                                   size_t warmup, size_t reps);
 
 LM_END_DECLS
 

@@ -9,8 +9,9 @@
  * where it stopped), save the table atomically after every entry when
  * given a path, and report progress through a callback that may cancel.
  *
- * Neither call changes OpenBLAS's thread count: that stays the caller's
- * choice (set OPENBLAS_NUM_THREADS=1 for stable timings).
+ * The latency measurement runs OpenBLAS with its own thread count (1 by
+ * default, recorded in the table) and restores the caller's setting when
+ * it returns; the proxy leaves OpenBLAS's setting alone.
  *
  * Threads: a measuring call changes its table (exclusive access to the
  * table) and only reads graph, entries, weights and options, which other
@@ -64,8 +65,10 @@ typedef lm_status (*lm_timer_fn)(double *median_ms, double *stdev_ms,
 typedef struct lm_measure_options lm_measure_options;
 
 /** Create options with the defaults: batch 1, the graph's own input size,
- * 3 warm-up runs, 20 repetitions, every entry, no autosave, the built-in
- * engine timer, no progress callback.
+ * 1 OpenBLAS thread, 3 passes (seed 1), 3 warm-up runs and 20 repetitions
+ * per entry and pass, noise limit 0.10 with at most 2 extra passes, the
+ * whole network timed too, every entry, no autosave, the built-in engine
+ * timer, no progress callback.
  * @param[out] out  owned by the caller (lm_measure_options_destroy)
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL out), LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_measure_options_create(lm_measure_options **out);
@@ -83,6 +86,37 @@ LM_API lm_status lm_measure_options_set_batch(lm_measure_options *opts,
 LM_API lm_status lm_measure_options_set_input_size(lm_measure_options *opts,
                                                    int64_t height,
                                                    int64_t width);
+/** OpenBLAS threads to measure with, >= 1: set for the measurement and
+ * restored afterwards; recorded as LM_TABLE_THREADS. A table measured with
+ * another count is LM_ERR_MISMATCH on resume.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0, more than 4096) @since 0.2 */
+LM_API lm_status lm_measure_options_set_threads(lm_measure_options *opts,
+                                                size_t threads);
+/** Measure every entry in `passes` passes (>= 1), each over the entries in
+ * an order shuffled from `seed` and the pass number, so that a burst of
+ * load on a shared machine hits different entries in different passes.
+ * An entry's value is the median of its pass medians.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0, more than 64) @since 0.2 */
+LM_API lm_status lm_measure_options_set_passes(lm_measure_options *opts,
+                                               size_t passes, uint64_t seed);
+/** An entry whose pass medians spread by more than `spread` of its value
+ * ((max - min) / median, leaving out the slowest pass from three passes on:
+ * load only ever slows a run) is measured again in up to `extra_passes` more
+ * passes (shuffled too); one still above it is marked noisy in the table
+ * (lm_table_record.noisy).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, spread not finite or < 0, more
+ *         than 64 extra passes) @since 0.2 */
+LM_API lm_status lm_measure_options_set_noise_limit(lm_measure_options *opts,
+                                                    double spread,
+                                                    size_t extra_passes);
+/** With the built-in timer, also time the whole original network at the
+ * table's shape, batch and threads, step by step (lm_engine_profile): the
+ * table gets its fixed cost and, once every original entry is measured,
+ * the in-network calibration of each stage (lm_table_network_info).
+ * Default on.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.2 */
+LM_API lm_status lm_measure_options_set_network(lm_measure_options *opts,
+                                                int time_network);
 /** Untimed runs before the timed ones (built-in timer).
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.2 */
 LM_API lm_status lm_measure_options_set_warmup(lm_measure_options *opts,
@@ -114,20 +148,29 @@ LM_API lm_status lm_measure_options_set_progress(lm_measure_options *opts,
                                                  void *userdata);
 
 /** Measure the latency of the entries of `entries` in the option's range
- * that `table` does not hold yet, in id order. Identity entries are stored
- * as 0 ms without timing. The built-in timer builds the entry's merged
- * conv (K, stride, summed padding, dense or depthwise, in/out channels,
- * with a bias) and its activation — the original activation of the end
- * position, or the graph's nonlinearity when the segment spans more than
- * one position and that activation is identity (docs/method.md section 6) — as a one-conv
- * network at the entry's input shape, with random weights, and times it
- * with lm_engine_time() (median and sample stdev of the repetitions).
+ * that `table` does not hold yet, in passes (docs/measure.md): pass k
+ * times, in an order shuffled from the seed and k, every entry with fewer
+ * than k pass medians; an entry's value is the median of its pass medians
+ * and its stdev that of its last pass. Entries whose passes spread beyond
+ * the noise limit get extra passes; one still beyond it is marked noisy.
+ * Every pass median is saved, so a killed run resumes where it stopped
+ * without measuring a finished pass again. Identity entries are stored as
+ * 0 ms without timing. The built-in timer builds the entry's merged conv
+ * (K, stride, summed padding, dense or depthwise, in/out channels, with a
+ * bias) and its activation — the original activation of the end position,
+ * or the graph's nonlinearity when the segment spans more than one
+ * position and that activation is identity (docs/method.md section 6) —
+ * as a one-conv network at the entry's input shape, with random weights,
+ * and times it with lm_engine_time(). With the built-in timer and the
+ * network option on, the whole original network is then profiled at the
+ * same shape, batch and threads: the table gets its fixed cost and stage
+ * calibration (lm_table_network_info).
  *
- * Provenance written to the table: batch, input height and width; with
- * the built-in timer also device ("cpu <model name>, OpenBLAS <n>
- * threads"), timer "lm_engine", dtype "float32" and repetitions. A table
+ * Provenance written to the table: batch, input height and width,
+ * threads, passes; with the built-in timer also device ("cpu <model
+ * name>"), timer "lm_engine", dtype "float32" and repetitions. A table
  * that already holds records must have been measured with the same batch,
- * input size and timer text.
+ * input size, threads and timer text.
  *
  * @param table    a table for the graph of `entries` (equal fingerprints)
  * @param graph    the graph `entries` was built from (activations, input
@@ -136,8 +179,9 @@ LM_API lm_status lm_measure_options_set_progress(lm_measure_options *opts,
  * @param opts     options; NULL means the defaults
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL table, graph or entries; range
  *         starting past the last entry), LM_ERR_MISMATCH (table or entries
- *         of another graph; a table measured with another batch, size or
- *         timer — the message names the field and both values),
+ *         of another graph; a table measured with another batch, size,
+ *         thread count or timer — the message names the field and both
+ *         values),
  *         LM_ERR_CANCELLED (the progress callback asked to stop),
  *         LM_ERR_IO (autosave failed), any status of the timer or of the
  *         engine (the message names the entry id and key), LM_ERR_NOMEM.

@@ -91,7 +91,12 @@ typedef enum lm_table_int_field {
     LM_TABLE_BATCH = 1,
     LM_TABLE_HEIGHT = 2,      /**< input height of the network */
     LM_TABLE_WIDTH = 3,       /**< input width of the network */
-    LM_TABLE_REPETITIONS = 4  /**< timed repetitions per entry */
+    LM_TABLE_REPETITIONS = 4, /**< timed repetitions per entry and pass */
+    /** OpenBLAS threads the measurement ran with (latency tables). */
+    LM_TABLE_THREADS = 5,
+    /** Passes over the entries, each in its own shuffled order (latency
+     * tables measured by lm_table_measure_latency). */
+    LM_TABLE_PASSES = 6
 } lm_table_int_field;
 
 /** The authors' CSV layouts (docs/method.md section 5). @since 0.2 */
@@ -264,6 +269,14 @@ typedef struct lm_table_record {
     /** kim23 opt-time breaks or the authors' conv_comb text; "" if none.
      * Borrowed from the table until it changes or is destroyed. */
     const char *note;
+    /** Latency measured in passes (lm_table_measure_latency): how many
+     * passes timed the entry (0 for a value set directly), the spread of
+     * their medians, (max - min) / value leaving out the slowest pass from
+     * three passes on, and 1 when that spread stayed above the
+     * measurement's noise limit after re-measuring. */
+    size_t passes;
+    double spread;
+    int32_t noisy;
 } lm_table_record;
 
 /** Number of records (0 for NULL). @since 0.2 */
@@ -293,6 +306,56 @@ LM_API lm_status lm_table_check(const lm_table *table,
 LM_API lm_status lm_table_missing(size_t *n_missing, size_t *ids, size_t cap,
                                   const lm_table *table,
                                   const lm_entries *entries);
+
+/* ---- the whole network ------------------------------------------------ */
+
+/** What a latency table knows of the network beyond its entries. The
+ * predicted latency of a network is fixed_ms + the sum of its entries
+ * (docs/measure.md, "The whole-network model"). Set
+ * `size = sizeof(lm_table_network)` before the call. @since 0.2 */
+typedef struct lm_table_network {
+    size_t size;
+    /** Time of everything outside the trunk entries: stem, head, skip
+     * projections and additions, the fixed layers at positions (VGG's
+     * pools), measured inside the running network; 0 when unknown. */
+    double fixed_ms;
+    double fixed_stdev;
+    /** The original network timed whole, at the table's shape, batch and
+     * threads (0 when unknown). */
+    double measured_ms;
+    /** Stages (runs between barriers) with an in-network calibration. */
+    size_t stage_count;
+} lm_table_network;
+
+/** One stage's in-network calibration: the original convs of positions
+ * st+1..end timed inside the running network against the sum of their
+ * single-conv entries timed alone. @since 0.2 */
+typedef struct lm_table_stage {
+    size_t size;
+    size_t st;
+    size_t end;
+    double alone_ms;       /**< sum of the stage's original entries */
+    double in_network_ms;  /**< the same convs inside the network */
+    double ratio;          /**< in_network_ms / alone_ms */
+} lm_table_stage;
+
+/** The whole-network figures of a latency table.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, size too small, an importance
+ *         table) @since 0.2 */
+LM_API lm_status lm_table_network_info(lm_table_network *info,
+                                       const lm_table *table);
+/** Describe calibrated stage `index`.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, out of range, size too small)
+ * @since 0.2 */
+LM_API lm_status lm_table_stage_info(lm_table_stage *info,
+                                     const lm_table *table, size_t index);
+/** Set the fixed cost of a latency table measured by the caller's own
+ * means (another runtime's timer); lm_table_measure_latency sets it
+ * itself with the built-in timer.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, an importance table),
+ *         LM_ERR_VALUE (NaN, infinite or negative) @since 0.2 */
+LM_API lm_status lm_table_set_fixed_cost(lm_table *table, double ms,
+                                         double stdev);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -27,6 +27,8 @@ void lm_engine_destroy(lm_engine *e)
     free(e->shape);
     free(e->slot);
     free(e->arena);
+    free(e->prof_conv);
+    free(e->prof_other);
     free(e->bufs);
     free(e);
 }

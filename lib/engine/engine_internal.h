@@ -83,7 +83,26 @@ struct lm_engine {
     float *scratch, *tmp, *ws;
     int configured;
     char fingerprint[17]; /* of the graph, to refuse other graphs' plans */
+    size_t threads;       /* OpenBLAS threads to run with; 0: leave as is */
+    double *prof_conv, *prof_other; /* [N] medians of the last profile */
 };
+
+/* Where one run's clock readings go (profile.c); NULL runs untimed. Per
+ * trunk position p (1..N): conv[p - 1] the conv with its activation and
+ * any skip added in its output pass, other[p - 1] the skip additions and
+ * projections done apart and the position's fixed layers. */
+typedef struct lm_eclock {
+    double stem, head;
+    double *conv, *other;
+} lm_eclock;
+
+/* Forward pass on the staged input (bufs[slot[0]] holds it); `clock` may
+ * be NULL. */
+void lm_engine_forward(lm_engine *e, lm_eclock *clock);
+/* Seconds in milliseconds on CLOCK_MONOTONIC. */
+double lm_engine_now_ms(void);
+/* Apply the engine's thread count to OpenBLAS (no-op when 0). */
+void lm_engine_apply_threads(const lm_engine *e);
 
 /* Build the engine's layers and weights from the graph (build.c). */
 lm_status lm_engine_build(lm_engine *e, const lm_graph *g, lm_tensor_fn fetch,

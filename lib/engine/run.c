@@ -171,25 +171,58 @@ static int fusable_skip(const lm_engine *e, size_t p, const float **add)
     return 1;
 }
 
-static void trunk_step(const lm_engine *e, size_t p)
+static void trunk_step(const lm_engine *e, size_t p, lm_eclock *clock)
 {
     const lm_eplan *plan = &e->plan;
     const float *in = e->bufs[e->slot[p - 1]], *add;
     float *out = e->bufs[e->slot[p]];
     lm_eshape os = e->conv_out[p];
+    double conv_ms = 0.0, other_ms = 0.0;
+    double t0 = clock ? lm_engine_now_ms() : 0.0;
     if (plan->keep[p] && fusable_skip(e, p, &add)) {
         conv_batch(e, &e->trunk[p].k, in, out, plan->act[p], add);
+        if (clock)
+            conv_ms = lm_engine_now_ms() - t0;
     } else {
         if (plan->keep[p])
             conv_batch(e, &e->trunk[p].k, in, out, LM_ACT_IDENTITY, NULL);
         else
             memcpy(out, in, e->batch * numel(os) * sizeof *out);
+        double t1 = clock ? lm_engine_now_ms() : 0.0;
         for (size_t i = 0; i < e->n_skips; i++)
             if (e->skips[i].target == p && plan->skip_on[i])
                 add_skip(e, &e->skips[i], out, os);
+        double t2 = clock ? lm_engine_now_ms() : 0.0;
         lm_kact(plan->act[p], out, e->batch * numel(os));
+        if (clock) {
+            /* The activation belongs to the conv, as in a table entry. */
+            conv_ms = (t1 - t0) + (lm_engine_now_ms() - t2);
+            other_ms = t2 - t1;
+        }
     }
+    double t3 = clock ? lm_engine_now_ms() : 0.0;
     run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->shape[p]));
+    if (clock) {
+        clock->conv[p - 1] = conv_ms;
+        clock->other[p - 1] = other_ms + (lm_engine_now_ms() - t3);
+    }
+}
+
+void lm_engine_forward(lm_engine *e, lm_eclock *clock)
+{
+    lm_engine_apply_threads(e);
+    float *home = e->bufs[e->slot[0]];
+    double t0 = clock ? lm_engine_now_ms() : 0.0;
+    run_ops(e, &e->stem, home, e->batch * numel(e->shape[0]));
+    if (clock)
+        clock->stem = lm_engine_now_ms() - t0;
+    for (size_t p = 1; p <= e->n; p++)
+        trunk_step(e, p, clock);
+    home = e->bufs[e->slot[e->n]];
+    t0 = clock ? lm_engine_now_ms() : 0.0;
+    run_ops(e, &e->head, home, lm_engine_output_size(e));
+    if (clock)
+        clock->head = lm_engine_now_ms() - t0;
 }
 
 lm_status lm_engine_run(float *output, size_t n_out, lm_engine *e,
@@ -204,13 +237,8 @@ lm_status lm_engine_run(float *output, size_t n_out, lm_engine *e,
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_run: got %zu input and "
                       "%zu output floats, need %zu and %zu", n_in, n_out,
                       lm_engine_input_size(e), lm_engine_output_size(e));
-    float *home = e->bufs[e->slot[0]];
-    memcpy(home, input, n_in * sizeof *input);
-    run_ops(e, &e->stem, home, e->batch * numel(e->shape[0]));
-    for (size_t p = 1; p <= e->n; p++)
-        trunk_step(e, p);
-    home = e->bufs[e->slot[e->n]];
-    run_ops(e, &e->head, home, n_out);
-    memcpy(output, home, n_out * sizeof *output);
+    memcpy(e->bufs[e->slot[0]], input, n_in * sizeof *input);
+    lm_engine_forward(e, NULL);
+    memcpy(output, e->bufs[e->slot[e->n]], n_out * sizeof *output);
     return LM_OK;
 }

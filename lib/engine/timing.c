@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "engine/blas_threads.h"
 #include "engine/engine_internal.h"
 
 static void fill_random(float *x, size_t n)
@@ -83,7 +84,8 @@ lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
         st = timed_runs(e, warmup, reps, in, out, t);
     }
     if (st == LM_OK) {
-        lm_timing full = {.size = timing->size};
+        lm_timing full = {.size = timing->size,
+                          .threads = lm_blas_threads()};
         summarise(t, reps, &full);
         memcpy(timing, &full,
                timing->size < sizeof full ? timing->size : sizeof full);

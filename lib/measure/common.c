@@ -5,7 +5,6 @@
 #include <time.h>
 
 #ifdef LM_HAVE_OPENBLAS_THREADS
-#include <cblas.h>
 #endif
 
 #include "core/error.h"
@@ -52,15 +51,8 @@ void lm_measure_device(char *buf, size_t cap)
     char model[256];
     cpu_model(model, sizeof model);
     int n = snprintf(buf, cap, "cpu%s%s", model[0] ? " " : "", model);
-#ifdef LM_HAVE_OPENBLAS_THREADS
-    /* Read, never set: the thread count is the caller's choice. */
-    int threads = openblas_get_num_threads();
-    if (n >= 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, ", OpenBLAS %d thread%s", threads,
-                 threads == 1 ? "" : "s");
-#else
+    /* The thread count has its own provenance field (LM_TABLE_THREADS). */
     (void)n;
-#endif
 }
 
 int64_t lm_measure_scale(int64_t v, int64_t to, int64_t from)

@@ -1,9 +1,12 @@
 /* lm_table_measure_latency: time every entry the table lacks (the loop, with
  * its autosave, is lm_mrun_fill). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "engine/blas_threads.h"
 #include "measure/measure_internal.h"
+#include "tables/table.h"
 #include "graph/graph_query.h"
 #include "entries/entry_key.h"
 
@@ -62,6 +65,10 @@ static lm_status provenance(lat_run *r)
             st = lm_measure_same_int("input width",
                                      lm_table_int(t, LM_TABLE_WIDTH),
                                      r->width);
+        if (st == LM_OK)
+            st = lm_measure_same_int("threads",
+                                     lm_table_int(t, LM_TABLE_THREADS),
+                                     (int64_t)o->threads);
         if (st == LM_OK && builtin)
             st = same_text(t, LM_TABLE_TIMER, "timer", "lm_engine");
         if (st == LM_OK && builtin)
@@ -74,6 +81,10 @@ static lm_status provenance(lat_run *r)
         st = lm_table_set_int(t, LM_TABLE_HEIGHT, r->height);
     if (st == LM_OK)
         st = lm_table_set_int(t, LM_TABLE_WIDTH, r->width);
+    if (st == LM_OK)
+        st = lm_table_set_int(t, LM_TABLE_THREADS, (int64_t)o->threads);
+    if (st == LM_OK)
+        st = lm_table_set_int(t, LM_TABLE_PASSES, (int64_t)o->passes);
     if (st != LM_OK || !builtin)
         return st;
     st = lm_table_set_text(t, LM_TABLE_DEVICE, device);
@@ -120,26 +131,180 @@ static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
     return st;
 }
 
-static lm_status store(void *ctx, const lm_entry_info *info)
+/* ---- passes ------------------------------------------------------------ */
+
+/* splitmix64: pass orders depend only on the seed and the pass number. */
+static uint64_t mix(uint64_t *s)
 {
-    lat_run *r = ctx;
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(size_t *ids, size_t n, uint64_t seed, size_t pass)
+{
+    uint64_t s = seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(pass + 1));
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(mix(&s) % i);
+        size_t t = ids[i - 1];
+        ids[i - 1] = ids[j];
+        ids[j] = t;
+    }
+}
+
+/* The record of entry `info`, or NULL. */
+static lm_trec *record_of(const lat_run *r, const lm_entry_info *info)
+{
+    lm_tkey key = lm_tkey_make(info->st, info->end, info->kernel,
+                               info->stride, info->depthwise);
+    long at = lm_table_find(r->table, &key);
+    return at < 0 ? NULL : &r->table->recs[at];
+}
+
+/* Does pass k (1-based) time this entry? Passes 1..P time every entry
+ * that has fewer than k medians; later passes only those still beyond
+ * the noise limit after k - 1. A value set directly, or loaded from a
+ * file without passes, is complete; identity entries are never timed. */
+static int needs_pass(const lat_run *r, const lm_entry_info *info, size_t k)
+{
+    if (info->identity)
+        return 0;
+    const lm_trec *rec = record_of(r, info);
+    if (!rec)
+        return 1;
+    if (rec->n_passes == 0 || rec->n_passes >= k)
+        return 0;
+    if (k <= r->o->passes)
+        return 1;
+    return rec->n_passes == k - 1 &&
+           lm_trec_spread(rec) > r->o->noise_limit;
+}
+
+static lm_status store_identity(lat_run *r, const lm_entry_info *info)
+{
+    if (record_of(r, info))
+        return LM_OK;
+    return lm_table_set_latency_entry(r->table, r->entries, info->id, 0.0,
+                                      0.0);
+}
+
+/* Time entry `info` once more and keep the pass median. */
+static lm_status time_pass(lat_run *r, const lm_entry_info *info)
+{
     double ms, sd;
     lm_status st = time_entry(r, info, &ms, &sd);
-    return st != LM_OK ? st
-                       : lm_table_set_latency_entry(r->table, r->entries,
-                                                    info->id, ms, sd);
+    if (st != LM_OK)
+        return st;
+    lm_trec *rec = record_of(r, info);
+    if (!rec) {
+        st = lm_table_set_latency_entry(r->table, r->entries, info->id, ms,
+                                        sd);
+        if (st == LM_OK)
+            st = lm_table_set_passes(r->table,
+                                     (size_t)(record_of(r, info) -
+                                              r->table->recs),
+                                     &ms, 1, 0);
+        return st;
+    }
+    return lm_table_add_pass(r->table, (size_t)(rec - r->table->recs), ms, sd);
 }
 
-static int has_entry(const void *ctx, const lm_entry_info *i)
+static lm_status entry_error(lm_status st, const lm_entry_info *info,
+                             size_t pass)
 {
-    const lat_run *r = ctx;
-    lm_entry_key key = lm_entry_key_of(i);
-    return lm_table_has(r->table, &key);
+    return lm_err_prefix(st, "lm_table_measure_latency: pass %zu, entry %zu "
+                         "(st %zu, end %zu, kernel %lld, stride %lld, dw "
+                         "%d): ", pass, info->id, info->st, info->end,
+                         (long long)info->kernel, (long long)info->stride,
+                         (int)info->depthwise);
 }
 
-static lm_status save(const void *ctx, const char *path)
+/* One pass: the entries that need it, in this pass's shuffled order,
+ * each saved as soon as it is timed. */
+static lm_status run_pass(lat_run *r, size_t k, size_t *ids, size_t *done,
+                          size_t *total, double t0)
 {
-    return lm_table_save(((const lat_run *)ctx)->table, path);
+    const lm_mrun *run = &r->o->run;
+    lm_entry_info info = {.size = sizeof info};
+    size_t n = 0;
+    lm_status st = LM_OK;
+    for (size_t id = r->lo; id < r->hi && st == LM_OK; id++)
+        if ((st = lm_entries_entry_info(&info, r->entries, id)) == LM_OK &&
+            needs_pass(r, &info, k))
+            ids[n++] = id;
+    if (k > r->o->passes)
+        *total += n; /* re-measuring passes are not known in advance */
+    shuffle(ids, n, r->o->seed, k);
+    for (size_t i = 0; i < n && st == LM_OK; i++) {
+        st = lm_entries_entry_info(&info, r->entries, ids[i]);
+        if (st == LM_OK && (st = time_pass(r, &info)) != LM_OK)
+            return entry_error(st, &info, k);
+        if (st == LM_OK && run->save_path)
+            st = lm_table_save(r->table, run->save_path);
+        ++*done;
+        if (st == LM_OK && run->progress &&
+            run->progress(*done, *total, ids[i], lm_measure_now() - t0,
+                          run->progress_data))
+            st = lm_err(LM_ERR_CANCELLED, "lm_table_measure_latency: "
+                        "cancelled in pass %zu after entry %zu (%zu of %zu "
+                        "timings done)", k, ids[i], *done, *total);
+    }
+    return st;
+}
+
+/* Entries still beyond the noise limit after every allowed pass. */
+static void mark_noisy(lat_run *r)
+{
+    lm_entry_info info = {.size = sizeof info};
+    for (size_t id = r->lo; id < r->hi; id++) {
+        if (lm_entries_entry_info(&info, r->entries, id) != LM_OK)
+            continue;
+        lm_trec *rec = record_of(r, &info);
+        if (rec && rec->n_passes >= r->o->passes &&
+            lm_trec_spread(rec) > r->o->noise_limit)
+            rec->noisy = 1;
+    }
+}
+
+/* Timings the ordinary passes still owe: progress counts from them. */
+static void count_owed(const lat_run *r, size_t *done, size_t *total)
+{
+    lm_entry_info info = {.size = sizeof info};
+    *done = *total = 0;
+    for (size_t id = r->lo; id < r->hi; id++) {
+        if (lm_entries_entry_info(&info, r->entries, id) != LM_OK ||
+            info.identity)
+            continue;
+        const lm_trec *rec = record_of(r, &info);
+        size_t have = !rec ? 0 : rec->n_passes ? rec->n_passes : r->o->passes;
+        have = have < r->o->passes ? have : r->o->passes;
+        *total += r->o->passes;
+        *done += have;
+    }
+}
+
+static lm_status measure_passes(lat_run *r)
+{
+    size_t n = r->hi - r->lo, done, total;
+    size_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return lm_err_nomem();
+    lm_entry_info info = {.size = sizeof info};
+    lm_status st = LM_OK;
+    for (size_t id = r->lo; id < r->hi && st == LM_OK; id++)
+        if ((st = lm_entries_entry_info(&info, r->entries, id)) == LM_OK &&
+            info.identity)
+            st = store_identity(r, &info);
+    count_owed(r, &done, &total);
+    double t0 = lm_measure_now();
+    size_t last = r->o->passes + r->o->extra_passes;
+    for (size_t k = 1; k <= last && st == LM_OK; k++)
+        st = run_pass(r, k, ids, &done, &total, t0);
+    free(ids);
+    if (st == LM_OK)
+        mark_noisy(r);
+    return st;
 }
 
 lm_status lm_table_measure_latency(lm_table *table, const lm_graph *graph,
@@ -163,8 +328,17 @@ lm_status lm_table_measure_latency(lm_table *table, const lm_graph *graph,
                         "lm_table_measure_latency", &r.lo, &r.hi);
     if (st == LM_OK)
         st = provenance(&r);
-    lm_mfill fill = {.what = "lm_table_measure_latency", .entries = entries,
-                     .ctx = &r, .has = has_entry, .store = store,
-                     .save = save};
-    return st == LM_OK ? lm_mrun_fill(&opts->run, r.lo, r.hi, &fill) : st;
+    if (st != LM_OK)
+        return st;
+    /* The measurement's own thread count, the caller's restored after. */
+    size_t caller_threads = lm_blas_threads();
+    lm_blas_set_threads(opts->threads);
+    st = measure_passes(&r);
+    if (st == LM_OK && opts->network && !opts->timer)
+        st = lm_measure_network(table, graph, entries, opts, r.height,
+                                r.width);
+    lm_blas_set_threads(caller_threads);
+    if (st == LM_OK && opts->run.save_path)
+        st = lm_table_save(table, opts->run.save_path);
+    return st;
 }

@@ -12,6 +12,57 @@ void lm_measure_options_init(lm_measure_options *o)
     o->batch = 1;
     o->warmup = 3;
     o->reps = 20;
+    o->threads = 1;
+    o->passes = 3;
+    o->seed = 1;
+    o->noise_limit = 0.10;
+    o->extra_passes = 2;
+    o->network = 1;
+}
+
+lm_status lm_measure_options_set_threads(lm_measure_options *opts,
+                                         size_t threads)
+{
+    if (!opts || threads == 0 || threads > 4096)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_measure_options_set_threads: "
+                      "NULL options or %zu threads (1..4096)", threads);
+    opts->threads = threads;
+    return LM_OK;
+}
+
+lm_status lm_measure_options_set_passes(lm_measure_options *opts,
+                                        size_t passes, uint64_t seed)
+{
+    if (!opts || passes == 0 || passes > 64)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_measure_options_set_passes: "
+                      "NULL options or %zu passes (1..64)", passes);
+    opts->passes = passes;
+    opts->seed = seed;
+    return LM_OK;
+}
+
+lm_status lm_measure_options_set_noise_limit(lm_measure_options *opts,
+                                             double spread,
+                                             size_t extra_passes)
+{
+    if (!opts || !(spread >= 0.0 && spread < 1e9) || extra_passes > 64)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_measure_options_set_noise_"
+                      "limit: NULL options, spread %g not finite and >= 0, "
+                      "or %zu extra passes (at most 64)", spread,
+                      extra_passes);
+    opts->noise_limit = spread;
+    opts->extra_passes = extra_passes;
+    return LM_OK;
+}
+
+lm_status lm_measure_options_set_network(lm_measure_options *opts,
+                                         int time_network)
+{
+    if (!opts)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_measure_options_set_network: "
+                      "NULL options");
+    opts->network = time_network != 0;
+    return LM_OK;
 }
 
 lm_status lm_measure_options_create(lm_measure_options **out)

@@ -23,6 +23,12 @@ struct lm_measure_options {
     int64_t height, width; /* 0: the graph's own */
     lm_timer_fn timer;
     void *timer_data;
+    size_t threads;        /* OpenBLAS threads while measuring */
+    size_t passes;         /* passes over the entries, shuffled */
+    uint64_t seed;         /* of the pass orders */
+    double noise_limit;    /* relative spread that calls for re-measuring */
+    size_t extra_passes;   /* at most this many re-measuring passes */
+    int network;           /* also time the whole network (fixed cost) */
 };
 
 struct lm_proxy_options {
@@ -97,5 +103,14 @@ lm_status lm_measure_resized_graph(lm_graph **out, const lm_graph *graph,
 /* Check a resumed table's provenance integer: 0 in the table (unset) or
  * equal. LM_ERR_MISMATCH naming the field and both values otherwise. */
 lm_status lm_measure_same_int(const char *what, int64_t have, int64_t want);
+
+/* With the built-in timer: profile the original network at the table's
+ * shape (height x width; 0: the graph's own), batch and threads, and store
+ * its fixed cost and, when every original entry is in the table, the
+ * in-network calibration of each stage (network.c). */
+lm_status lm_measure_network(lm_table *table, const lm_graph *graph,
+                             const lm_entries *entries,
+                             const lm_measure_options *o, int64_t height,
+                             int64_t width);
 
 #endif

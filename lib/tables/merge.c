@@ -23,7 +23,7 @@ static lm_status same_provenance(const lm_table *a, const lm_table *b)
     static const char *const text_names[LM_TABLE_N_TEXT] = {
         "device", "timer", "dtype", "finetune"};
     static const char *const int_names[LM_TABLE_N_INT] = {
-        "batch", "height", "width", "repetitions"};
+        "batch", "height", "width", "repetitions", "threads", "passes"};
     if (a->metric != b->metric)
         return lm_err(LM_ERR_MISMATCH, "metric '%s' differs from shard 0's "
                       "'%s'", lm_importance_metric_name(b->metric),
@@ -102,8 +102,12 @@ static lm_status build(lm_table *out, const owner *own, size_t n_ids,
         if (!own[id].shard)
             continue;
         const lm_trec *r = &shards[own[id].shard - 1]->recs[own[id].rec];
+        size_t index;
         lm_status st = lm_table_put(out, &r->key, (int64_t)id, r->value,
-                                    r->extra, r->note, NULL);
+                                    r->extra, r->note, &index);
+        if (st == LM_OK && r->n_passes)
+            st = lm_table_set_passes(out, index, r->passes, r->n_passes,
+                                     r->noisy);
         if (st != LM_OK)
             return st;
     }

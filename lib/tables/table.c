@@ -40,8 +40,11 @@ void lm_table_free(lm_table *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         free(t->recs[i].note);
+        free(t->recs[i].passes);
+    }
+    free(t->stages);
     for (size_t i = 0; i < LM_TABLE_N_TEXT; i++)
         free(t->text[i]);
     free(t->recs);
@@ -188,6 +191,11 @@ lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
         r->id = id;
     r->value = value;
     r->extra = extra;
+    /* A value set directly is not one measured in passes. */
+    free(r->passes);
+    r->passes = NULL;
+    r->n_passes = 0;
+    r->noisy = 0;
     if (note) {
         free(r->note);
         r->note = copy;
@@ -232,7 +240,8 @@ lm_status lm_table_record_info(lm_table_record *rec, const lm_table *t,
         .size = rec->size, .id = r->id, .st = r->key.st, .end = r->key.end,
         .kernel = r->key.kernel, .stride = r->key.stride,
         .depthwise = r->key.dw, .value = r->value, .extra = r->extra,
-        .note = r->note ? r->note : ""};
+        .note = r->note ? r->note : "", .passes = r->n_passes,
+        .spread = lm_trec_spread(r), .noisy = r->noisy};
     size_t n = rec->size < sizeof full ? rec->size : sizeof full;
     memcpy(rec, &full, n);
     return LM_OK;
@@ -246,7 +255,7 @@ static int text_index(lm_table_text_field field)
 
 static int int_index(lm_table_int_field field)
 {
-    return field >= LM_TABLE_BATCH && field <= LM_TABLE_REPETITIONS
+    return field >= LM_TABLE_BATCH && field <= LM_TABLE_PASSES
                ? (int)field - 1 : -1;
 }
 
@@ -308,6 +317,97 @@ lm_status lm_table_set_shard(lm_table *t, size_t lo, size_t hi)
     return LM_OK;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n values (n >= 1), without changing them. */
+static double median_of(const double *v, size_t n, double *scratch)
+{
+    memcpy(scratch, v, n * sizeof *v);
+    qsort(scratch, n, sizeof *scratch, cmp_double);
+    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+}
+
+lm_status lm_table_add_pass(lm_table *t, size_t index, double ms,
+                            double stdev)
+{
+    lm_trec *r = &t->recs[index];
+    lm_status st = lm_table_check_values(t, &r->key, r->id, ms, stdev);
+    if (st != LM_OK)
+        return st;
+    double *grown = realloc(r->passes, (r->n_passes + 1) * sizeof *grown);
+    double *scratch = malloc((r->n_passes + 1) * sizeof *scratch);
+    if (!grown || !scratch) {
+        if (grown)
+            r->passes = grown;
+        free(scratch);
+        return lm_err_nomem();
+    }
+    r->passes = grown;
+    r->passes[r->n_passes++] = ms;
+    /* The median of the pass medians: one pass hit by a burst of load
+     * moves it by at most one rank. */
+    r->value = median_of(r->passes, r->n_passes, scratch);
+    r->extra = stdev;
+    r->noisy = 0;
+    free(scratch);
+    return LM_OK;
+}
+
+lm_status lm_table_set_passes(lm_table *t, size_t index, const double *ms,
+                              size_t n, int noisy)
+{
+    lm_trec *r = &t->recs[index];
+    double *copy = NULL;
+    if (n && !(copy = malloc(n * sizeof *copy)))
+        return lm_err_nomem();
+    if (n)
+        memcpy(copy, ms, n * sizeof *copy);
+    free(r->passes);
+    r->passes = copy;
+    r->n_passes = n;
+    r->noisy = noisy;
+    return LM_OK;
+}
+
+/* Load on a shared machine only ever slows a run down, so from three
+ * passes on the slowest is left out: one burst does not make an entry
+ * noisy, two do. */
+double lm_trec_spread(const lm_trec *r)
+{
+    size_t n = r->n_passes;
+    if (n < 2 || !(r->value > 0.0))
+        return 0.0;
+    size_t slowest = 0;
+    for (size_t i = 1; i < n; i++)
+        if (r->passes[i] > r->passes[slowest])
+            slowest = i;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (n >= 3 && i == slowest)
+            continue;
+        lo = r->passes[i] < lo ? r->passes[i] : lo;
+        hi = r->passes[i] > hi ? r->passes[i] : hi;
+    }
+    return (hi - lo) / r->value;
+}
+
+lm_status lm_table_set_stages(lm_table *t, const lm_tstage *stages, size_t n)
+{
+    lm_tstage *copy = NULL;
+    if (n && !(copy = malloc(n * sizeof *copy)))
+        return lm_err_nomem();
+    if (n)
+        memcpy(copy, stages, n * sizeof *copy);
+    free(t->stages);
+    t->stages = copy;
+    t->n_stages = n;
+    return LM_OK;
+}
+
 lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src)
 {
     for (int i = 0; i < LM_TABLE_N_TEXT; i++)
@@ -316,5 +416,10 @@ lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src)
             return LM_ERR_NOMEM;
     memcpy(dst->ints, src->ints, sizeof dst->ints);
     dst->metric = src->metric;
+    dst->fixed_ms = src->fixed_ms;
+    dst->fixed_stdev = src->fixed_stdev;
+    dst->measured_ms = src->measured_ms;
+    if (lm_table_set_stages(dst, src->stages, src->n_stages) != LM_OK)
+        return LM_ERR_NOMEM;
     return LM_OK;
 }

@@ -11,7 +11,7 @@
 #include "layermerge/tables.h"
 
 #define LM_TABLE_N_TEXT 4
-#define LM_TABLE_N_INT 4
+#define LM_TABLE_N_INT 6
 #define LM_TABLE_KEYBUF 96
 
 typedef struct lm_tkey {
@@ -26,7 +26,16 @@ typedef struct lm_trec {
     double value;  /* ms | normalised importance */
     double extra;  /* stdev | raw metric */
     char *note;    /* breaks | conv_comb; NULL when none */
+    double *passes;  /* latency: the median of each measuring pass */
+    size_t n_passes;
+    int noisy;       /* spread above the noise limit after re-measuring */
 } lm_trec;
+
+/* One stage's in-network calibration (lm_table_stage). */
+typedef struct lm_tstage {
+    size_t st, end;
+    double alone_ms, in_network_ms;
+} lm_tstage;
 
 typedef struct lm_table {
     lm_table_kind kind;
@@ -40,6 +49,10 @@ typedef struct lm_table {
     size_t n, cap;
     size_t *slots;   /* open addressing: record index + 1, 0 = empty */
     size_t n_slots;  /* power of two, > 2 n */
+    /* Latency: the whole-network model (lm_table_network). */
+    double fixed_ms, fixed_stdev, measured_ms;
+    lm_tstage *stages;
+    size_t n_stages;
 } lm_table;
 
 
@@ -65,6 +78,20 @@ lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
 /* The value of `key`; an absent identity key of a latency table reads 0. */
 lm_status lm_table_get_tkey(const lm_table *t, const lm_tkey *key,
                             double *value, double *extra);
+/* Append one pass median to record `index`: its value becomes the median
+ * of its passes, its stdev `stdev` of this pass; `noisy` is cleared. */
+lm_status lm_table_add_pass(lm_table *t, size_t index, double ms,
+                            double stdev);
+/* Replace record `index`'s pass medians (copied) and noisy flag, as a
+ * file or a shard holds them; its value is left as it is. */
+lm_status lm_table_set_passes(lm_table *t, size_t index, const double *ms,
+                              size_t n, int noisy);
+/* Relative spread of a record's passes, (max - min) / value, leaving out
+ * the slowest pass from three passes on; 0 for fewer than two. */
+double lm_trec_spread(const lm_trec *r);
+/* Replace the stage calibration (copied). */
+lm_status lm_table_set_stages(lm_table *t, const lm_tstage *stages,
+                              size_t n);
 /* Copy fingerprint-independent provenance (texts, ints, metric). */
 lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src);
 

@@ -10,7 +10,9 @@
 #include "io/yaml_doc.h"
 #include "tables/table.h"
 
-#define LM_TABLE_FILE_VERSION 1
+/* Version 2 added the thread count, the passes of each record and the
+ * whole-network model; version 1 files still load. */
+#define LM_TABLE_FILE_VERSION 2
 
 static const char *format_name(lm_table_kind kind)
 {
@@ -20,8 +22,8 @@ static const char *format_name(lm_table_kind kind)
 
 static const char *const text_keys[LM_TABLE_N_TEXT] = {"device", "timer",
                                                        "dtype", "finetune"};
-static const char *const int_keys[LM_TABLE_N_INT] = {"batch", "height",
-                                                     "width", "repetitions"};
+static const char *const int_keys[LM_TABLE_N_INT] = {
+    "batch", "height", "width", "repetitions", "threads", "passes"};
 
 /* ---- loading ----------------------------------------------------------- */
 
@@ -65,9 +67,10 @@ static lm_status read_shard(const loader *ld, const lm_ynode *node)
 static lm_status read_provenance(const loader *ld, const lm_ynode *prov)
 {
     static const char *const lat_keys[] = {"device", "timer", "dtype", "batch",
-        "height", "width", "repetitions", "shard", NULL};
+        "height", "width", "repetitions", "threads", "passes", "shard", NULL};
     static const char *const imp_keys[] = {"device", "timer", "dtype", "batch",
-        "height", "width", "repetitions", "shard", "metric", "finetune", NULL};
+        "height", "width", "repetitions", "threads", "passes", "shard",
+        "metric", "finetune", NULL};
     const lm_ydoc *doc = ld->doc;
     lm_status st = lm_ycheck_keys(doc, prov, "provenance",
                                   ld->kind == LM_TABLE_LATENCY ? lat_keys
@@ -167,6 +170,92 @@ static lm_status read_values(const loader *ld, const lm_ynode *rec,
     return st;
 }
 
+/* A latency record's pass medians and noisy flag (both optional). */
+static lm_status read_passes(const loader *ld, const lm_ynode *rec,
+                             size_t index)
+{
+    const lm_ydoc *doc = ld->doc;
+    const lm_ynode *seq = lm_ymap_get(rec, "passes");
+    const lm_ynode *flag = lm_ymap_get(rec, "noisy");
+    int noisy = 0;
+    lm_status st = flag ? lm_yget_bool(doc, flag, "noisy", &noisy) : LM_OK;
+    if (st != LM_OK || (!seq && !noisy))
+        return st;
+    if (!seq)
+        return lm_yerr(doc, flag, LM_ERR_PARSE, "noisy without passes");
+    if ((st = lm_yexpect(doc, seq, LM_YNODE_SEQUENCE, "passes")) != LM_OK)
+        return st;
+    double *ms = malloc((seq->count ? seq->count : 1) * sizeof *ms);
+    if (!ms)
+        return lm_err_nomem();
+    for (size_t i = 0; st == LM_OK && i < seq->count; i++) {
+        st = lm_yget_double(doc, seq->items[i], "pass", &ms[i]);
+        if (st == LM_OK && !(ms[i] >= 0.0 && ms[i] < 1e300))
+            st = lm_yerr(doc, seq->items[i], LM_ERR_VALUE, "pass %g ms is "
+                         "not a finite number >= 0", ms[i]);
+    }
+    if (st == LM_OK)
+        st = lm_table_set_passes(ld->t, index, ms, seq->count, noisy);
+    free(ms);
+    return st;
+}
+
+/* The whole-network model of a latency table (version 2, optional). */
+static lm_status read_stage(const lm_ydoc *doc, const lm_ynode *n,
+                            lm_tstage *s)
+{
+    static const char *const keys[] = {"st", "end", "alone_ms",
+                                       "in_network_ms", NULL};
+    lm_status st = lm_ycheck_keys(doc, n, "stage", keys);
+    if (st == LM_OK)
+        st = read_size(doc, n, "st", &s->st);
+    if (st == LM_OK)
+        st = read_size(doc, n, "end", &s->end);
+    if (st == LM_OK)
+        st = lm_yget_double(doc, lm_ymap_get(n, "alone_ms"), "alone_ms",
+                            &s->alone_ms);
+    if (st == LM_OK)
+        st = lm_yget_double(doc, lm_ymap_get(n, "in_network_ms"),
+                            "in_network_ms", &s->in_network_ms);
+    if (st == LM_OK && (s->st >= s->end || !(s->alone_ms >= 0.0) ||
+                        !(s->in_network_ms >= 0.0)))
+        st = lm_yerr(doc, n, LM_ERR_VALUE, "stage (%zu, %zu): bounds or "
+                     "times out of range", s->st, s->end);
+    return st;
+}
+
+static lm_status read_network(const loader *ld, const lm_ynode *net)
+{
+    static const char *const keys[] = {"fixed_ms", "fixed_stdev",
+                                       "measured_ms", "stages", NULL};
+    const lm_ydoc *doc = ld->doc;
+    lm_table *t = ld->t;
+    lm_status st = lm_ycheck_keys(doc, net, "network", keys);
+    const char *const dkeys[] = {"fixed_ms", "fixed_stdev", "measured_ms"};
+    double *dst[] = {&t->fixed_ms, &t->fixed_stdev, &t->measured_ms};
+    for (int i = 0; st == LM_OK && i < 3; i++) {
+        const lm_ynode *n = lm_ymap_get(net, dkeys[i]);
+        if (n && (st = lm_yget_double(doc, n, dkeys[i], dst[i])) == LM_OK &&
+            !(*dst[i] >= 0.0 && *dst[i] < 1e300))
+            st = lm_yerr(doc, n, LM_ERR_VALUE, "%s %g is not a finite number "
+                         ">= 0", dkeys[i], *dst[i]);
+    }
+    const lm_ynode *seq = lm_ymap_get(net, "stages");
+    if (st != LM_OK || !seq)
+        return st;
+    if ((st = lm_yexpect(doc, seq, LM_YNODE_SEQUENCE, "stages")) != LM_OK)
+        return st;
+    lm_tstage *s = calloc(seq->count ? seq->count : 1, sizeof *s);
+    if (!s)
+        return lm_err_nomem();
+    for (size_t i = 0; st == LM_OK && i < seq->count; i++)
+        st = read_stage(doc, seq->items[i], &s[i]);
+    if (st == LM_OK)
+        st = lm_table_set_stages(t, s, seq->count);
+    free(s);
+    return st;
+}
+
 static lm_status remember_line(loader *ld, size_t index, size_t line)
 {
     if (LM_GROW(ld->lines, ld->cap, index + 1) != LM_OK)
@@ -178,7 +267,7 @@ static lm_status remember_line(loader *ld, size_t index, size_t line)
 static lm_status read_record(loader *ld, const lm_ynode *rec)
 {
     static const char *const lat_keys[] = {"id", "st", "end", "ker", "str",
-        "dw", "ms", "stdev", "breaks", NULL};
+        "dw", "ms", "stdev", "breaks", "passes", "noisy", NULL};
     static const char *const imp_keys[] = {"id", "st", "end", "ker", "str",
         "dw", "raw", "value", "comb", NULL};
     const lm_ydoc *doc = ld->doc;
@@ -212,6 +301,8 @@ static lm_status read_record(loader *ld, const lm_ynode *rec)
     st = lm_table_put(ld->t, &key, id, value, extra, note, &index);
     if (st == LM_OK)
         st = remember_line(ld, index, rec->line);
+    if (st == LM_OK && ld->kind == LM_TABLE_LATENCY)
+        st = read_passes(ld, rec, index);
     return st;
 }
 
@@ -227,7 +318,7 @@ static lm_status read_records(loader *ld, const lm_ynode *recs)
 static lm_status read_header(const lm_ydoc *doc, lm_table_kind *kind,
                              const char **fingerprint)
 {
-    static const char *const keys[] = {"format", "version", "graph",
+    static const char *const keys[] = {"format", "version", "graph", "network",
                                        "provenance", "records", NULL};
     const char *format;
     int64_t version;
@@ -250,7 +341,7 @@ static lm_status read_header(const lm_ydoc *doc, lm_table_kind *kind,
     if (st == LM_OK)
         st = lm_yget_int(doc, lm_ymap_get(doc->root, "version"), "version",
                          &version);
-    if (st == LM_OK && version != LM_TABLE_FILE_VERSION)
+    if (st == LM_OK && (version < 1 || version > LM_TABLE_FILE_VERSION))
         st = lm_yerr(doc, lm_ymap_get(doc->root, "version"),
                      LM_ERR_UNSUPPORTED, "version %" PRId64 " is not "
                      "supported (this library reads version %d)", version,
@@ -279,6 +370,12 @@ static lm_status read_doc(const lm_ydoc *doc, lm_table_kind kind,
         st = read_provenance(&ld, prov);
     if (st == LM_OK)
         st = read_records(&ld, lm_ymap_get(doc->root, "records"));
+    const lm_ynode *net = lm_ymap_get(doc->root, "network");
+    if (st == LM_OK && net && kind != LM_TABLE_LATENCY)
+        st = lm_yerr(doc, net, LM_ERR_PARSE, "an importance table has no "
+                     "network section");
+    if (st == LM_OK && net)
+        st = read_network(&ld, net);
     free(ld.lines);
     if (st != LM_OK) {
         lm_table_free(ld.t);
@@ -372,6 +469,43 @@ static lm_status emit_record(lm_yemit *e, const void *obj, size_t i)
         st = lm_yemit_kv_double(e, lat ? "stdev" : "raw", r->extra);
     if (st == LM_OK && r->note)
         st = lm_yemit_kv_str(e, lat ? "breaks" : "comb", r->note);
+    if (st == LM_OK && r->n_passes) {
+        st = lm_yemit_key(e, "passes");
+        if (st == LM_OK)
+            st = lm_yemit_seq_begin(e, 1);
+        for (size_t k = 0; st == LM_OK && k < r->n_passes; k++)
+            st = lm_yemit_double(e, r->passes[k]);
+        if (st == LM_OK)
+            st = lm_yemit_seq_end(e);
+    }
+    if (st == LM_OK && r->noisy)
+        st = lm_yemit_kv_bool(e, "noisy", 1);
+    return st == LM_OK ? lm_yemit_map_end(e) : st;
+}
+
+static lm_status emit_stage(lm_yemit *e, const void *obj, size_t i)
+{
+    const lm_tstage *s = &((const lm_table *)obj)->stages[i];
+    lm_status st = lm_yemit_map_begin(e, 1);
+    if (st == LM_OK) st = lm_yemit_kv_int(e, "st", (int64_t)s->st);
+    if (st == LM_OK) st = lm_yemit_kv_int(e, "end", (int64_t)s->end);
+    if (st == LM_OK) st = lm_yemit_kv_double(e, "alone_ms", s->alone_ms);
+    if (st == LM_OK)
+        st = lm_yemit_kv_double(e, "in_network_ms", s->in_network_ms);
+    return st == LM_OK ? lm_yemit_map_end(e) : st;
+}
+
+static lm_status emit_network(lm_yemit *e, const lm_table *t)
+{
+    lm_status st = lm_yemit_key(e, "network");
+    if (st == LM_OK) st = lm_yemit_map_begin(e, 0);
+    if (st == LM_OK) st = lm_yemit_kv_double(e, "fixed_ms", t->fixed_ms);
+    if (st == LM_OK)
+        st = lm_yemit_kv_double(e, "fixed_stdev", t->fixed_stdev);
+    if (st == LM_OK)
+        st = lm_yemit_kv_double(e, "measured_ms", t->measured_ms);
+    if (st == LM_OK && t->n_stages)
+        st = lm_yemit_kv_seq(e, "stages", 0, t->n_stages, emit_stage, t);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 
@@ -387,6 +521,9 @@ static lm_status emit_table(lm_yemit *e, const void *obj)
         st = lm_yemit_kv_str(e, "graph", t->fingerprint);
     if (st == LM_OK)
         st = emit_provenance(e, t);
+    if (st == LM_OK && t->kind == LM_TABLE_LATENCY &&
+        (t->fixed_ms > 0.0 || t->measured_ms > 0.0 || t->n_stages))
+        st = emit_network(e, t);
     if (st == LM_OK)
         st = lm_yemit_kv_seq(e, "records", 0, t->n, emit_record, t);
     return st == LM_OK ? lm_yemit_map_end(e) : st;

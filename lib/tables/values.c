@@ -280,3 +280,51 @@ lm_status lm_table_set_importance_entry_normalised(lm_table *table,
                ? lm_table_put_entry(table, entries, id, normalised, raw)
                : st;
 }
+
+/* ---- the whole network ------------------------------------------------ */
+
+lm_status lm_table_network_info(lm_table_network *info, const lm_table *t)
+{
+    lm_status st = want_kind(t, LM_TABLE_LATENCY, "lm_table_network_info");
+    if (st == LM_OK && (!info || info->size < sizeof info->size))
+        st = lm_err(LM_ERR_INVALID_ARG, "lm_table_network_info: NULL record "
+                    "or size not set");
+    if (st != LM_OK)
+        return st;
+    lm_table_network full = {.size = info->size,
+                             .fixed_ms = t->fixed_ms,
+                             .fixed_stdev = t->fixed_stdev,
+                             .measured_ms = t->measured_ms,
+                             .stage_count = t->n_stages};
+    memcpy(info, &full, info->size < sizeof full ? info->size : sizeof full);
+    return LM_OK;
+}
+
+lm_status lm_table_stage_info(lm_table_stage *info, const lm_table *t,
+                              size_t index)
+{
+    if (!t || !info || info->size < sizeof info->size || index >= t->n_stages)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_table_stage_info: NULL "
+                      "argument, size not set, or stage %zu out of range "
+                      "(%zu stages)", index, t ? t->n_stages : 0);
+    const lm_tstage *s = &t->stages[index];
+    lm_table_stage full = {
+        .size = info->size, .st = s->st, .end = s->end,
+        .alone_ms = s->alone_ms, .in_network_ms = s->in_network_ms,
+        .ratio = s->alone_ms > 0.0 ? s->in_network_ms / s->alone_ms : 0.0};
+    memcpy(info, &full, info->size < sizeof full ? info->size : sizeof full);
+    return LM_OK;
+}
+
+lm_status lm_table_set_fixed_cost(lm_table *t, double ms, double stdev)
+{
+    lm_status st = want_kind(t, LM_TABLE_LATENCY, "lm_table_set_fixed_cost");
+    if (st != LM_OK)
+        return st;
+    if (!isfinite(ms) || ms < 0.0 || !isfinite(stdev) || stdev < 0.0)
+        return lm_err(LM_ERR_VALUE, "lm_table_set_fixed_cost: %g ms (stdev "
+                      "%g) is not a finite number >= 0", ms, stdev);
+    t->fixed_ms = ms;
+    t->fixed_stdev = stdev;
+    return LM_OK;
+}

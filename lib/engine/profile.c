@@ -1,0 +1,154 @@
+/* lm_engine_profile: where a run's time goes, step by step, and the
+ * engine's OpenBLAS thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "engine/blas_threads.h"
+#include "engine/engine_internal.h"
+
+double lm_engine_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void lm_engine_apply_threads(const lm_engine *e)
+{
+    lm_blas_set_threads(e->threads);
+}
+
+lm_status lm_engine_set_threads(lm_engine *e, size_t threads)
+{
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_set_threads: NULL "
+                      "engine");
+    if (threads > 4096)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_set_threads: %zu "
+                      "threads", threads);
+    e->threads = threads;
+    return LM_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of column j of a reps x cols matrix (sorts a scratch copy). */
+static double column_median(const double *m, size_t reps, size_t cols,
+                            size_t j, double *scratch)
+{
+    for (size_t r = 0; r < reps; r++)
+        scratch[r] = m[r * cols + j];
+    qsort(scratch, reps, sizeof *scratch, cmp_double);
+    return reps % 2 ? scratch[reps / 2]
+                    : 0.5 * (scratch[reps / 2 - 1] + scratch[reps / 2]);
+}
+
+/* Median and sample stdev of each run's total minus its trunk convs. */
+static void outside(const double *m, size_t reps, size_t cols, size_t n,
+                    double *scratch, double *median, double *stdev)
+{
+    double mean = 0.0, ss = 0.0;
+    for (size_t r = 0; r < reps; r++) {
+        double v = m[r * cols];
+        for (size_t p = 0; p < n; p++)
+            v -= m[r * cols + 3 + p];
+        scratch[r] = v;
+        mean += v / (double)reps;
+    }
+    for (size_t r = 0; r < reps; r++)
+        ss += (scratch[r] - mean) * (scratch[r] - mean);
+    *stdev = reps > 1 ? sqrt(ss / (double)(reps - 1)) : 0.0;
+    qsort(scratch, reps, sizeof *scratch, cmp_double);
+    *median = reps % 2 ? scratch[reps / 2]
+                       : 0.5 * (scratch[reps / 2 - 1] + scratch[reps / 2]);
+}
+
+/* The same fixed input as lm_engine_time (timing.c). */
+static void fill_input(float *x, size_t n)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+    }
+}
+
+/* Columns of one run's readings: total, stem, head, N convs, N others. */
+static void record_run(lm_engine *e, double *row, double *conv,
+                       double *other)
+{
+    lm_eclock clock = {.conv = conv, .other = other};
+    double t0 = lm_engine_now_ms();
+    lm_engine_forward(e, &clock);
+    row[0] = lm_engine_now_ms() - t0;
+    row[1] = clock.stem;
+    row[2] = clock.head;
+    memcpy(row + 3, conv, e->n * sizeof *conv);
+    memcpy(row + 3 + e->n, other, e->n * sizeof *other);
+}
+
+lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
+                            size_t reps)
+{
+    if (!e || !profile || profile->size < sizeof profile->size || reps == 0)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_profile: NULL engine or "
+                      "profile, profile->size not set, or reps 0");
+    if (!e->configured)
+        return lm_err(LM_ERR_STATE, "lm_engine_profile: the engine has no "
+                      "valid configuration");
+    size_t n = e->n, cols = 3 + 2 * n, n_in = lm_engine_input_size(e);
+    double *m = malloc(reps * cols * sizeof *m);
+    double *scratch = malloc((reps + 2 * n + 2) * sizeof *scratch);
+    double *conv = calloc(n + 1, sizeof *conv);
+    double *other = calloc(n + 1, sizeof *other);
+    double *pc = realloc(e->prof_conv, (n + 1) * sizeof *pc);
+    if (pc)
+        e->prof_conv = pc;
+    double *po = realloc(e->prof_other, (n + 1) * sizeof *po);
+    if (po)
+        e->prof_other = po;
+    lm_status st = m && scratch && conv && other && pc && po
+                       ? LM_OK
+                       : lm_err_nomem();
+    if (st == LM_OK) {
+        fill_input(e->bufs[e->slot[0]], n_in);
+        for (size_t i = 0; i < warmup; i++) {
+            fill_input(e->bufs[e->slot[0]], n_in);
+            lm_engine_forward(e, NULL);
+        }
+        for (size_t r = 0; r < reps; r++) {
+            fill_input(e->bufs[e->slot[0]], n_in);
+            record_run(e, m + r * cols, conv, other);
+        }
+        lm_profile full = {.size = profile->size, .runs = reps,
+                           .threads = lm_blas_threads(),
+                           .conv_count = n, .conv_ms = e->prof_conv,
+                           .other_ms_at = e->prof_other};
+        full.total_ms = column_median(m, reps, cols, 0, scratch);
+        full.stem_ms = column_median(m, reps, cols, 1, scratch);
+        full.head_ms = column_median(m, reps, cols, 2, scratch);
+        outside(m, reps, cols, n, scratch, &full.outside_ms,
+                &full.outside_stdev_ms);
+        for (size_t p = 0; p < n; p++) {
+            e->prof_conv[p] = column_median(m, reps, cols, 3 + p, scratch);
+            e->prof_other[p] = column_median(m, reps, cols, 3 + n + p,
+                                             scratch);
+            full.trunk_ms += e->prof_conv[p];
+            full.other_ms += e->prof_other[p];
+        }
+        memcpy(profile, &full,
+               profile->size < sizeof full ? profile->size : sizeof full);
+    }
+    free(m);
+    free(scratch);
+    free(conv);
+    free(other);
+    return st;
+}
