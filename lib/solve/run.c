@@ -259,7 +259,7 @@ static lm_status explain(const run_ctx *c, lm_status st)
 lm_status lm_solver_run(const lm_solver *s, const lm_solve_options *o,
                         lm_result **out)
 {
-    run_ctx c;
+    run_ctx c = {0};
     lm_status st = start(&c, s, o, out);
     if (st != LM_OK)
         return st;
@@ -339,7 +339,7 @@ static lm_status k23_front(const run_ctx *c, lm_front **out)
 lm_status lm_solver_front(const lm_solver *s, const lm_solve_options *o,
                           lm_front **out)
 {
-    run_ctx c;
+    run_ctx c = {0};
     lm_status st = start(&c, s, o, out);
     if (st != LM_OK)
         return st;
