@@ -41,7 +41,7 @@ static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
     for (size_t i = 0; st == LM_OK && i < warmup; i++)
         st = lm_engine_run(out, n_out, e, in, n_in);
     for (size_t i = 0; st == LM_OK && i < reps; i++) {
-        double t0, t1;
+        double t0 = 0.0, t1 = 0.0;
         st = now_ms(&t0);
         if (st == LM_OK)
             st = lm_engine_run(out, n_out, e, in, n_in);
