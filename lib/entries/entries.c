@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "entries/entries_private.h"
 
 void lm_entries_destroy(lm_entries *e)
@@ -46,32 +47,28 @@ const char *lm_entries_graph_name(const lm_entries *e)
 lm_status lm_entries_segment(const lm_entries *e, size_t segment,
                              lm_segment_info *info)
 {
-    if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment: NULL "
-                      "argument or info->size not set");
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment: NULL entries");
     if (segment >= e->n_segs)
         return lm_err(LM_ERR_INVALID_ARG, "segment %zu out of range "
                       "(%zu segments)", segment, e->n_segs);
     const lm_seg_rec *r = &e->segs[segment];
-    lm_segment_info full = {info->size, r->st, r->end, r->first, r->count};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    lm_segment_info full = {sizeof full, r->st, r->end, r->first, r->count};
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_segment");
 }
 
 lm_status lm_entries_entry(const lm_entries *e, size_t id,
                            lm_entry_info *info)
 {
-    if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry: NULL argument "
-                      "or info->size not set");
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry: NULL entries");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
                       "(%zu entries)", id, e->n_ents);
     const lm_entry_rec *r = &e->ents[id];
     const lm_seg_rec *s = &e->segs[r->segment];
     lm_entry_info full = {
-        .size = info->size, .id = id, .segment = r->segment,
+        .size = sizeof full, .id = id, .segment = r->segment,
         .st = s->st, .end = s->end, .kernel = r->opt.kernel,
         .stride = r->opt.stride, .padding = r->opt.padding,
         .depthwise = r->opt.depthwise, .identity = r->opt.identity,
@@ -80,9 +77,7 @@ lm_status lm_entries_entry(const lm_entries *e, size_t id,
         .n_kept = r->opt.n_kept,
         .kept = r->opt.n_kept ? e->kept + r->opt.kept_off : NULL,
     };
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_entry");
 }
 
 /* Segments are sorted by (st, end): binary search. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "graph/graph_internal.h"
 
 const char *lm_graph_name(const lm_graph *g)
@@ -61,23 +62,6 @@ void lm_graph_input_shape(const lm_graph *g, int64_t *channels,
         *width = s.w;
 }
 
-/* Copy a full record into the caller's, which may be an older, smaller
- * version: only its first `size` bytes are ours to write. */
-static lm_status copy_record(void *dst, const void *src, size_t full,
-                             const char *what)
-{
-    size_t size;
-    if (!dst)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL record", what);
-    memcpy(&size, dst, sizeof size);
-    if (size < sizeof size)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu too small",
-                      what, size);
-    memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
-           (size < full ? size : full) - sizeof size);
-    return LM_OK;
-}
-
 static lm_conv_info conv_record(const lm_gconv *c)
 {
     return (lm_conv_info){
@@ -96,7 +80,7 @@ lm_status lm_graph_conv_info(const lm_graph *g, size_t conv,
                       "lm_graph_conv_info: conv %zu out of range 1..%zu",
                       conv, lm_graph_conv_count(g));
     lm_conv_info full = conv_record(&g->convs[conv - 1]);
-    return copy_record(info, &full, sizeof full, "lm_graph_conv_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_conv_info");
 }
 
 lm_status lm_graph_skip_info(const lm_graph *g, size_t skip,
@@ -111,7 +95,7 @@ lm_status lm_graph_skip_info(const lm_graph *g, size_t skip,
                          .target = s->target, .has_projection = s->has_proj};
     if (s->has_proj)
         full.projection = conv_record(&s->proj);
-    return copy_record(info, &full, sizeof full, "lm_graph_skip_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_skip_info");
 }
 
 static const lm_glist *site_list_const(const lm_graph *g, lm_site site,
@@ -150,7 +134,7 @@ lm_status lm_graph_layer_info(const lm_graph *g, lm_site site,
         .stride = l->stride, .padding = l->padding, .groups = l->groups,
         .out_height = l->out_h, .out_width = l->out_w,
         .has_bias = l->has_bias, .eps = l->eps, .name = l->name};
-    return copy_record(info, &full, sizeof full, "lm_graph_layer_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_layer_info");
 }
 
 int lm_graph_is_valid(const lm_graph *g)

@@ -115,26 +115,23 @@ const char *lm_result_fingerprint(const lm_result *r)
     return r ? r->fingerprint : "";
 }
 
-/* The record is copied up to info->size bytes: a caller built against an
- * older, smaller record gets the fields it knows. */
+/* The record is copied within info->size bytes (lm_sized_copy): a caller
+ * built against an older, smaller record gets the fields it knows. */
 lm_status lm_result_segment(const lm_result *r, size_t index,
                             lm_result_segment_info *info)
 {
-    if (!r || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment: NULL argument "
-                      "or size too small");
+    if (!r)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment: NULL result");
     if (index >= r->n_segs)
         return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment: segment %zu out "
                       "of range (%zu segments)", index, r->n_segs);
     const lm_rseg *s = &r->segs[index];
     lm_result_segment_info full = {
-        .size = info->size, .st = s->st, .end = s->end, .entry = s->entry,
+        .size = sizeof full, .st = s->st, .end = s->end, .entry = s->entry,
         .kernel = s->kernel, .stride = s->stride, .depthwise = s->depthwise,
         .identity = s->identity, .latency = s->latency,
         .importance = s->importance, .n_kept = s->n_kept, .kept = s->kept};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_segment");
 }
 
 static int flag(const lm_result *r, size_t p, uint8_t f)
