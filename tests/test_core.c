@@ -1,5 +1,6 @@
 /* Status strings, the per-thread last error, version, atomic file writes. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "helpers.h"
 #include "layermerge/version.h"
@@ -213,6 +215,78 @@ START_TEST(sized_copy_refuses_an_unset_size)
 }
 END_TEST
 
+START_TEST(strbuf_grows_without_truncating)
+{
+    lm_strbuf b = LM_STRBUF_INIT("tensor name");
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    lm_strbuf_append(&b, "layer1.0");
+    lm_strbuf_appendc(&b, '.');
+    lm_strbuf_appendn(&b, "weightXYZ", 6);
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    ck_assert_str_eq(lm_strbuf_str(&b), "layer1.0.weight");
+    ck_assert_uint_eq(b.len, strlen("layer1.0.weight"));
+
+    /* A module name longer than any fixed buffer the library had. */
+    char module[5000];
+    memset(module, 'm', sizeof module - 1);
+    module[sizeof module - 1] = '\0';
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "%s.%s", module, "running_mean"));
+    ck_assert_uint_eq(b.len, sizeof module - 1 + strlen(".running_mean"));
+    ck_assert_str_eq(lm_strbuf_str(&b) + sizeof module - 1, ".running_mean");
+    ck_assert_int_eq(strncmp(lm_strbuf_str(&b), module, sizeof module - 1), 0);
+
+    /* setf replaces; appendf adds; the storage is reused. */
+    size_t cap = b.cap;
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "conv%d", 3));
+    lm_strbuf_appendf(&b, ".%s", "bias");
+    ck_assert_str_eq(lm_strbuf_str(&b), "conv3.bias");
+    ck_assert_uint_eq(b.cap, cap);
+    lm_strbuf_reset(&b);
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+
+    /* Many small appends across several growths. */
+    for (int i = 0; i < 1000; i++)
+        lm_strbuf_appendf(&b, "%d,", i % 10);
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    ck_assert_uint_eq(b.len, 2000);
+    ck_assert_int_eq(strncmp(lm_strbuf_str(&b), "0,1,2,", 6), 0);
+
+    char *taken = lm_strbuf_take(&b);
+    ck_assert_ptr_nonnull(taken);
+    ck_assert_uint_eq(strlen(taken), 2000);
+    free(taken);
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+    taken = lm_strbuf_take(&b);
+    ck_assert_str_eq(taken, "");
+    free(taken);
+    lm_strbuf_free(&b);
+}
+END_TEST
+
+START_TEST(strbuf_failure_is_sticky_and_named)
+{
+    lm_strbuf b = LM_STRBUF_INIT("tensor name");
+    lm_strbuf_append(&b, "ok");
+    /* An append that cannot be satisfied fails and keeps the text. */
+    lm_strbuf_appendn(&b, "x", SIZE_MAX - 1);
+    lm_strbuf_append(&b, "more");
+    ck_assert_str_eq(lm_strbuf_str(&b), "ok");
+    ck_assert_lm_status(lm_strbuf_status(&b), LM_ERR_NOMEM);
+    ck_assert_str_eq(lm_last_error(), "building tensor name: out of memory");
+    ck_assert_ptr_null(lm_strbuf_take(&b));
+    /* A reset (or setf) starts afresh. */
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "%s", "again"));
+    ck_assert_str_eq(lm_strbuf_str(&b), "again");
+    lm_strbuf_free(&b);
+    lm_strbuf unnamed = LM_STRBUF_INIT(NULL);
+    lm_strbuf_appendn(&unnamed, "x", SIZE_MAX);
+    ck_assert_lm_status(lm_strbuf_status(&unnamed), LM_ERR_NOMEM);
+    ck_assert_str_eq(lm_last_error(), "building a string: out of memory");
+    lm_strbuf_free(&unnamed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -224,6 +298,8 @@ int main(void)
     tcase_add_test(tc, grow_doubles_capacity);
     tcase_add_test(tc, sized_copy_writes_only_within_the_callers_size);
     tcase_add_test(tc, sized_copy_refuses_an_unset_size);
+    tcase_add_test(tc, strbuf_grows_without_truncating);
+    tcase_add_test(tc, strbuf_failure_is_sticky_and_named);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }
