@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
 
 typedef struct nm {
@@ -74,16 +75,19 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
     int64_t k = lm_chain_kernel(ch), out = lm_chain_out_channels(ch);
     int64_t wshape[4] = {out, lm_chain_in_channels(ch) / lm_chain_groups(ch),
                          k, k};
-    char full[1024];
+    lm_strbuf full = LM_STRBUF_INIT("merged tensor name");
     lm_status st = lm_chain_weight(ch, wt, nw);
     if (st == LM_OK)
         st = lm_chain_bias(ch, b, nb);
-    snprintf(full, sizeof full, "%s.weight", name);
     if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full, wshape, 4, wt);
-    snprintf(full, sizeof full, "%s.bias", name);
+        st = lm_strbuf_setf(&full, "%s.weight", name);
     if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full, &out, 1, b);
+        st = lm_weights_set_f32(m->ow, full.s, wshape, 4, wt);
+    if (st == LM_OK)
+        st = lm_strbuf_setf(&full, "%s.bias", name);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(m->ow, full.s, &out, 1, b);
+    lm_strbuf_free(&full);
     free(wt);
     free(b);
     return st;
@@ -99,19 +103,21 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
         return rc;
     lm_conv_info ci = {.size = sizeof ci};
     lm_graph_conv_info(m->g, end, &ci);
-    char name[256];
+    lm_strbuf name = LM_STRBUF_INIT("merged conv name");
     if (end - st == 1 && ci.name)
-        snprintf(name, sizeof name, "%s", ci.name);
+        rc = lm_strbuf_setf(&name, "%s", ci.name);
     else
-        snprintf(name, sizeof name, "merged.%zu_%zu", st, end);
+        rc = lm_strbuf_setf(&name, "merged.%zu_%zu", st, end);
     size_t q = i + 1;
-    rc = lm_graph_add_conv(m->out, name, lm_chain_in_channels(ch),
-                           lm_chain_out_channels(ch), lm_chain_kernel(ch),
-                           lm_chain_stride(ch), lm_chain_padding(ch),
-                           lm_chain_groups(ch), 1,
-                           lm_plan_activation(m->plan, end));
     if (rc == LM_OK)
-        rc = write_merged(m, ch, name);
+        rc = lm_graph_add_conv(m->out, name.s, lm_chain_in_channels(ch),
+                               lm_chain_out_channels(ch), lm_chain_kernel(ch),
+                               lm_chain_stride(ch), lm_chain_padding(ch),
+                               lm_chain_groups(ch), 1,
+                               lm_plan_activation(m->plan, end));
+    if (rc == LM_OK)
+        rc = write_merged(m, ch, name.s);
+    lm_strbuf_free(&name);
     lm_chain_destroy(ch);
     if (rc == LM_OK && lm_graph_is_barrier(m->g, end))
         rc = lm_graph_set_barrier(m->out, q, 1);
@@ -156,10 +162,12 @@ static lm_status build(nm *m)
     lm_status st = lm_graph_create(&m->out, c, h, w);
     if (st == LM_OK)
         st = lm_weights_create(&m->ow);
-    char name[512];
-    snprintf(name, sizeof name, "%s-merged", lm_graph_name(m->g));
+    lm_strbuf name = LM_STRBUF_INIT("merged graph name");
     if (st == LM_OK)
-        st = lm_graph_set_name(m->out, name);
+        st = lm_strbuf_setf(&name, "%s-merged", lm_graph_name(m->g));
+    if (st == LM_OK)
+        st = lm_graph_set_name(m->out, name.s);
+    lm_strbuf_free(&name);
     if (st == LM_OK)
         st = lm_graph_set_nonlinearity(m->out, lm_graph_nonlinearity(m->g));
     if (st == LM_OK)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
 
 typedef struct seg {
@@ -20,16 +21,16 @@ typedef struct seg {
 static lm_status tensor(const lm_weights *w, const char *name,
                         const char *suffix, size_t expect, const float **out)
 {
-    char full[1024];
-    snprintf(full, sizeof full, "%s%s", name ? name : "", suffix);
+    lm_strbuf full = LM_STRBUF_INIT("tensor name");
     size_t n = 0;
-    lm_status st = lm_weights_data_f32(w, full, out, &n);
-    if (st != LM_OK)
-        return st;
-    if (n != expect)
-        return lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
-                      "expected", full, n, expect);
-    return LM_OK;
+    lm_status st = lm_strbuf_setf(&full, "%s%s", name ? name : "", suffix);
+    if (st == LM_OK)
+        st = lm_weights_data_f32(w, full.s, out, &n);
+    if (st == LM_OK && n != expect)
+        st = lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
+                    "expected", full.s, n, expect);
+    lm_strbuf_free(&full);
+    return st;
 }
 
 typedef struct bn_view {
