@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "io/yaml_doc.h"
 
@@ -502,27 +503,6 @@ lm_status lm_st_read_raw(lm_st_file *f, size_t i, void *dst)
 
 /* ---- writing ----------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed || LM_GROW(b->s, b->cap, b->len + n + 1) != LM_OK) {
-        b->failed = 1;
-        return;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* JSON escape for one byte position of `s`; returns bytes consumed and
  * sets `out` (NUL-terminated). libyaml refuses raw DEL and C1 controls even
  * inside quotes, so those are escaped too. */
@@ -557,69 +537,67 @@ size_t lm_st_json_escaped_len(const char *s)
     return n;
 }
 
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(lm_strbuf *b, const char *s)
 {
     char tmp[8];
-    sb_str(b, "\"");
+    lm_strbuf_append(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         p += json_escape_at(p, tmp);
-        sb_str(b, tmp);
+        lm_strbuf_append(b, tmp);
     }
-    sb_str(b, "\"");
+    lm_strbuf_append(b, "\"");
 }
 
-static void sb_u64(sbuf *b, uint64_t v)
+static void sb_u64(lm_strbuf *b, uint64_t v)
 {
-    char tmp[24];
-    snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    sb_str(b, tmp);
+    lm_strbuf_appendf(b, "%" PRIu64, v);
 }
 
-static void header_tensor(sbuf *b, const lm_st_out *t, uint64_t begin)
+static void header_tensor(lm_strbuf *b, const lm_st_out *t, uint64_t begin)
 {
     sb_json(b, t->name);
-    sb_str(b, ":{\"dtype\":");
+    lm_strbuf_append(b, ":{\"dtype\":");
     sb_json(b, lm_st_dtype_name(t->dtype));
-    sb_str(b, ",\"shape\":[");
+    lm_strbuf_append(b, ",\"shape\":[");
     for (size_t d = 0; d < t->ndim; d++) {
         if (d)
-            sb_str(b, ",");
+            lm_strbuf_append(b, ",");
         sb_u64(b, (uint64_t)t->shape[d]);
     }
-    sb_str(b, "],\"data_offsets\":[");
+    lm_strbuf_append(b, "],\"data_offsets\":[");
     sb_u64(b, begin);
-    sb_str(b, ",");
+    lm_strbuf_append(b, ",");
     sb_u64(b, begin + t->nbytes);
-    sb_str(b, "]}");
+    lm_strbuf_append(b, "]}");
 }
 
 /* Compact JSON like the reference writer, metadata first, padded with
  * spaces so that the data buffer starts 8-byte aligned in the file. */
-static void build_header(sbuf *b, const lm_st_out *t, size_t n,
+static void build_header(lm_strbuf *b, const lm_st_out *t, size_t n,
                          const lm_st_meta *meta, size_t n_meta)
 {
-    sb_str(b, "{");
+    lm_strbuf_append(b, "{");
     if (n_meta) {
-        sb_str(b, "\"__metadata__\":{");
+        lm_strbuf_append(b, "\"__metadata__\":{");
         for (size_t i = 0; i < n_meta; i++) {
             if (i)
-                sb_str(b, ",");
+                lm_strbuf_append(b, ",");
             sb_json(b, meta[i].key);
-            sb_str(b, ":");
+            lm_strbuf_append(b, ":");
             sb_json(b, meta[i].value);
         }
-        sb_str(b, n ? "}," : "}");
+        lm_strbuf_append(b, n ? "}," : "}");
     }
     uint64_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_str(b, ",");
+            lm_strbuf_append(b, ",");
         header_tensor(b, &t[i], offset);
         offset += t[i].nbytes;
     }
-    sb_str(b, "}");
-    while (!b->failed && b->len % 8)
-        sb_str(b, " ");
+    lm_strbuf_append(b, "}");
+    while (b->err == LM_OK && b->len % 8)
+        lm_strbuf_append(b, " ");
 }
 
 static int host_is_little_endian(void)
@@ -651,17 +629,18 @@ static int write_f32(FILE *fp, const float *data, uint64_t nbytes)
 lm_status lm_st_write(FILE *fp, const char *source, const lm_st_out *tensors,
                       size_t n, const lm_st_meta *meta, size_t n_meta)
 {
-    sbuf b = {0};
+    lm_strbuf b = LM_STRBUF_INIT("the safetensors header");
     build_header(&b, tensors, n, meta, n_meta);
-    if (b.failed) {
-        free(b.s);
-        return lm_err_nomem();
+    lm_status st = lm_strbuf_status(&b);
+    if (st != LM_OK) {
+        lm_strbuf_free(&b);
+        return lm_err_prefix(st, "%s: ", source);
     }
     unsigned char len[8];
     for (int k = 0; k < 8; k++)
         len[k] = (unsigned char)((uint64_t)b.len >> (8 * k));
     int ok = fwrite(len, 1, 8, fp) == 8 && fwrite(b.s, 1, b.len, fp) == b.len;
-    free(b.s);
+    lm_strbuf_free(&b);
     for (size_t i = 0; ok && i < n; i++) {
         const lm_st_out *t = &tensors[i];
         if (t->dtype == LM_ST_F32)
