@@ -43,12 +43,14 @@ void lm_strbuf_vappendf(lm_strbuf *b, const char *fmt, va_list ap)
 /* LM_OK, or the first failure with the message "building <what>: out of
  * memory" (LM_ERR_NOMEM) or "building <what>: cannot format text"
  * (LM_ERR_VALUE), set when this is called. */
-lm_status lm_strbuf_status(const lm_strbuf *b) LM_NODISCARD;
+LM_NODISCARD
+lm_status lm_strbuf_status(const lm_strbuf *b);
 
 /* Replace the content with printf-formatted text and return
  * lm_strbuf_status: the one-call form for a name built in a loop. */
+LM_NODISCARD
 lm_status lm_strbuf_setf(lm_strbuf *b, const char *fmt, ...)
-    LM_PRINTF(2, 3) LM_NODISCARD;
+    LM_PRINTF(2, 3);
 
 /* The text so far; "" before any append. Borrowed until the next call. */
 const char *lm_strbuf_str(const lm_strbuf *b);

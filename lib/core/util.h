@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* strdup that accepts NULL (giving NULL); NULL also on allocation failure
@@ -13,6 +14,7 @@ char *lm_strdup(const char *s);
 /* Grow *items (element size `elem`) so that it holds at least `need`
  * elements; doubles the capacity. LM_ERR_NOMEM on failure (the old block
  * stays valid). */
+LM_NODISCARD
 lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem);
 
 #define LM_GROW(arr, cap, need) \
@@ -29,6 +31,7 @@ lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem);
  * caller set it. Copies min(dst->size, src_size) bytes past the size field.
  * LM_ERR_INVALID_ARG "<what>: ..." when `dst` is NULL or dst->size is below
  * sizeof(size_t) or above LM_RECORD_SIZE_MAX; `dst` is then untouched. */
+LM_NODISCARD
 lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
                         const char *what);
 

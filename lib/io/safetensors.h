@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* Dtypes of the format. F32, F64, F16 and BF16 convert to float; the rest
@@ -64,6 +65,7 @@ typedef struct lm_st_file {
  * byte size = numel * dtype size, ranges inside the buffer, no overlaps, no
  * holes, no duplicate names. LM_ERR_PARSE "SOURCE: tensor 'x': ..." on any
  * fault; LM_ERR_NOMEM. On failure `f` is left empty. */
+LM_NODISCARD
 lm_status lm_st_parse_header(lm_st_file *f, const char *source,
                              const char *header, size_t len,
                              uint64_t data_len);
@@ -71,9 +73,11 @@ lm_status lm_st_parse_header(lm_st_file *f, const char *source,
 /* Open `path`, read and check its header against the file size (so a
  * truncated file fails here, before any data is read). LM_ERR_IO,
  * LM_ERR_PARSE, LM_ERR_NOMEM. Close with lm_st_close. */
+LM_NODISCARD
 lm_status lm_st_open(lm_st_file *f, const char *path);
 
 /* Read tensor `i`'s raw bytes (end - begin of them) into `dst`. */
+LM_NODISCARD
 lm_status lm_st_read_raw(lm_st_file *f, size_t i, void *dst);
 
 /* Free everything and close the file; accepts a zeroed or freed `f`. */
@@ -98,6 +102,7 @@ typedef struct lm_st_out {
  * contiguous, metadata first (omitted when n_meta is 0), compact JSON
  * padded with spaces to a multiple of 8 bytes. `source` names the file in
  * messages. LM_ERR_IO, LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_st_write(FILE *fp, const char *source, const lm_st_out *tensors,
                       size_t n, const lm_st_meta *meta, size_t n_meta);
 

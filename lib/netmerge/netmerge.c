@@ -32,7 +32,9 @@ static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
     size_t ns = lm_plan_segment_count(plan);
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_plan_segment(plan, i, &st, &end);
+        lm_status rc = lm_plan_segment(plan, i, &st, &end);
+        if (rc != LM_OK)
+            return rc;
         int any = 0;
         for (size_t c = st + 1; c <= end; c++)
             any |= lm_plan_conv_kept(plan, c);
@@ -53,7 +55,9 @@ static lm_status check_skips(const nm *m)
         if (lm_plan_skip_fused(m->plan, k) || lm_plan_skip_dropped(m->plan, k))
             continue;
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(m->g, k, &si);
+        lm_status st = lm_graph_skip_info(m->g, k, &si);
+        if (st != LM_OK)
+            return st;
         if (m->newpos[si.source] == SIZE_MAX ||
             m->newpos[si.target] == SIZE_MAX)
             return lm_err(LM_ERR_INVALID_ARG, "lm_merge_network: skip %zu "
@@ -102,11 +106,11 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
     if (rc != LM_OK)
         return rc;
     lm_conv_info ci = {.size = sizeof ci};
-    lm_graph_conv_info(m->g, end, &ci);
     lm_strbuf name = LM_STRBUF_INIT("merged conv name");
-    if (end - st == 1 && ci.name)
+    rc = lm_graph_conv_info(m->g, end, &ci);
+    if (rc == LM_OK && end - st == 1 && ci.name)
         rc = lm_strbuf_setf(&name, "%s", ci.name);
-    else
+    else if (rc == LM_OK)
         rc = lm_strbuf_setf(&name, "merged.%zu_%zu", st, end);
     size_t q = i + 1;
     if (rc == LM_OK)
@@ -132,9 +136,11 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
 static lm_status add_skip(nm *m, size_t k)
 {
     lm_skip_info si = {.size = sizeof si};
-    lm_graph_skip_info(m->g, k, &si);
-    lm_status st = lm_graph_add_skip(m->out, m->newpos[si.source],
-                                     m->newpos[si.target]);
+    lm_status st = lm_graph_skip_info(m->g, k, &si);
+    if (st != LM_OK)
+        return st;
+    st = lm_graph_add_skip(m->out, m->newpos[si.source],
+                           m->newpos[si.target]);
     if (st != LM_OK || !si.has_projection)
         return st;
     const lm_conv_info *p = &si.projection;
@@ -177,8 +183,9 @@ static lm_status build(nm *m)
     size_t nseg = lm_plan_segment_count(m->plan);
     for (size_t i = 0; i < nseg && st == LM_OK; i++) {
         size_t s0 = 0, s1 = 0;
-        lm_plan_segment(m->plan, i, &s0, &s1);
-        st = add_segment(m, i, s0, s1);
+        st = lm_plan_segment(m->plan, i, &s0, &s1);
+        if (st == LM_OK)
+            st = add_segment(m, i, s0, s1);
     }
     size_t nk = lm_graph_skip_count(m->g);
     for (size_t k = 0; k < nk && st == LM_OK; k++)
@@ -205,7 +212,9 @@ static lm_status boundary_map(nm *m)
     m->newpos[0] = 0;
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_plan_segment(m->plan, i, &st, &end);
+        lm_status rc = lm_plan_segment(m->plan, i, &st, &end);
+        if (rc != LM_OK)
+            return rc;
         m->newpos[end] = i + 1;
     }
     return LM_OK;

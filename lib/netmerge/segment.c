@@ -142,29 +142,38 @@ static lm_status push_skip(seg *s, size_t k)
     return LM_OK;
 }
 
-/* Indices of the fused skips into position c, in graph order. */
-static size_t skips_into(const seg *s, size_t c, size_t k0)
+/* The first fused skip into position c from index k0 on, in graph order,
+ * in *next (SIZE_MAX when there is none). */
+static lm_status skips_into(const seg *s, size_t c, size_t k0, size_t *next)
 {
     size_t ns = lm_graph_skip_count(s->g);
+    *next = SIZE_MAX;
     for (size_t k = k0; k < ns; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(s->g, k, &si);
-        if (si.target == c && lm_plan_skip_fused(s->plan, k))
-            return k;
+        lm_status st = lm_graph_skip_info(s->g, k, &si);
+        if (st != LM_OK)
+            return st;
+        if (si.target == c && lm_plan_skip_fused(s->plan, k)) {
+            *next = k;
+            break;
+        }
     }
-    return SIZE_MAX;
+    return LM_OK;
 }
 
 static lm_status push_position(seg *s, size_t c)
 {
-    lm_status st = LM_OK;
-    size_t k = skips_into(s, c, 0);
-    if (lm_plan_conv_kept(s->plan, c))
+    size_t k = SIZE_MAX;
+    lm_status st = skips_into(s, c, 0, &k);
+    if (st == LM_OK && lm_plan_conv_kept(s->plan, c))
         st = push_conv(s, c);
-    else if (k != SIZE_MAX)
+    else if (st == LM_OK && k != SIZE_MAX)
         st = push_identity_step(s);
-    for (; k != SIZE_MAX && st == LM_OK; k = skips_into(s, c, k + 1))
+    while (st == LM_OK && k != SIZE_MAX) {
         st = push_skip(s, k);
+        if (st == LM_OK)
+            st = skips_into(s, c, k + 1, &k);
+    }
     s->step_of[c - s->st] = lm_chain_steps(s->chain);
     if (st != LM_OK)
         return lm_err_prefix(st, "position %zu: ", c);

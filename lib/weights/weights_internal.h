@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "io/safetensors.h"
+#include "core/attr.h"
 #include "layermerge/weights.h"
 
 /* Storage alignment: enough for any SIMD load the engine may use. */
@@ -46,6 +47,7 @@ const lm_wtensor *lm_wt_lookup(const lm_weights *w, const char *name,
 /* LM_ERR_INVALID_ARG unless `s` is valid UTF-8 that libyaml will read
  * back (no surrogates or U+FFFE/U+FFFF) and, when `limit` is non-zero, at
  * most `limit` bytes once JSON-escaped. `what` names it in the message. */
+LM_NODISCARD
 lm_status lm_wt_check_text(const char *s, const char *what, size_t limit);
 
 /* Sort w->t by name after a bulk fill (names are known to be distinct). */
