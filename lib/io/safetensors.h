@@ -2,8 +2,8 @@
  * length N, N bytes of JSON header naming each tensor's dtype, shape and
  * byte range, then the data buffer. This layer knows the bytes on disk and
  * nothing of what the tensors mean; lib/weights builds the store on it.
- * The header is JSON, parsed as YAML flow syntax through yaml_doc.h
- * (docs/weights.md lists what that accepts beyond JSON and what it lacks). */
+ * The header is strict JSON, parsed with jansson (duplicate keys refused,
+ * nesting bounded); docs/weights.md says what is accepted. */
 #ifndef LM_IO_SAFETENSORS_H
 #define LM_IO_SAFETENSORS_H
 
@@ -63,8 +63,10 @@ typedef struct lm_st_file {
 /* Parse and check a JSON header of `len` bytes for a data buffer of
  * `data_len` bytes: every tensor's dtype is known, shape non-negative,
  * byte size = numel * dtype size, ranges inside the buffer, no overlaps, no
- * holes, no duplicate names. LM_ERR_PARSE "SOURCE: tensor 'x': ..." on any
- * fault; LM_ERR_NOMEM. On failure `f` is left empty. */
+ * holes, no duplicate names. LM_ERR_PARSE on any fault: "SOURCE header:
+ * LINE:COL: <jansson's message> (byte N of the JSON header)" for malformed
+ * JSON, "SOURCE: tensor 'x' ..." otherwise; LM_ERR_NOMEM. On failure `f`
+ * is left empty. */
 LM_NODISCARD
 lm_status lm_st_parse_header(lm_st_file *f, const char *source,
                              const char *header, size_t len,

@@ -214,7 +214,8 @@ lm_status lm_weights_data_f32(const lm_weights *w, const char *name,
 
 /* ---- adding and replacing ---------------------------------------------- */
 
-/* Length of the UTF-8 sequence at `s` that libyaml accepts, or 0. */
+/* Length of the UTF-8 sequence at `s` that jansson and libyaml accept, or
+ * 0. */
 static size_t utf8_seq(const unsigned char *s)
 {
     uint32_t c = s[0];
