@@ -111,19 +111,6 @@ void lm_strbuf_reset(lm_strbuf *b)
     b->err = LM_OK;
 }
 
-char *lm_strbuf_take(lm_strbuf *b)
-{
-    char *s = NULL;
-    if (b->err == LM_OK)
-        s = b->s ? b->s : lm_strdup("");
-    else
-        free(b->s);
-    b->s = NULL;
-    b->len = b->cap = 0;
-    b->err = LM_OK;
-    return s;
-}
-
 void lm_strbuf_free(lm_strbuf *b)
 {
     free(b->s);

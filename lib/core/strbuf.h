@@ -58,10 +58,6 @@ const char *lm_strbuf_str(const lm_strbuf *b);
 /* Empty the text and clear a failure; the storage is kept. */
 void lm_strbuf_reset(lm_strbuf *b);
 
-/* Hand the text to the caller (free() it), leaving `b` empty; NULL when
- * the buffer failed or on allocation failure of an empty buffer's "". */
-char *lm_strbuf_take(lm_strbuf *b);
-
 /* Release the storage; `b` is empty and may be used again. */
 void lm_strbuf_free(lm_strbuf *b);
 

@@ -175,7 +175,7 @@ static lm_status kind_err(const lm_st_file *f, const char *name,
                   f->source, name, field, want, json_kind(got));
 }
 
-/* A non-negative JSON integer. */
+/* A JSON integer (callers check its sign and name the field). */
 static lm_status get_count(const lm_st_file *f, const char *name,
                            const char *field, const json_t *v, int64_t *out)
 {
