@@ -100,7 +100,7 @@ static int bench_model(const char *dir, const char *name, int reps)
     lm_graph *g = NULL;
     lm_weights *w = NULL;
     lm_engine *e = NULL;
-    double med = 0.0, sd = 0.0;
+    lm_timing t = {.size = sizeof t};
     lm_status st = lm_graph_load(&g, path);
     if (st == LM_OK)
         st = lm_weights_create(&w);
@@ -109,10 +109,10 @@ static int bench_model(const char *dir, const char *name, int reps)
     if (st == LM_OK)
         st = lm_engine_create(&e, g, w, 1);
     if (st == LM_OK)
-        st = lm_engine_time(e, 2, (size_t)reps, &med, &sd);
+        st = lm_engine_time(&t, e, 2, (size_t)reps);
     if (st == LM_OK)
         printf("%-12s 3x224x224 batch 1  median %8.2f ms  stdev %6.2f ms  "
-               "(%d runs)\n", name, med, sd, reps);
+               "(%d runs)\n", name, t.median_ms, t.stdev_ms, reps);
     else
         fprintf(stderr, "bench_engine: %s: %s\n", name, lm_last_error());
     lm_engine_destroy(e);

@@ -66,7 +66,7 @@ static int timed(lm_engine *e, const float *in, float *out, size_t warmup,
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     for (size_t i = 0; i < warmup + reps; i++) {
         double t0 = now_ms();
-        lm_status st = lm_engine_run(e, in, n_in, out, n_out);
+        lm_status st = lm_engine_run(out, n_out, e, in, n_in);
         if (st != LM_OK) {
             fprintf(stderr, "bench_engine_run: run: %s: %s\n",
                     lm_status_str(st), lm_last_error());

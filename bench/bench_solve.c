@@ -3,7 +3,7 @@
  * size of the DP tables. Items are synthetic but deterministic (seeded), the
  * MobileNetV2 segments and their base latencies come from the authors' real
  * time table. The second part times the public path (lm_solver_create,
- * lm_solver_run, lm_solver_front) on the zoo graphs with synthetic tables
+ * lm_solver_run, lm_solver_run_front) on the zoo graphs with synthetic tables
  * built through the tables API.
  * Usage: bench_solve [path/to/mbv2 time_*.csv] [path/to/examples/models] */
 #include <math.h>
@@ -191,15 +191,15 @@ static void run(const char *name, const bench_items *b, double precision,
 
 /* ---- the public API path ---- */
 
-static lm_status api_tables(const lm_entries *e, lm_latency_table **lat,
-                            lm_importance_table **imp)
+static lm_status api_tables(const lm_entries *e, lm_table **lat,
+                            lm_table **imp)
 {
-    lm_status st = lm_latency_table_create_for(lat, e);
+    lm_status st = lm_table_create_latency_for(lat, e);
     if (st == LM_OK)
-        st = lm_importance_table_create_for(imp, e, LM_METRIC_NORMALISED);
+        st = lm_table_create_importance_for(imp, e, LM_METRIC_NORMALISED);
     for (size_t id = 0; id < lm_entries_count(e) && st == LM_OK; id++) {
         lm_entry_info in = {.size = sizeof in};
-        lm_entries_entry(e, id, &in);
+        lm_entries_entry_info(&in, e, id);
         double work = (double)(in.kernel * in.kernel) *
                       (double)in.out_channels * (double)in.in_height *
                       (double)in.in_width / (double)(in.stride * in.stride);
@@ -208,10 +208,10 @@ static lm_status api_tables(const lm_entries *e, lm_latency_table **lat,
         double v = exp(-0.004 * (double)in.kernel -
                        0.01 * (double)(in.end - in.st - in.n_kept));
         if (!in.identity)
-            st = lm_latency_table_set_entry(*lat, e, id, 0.02 + work * 2.5e-8,
+            st = lm_table_set_latency_entry(*lat, e, id, 0.02 + work * 2.5e-8,
                                             0.0);
         if (st == LM_OK)
-            st = lm_importance_table_set_entry_normalised(*imp, e, id, v, v);
+            st = lm_table_set_importance_entry_normalised(*imp, e, id, v, v);
     }
     return st;
 }
@@ -229,9 +229,9 @@ static void api_time(const lm_solver *s, double precision, double ratio,
         lm_result *res = NULL;
         lm_front *f = NULL;
         double t0 = now_ms();
-        lm_solver_run(s, o, &res);
+        lm_solver_run(&res, s, o);
         double t1 = now_ms();
-        lm_solver_front(s, o, &f);
+        lm_solver_run_front(&f, s, o);
         double t2 = now_ms();
         solve[r] = t1 - t0;
         front[r] = t2 - t1;
@@ -242,8 +242,8 @@ static void api_time(const lm_solver *s, double precision, double ratio,
     qsort(solve, RUNS, sizeof *solve, cmp_double);
     qsort(front, RUNS, sizeof *front, cmp_double);
     printf("api %-12s P=%-5g ratio %.2f  lm_solver_run %8.3f ms  "
-           "lm_solver_front %8.3f ms (%zu points)\n", name, precision, ratio,
-           solve[RUNS / 2], front[RUNS / 2], points);
+           "lm_solver_run_front %8.3f ms (%zu points)\n",
+           name, precision, ratio, solve[RUNS / 2], front[RUNS / 2], points);
     lm_solve_options_destroy(o);
 }
 
@@ -253,8 +253,8 @@ static int api_bench(const char *models, const char *name)
     snprintf(path, sizeof path, "%s/%s.yaml", models, name);
     lm_graph *g = NULL;
     lm_entries *e = NULL;
-    lm_latency_table *lat = NULL;
-    lm_importance_table *imp = NULL;
+    lm_table *lat = NULL;
+    lm_table *imp = NULL;
     lm_solver *s = NULL;
     lm_status st = lm_graph_load(&g, path);
     if (st == LM_OK) st = lm_entries_create(&e, g);
@@ -272,8 +272,8 @@ static int api_bench(const char *models, const char *name)
         fprintf(stderr, "bench_solve: %s\n", lm_last_error());
     }
     lm_solver_destroy(s);
-    lm_importance_table_destroy(imp);
-    lm_latency_table_destroy(lat);
+    lm_table_destroy(imp);
+    lm_table_destroy(lat);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
     return st == LM_OK ? 0 : 1;

@@ -10,8 +10,11 @@ int main(void)
         return 1;
     }
     lm_graph *g = NULL;
+    lm_conv_desc conv = {.size = sizeof conv, .name = "conv",
+                         .in_channels = 3, .out_channels = 8, .kernel = 3,
+                         .stride = 1, .padding = 1, .groups = 1};
     if (lm_graph_create(&g, 3, 32, 32) != LM_OK ||
-        lm_graph_add_conv(g, "conv", 3, 8, 3, 1, 1, 1, 0, LM_ACT_RELU) != LM_OK ||
+        lm_graph_add_conv(g, &conv, LM_ACT_RELU) != LM_OK ||
         lm_graph_validate(g) != LM_OK) {
         fprintf(stderr, "consumer: %s\n", lm_last_error());
         lm_graph_destroy(g);

@@ -49,7 +49,7 @@ static int run(lm_engine *e, const char *in_path, const char *out_path)
     else if (!read_floats(in_path, in, n_in))
         fprintf(stderr, "engine_driver: %s: need exactly %zu floats\n",
                 in_path, n_in);
-    else if ((st = lm_engine_run(e, in, n_in, out, n_out)) != LM_OK)
+    else if ((st = lm_engine_run(out, n_out, e, in, n_in)) != LM_OK)
         fail("run", st);
     else if (!write_floats(out_path, out, n_out))
         fprintf(stderr, "engine_driver: cannot write %s\n", out_path);

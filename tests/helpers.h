@@ -20,6 +20,15 @@ void lm_test_rmtree(char *dir);
 /* Run a suite and return the process exit code. */
 int lm_test_run(Suite *suite);
 
+/* Input records of the public API, positionally, for short test tables:
+ * LM_TEST_CONV(name, in, out, kernel, stride, padding, groups, bias),
+ * LM_TEST_KEY(st, end, kernel, stride, depthwise),
+ * LM_TEST_BN(gamma, beta, mean, var, eps). */
+#define LM_TEST_CONV(...)                                                  \
+    (&(lm_conv_desc){sizeof(lm_conv_desc), __VA_ARGS__})
+#define LM_TEST_KEY(...) (&(lm_entry_key){sizeof(lm_entry_key), __VA_ARGS__})
+#define LM_TEST_BN(...) (&(lm_bn_desc){sizeof(lm_bn_desc), __VA_ARGS__})
+
 #define ck_assert_lm_ok(expr)                                              \
     do {                                                                   \
         lm_status lm_st_ = (expr);                                         \

@@ -14,6 +14,7 @@
 #include "helpers.h"
 #include "layermerge/engine.h"
 #include "layermerge/weights.h"
+#include "graph/graph_query.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -382,7 +383,7 @@ static const float *tensor(const lm_weights *w, const char *base,
     char name[256];
     const float *d = NULL;
     snprintf(name, sizeof name, "%s.%s", base, suffix);
-    ck_assert_lm_ok(lm_weights_data_f32(w, name, &d, NULL));
+    ck_assert_lm_ok(lm_weights_data_f32(&d, NULL, w, name));
     return d;
 }
 
@@ -420,7 +421,7 @@ static void ref_layers(const lm_graph *g, const lm_weights *w, lm_site site,
 {
     for (size_t i = 0; i < lm_graph_layer_count(g, site, pos); i++) {
         lm_layer_info li = {.size = sizeof li};
-        ck_assert_lm_ok(lm_graph_layer_info(g, site, pos, i, &li));
+        ck_assert_lm_ok(lm_graph_layer_info(&li, g, site, pos, i));
         switch (li.kind) {
         case LM_LAYER_CONV: {
             lm_conv_info ci = {.size = sizeof ci, .in_channels = li.in_channels,
@@ -471,25 +472,27 @@ static rt ref_network(const lm_graph *g, const lm_weights *w,
 {
     int64_t c, h, wd;
     size_t n = lm_graph_conv_count(g);
-    lm_graph_input_shape(g, &c, &h, &wd);
+    lm_graph_input_chw(g, &c, &h, &wd);
     rt *pos = calloc(n + 1, sizeof *pos);
     pos[0] = rt_from(image, c, h, wd);
     ref_layers(g, w, LM_SITE_STEM, 0, &pos[0]);
     for (size_t p = 1; p <= n; p++) {
         lm_conv_info ci = {.size = sizeof ci};
-        ck_assert_lm_ok(lm_graph_conv_info(g, p, &ci));
+        ck_assert_lm_ok(lm_graph_conv_info(&ci, g, p));
         pos[p] = rt_copy(&pos[p - 1]);
         if (plan->keep[p])
             ref_info_conv(&pos[p], w, &ci, plan->padding[p]);
         for (size_t i = 0; i < lm_graph_skip_count(g); i++) {
             lm_skip_info si = {.size = sizeof si};
-            si.projection.size = sizeof si.projection;
-            ck_assert_lm_ok(lm_graph_skip_info(g, i, &si));
+            lm_conv_info proj = {.size = sizeof proj};
+            ck_assert_lm_ok(lm_graph_skip_info(&si, g, i));
             if (si.target != p || !plan->skip_on[i])
                 continue;
             rt src = rt_copy(&pos[si.source]);
-            if (si.has_projection)
-                ref_info_conv(&src, w, &si.projection, 0);
+            if (si.has_projection) {
+                ck_assert_lm_ok(lm_graph_skip_projection(g, i, &proj));
+                ref_info_conv(&src, w, &proj, 0);
+            }
             ref_add_centred(&pos[p], &src);
             free(src.d);
         }
@@ -512,7 +515,7 @@ static double compare_with_reference(lm_engine *e, const lm_graph *g,
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     size_t batch = lm_engine_batch(e);
     float *in = rand_floats(n_in), *out = malloc(n_out * sizeof *out);
-    ck_assert_lm_ok(lm_engine_run(e, in, n_in, out, n_out));
+    ck_assert_lm_ok(lm_engine_run(out, n_out, e, in, n_in));
     double worst = 0.0;
     for (size_t b = 0; b < batch; b++) {
         rt want = ref_network(g, w, &e->plan, in + b * (n_in / batch));
@@ -532,8 +535,8 @@ static lm_graph *small_net(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 16, 16));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "stem.conv", 3,
-                                            8, 3, 1, 1, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("stem.conv", 3, 8, 3, 1, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "stem.bn",
                                                  8, 1e-3));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -556,9 +559,11 @@ static lm_graph *small_net(void)
     for (size_t i = 0; i < 8; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%zu.conv", i + 1);
-        ck_assert_lm_ok(lm_graph_add_conv(g, name, c[i].in, c[i].out, c[i].k,
-                                          c[i].s, c[i].k / 2, c[i].groups,
-                                          c[i].bias, c[i].act));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2,
+                         c[i].groups, c[i].bias),
+            c[i].act));
         snprintf(name, sizeof name, "t%zu.bn", i + 1);
         if (c[i].bn)
             ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name,
@@ -622,19 +627,19 @@ START_TEST(test_inputs_freed)
     float in[3 * 16 * 16], a[10], b[10];
     for (size_t i = 0; i < 3 * 16 * 16; i++)
         in[i] = urand();
-    ck_assert_lm_ok(lm_engine_run(e, in, 768, a, 10));
+    ck_assert_lm_ok(lm_engine_run(a, 10, e, in, 768));
     lm_weights_destroy(w);
     lm_graph_destroy(g);
-    ck_assert_lm_ok(lm_engine_run(e, in, 768, b, 10));
+    ck_assert_lm_ok(lm_engine_run(b, 10, e, in, 768));
     ck_assert_mem_eq(a, b, sizeof a);
     lm_engine_destroy(e);
 }
 END_TEST
 
-/* A fine-tuning configuration (SPEC 8) is data: conv 5 pruned, the padding
- * of segment (0, 2] moved onto conv 1 (so position 1 is 10x10 and skips
- * (0,1) and (1,2) are matched by padding and cropping), the activation at
- * position 1 off, skip (4, 6) off. */
+/* A fine-tuning configuration (docs/method.md section 8) is data: conv 5
+ * pruned, the padding of segment (0, 2] moved onto conv 1 (so position 1 is
+ * 10x10 and skips (0,1) and (1,2) are matched by padding and cropping), the
+ * activation at position 1 off, skip (4, 6) off. */
 START_TEST(test_configured_network)
 {
     lm_graph *g = small_net();
@@ -659,7 +664,7 @@ START_TEST(test_configured_network)
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "conv 3"));
     float in[2 * 768], out[20];
     memset(in, 0, sizeof in);
-    ck_assert_lm_status(lm_engine_run(e, in, 2 * 768, out, 20), LM_ERR_STATE);
+    ck_assert_lm_status(lm_engine_run(out, 20, e, in, 2 * 768), LM_ERR_STATE);
     lm_eplan_free(&plan);
 
     ck_assert_lm_ok(lm_eplan_default(&plan, e)); /* back to the original */
@@ -727,12 +732,26 @@ START_TEST(test_time)
     lm_weights *w = random_weights(g, 1);
     lm_engine *e = NULL;
     ck_assert_lm_ok(lm_engine_create(&e, g, w, 1));
-    double median = -1.0, stdev = -1.0;
-    ck_assert_lm_ok(lm_engine_time(e, 1, 4, &median, &stdev));
-    ck_assert(median > 0.0 && stdev >= 0.0);
-    ck_assert_lm_ok(lm_engine_time(e, 0, 1, &median, NULL));
-    ck_assert_lm_status(lm_engine_time(e, 0, 0, &median, NULL),
-                        LM_ERR_INVALID_ARG);
+    lm_timing t = {.size = sizeof t};
+    ck_assert_lm_ok(lm_engine_time(&t, e, 1, 5));
+    ck_assert_uint_eq(t.runs, 5);
+    ck_assert(t.median_ms > 0.0 && t.stdev_ms >= 0.0);
+    ck_assert(t.min_ms <= t.median_ms && t.median_ms <= t.max_ms);
+    ck_assert_lm_ok(lm_engine_time(&t, e, 0, 1));
+    ck_assert(t.stdev_ms == 0.0 && t.min_ms == t.max_ms);
+    ck_assert_lm_status(lm_engine_time(&t, e, 0, 0), LM_ERR_INVALID_ARG);
+    /* A caller built against a shorter record gets only what fits. */
+    struct {
+        size_t size;
+        size_t runs;
+        double median_ms;
+        double guard;
+    } old = {offsetof(lm_timing, stdev_ms), 0, 0.0, -7.0};
+    ck_assert_lm_ok(lm_engine_time((lm_timing *)(void *)&old, e, 0, 3));
+    ck_assert_uint_eq(old.runs, 3);
+    ck_assert(old.median_ms > 0.0 && old.guard == -7.0);
+    lm_timing unset = {0};
+    ck_assert_lm_status(lm_engine_time(&unset, e, 0, 1), LM_ERR_INVALID_ARG);
     lm_engine_destroy(e);
     lm_weights_destroy(w);
     lm_graph_destroy(g);
@@ -754,7 +773,7 @@ static lm_status hide_one(const char *name, const int64_t *shape, size_t ndim,
         return LM_ERR_NOT_FOUND;
     for (size_t i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    return lm_weights_get_f32(h->w, name, dst, n);
+    return lm_weights_get_f32(dst, n, h->w, name);
 }
 
 START_TEST(test_errors)
@@ -763,7 +782,7 @@ START_TEST(test_errors)
     lm_weights *w = random_weights(g, 2);
     lm_engine *e = NULL;
     hiding h = {w, "p24.bn.running_var"};
-    ck_assert_lm_status(lm_engine_create_with(&e, g, hide_one, &h, 1),
+    ck_assert_lm_status(lm_engine_create_with_fetch(&e, g, 1, hide_one, &h),
                         LM_ERR_NOT_FOUND);
     ck_assert_ptr_null(e);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "p24.bn.running_var"));
@@ -798,9 +817,11 @@ START_TEST(test_errors)
     ck_assert_lm_ok(lm_engine_create(&e, g, w, 1));
     float in[768], out[10];
     memset(in, 0, sizeof in);
-    ck_assert_lm_status(lm_engine_run(e, in, 767, out, 10), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_engine_run(e, in, 768, out, 11), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_engine_run(NULL, in, 768, out, 10),
+    ck_assert_lm_status(lm_engine_run(out, 10, e, in, 767),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_engine_run(out, 11, e, in, 768),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_engine_run(out, 10, NULL, in, 768),
                         LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_engine_output_size(NULL), 0);
     lm_engine_destroy(e);

@@ -1,5 +1,6 @@
-/* Segments and table entries (SPEC 3, 4): reference counts, representative
- * subsets, lookup, files, and a brute-force comparison on random graphs. */
+/* Segments and table entries (docs/method.md section 3, 4): reference counts,
+ * representative subsets, lookup, files, and a brute-force comparison on
+ * random graphs. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,8 +16,8 @@
 static void conv_bn(lm_graph *g, int64_t in, int64_t out, int64_t k,
                     int64_t s, int64_t groups, lm_act act)
 {
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, in, out, k, s, k / 2, groups,
-                                      0, act));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, in, out, k, s, k / 2, groups, 0), act));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, lm_graph_conv_count(g), NULL,
                                          1e-5));
 }
@@ -40,8 +41,8 @@ static lm_graph *build_resnet34(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "conv1", 3,
-                                            64, 7, 2, 3, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 3, 64, 7, 2, 3, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "bn1",
                                                  64, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -76,8 +77,8 @@ static lm_graph *build_mobilenetv2(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, NULL, 3, 32,
-                                            3, 2, 1, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV(NULL, 3, 32, 3, 2, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, NULL,
                                                  32, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU6));
@@ -98,8 +99,8 @@ static lm_graph *build_mobilenetv2(void)
                 ck_assert_lm_ok(lm_graph_add_skip(g, src, src + 3));
             in = cfg[l][1];
         }
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_HEAD, 0, NULL, 320,
-                                            1280, 1, 1, 0, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_HEAD, 0, LM_TEST_CONV(NULL, 320, 1280, 1, 1, 0, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_HEAD, 0, NULL,
                                                  1280, 1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_HEAD, 0, LM_ACT_RELU6));
@@ -121,7 +122,7 @@ static counts count_of(const lm_entries *e)
     counts c = {lm_entries_segment_count(e), lm_entries_count(e), 0, 0};
     for (size_t i = 0; i < c.entries; i++) {
         lm_entry_info info = {.size = sizeof info};
-        ck_assert_lm_ok(lm_entries_entry(e, i, &info));
+        ck_assert_lm_ok(lm_entries_entry_info(&info, e, i));
         ck_assert_uint_eq(info.id, i);
         c.depthwise += info.depthwise && !info.identity;
         if (info.kernel > c.max_kernel)
@@ -153,6 +154,33 @@ static void check_mobilenetv2(const lm_graph *g)
     ck_assert_int_eq(c.max_kernel, 15);
     ck_assert_uint_eq(c.depthwise, 17);
     lm_entries_destroy(e);
+}
+
+/* A write callback collecting the bytes, NUL-terminated. */
+typedef struct collected {
+    char *data;
+    size_t len;
+} collected;
+
+static int collect(const void *data, size_t len, void *userdata)
+{
+    collected *c = userdata;
+    char *grown = realloc(c->data, c->len + len + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + c->len, data, len);
+    c->len += len;
+    grown[c->len] = '\0';
+    c->data = grown;
+    return 0;
+}
+
+static int refuse(const void *data, size_t len, void *userdata)
+{
+    (void)data;
+    (void)len;
+    (void)userdata;
+    return 1;
 }
 
 START_TEST(resnet34_reference_counts)
@@ -203,7 +231,7 @@ START_TEST(mobilenetv2_segments_match_upstream_table)
         ck_assert_int_eq(sscanf(line, "%zu,%zu,%zu,", &id, &st, &end), 3);
         ck_assert_uint_eq(id, rows);
         lm_segment_info si = {.size = sizeof si};
-        ck_assert_lm_ok(lm_entries_segment(e, rows, &si));
+        ck_assert_lm_ok(lm_entries_segment_info(&si, e, rows));
         ck_assert_uint_eq(si.st, st);
         ck_assert_uint_eq(si.end, end);
         rows++;
@@ -223,13 +251,16 @@ START_TEST(resnet34_entry_records)
     /* Segment (6, 8) crosses barrier 7, (7, 9) cuts skip (8, 10); (8, 10)
      * is the second block of layer2: 128 channels at 28x28. */
     size_t id = 0;
-    ck_assert_lm_status(lm_entries_find(e, 6, 8, 5, 2, 0, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e,
+                                        LM_TEST_KEY(6, 8, 5, 2, 0)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_status(lm_entries_find(e, 7, 9, 5, 1, 0, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e,
+                                        LM_TEST_KEY(7, 9, 5, 1, 0)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_ok(lm_entries_find(e, 8, 10, 5, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(8, 10, 5, 1, 0)));
     lm_entry_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.st, 8);
     ck_assert_uint_eq(info.end, 10);
     ck_assert_int_eq(info.in_channels, 128);
@@ -241,8 +272,8 @@ START_TEST(resnet34_entry_records)
     ck_assert_uint_eq(info.kept[0], 9);
     ck_assert_uint_eq(info.kept[1], 10);
     /* The strided first conv of layer2 alone: input 64 x 56 x 56. */
-    ck_assert_lm_ok(lm_entries_original(e, 7, &id));
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_find_original(&id, e, 7));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.st, 6);
     ck_assert_int_eq(info.kernel, 3);
     ck_assert_int_eq(info.stride, 2);
@@ -252,14 +283,16 @@ START_TEST(resnet34_entry_records)
     ck_assert_uint_eq(info.n_kept, 1);
     ck_assert_uint_eq(info.kept[0], 7);
     for (size_t p = 1; p <= 32; p++) {
-        ck_assert_lm_ok(lm_entries_original(e, p, &id));
-        ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+        ck_assert_lm_ok(lm_entries_find_original(&id, e, p));
+        ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
         ck_assert_uint_eq(info.end, p);
         ck_assert_uint_eq(info.st + 1, p);
         ck_assert_int_eq(info.kernel, 3);
     }
-    ck_assert_lm_status(lm_entries_original(e, 0, &id), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_entries_original(e, 33, &id), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_find_original(&id, e, 0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_find_original(&id, e, 33),
+                        LM_ERR_INVALID_ARG);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
 }
@@ -276,9 +309,11 @@ static lm_graph *chain(const int64_t (*c)[4], size_t n)
         /* {in, out, kernel, stride}; depthwise when out is negative. */
         int64_t out = c[i][1] < 0 ? -c[i][1] : c[i][1];
         int64_t groups = c[i][1] < 0 ? out : 1;
-        ck_assert_lm_ok(lm_graph_add_conv(g, NULL, c[i][0], out, c[i][2],
-                                          c[i][3], c[i][2] / 2, groups, 0,
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(
+            lm_graph_add_conv(g,
+                              LM_TEST_CONV(NULL, c[i][0], out, c[i][2],
+                                           c[i][3], c[i][2] / 2, groups, 0),
+                              LM_ACT_RELU));
     }
     return g;
 }
@@ -287,7 +322,7 @@ static void expect_kept(const lm_entries *e, size_t id, const size_t *want,
                         size_t n)
 {
     lm_entry_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.n_kept, n);
     for (size_t i = 0; i < n; i++)
         ck_assert_uint_eq(info.kept[i], want[i]);
@@ -304,14 +339,17 @@ START_TEST(plain_rule_keeps_earliest_convs)
     ck_assert_lm_ok(lm_entries_create(&e, g));
     /* Segment (0, 3): K=1 {2}, K=3 {1},{3},{1,2},{2,3}, K=5 {1,3},{1,2,3}. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 1, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 1, 1, 0)));
     expect_kept(e, id, (const size_t[]){2}, 1);
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 5, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 5, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2, 3}, 3);
     lm_segment_info si = {.size = sizeof si};
-    ck_assert_lm_ok(lm_entries_segment(e, 2, &si));
+    ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
     ck_assert_uint_eq(si.st, 0);
     ck_assert_uint_eq(si.end, 3);
     ck_assert_uint_eq(si.n_entries, 3);
@@ -321,7 +359,8 @@ START_TEST(plain_rule_keeps_earliest_convs)
 }
 END_TEST
 
-/* SPEC 4, last bullet: subsets of every size compete for one (K, dw). */
+/* docs/method.md section 4, last bullet: subsets of every size compete for one
+ * (K, dw). */
 START_TEST(scored_rule_takes_largest_sum_over_all_sizes)
 {
     lm_graph *g = chain(three, 3);
@@ -330,18 +369,22 @@ START_TEST(scored_rule_takes_largest_sum_over_all_sizes)
     size_t id = 0;
     /* K = 3: {1}=1, {3}=2, {1,2}=4, {2,3}=5. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){1, 3, 2}, 3));
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     /* K = 3: {3}=9 beats {1,2}=5 and {1}=5 although it keeps fewer. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 9}, 3));
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2); /* {2,3}=9 ties {3}: earliest */
-    ck_assert_lm_ok(lm_entries_find(e, 1, 3, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 4}, 3));
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -386,30 +429,39 @@ START_TEST(identity_option_entries)
     size_t id = 0;
     lm_entry_info info = {.size = sizeof info};
     /* (0, 1): identity first, then K = 3. */
-    ck_assert_lm_ok(lm_entries_find(e, 0, 1, 0, 1, 1, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 1, 0, 1, 1)));
     ck_assert_uint_eq(id, 0);
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 1);
     ck_assert_int_eq(info.depthwise, 1);
     ck_assert_int_eq(info.padding, 0);
     ck_assert_uint_eq(info.n_kept, 0);
     ck_assert_ptr_null(info.kept);
-    ck_assert_lm_ok(lm_entries_find(e, 0, 1, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert_uint_eq(id, 1);
-    ck_assert_lm_status(lm_entries_find(e, 1, 2, 0, 1, 1, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e,
+                                        LM_TEST_KEY(1, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_status(lm_entries_find(e, 0, 2, 0, 1, 1, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e,
+                                        LM_TEST_KEY(0, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
     /* (2, 3): a depthwise conv: identity, then K = 3 depthwise. */
-    ck_assert_lm_ok(lm_entries_find(e, 2, 3, 0, 1, 1, &id));
-    ck_assert_lm_ok(lm_entries_find(e, 2, 3, 3, 1, 1, &id));
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(2, 3, 0, 1, 1)));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(2, 3, 3, 1, 1)));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 0);
     ck_assert_int_eq(info.depthwise, 1);
     /* (1, 3): dense conv 2 kept: dense K=3 and K=5; never depthwise. */
-    ck_assert_lm_ok(lm_entries_find(e, 1, 3, 3, 1, 0, &id));
-    ck_assert_lm_ok(lm_entries_find(e, 1, 3, 5, 1, 0, &id));
-    ck_assert_lm_status(lm_entries_find(e, 1, 3, 3, 1, 1, &id),
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(1, 3, 5, 1, 0)));
+    ck_assert_lm_status(lm_entries_find(&id, e,
+                                        LM_TEST_KEY(1, 3, 3, 1, 1)),
                         LM_ERR_NOT_FOUND);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -427,14 +479,15 @@ START_TEST(stride_rule_prunes_or_empties_segments)
     size_t id = 0;
     lm_segment_info si = {.size = sizeof si};
     /* (0, 3): conv 2 (3x3 after the strided conv) must go. */
-    ck_assert_lm_ok(lm_entries_find(e, 0, 3, 3, 2, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(0, 3, 3, 2, 0)));
     expect_kept(e, id, (const size_t[]){1, 3}, 2);
-    ck_assert_lm_ok(lm_entries_segment(e, 2, &si));
+    ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
     ck_assert_uint_eq(si.end, 3);
     ck_assert_uint_eq(si.n_entries, 1);
     /* (0, 4): irreducible 3x3 conv 4 after the strided conv: no option,
      * but the segment is still listed. */
-    ck_assert_lm_ok(lm_entries_segment(e, 3, &si));
+    ck_assert_lm_ok(lm_entries_segment_info(&si, e, 3));
     ck_assert_uint_eq(si.st, 0);
     ck_assert_uint_eq(si.end, 4);
     ck_assert_uint_eq(si.n_entries, 0);
@@ -462,29 +515,32 @@ START_TEST(find_and_argument_errors)
     ck_assert_str_eq(lm_entries_fingerprint(e), fp);
     ck_assert_uint_eq(lm_entries_conv_count(e), 3);
     size_t id = 0;
-    ck_assert_lm_status(lm_entries_find(e, 0, 3, 7, 1, 0, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 7, 1, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_str_eq(lm_last_error(), "no entry with key (st=0, end=3, "
                                       "ker=7, str=1, is_dw=0)");
-    ck_assert_lm_status(lm_entries_find(e, 2, 9, 3, 1, 0, &id),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(2, 9, 3, 1, 0)),
                         LM_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "st=2, end=9"));
-    ck_assert_lm_status(lm_entries_find(e, 0, 1, 3, 1, 0, NULL),
+    ck_assert_lm_status(lm_entries_find(NULL, e, LM_TEST_KEY(0, 1, 3, 1, 0)),
                         LM_ERR_INVALID_ARG);
     lm_entry_info info = {.size = sizeof info};
-    ck_assert_lm_status(lm_entries_entry(e, lm_entries_count(e), &info),
+    ck_assert_lm_status(lm_entries_entry_info(&info, e, lm_entries_count(e)),
                         LM_ERR_INVALID_ARG);
     info.size = 0;
-    ck_assert_lm_status(lm_entries_entry(e, 0, &info), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_entry_info(&info, e, 0),
+                        LM_ERR_INVALID_ARG);
     /* An older, shorter record gets only its own fields. */
     struct { size_t size; size_t id; size_t segment; size_t guard; } old;
     old.size = offsetof(lm_entry_info, st);
     old.guard = 12345;
-    ck_assert_lm_ok(lm_entries_entry(e, 1, (lm_entry_info *)(void *)&old));
+    ck_assert_lm_ok(
+        lm_entries_entry_info((lm_entry_info *)(void *)&old, e, 1));
     ck_assert_uint_eq(old.id, 1);
     ck_assert_uint_eq(old.guard, 12345);
     lm_segment_info si = {.size = sizeof si};
-    ck_assert_lm_status(lm_entries_segment(e, 99, &si), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_entries_segment_info(&si, e, 99),
+                        LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_entries_count(NULL), 0);
     ck_assert_uint_eq(lm_entries_segment_count(NULL), 0);
     ck_assert_str_eq(lm_entries_fingerprint(NULL), "");
@@ -552,7 +608,21 @@ START_TEST(csv_and_yaml_files)
     snprintf(path, sizeof path, "%s/missing/entries.csv", dir);
     ck_assert_lm_status(lm_entries_save(e, path, LM_ENTRIES_CSV), LM_ERR_IO);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "missing"));
-    ck_assert_lm_status(lm_entries_write(e, NULL, LM_ENTRIES_CSV),
+    ck_assert_lm_status(lm_entries_write(e, LM_ENTRIES_CSV, NULL, NULL),
+                        LM_ERR_INVALID_ARG);
+    /* The write callback gets the same bytes the file holds; a callback
+     * that refuses them fails the call with LM_ERR_IO. */
+    collected out = {0};
+    ck_assert_lm_ok(lm_entries_write(e, LM_ENTRIES_YAML, collect, &out));
+    ck_assert_ptr_nonnull(out.data);
+    ck_assert_ptr_nonnull(strstr(out.data, "format: layermerge-entries"));
+    ck_assert_ptr_nonnull(strstr(out.data, "convs: []}"));
+    free(out.data);
+    ck_assert_lm_status(lm_entries_write(e, LM_ENTRIES_CSV, refuse, NULL),
+                        LM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "write callback"));
+    ck_assert_lm_status(lm_entries_write(e, (lm_entries_format)9, collect,
+                                         &out),
                         LM_ERR_INVALID_ARG);
     lm_test_rmtree(dir);
     lm_entries_destroy(e);
@@ -626,10 +696,11 @@ static lm_graph *graph_of(const rgraph *r)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 4, 16, 16));
     for (size_t i = 0; i < r->n; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g, NULL, r->c[i].in, r->c[i].out,
-                                          r->c[i].k, r->c[i].s, r->c[i].pad,
-                                          r->c[i].dw ? r->c[i].in : 1, 0,
-                                          LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(NULL, r->c[i].in, r->c[i].out, r->c[i].k, r->c[i].s,
+                         r->c[i].pad, r->c[i].dw ? r->c[i].in : 1, 0),
+            LM_ACT_RELU));
     for (size_t p = 0; p <= r->n; p++) {
         ck_assert_lm_ok(lm_graph_set_barrier(g, p, r->barrier[p]));
         if (p > 0)
@@ -711,7 +782,7 @@ static void check_segment(const rgraph *r, const lm_entries *e, size_t seg,
             *b = (naive_opt){1, mask, score};
     }
     lm_segment_info si = {.size = sizeof si};
-    ck_assert_lm_ok(lm_entries_segment(e, seg, &si));
+    ck_assert_lm_ok(lm_entries_segment_info(&si, e, seg));
     ck_assert_uint_eq(si.st, st);
     ck_assert_uint_eq(si.end, end);
     size_t id = si.first_entry;
@@ -721,7 +792,7 @@ static void check_segment(const rgraph *r, const lm_entries *e, size_t seg,
                 continue;
             ck_assert_uint_lt(id, si.first_entry + si.n_entries);
             lm_entry_info info = {.size = sizeof info};
-            ck_assert_lm_ok(lm_entries_entry(e, id++, &info));
+            ck_assert_lm_ok(lm_entries_entry_info(&info, e, id++));
             ck_assert_int_eq(info.kernel, k);
             ck_assert_int_eq(info.depthwise, dw);
             ck_assert_int_eq(info.identity, k == 0);
@@ -781,23 +852,25 @@ START_TEST(long_segment_is_fast_and_exact)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 8, 8, 8));
     for (int i = 0; i < 24; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, i % 3 == 0 ? 1 : 3,
-                                          1, (i % 3 == 0 ? 1 : 3) / 2,
-                                          i % 2 ? 8 : 1, 0, LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(NULL, 8, 8, i % 3 == 0 ? 1 : 3, 1,
+                         (i % 3 == 0 ? 1 : 3) / 2, i % 2 ? 8 : 1, 0),
+            LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(g));
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
     ck_assert_uint_eq(lm_entries_segment_count(e), 24 * 25 / 2);
     /* (0, 24): 16 3x3 convs, K = 1, 3, ..., 33; dense and depthwise. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(e, 0, 24, 33, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 33, 1, 0)));
     lm_entry_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_entries_entry(e, id, &info));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.n_kept, 24);
     /* Depthwise convs are the odd ones (2, 4, ...), 3x3 unless i % 3 == 0:
      * 8 of them are 3x3, so the largest depthwise K is 17. */
-    ck_assert_lm_ok(lm_entries_find(e, 0, 24, 17, 1, 1, &id));
-    ck_assert_lm_status(lm_entries_find(e, 0, 24, 19, 1, 1, &id),
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 17, 1, 1)));
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(0, 24, 19, 1, 1)),
                         LM_ERR_NOT_FOUND);
     lm_entries_destroy(e);
     lm_graph_destroy(g);

@@ -7,6 +7,7 @@
 
 #include "helpers.h"
 #include "layermerge/graph.h"
+#include "graph/graph_query.h"
 
 /* A small ResNet: the ResNet stem (224 -> 112 -> 56), two stages of two
  * basic blocks (64 then 128 channels), the classifier head. */
@@ -15,8 +16,8 @@ static lm_graph *resnet_like(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 224, 224));
     ck_assert_lm_ok(lm_graph_set_name(g, "resnet-mini"));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "conv1", 3, 64,
-                                            7, 2, 3, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 3, 64, 7, 2, 3, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "bn1", 64,
                                                  1e-5));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -29,8 +30,9 @@ static lm_graph *resnet_like(void)
         snprintf(name, sizeof name, "layer%zu.%zu.conv%zu", i / 4 + 1,
                  i / 2 % 2, i % 2 + 1);
         int64_t stride = i == 4 ? 2 : 1;
-        ck_assert_lm_ok(lm_graph_add_conv(g, name, in, ch[i], 3, stride, 1, 1,
-                                          0, LM_ACT_RELU));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g, LM_TEST_CONV(name, in, ch[i], 3, stride, 1, 1, 0),
+            LM_ACT_RELU));
         snprintf(name, sizeof name, "layer%zu.%zu.bn%zu", i / 4 + 1,
                  i / 2 % 2, i % 2 + 1);
         ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name, 1e-5));
@@ -57,8 +59,9 @@ static lm_graph *mobilenet_like(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 32, 32));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "features.0.0",
-                                            3, 32, 3, 2, 1, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0,
+        LM_TEST_CONV("features.0.0", 3, 32, 3, 2, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU6));
     struct { int64_t in, out, k, s, groups; lm_act act; } c[] = {
         {32, 32, 3, 1, 32, LM_ACT_RELU6},   /* 1: dw */
@@ -71,9 +74,11 @@ static lm_graph *mobilenet_like(void)
         {144, 24, 1, 1, 1, LM_ACT_IDENTITY},/* 8: project */
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
-        ck_assert_lm_ok(lm_graph_add_conv(g, NULL, c[i].in, c[i].out, c[i].k,
-                                          c[i].s, c[i].k / 2, c[i].groups, 0,
-                                          c[i].act));
+        ck_assert_lm_ok(
+            lm_graph_add_conv(g,
+                              LM_TEST_CONV(NULL, c[i].in, c[i].out, c[i].k,
+                                           c[i].s, c[i].k / 2, c[i].groups, 0),
+                              c[i].act));
     ck_assert_lm_ok(lm_graph_add_skip(g, 5, 8));
     ck_assert_lm_ok(lm_graph_set_barrier(g, 0, 1));
     ck_assert_lm_ok(lm_graph_set_barrier(g, 5, 1));
@@ -89,7 +94,7 @@ static void assert_pos_shape(const lm_graph *g, size_t p, int64_t c,
                              int64_t h, int64_t w)
 {
     int64_t gc = 0, gh = 0, gw = 0;
-    ck_assert_lm_ok(lm_graph_position_shape(g, p, &gc, &gh, &gw));
+    ck_assert_lm_ok(lm_graph_position_chw(g, p, &gc, &gh, &gw));
     ck_assert_msg(gc == c && gh == h && gw == w,
                   "position %zu: %lldx%lldx%lld, want %lldx%lldx%lld", p,
                   (long long)gc, (long long)gh, (long long)gw, (long long)c,
@@ -105,7 +110,7 @@ START_TEST(input_shape_can_change)
     snprintf(before, sizeof before, "%s", fp224);
     ck_assert_lm_ok(lm_graph_set_input_shape(g, 3, 112, 112));
     ck_assert(!lm_graph_is_valid(g));
-    ck_assert_lm_status(lm_graph_position_shape(g, 0, NULL, NULL, NULL),
+    ck_assert_lm_status(lm_graph_position_chw(g, 0, NULL, NULL, NULL),
                         LM_ERR_STATE);
     ck_assert_lm_ok(lm_graph_validate(g));
     assert_pos_shape(g, 0, 64, 28, 28);
@@ -134,18 +139,18 @@ START_TEST(resnet_shapes)
     assert_pos_shape(g, 5, 128, 28, 28);
     assert_pos_shape(g, 8, 128, 28, 28);
     int64_t c, h, w;
-    ck_assert_lm_ok(lm_graph_output_shape(g, &c, &h, &w));
+    ck_assert_lm_ok(lm_graph_output_chw(g, &c, &h, &w));
     ck_assert(c == 10 && h == 1 && w == 1);
-    lm_graph_input_shape(g, &c, &h, &w);
+    lm_graph_input_chw(g, &c, &h, &w);
     ck_assert(c == 3 && h == 224 && w == 224);
     ck_assert_str_eq(lm_graph_name(g), "resnet-mini");
     ck_assert_int_eq(lm_graph_nonlinearity(g), LM_ACT_RELU);
-    ck_assert_int_eq(lm_graph_is_barrier(g, 5), 1);
-    ck_assert_int_eq(lm_graph_is_barrier(g, 4), 0);
-    ck_assert_int_eq(lm_graph_is_barrier(g, 99), 0);
-    ck_assert_int_eq(lm_graph_activation(g, 0), LM_ACT_IDENTITY);
-    ck_assert_int_eq(lm_graph_activation(g, 3), LM_ACT_RELU);
-    ck_assert_int_eq(lm_graph_activation(g, 9), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_graph_position_barrier(g, 5), 1);
+    ck_assert_int_eq(lm_graph_position_barrier(g, 4), 0);
+    ck_assert_int_eq(lm_graph_position_barrier(g, 99), 0);
+    ck_assert_int_eq(lm_graph_position_act(g, 0), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_graph_position_act(g, 3), LM_ACT_RELU);
+    ck_assert_int_eq(lm_graph_position_act(g, 9), LM_ACT_IDENTITY);
     lm_graph_destroy(g);
 }
 END_TEST
@@ -157,27 +162,27 @@ START_TEST(mobilenet_shapes_and_flags)
     assert_pos_shape(g, 0, 32, 16, 16);
     assert_pos_shape(g, 4, 96, 8, 8);
     assert_pos_shape(g, 8, 24, 8, 8);
-    ck_assert_int_eq(lm_graph_activation(g, 5), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_graph_position_act(g, 5), LM_ACT_IDENTITY);
     ck_assert_int_eq(lm_graph_nonlinearity(g), LM_ACT_RELU6);
-    ck_assert_int_eq(lm_graph_has_identity_option(g, 8), 1);
-    ck_assert_int_eq(lm_graph_has_identity_option(g, 7), 0);
-    ck_assert_int_eq(lm_graph_has_identity_option(g, 0), 0);
+    ck_assert_int_eq(lm_graph_position_identity(g, 8), 1);
+    ck_assert_int_eq(lm_graph_position_identity(g, 7), 0);
+    ck_assert_int_eq(lm_graph_position_identity(g, 0), 0);
     lm_conv_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_graph_conv_info(g, 4, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, g, 4));
     ck_assert_int_eq(info.groups, 96);
     ck_assert_int_eq(info.stride, 2);
     ck_assert_int_eq(info.has_bn, 0);
     ck_assert_ptr_null(info.name);
     lm_layer_info li = {.size = sizeof li};
     ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_STEM, 0), 2);
-    ck_assert_lm_ok(lm_graph_layer_info(g, LM_SITE_STEM, 0, 1, &li));
+    ck_assert_lm_ok(lm_graph_layer_info(&li, g, LM_SITE_STEM, 0, 1));
     ck_assert_int_eq(li.kind, LM_LAYER_ACT);
     ck_assert_int_eq(li.act, LM_ACT_RELU6);
-    ck_assert_lm_ok(lm_graph_layer_info(g, LM_SITE_HEAD, 0, 2, &li));
+    ck_assert_lm_ok(lm_graph_layer_info(&li, g, LM_SITE_HEAD, 0, 2));
     ck_assert_int_eq(li.kind, LM_LAYER_LINEAR);
     ck_assert_int_eq(li.in_channels, 24);
     ck_assert_str_eq(li.name, "classifier");
-    ck_assert_lm_status(lm_graph_layer_info(g, LM_SITE_HEAD, 0, 3, &li),
+    ck_assert_lm_status(lm_graph_layer_info(&li, g, LM_SITE_HEAD, 0, 3),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_set_nonlinearity(g, LM_ACT_SILU));
     ck_assert_int_eq(lm_graph_nonlinearity(g), LM_ACT_SILU);
@@ -190,27 +195,31 @@ START_TEST(records_describe_convs_and_skips)
     lm_graph *g = resnet_like();
     ck_assert_lm_ok(lm_graph_validate(g));
     lm_conv_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_graph_conv_info(g, 5, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, g, 5));
     ck_assert_str_eq(info.name, "layer2.0.conv1");
     ck_assert_str_eq(info.bn_name, "layer2.0.bn1");
     ck_assert(info.bn_eps == 1e-5);
     ck_assert_int_eq(info.in_channels, 64);
     ck_assert_int_eq(info.out_channels, 128);
     lm_skip_info s = {.size = sizeof s};
-    ck_assert_lm_ok(lm_graph_skip_info(g, 2, &s));
+    ck_assert_lm_ok(lm_graph_skip_info(&s, g, 2));
     ck_assert_uint_eq(s.source, 4);
     ck_assert_uint_eq(s.target, 6);
     ck_assert_int_eq(s.has_projection, 1);
-    ck_assert_int_eq(s.projection.in_channels, 64);
-    ck_assert_int_eq(s.projection.out_channels, 128);
-    ck_assert_int_eq(s.projection.kernel, 1);
-    ck_assert_int_eq(s.projection.stride, 2);
-    ck_assert_str_eq(s.projection.bn_name, "layer2.0.downsample.1");
-    ck_assert_lm_ok(lm_graph_skip_info(g, 0, &s));
+    ck_assert_int_eq(s.projection_in_channels, 64);
+    ck_assert_int_eq(s.projection_out_channels, 128);
+    ck_assert_int_eq(s.projection_stride, 2);
+    ck_assert_int_eq(s.projection_has_bn, 1);
+    ck_assert_str_eq(s.projection_bn_name, "layer2.0.downsample.1");
+    lm_conv_info proj = {.size = sizeof proj};
+    ck_assert_lm_ok(lm_graph_skip_projection(g, 2, &proj));
+    ck_assert_int_eq(proj.kernel, 1);
+    ck_assert_lm_status(lm_graph_skip_projection(g, 0, &proj), LM_ERR_STATE);
+    ck_assert_lm_ok(lm_graph_skip_info(&s, g, 0));
     ck_assert_int_eq(s.has_projection, 0);
-    ck_assert_lm_status(lm_graph_skip_info(g, 4, &s), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_conv_info(g, 0, &info), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_conv_info(g, 9, &info), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_skip_info(&s, g, 4), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_conv_info(&info, g, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_conv_info(&info, g, 9), LM_ERR_INVALID_ARG);
     lm_graph_destroy(g);
 }
 END_TEST
@@ -222,14 +231,14 @@ START_TEST(old_small_records_are_not_overrun)
     memset(buf, 0xAB, sizeof buf);
     size_t small = offsetof(lm_conv_info, kernel);
     memcpy(buf, &small, sizeof small);
-    ck_assert_lm_ok(lm_graph_conv_info(g, 5, (lm_conv_info *)(void *)buf));
+    ck_assert_lm_ok(lm_graph_conv_info((lm_conv_info *)(void *)buf, g, 5));
     lm_conv_info head;
     memcpy(&head, buf, small);
     ck_assert_int_eq(head.out_channels, 128);
     for (size_t i = small; i < sizeof buf; i++)
         ck_assert_uint_eq(buf[i], 0xAB);
     lm_conv_info tiny = {.size = 1};
-    ck_assert_lm_status(lm_graph_conv_info(g, 5, &tiny), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_conv_info(&tiny, g, 5), LM_ERR_INVALID_ARG);
     lm_graph_destroy(g);
 }
 END_TEST
@@ -238,18 +247,18 @@ START_TEST(shapes_need_validation)
 {
     lm_graph *g = resnet_like();
     int64_t c;
-    ck_assert_lm_status(lm_graph_position_shape(g, 0, &c, NULL, NULL),
+    ck_assert_lm_status(lm_graph_position_chw(g, 0, &c, NULL, NULL),
                         LM_ERR_STATE);
-    ck_assert_lm_status(lm_graph_output_shape(g, &c, NULL, NULL), LM_ERR_STATE);
+    ck_assert_lm_status(lm_graph_output_chw(g, &c, NULL, NULL), LM_ERR_STATE);
     ck_assert_ptr_null(lm_graph_fingerprint(g));
     ck_assert_lm_ok(lm_graph_validate(g));
     ck_assert_ptr_nonnull(lm_graph_fingerprint(g));
-    ck_assert_lm_status(lm_graph_position_shape(g, 9, &c, NULL, NULL),
+    ck_assert_lm_status(lm_graph_position_chw(g, 9, &c, NULL, NULL),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_set_activation(g, 3, LM_ACT_SILU));
     ck_assert_int_eq(lm_graph_is_valid(g), 0);
     ck_assert_ptr_null(lm_graph_fingerprint(g));
-    ck_assert_lm_status(lm_graph_position_shape(g, 0, &c, NULL, NULL),
+    ck_assert_lm_status(lm_graph_position_chw(g, 0, &c, NULL, NULL),
                         LM_ERR_STATE);
     lm_graph_destroy(g);
 }
@@ -269,10 +278,13 @@ START_TEST(validation_names_the_conv)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 16, 8, 8));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "a", 16, 32, 3, 1, 1, 1, 0, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "b", 32, 64, 3, 1, 1, 1, 0, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "layer2.0.conv1", 32, 64, 3, 1, 1, 1,
-                                      0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("a", 16, 32, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("b", 32, 64, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("layer2.0.conv1", 32, 64, 3, 1, 1, 1, 0),
+        LM_ACT_RELU));
     expect_invalid(g, "conv 3 (layer2.0.conv1): in_channels 32 but position 2 "
                       "has 64 channels");
 }
@@ -300,24 +312,29 @@ START_TEST(validation_checks_fixed_layers)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 32, 32));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "conv1", 4, 8,
-                                            3, 1, 1, 1, 0));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 1, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("conv1", 4, 8, 3, 1, 1, 1, 0)));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     expect_invalid(g, "stem layer 0 (conv conv1): in_channels 4 but its input "
                       "3x32x32 has 3 channels");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 1, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "fc", 8, 2, 1));
     expect_invalid(g, "head layer 0 (linear fc): needs a flat input, found 8x4x4");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 7, 1, 1, 1, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 7, 1, 1, 1, 0), LM_ACT_RELU));
     expect_invalid(g, "conv 1: kernel 7 does not fit its input 8x4x4");
 
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 1, 0, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 1, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_POSITION, 1,
                                             LM_LAYER_MAXPOOL, 2, 2, 0));
     lm_graph *h = NULL;
@@ -341,20 +358,31 @@ START_TEST(builder_rejects_bad_arguments)
     ck_assert_ptr_null(g);
     ck_assert_lm_status(lm_graph_create(NULL, 1, 4, 4), LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_create(&g, 8, 4, 4));
-    ck_assert_lm_status(lm_graph_add_conv(g, NULL, 8, 8, 2, 1, 0, 1, 0, LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 2, 1, 0, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
     ck_assert_msg(strstr(lm_last_error(), "conv 1: kernel 2 is even"), "%s",
                   lm_last_error());
-    ck_assert_lm_status(lm_graph_add_conv(g, NULL, -8, 8, 3, 1, 1, 1, 0, LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, -1, 1, 0, LM_ACT_RELU),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 4, 0, LM_ACT_RELU),
-                        LM_ERR_UNSUPPORTED);
-    ck_assert_lm_status(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 1, 0, (lm_act)42),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, -8, 8, 3, 1, 1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, -1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 4, 0),
+                          LM_ACT_RELU),
+        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0),
+                          (lm_act)42),
+        LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_graph_conv_count(g), 0);
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 8, 3, 1, 1, 8, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 8, 0), LM_ACT_RELU));
     ck_assert_lm_status(lm_graph_add_skip(g, 0, 2), LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_graph_add_skip(g, 1, 1), LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_graph_add_skip(g, 0, 1));
@@ -419,8 +447,12 @@ START_TEST(fingerprint_follows_structure_only)
     ck_assert_lm_ok(lm_graph_create(&b, 3, 224, 224));
     lm_graph *c = NULL;
     ck_assert_lm_ok(lm_graph_create(&c, 3, 224, 224));
-    ck_assert_lm_ok(lm_graph_add_conv(b, NULL, 3, 8, 3, 1, 1, 1, 0, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(c, NULL, 3, 8, 5, 1, 2, 1, 0, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(b,
+                                      LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0),
+                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(c,
+                                      LM_TEST_CONV(NULL, 3, 8, 5, 1, 2, 1, 0),
+                                      LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(b));
     ck_assert_lm_ok(lm_graph_validate(c));
     ck_assert_str_ne(lm_graph_fingerprint(b), lm_graph_fingerprint(c));
@@ -454,11 +486,11 @@ START_TEST(clone_is_deep_and_keeps_validation)
     lm_graph_destroy(g);
     /* The clone owns its strings and can grow. */
     lm_conv_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_graph_conv_info(c, 1, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, c, 1));
     ck_assert_str_eq(info.name, "layer1.0.conv1");
     ck_assert_str_eq(lm_graph_name(c), "resnet-mini");
-    ck_assert_lm_ok(lm_graph_add_conv(c, "extra", 128, 128, 1, 1, 0, 1, 0,
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        c, LM_TEST_CONV("extra", 128, 128, 1, 1, 0, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_act(c, LM_SITE_POSITION, 9, LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_set_barrier(c, 9, 1));
     ck_assert_lm_ok(lm_graph_validate(c));

@@ -6,6 +6,7 @@
 
 #include "helpers.h"
 #include "layermerge/graph.h"
+#include "graph/graph_query.h"
 
 static char *read_all(const char *path)
 {
@@ -30,32 +31,32 @@ START_TEST(loads_the_documented_format)
     ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_STEM, 0), 4);
     ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_HEAD, 0), 3);
     int64_t c, h, w;
-    ck_assert_lm_ok(lm_graph_position_shape(g, 0, &c, &h, &w));
+    ck_assert_lm_ok(lm_graph_position_chw(g, 0, &c, &h, &w));
     ck_assert(c == 64 && h == 56 && w == 56);
-    ck_assert_lm_ok(lm_graph_position_shape(g, 5, &c, &h, &w));
+    ck_assert_lm_ok(lm_graph_position_chw(g, 5, &c, &h, &w));
     ck_assert(c == 128 && h == 28 && w == 28);
-    ck_assert_lm_ok(lm_graph_output_shape(g, &c, &h, &w));
+    ck_assert_lm_ok(lm_graph_output_chw(g, &c, &h, &w));
     ck_assert(c == 10 && h == 1 && w == 1);
     lm_conv_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_graph_conv_info(g, 5, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, g, 5));
     ck_assert_str_eq(info.bn_name, "layer2.0.bn1");
     ck_assert(info.bn_eps == 0.001);
     ck_assert_int_eq(info.groups, 1);
     ck_assert_int_eq(info.has_bias, 0);
-    ck_assert_lm_ok(lm_graph_conv_info(g, 1, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, g, 1));
     ck_assert(info.bn_eps == 1e-5); /* the default */
     ck_assert_int_eq(info.stride, 1);
     lm_skip_info s = {.size = sizeof s};
-    ck_assert_lm_ok(lm_graph_skip_info(g, 2, &s));
+    ck_assert_lm_ok(lm_graph_skip_info(&s, g, 2));
     ck_assert_int_eq(s.has_projection, 1);
-    ck_assert_int_eq(s.projection.stride, 2);
-    ck_assert_str_eq(s.projection.name, "layer2.0.downsample.0");
+    ck_assert_int_eq(s.projection_stride, 2);
+    ck_assert_str_eq(s.projection_name, "layer2.0.downsample.0");
     lm_layer_info li = {.size = sizeof li};
-    ck_assert_lm_ok(lm_graph_layer_info(g, LM_SITE_STEM, 0, 3, &li));
+    ck_assert_lm_ok(lm_graph_layer_info(&li, g, LM_SITE_STEM, 0, 3));
     ck_assert_int_eq(li.kind, LM_LAYER_MAXPOOL);
     ck_assert_int_eq(li.kernel, 3);
     ck_assert_int_eq(li.stride, 2);
-    ck_assert_int_eq(lm_graph_is_barrier(g, 5), 1);
+    ck_assert_int_eq(lm_graph_position_barrier(g, 5), 1);
     ck_assert_int_eq(lm_graph_nonlinearity(g), LM_ACT_RELU);
     lm_graph_destroy(g);
 }
@@ -68,19 +69,19 @@ static lm_graph *everything(void)
     ck_assert_lm_ok(lm_graph_create(&g, 3, 17, 19));
     ck_assert_lm_ok(lm_graph_set_name(g, "yes"));
     ck_assert_lm_ok(lm_graph_set_nonlinearity(g, LM_ACT_HARDSWISH));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "1", 3, 8, 3,
-                                            1, 1, 1, 1));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("1", 3, 8, 3, 1, 1, 1, 1)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "null", 8,
                                                  0.1));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_STEM, 0,
                                             LM_LAYER_AVGPOOL, 3, 1, 1));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "a b", 8, 8, 3, 1, 1, 8, 1,
-                                      LM_ACT_GELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("a b", 8, 8, 3, 1, 1, 8, 1), LM_ACT_GELU));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, NULL, 1.2345678901234567e-5));
-    ck_assert_lm_ok(lm_graph_add_conv(g, NULL, 8, 16, 5, 2, 2, 1, 0,
-                                      LM_ACT_IDENTITY));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "c3", 16, 16, 1, 1, 0, 1, 0,
-                                      LM_ACT_TANH));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 16, 5, 2, 2, 1, 0), LM_ACT_IDENTITY));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c3", 16, 16, 1, 1, 0, 1, 0), LM_ACT_TANH));
     ck_assert_lm_ok(lm_graph_add_layer_pool(g, LM_SITE_POSITION, 3,
                                             LM_LAYER_MAXPOOL, 3, 2, 1));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_POSITION, 3,
@@ -106,15 +107,15 @@ static void assert_same_records(const lm_graph *a, const lm_graph *b)
     ck_assert_int_eq(lm_graph_nonlinearity(a), lm_graph_nonlinearity(b));
     for (size_t p = 1; p <= lm_graph_conv_count(a); p++) {
         lm_conv_info x = {.size = sizeof x}, y = {.size = sizeof y};
-        ck_assert_lm_ok(lm_graph_conv_info(a, p, &x));
-        ck_assert_lm_ok(lm_graph_conv_info(b, p, &y));
+        ck_assert_lm_ok(lm_graph_conv_info(&x, a, p));
+        ck_assert_lm_ok(lm_graph_conv_info(&y, b, p));
         ck_assert(x.bn_eps == y.bn_eps && x.has_bn == y.has_bn);
         ck_assert_pstr_eq(x.name, y.name);
         ck_assert_pstr_eq(x.bn_name, y.bn_name);
     }
     lm_layer_info x = {.size = sizeof x}, y = {.size = sizeof y};
-    ck_assert_lm_ok(lm_graph_layer_info(a, LM_SITE_STEM, 0, 1, &x));
-    ck_assert_lm_ok(lm_graph_layer_info(b, LM_SITE_STEM, 0, 1, &y));
+    ck_assert_lm_ok(lm_graph_layer_info(&x, a, LM_SITE_STEM, 0, 1));
+    ck_assert_lm_ok(lm_graph_layer_info(&y, b, LM_SITE_STEM, 0, 1));
     ck_assert(x.eps == y.eps);
     ck_assert_pstr_eq(x.name, y.name);
 }
@@ -284,13 +285,13 @@ START_TEST(load_string_minimal_defaults)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_load_string(&g, text, strlen(text)));
     ck_assert_str_eq(lm_graph_name(g), "");
-    ck_assert_int_eq(lm_graph_is_barrier(g, 0), 0);
+    ck_assert_int_eq(lm_graph_position_barrier(g, 0), 0);
     lm_conv_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_graph_conv_info(g, 2, &info));
+    ck_assert_lm_ok(lm_graph_conv_info(&info, g, 2));
     ck_assert_int_eq(info.has_bn, 0);
     ck_assert_ptr_null(info.name);
     int64_t c, h, w;
-    ck_assert_lm_ok(lm_graph_output_shape(g, &c, &h, &w));
+    ck_assert_lm_ok(lm_graph_output_chw(g, &c, &h, &w));
     ck_assert(c == 8 && h == 8 && w == 8);
     lm_graph_destroy(g);
     ck_assert_lm_status(lm_graph_load_string(NULL, text, 1), LM_ERR_INVALID_ARG);

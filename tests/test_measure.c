@@ -31,11 +31,18 @@ static lm_graph *tiny_graph(void)
 {
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 4, 8, 8));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "c1", 4, 4, 3, 1, 1, 1, 1, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "c2", 4, 4, 3, 1, 1, 1, 1,
+    ck_assert_lm_ok(lm_graph_add_conv(g,
+                                      LM_TEST_CONV("c1", 4, 4, 3, 1, 1, 1, 1),
+                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(g,
+                                      LM_TEST_CONV("c2", 4, 4, 3, 1, 1, 1, 1),
                                       LM_ACT_IDENTITY));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "c3", 4, 4, 3, 1, 1, 4, 1, LM_ACT_RELU));
-    ck_assert_lm_ok(lm_graph_add_conv(g, "c4", 4, 8, 3, 2, 1, 1, 1, LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(g,
+                                      LM_TEST_CONV("c3", 4, 4, 3, 1, 1, 4, 1),
+                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(g,
+                                      LM_TEST_CONV("c4", 4, 8, 3, 2, 1, 1, 1),
+                                      LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_skip(g, 1, 3));
     ck_assert_lm_ok(lm_graph_set_identity_option(g, 2, 1));
     ck_assert_lm_ok(lm_graph_set_identity_option(g, 3, 1));
@@ -60,7 +67,7 @@ static void fix_free(fix *f)
 static lm_entry_info entry(const fix *f, size_t id)
 {
     lm_entry_info info = {.size = sizeof info};
-    ck_assert_lm_ok(lm_entries_entry(f->e, id, &info));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, f->e, id));
     return info;
 }
 
@@ -85,8 +92,8 @@ static double fake_ms(const lm_entry_info *e)
     return 0.5 + 0.25 * (double)e->id + (double)e->kernel;
 }
 
-static lm_status fake_timer(const lm_entry_info *e, size_t batch,
-                            double *median, double *stdev, void *ud)
+static lm_status fake_timer(double *median, double *stdev,
+                            const lm_entry_info *e, size_t batch, void *ud)
 {
     fake *t = ud;
     ck_assert_uint_eq(batch, 2);
@@ -101,12 +108,12 @@ static lm_status fake_timer(const lm_entry_info *e, size_t batch,
     return LM_OK;
 }
 
-static lm_latency_options *fake_opts(fake *t)
+static lm_measure_options *fake_opts(fake *t)
 {
-    lm_latency_options *o = NULL;
-    ck_assert_lm_ok(lm_latency_options_create(&o));
-    ck_assert_lm_ok(lm_latency_options_set_batch(o, 2));
-    ck_assert_lm_ok(lm_latency_options_set_timer(o, fake_timer, t));
+    lm_measure_options *o = NULL;
+    ck_assert_lm_ok(lm_measure_options_create(&o));
+    ck_assert_lm_ok(lm_measure_options_set_batch(o, 2));
+    ck_assert_lm_ok(lm_measure_options_set_timer(o, fake_timer, t));
     return o;
 }
 
@@ -117,17 +124,17 @@ START_TEST(timer_values_land_in_table)
     fix f;
     fix_init(&f);
     fake t = {0};
-    lm_latency_options *o = fake_opts(&t);
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    lm_measure_options *o = fake_opts(&t);
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     ck_assert_uint_gt(count_identity(&f, 0, f.n), 0);
     ck_assert_uint_eq(t.calls, f.n - count_identity(&f, 0, f.n));
-    ck_assert_uint_eq(lm_latency_table_count(tab), f.n);
+    ck_assert_uint_eq(lm_table_count(tab), f.n);
     for (size_t id = 0; id < f.n; id++) {
         lm_entry_info info = entry(&f, id);
         double ms = -1, sd = -1;
-        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, id, &ms, &sd));
+        ck_assert_lm_ok(lm_table_get_entry(&ms, &sd, tab, f.e, id));
         if (info.identity) {
             ck_assert(ms == 0.0 && sd == 0.0);
         } else {
@@ -135,19 +142,19 @@ START_TEST(timer_values_land_in_table)
             ck_assert(sd == 0.01 * (double)id);
         }
     }
-    ck_assert_lm_ok(lm_latency_table_missing(tab, f.e, NULL, 0, NULL));
+    ck_assert_lm_ok(lm_table_missing(NULL, NULL, 0, tab, f.e));
     /* A caller timer names its own device; the run still records its
      * batch and input size. */
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_BATCH), 2);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 8);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_WIDTH), 8);
-    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_TIMER), "");
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_BATCH), 2);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_HEIGHT), 8);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_WIDTH), 8);
+    ck_assert_str_eq(lm_table_text(tab, LM_TABLE_TIMER), "");
     /* Everything is there: a second run times nothing. */
     t.calls = 0;
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     ck_assert_uint_eq(t.calls, 0);
-    lm_latency_table_destroy(tab);
-    lm_latency_options_destroy(o);
+    lm_table_destroy(tab);
+    lm_measure_options_destroy(o);
     fix_free(&f);
 }
 END_TEST
@@ -157,28 +164,29 @@ START_TEST(resume_skips_present_entries)
     fix f;
     fix_init(&f);
     fake t = {0};
-    lm_latency_options *o = fake_opts(&t);
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_ok(lm_latency_table_set_int(tab, LM_TABLE_BATCH, 2));
+    lm_measure_options *o = fake_opts(&t);
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_ok(lm_table_set_int(tab, LM_TABLE_BATCH, 2));
     size_t pre[] = {1, 3, 4};
     for (size_t i = 0; i < 3; i++)
-        ck_assert_lm_ok(lm_latency_table_set_entry(tab, f.e, pre[i], 99.0, 1.0));
+        ck_assert_lm_ok(
+            lm_table_set_latency_entry(tab, f.e, pre[i], 99.0, 1.0));
     size_t pre_nonid = 0;
     for (size_t i = 0; i < 3; i++)
         pre_nonid += (size_t)!entry(&f, pre[i]).identity;
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     ck_assert_uint_eq(t.calls, f.n - count_identity(&f, 0, f.n) - pre_nonid);
     for (size_t i = 0; i < t.calls; i++)
         ck_assert(t.seen[i] != 1 && t.seen[i] != 3 && t.seen[i] != 4);
     for (size_t i = 0; i < 3; i++) {
         double ms;
-        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, pre[i], &ms, NULL));
+        ck_assert_lm_ok(lm_table_get_entry(&ms, NULL, tab, f.e, pre[i]));
         ck_assert(ms == 99.0);
     }
-    ck_assert_lm_ok(lm_latency_table_missing(tab, f.e, NULL, 0, NULL));
-    lm_latency_table_destroy(tab);
-    lm_latency_options_destroy(o);
+    ck_assert_lm_ok(lm_table_missing(NULL, NULL, 0, tab, f.e));
+    lm_table_destroy(tab);
+    lm_measure_options_destroy(o);
     fix_free(&f);
 }
 END_TEST
@@ -198,13 +206,13 @@ static int watch_progress(size_t done, size_t total, size_t id, double el,
     w->last_total = total;
     ck_assert(el >= 0.0);
     ck_assert_uint_eq(done, w->calls);
-    lm_latency_table *saved = NULL;
-    ck_assert_lm_ok(lm_latency_table_load(&saved, w->path));
-    ck_assert_uint_eq(lm_latency_table_count(saved), done);
+    lm_table *saved = NULL;
+    ck_assert_lm_ok(lm_table_load_kind(&saved, w->path, LM_TABLE_LATENCY));
+    ck_assert_uint_eq(lm_table_count(saved), done);
     lm_table_record rec = {.size = sizeof rec};
-    ck_assert_lm_ok(lm_latency_table_record(saved, done - 1, &rec));
+    ck_assert_lm_ok(lm_table_record_info(&rec, saved, done - 1));
     ck_assert_int_eq(rec.id, (int64_t)id);
-    lm_latency_table_destroy(saved);
+    lm_table_destroy(saved);
     return w->calls == w->stop_at;
 }
 
@@ -217,16 +225,16 @@ START_TEST(autosave_loads_after_every_entry)
     snprintf(path, sizeof path, "%s/lat.yaml", dir);
     fake t = {0};
     watch w = {.path = path, .stop_at = SIZE_MAX};
-    lm_latency_options *o = fake_opts(&t);
-    ck_assert_lm_ok(lm_latency_options_set_save_path(o, path));
-    ck_assert_lm_ok(lm_latency_options_set_progress(o, watch_progress, &w));
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    lm_measure_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_measure_options_set_save_path(o, path));
+    ck_assert_lm_ok(lm_measure_options_set_progress(o, watch_progress, &w));
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     ck_assert_uint_eq(w.calls, f.n);
     ck_assert_uint_eq(w.last_total, f.n);
-    lm_latency_table_destroy(tab);
-    lm_latency_options_destroy(o);
+    lm_table_destroy(tab);
+    lm_measure_options_destroy(o);
     lm_test_rmtree(dir);
     fix_free(&f);
 }
@@ -241,30 +249,31 @@ START_TEST(cancel_keeps_saved_entries)
     snprintf(path, sizeof path, "%s/lat.yaml", dir);
     fake t = {0};
     watch w = {.path = path, .stop_at = 3};
-    lm_latency_options *o = fake_opts(&t);
-    ck_assert_lm_ok(lm_latency_options_set_save_path(o, path));
-    ck_assert_lm_ok(lm_latency_options_set_progress(o, watch_progress, &w));
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_CANCELLED);
+    lm_measure_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_measure_options_set_save_path(o, path));
+    ck_assert_lm_ok(lm_measure_options_set_progress(o, watch_progress, &w));
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o),
+                        LM_ERR_CANCELLED);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "cancelled after entry 2"));
-    ck_assert_uint_eq(lm_latency_table_count(tab), 3);
-    lm_latency_table *saved = NULL;
-    ck_assert_lm_ok(lm_latency_table_load(&saved, path));
-    ck_assert_uint_eq(lm_latency_table_count(saved), 3);
+    ck_assert_uint_eq(lm_table_count(tab), 3);
+    lm_table *saved = NULL;
+    ck_assert_lm_ok(lm_table_load_kind(&saved, path, LM_TABLE_LATENCY));
+    ck_assert_uint_eq(lm_table_count(saved), 3);
     for (size_t id = 0; id < 3; id++)
-        ck_assert(lm_latency_table_get_entry(saved, f.e, id, NULL, NULL) == LM_OK);
-    ck_assert_lm_status(lm_latency_table_get_entry(saved, f.e, 3, NULL, NULL),
+        ck_assert(lm_table_get_entry(NULL, NULL, saved, f.e, id) == LM_OK);
+    ck_assert_lm_status(lm_table_get_entry(NULL, NULL, saved, f.e, 3),
                         entry(&f, 3).identity ? LM_OK : LM_ERR_NOT_FOUND);
     /* Resuming from the saved file finishes the rest. */
-    ck_assert_lm_ok(lm_latency_options_set_progress(o, NULL, NULL));
+    ck_assert_lm_ok(lm_measure_options_set_progress(o, NULL, NULL));
     t.calls = 0;
-    ck_assert_lm_ok(lm_latency_measure(saved, f.g, f.e, o));
+    ck_assert_lm_ok(lm_table_measure_latency(saved, f.g, f.e, o));
     ck_assert_uint_eq(t.calls, (f.n - 3) - count_identity(&f, 3, f.n));
-    ck_assert_lm_ok(lm_latency_table_missing(saved, f.e, NULL, 0, NULL));
-    lm_latency_table_destroy(saved);
-    lm_latency_table_destroy(tab);
-    lm_latency_options_destroy(o);
+    ck_assert_lm_ok(lm_table_missing(NULL, NULL, 0, saved, f.e));
+    lm_table_destroy(saved);
+    lm_table_destroy(tab);
+    lm_measure_options_destroy(o);
     lm_test_rmtree(dir);
     fix_free(&f);
 }
@@ -275,44 +284,46 @@ START_TEST(range_and_size_override)
     fix f;
     fix_init(&f);
     fake t = {0};
-    lm_latency_options *o = fake_opts(&t);
-    ck_assert_lm_ok(lm_latency_options_set_range(o, 2, 5));
-    ck_assert_lm_ok(lm_latency_options_set_input_size(o, 16, 4));
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
-    ck_assert_uint_eq(lm_latency_table_count(tab), 3);
+    lm_measure_options *o = fake_opts(&t);
+    ck_assert_lm_ok(lm_measure_options_set_range(o, 2, 5));
+    ck_assert_lm_ok(lm_measure_options_set_input_size(o, 16, 4));
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
+    ck_assert_uint_eq(lm_table_count(tab), 3);
     for (size_t id = 0; id < f.n; id++)
-        ck_assert_int_eq(lm_latency_table_has(tab, entry(&f, id).st,
-                                              entry(&f, id).end,
-                                              entry(&f, id).kernel,
-                                              entry(&f, id).stride,
-                                              entry(&f, id).depthwise),
-                         id >= 2 && id < 5);
+        ck_assert_int_eq(
+            lm_table_has(tab, LM_TEST_KEY(entry(&f, id).st, entry(&f, id).end,
+                                          entry(&f, id).kernel,
+                                          entry(&f, id).stride,
+                                          entry(&f, id).depthwise)),
+            id >= 2 && id < 5);
     /* Every entry of this graph reads an 8x8 map: scaled to 16x4. */
     ck_assert_int_eq(t.last_h, 16);
     ck_assert_int_eq(t.last_w, 4);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 16);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_WIDTH), 4);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_HEIGHT), 16);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_WIDTH), 4);
     /* A range past the end is refused; one that runs over is clipped. */
-    ck_assert_lm_ok(lm_latency_options_set_range(o, f.n, f.n + 3));
-    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o),
+    ck_assert_lm_ok(lm_measure_options_set_range(o, f.n, f.n + 3));
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_ok(lm_latency_options_set_range(o, f.n - 1, f.n + 3));
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
-    ck_assert_uint_eq(lm_latency_table_count(tab), 4);
+    ck_assert_lm_ok(lm_measure_options_set_range(o, f.n - 1, f.n + 3));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
+    ck_assert_uint_eq(lm_table_count(tab), 4);
     /* Resuming at another size is a mismatch naming both values. */
-    ck_assert_lm_ok(lm_latency_options_set_input_size(o, 0, 0));
-    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_lm_ok(lm_measure_options_set_input_size(o, 0, 0));
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "input height 16"));
-    lm_latency_table_destroy(tab);
-    lm_latency_options_destroy(o);
+    lm_table_destroy(tab);
+    lm_measure_options_destroy(o);
     fix_free(&f);
 }
 END_TEST
 
-static lm_status failing_timer(const lm_entry_info *e, size_t batch,
-                               double *median, double *stdev, void *ud)
+static lm_status failing_timer(double *median, double *stdev,
+                               const lm_entry_info *e, size_t batch,
+                               void *ud)
 {
     (void)batch, (void)ud;
     if (e->id >= 2)
@@ -326,26 +337,28 @@ START_TEST(errors_name_graph_and_entry)
 {
     fix f;
     fix_init(&f);
-    lm_latency_options *o = NULL;
-    ck_assert_lm_ok(lm_latency_options_create(&o));
-    lm_latency_table *other = NULL, *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create(&other, "0123456789abcdef"));
-    ck_assert_lm_status(lm_latency_measure(other, f.g, f.e, o), LM_ERR_MISMATCH);
+    lm_measure_options *o = NULL;
+    ck_assert_lm_ok(lm_measure_options_create(&o));
+    lm_table *other = NULL, *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency(&other, "0123456789abcdef"));
+    ck_assert_lm_status(lm_table_measure_latency(other, f.g, f.e, o),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "0123456789abcdef"));
-    ck_assert_lm_status(lm_latency_measure(NULL, f.g, f.e, o),
+    ck_assert_lm_status(lm_table_measure_latency(NULL, f.g, f.e, o),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_latency_options_set_batch(o, 0), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_latency_options_set_repetitions(o, 0),
+    ck_assert_lm_status(lm_measure_options_set_batch(o, 0),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_latency_options_set_range(o, 3, 3),
+    ck_assert_lm_status(lm_measure_options_set_repetitions(o, 0),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_latency_options_set_input_size(o, 8, 0),
+    ck_assert_lm_status(lm_measure_options_set_range(o, 3, 3),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_measure_options_set_input_size(o, 8, 0),
                         LM_ERR_INVALID_ARG);
     /* A failing timer: the status comes back naming the entry, and the
      * entries timed before it stay. */
-    ck_assert_lm_ok(lm_latency_options_set_timer(o, failing_timer, NULL));
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_status(lm_latency_measure(tab, f.g, f.e, o), LM_ERR_IO);
+    ck_assert_lm_ok(lm_measure_options_set_timer(o, failing_timer, NULL));
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o), LM_ERR_IO);
     size_t first_bad = 2;
     while (entry(&f, first_bad).identity)
         first_bad++;
@@ -353,10 +366,10 @@ START_TEST(errors_name_graph_and_entry)
     snprintf(want, sizeof want, "entry %zu (st ", first_bad);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), want));
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "the caller's timer returned"));
-    ck_assert_uint_eq(lm_latency_table_count(tab), first_bad);
-    lm_latency_table_destroy(tab);
-    lm_latency_table_destroy(other);
-    lm_latency_options_destroy(o);
+    ck_assert_uint_eq(lm_table_count(tab), first_bad);
+    lm_table_destroy(tab);
+    lm_table_destroy(other);
+    lm_measure_options_destroy(o);
     fix_free(&f);
 }
 END_TEST
@@ -365,45 +378,44 @@ START_TEST(builtin_timer_and_provenance)
 {
     fix f;
     fix_init(&f);
-    lm_latency_options *o = NULL;
-    ck_assert_lm_ok(lm_latency_options_create(&o));
-    ck_assert_lm_ok(lm_latency_options_set_warmup(o, 1));
-    ck_assert_lm_ok(lm_latency_options_set_repetitions(o, 3));
-    lm_latency_table *tab = NULL;
-    ck_assert_lm_ok(lm_latency_table_create_for(&tab, f.e));
-    ck_assert_lm_ok(lm_latency_measure(tab, f.g, f.e, o));
+    lm_measure_options *o = NULL;
+    ck_assert_lm_ok(lm_measure_options_create(&o));
+    ck_assert_lm_ok(lm_measure_options_set_warmup(o, 1));
+    ck_assert_lm_ok(lm_measure_options_set_repetitions(o, 3));
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&tab, f.e));
+    ck_assert_lm_ok(lm_table_measure_latency(tab, f.g, f.e, o));
     for (size_t id = 0; id < f.n; id++) {
         double ms = -1, sd = -1;
-        ck_assert_lm_ok(lm_latency_table_get_entry(tab, f.e, id, &ms, &sd));
+        ck_assert_lm_ok(lm_table_get_entry(&ms, &sd, tab, f.e, id));
         ck_assert(isfinite(ms) && isfinite(sd) && sd >= 0.0);
         if (entry(&f, id).identity)
             ck_assert(ms == 0.0);
         else
             ck_assert_msg(ms > 0.0, "entry %zu: %g ms", id, ms);
     }
-    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_TIMER), "lm_engine");
-    ck_assert_str_eq(lm_latency_table_text(tab, LM_TABLE_DTYPE), "float32");
-    ck_assert_int_eq(strncmp(lm_latency_table_text(tab, LM_TABLE_DEVICE),
+    ck_assert_str_eq(lm_table_text(tab, LM_TABLE_TIMER), "lm_engine");
+    ck_assert_str_eq(lm_table_text(tab, LM_TABLE_DTYPE), "float32");
+    ck_assert_int_eq(strncmp(lm_table_text(tab, LM_TABLE_DEVICE),
                              "cpu", 3), 0);
     /* The thread count as the caller set it (the test environment sets
      * OPENBLAS_NUM_THREADS=1), when the BLAS is OpenBLAS. */
-    const char *dev = lm_latency_table_text(tab, LM_TABLE_DEVICE);
+    const char *dev = lm_table_text(tab, LM_TABLE_DEVICE);
     ck_assert_msg(!strstr(dev, "OpenBLAS") ||
                       strstr(dev, "OpenBLAS 1 thread"), "device: %s", dev);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_BATCH), 1);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_HEIGHT), 8);
-    ck_assert_int_eq(lm_latency_table_int(tab, LM_TABLE_REPETITIONS), 3);
-    lm_latency_table_destroy(tab);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_BATCH), 1);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_HEIGHT), 8);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_REPETITIONS), 3);
+    lm_table_destroy(tab);
     /* One conv alone, with the options' repetitions. */
     lm_entry_info info = entry(&f, f.n - 1);
-    double ms = 0, sd = -1;
-    ck_assert_lm_ok(lm_latency_time_conv(&info, LM_ACT_RELU, 2, 1, 3, &ms, &sd));
-    ck_assert(ms > 0.0 && sd >= 0.0);
+    lm_timing t = {.size = sizeof t};
+    ck_assert_lm_ok(lm_entry_time(&t, &info, LM_ACT_RELU, 2, 1, 3));
+    ck_assert(t.median_ms > 0.0 && t.stdev_ms >= 0.0 && t.runs == 3);
     info.kernel = 0;
-    ck_assert_lm_status(lm_latency_time_conv(&info, LM_ACT_RELU, 1, 0, 1, &ms,
-                                             NULL),
+    ck_assert_lm_status(lm_entry_time(&t, &info, LM_ACT_RELU, 1, 0, 1),
                         LM_ERR_INVALID_ARG);
-    lm_latency_options_destroy(o);
+    lm_measure_options_destroy(o);
     fix_free(&f);
 }
 END_TEST
@@ -423,17 +435,17 @@ START_TEST(proxy_scores)
     fix f;
     fix_init(&f);
     lm_weights *w = tiny_weights(f.g);
-    lm_importance_table *tab = NULL;
-    ck_assert_lm_ok(lm_importance_table_create_for(&tab, f.e,
+    lm_table *tab = NULL;
+    ck_assert_lm_ok(lm_table_create_importance_for(&tab, f.e,
                                                    LM_METRIC_NORMALISED));
-    ck_assert_lm_ok(lm_importance_proxy(tab, f.g, w, f.e, NULL));
-    ck_assert_lm_ok(lm_importance_table_missing(tab, f.e, NULL, 0, NULL));
+    ck_assert_lm_ok(lm_table_score_proxy(tab, f.g, w, f.e, NULL));
+    ck_assert_lm_ok(lm_table_missing(NULL, NULL, 0, tab, f.e));
     /* The original network's own single-conv entries change nothing. */
     for (size_t c = 1; c <= lm_entries_conv_count(f.e); c++) {
         size_t id;
         double v, raw;
-        ck_assert_lm_ok(lm_entries_original(f.e, c, &id));
-        ck_assert_lm_ok(lm_importance_table_get_entry(tab, f.e, id, &v, &raw));
+        ck_assert_lm_ok(lm_entries_find_original(&id, f.e, c));
+        ck_assert_lm_ok(lm_table_get_entry(&v, &raw, tab, f.e, id));
         ck_assert_msg(raw == 0.0 && v == 1.0, "conv %zu: rse %g", c, raw);
     }
     /* Removing activations or convs moves the output. */
@@ -441,7 +453,7 @@ START_TEST(proxy_scores)
     for (size_t id = 0; id < f.n; id++) {
         lm_entry_info info = entry(&f, id);
         double v, raw;
-        ck_assert_lm_ok(lm_importance_table_get_entry(tab, f.e, id, &v, &raw));
+        ck_assert_lm_ok(lm_table_get_entry(&v, &raw, tab, f.e, id));
         ck_assert(isfinite(raw) && raw >= 0.0 && v == exp(-raw));
         if (info.identity || info.end - info.st > 1) {
             ck_assert_msg(v < 1.0, "entry %zu scored %g", id, v);
@@ -449,11 +461,11 @@ START_TEST(proxy_scores)
         }
     }
     ck_assert_uint_gt(lossy, 2);
-    ck_assert_ptr_nonnull(strstr(lm_importance_table_text(tab, LM_TABLE_FINETUNE),
+    ck_assert_ptr_nonnull(strstr(lm_table_text(tab, LM_TABLE_FINETUNE),
                                  "data-free proxy (not the paper's"));
-    ck_assert_int_eq(lm_importance_table_int(tab, LM_TABLE_BATCH), 4);
-    ck_assert_int_eq(lm_importance_table_int(tab, LM_TABLE_HEIGHT), 8);
-    lm_importance_table_destroy(tab);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_BATCH), 4);
+    ck_assert_int_eq(lm_table_int(tab, LM_TABLE_HEIGHT), 8);
+    lm_table_destroy(tab);
     lm_weights_destroy(w);
     fix_free(&f);
 }
@@ -479,12 +491,13 @@ START_TEST(proxy_range_seed_and_inputs)
     ck_assert_lm_ok(lm_proxy_options_set_range(o, 1, 4));
     size_t calls = 0;
     ck_assert_lm_ok(lm_proxy_options_set_progress(o, count_progress, &calls));
-    lm_importance_table *a = NULL, *b = NULL;
-    ck_assert_lm_ok(lm_importance_table_create_for(&a, f.e, LM_METRIC_NORMALISED));
-    ck_assert_lm_ok(lm_importance_proxy(a, f.g, w, f.e, o));
-    ck_assert_uint_eq(lm_importance_table_count(a), 3);
+    lm_table *a = NULL, *b = NULL;
+    ck_assert_lm_ok(lm_table_create_importance_for(&a, f.e,
+                                                   LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(lm_table_score_proxy(a, f.g, w, f.e, o));
+    ck_assert_uint_eq(lm_table_count(a), 3);
     ck_assert_uint_eq(calls, 3);
-    ck_assert_lm_status(lm_importance_table_get_entry(a, f.e, 0, NULL, NULL),
+    ck_assert_lm_status(lm_table_get_entry(NULL, NULL, a, f.e, 0),
                         LM_ERR_NOT_FOUND);
     /* A caller's calibration batch must have the network's input size. */
     size_t n = 2 * 4 * 8 * 8;
@@ -493,28 +506,31 @@ START_TEST(proxy_range_seed_and_inputs)
     for (size_t i = 0; i < n; i++)
         x[i] = (float)sin(0.37 * (double)i);
     ck_assert_lm_ok(lm_proxy_options_set_inputs(o, x, 3));
-    ck_assert_lm_ok(lm_importance_table_create_for(&b, f.e, LM_METRIC_NORMALISED));
-    ck_assert_lm_status(lm_importance_proxy(b, f.g, w, f.e, o),
+    ck_assert_lm_ok(lm_table_create_importance_for(&b, f.e,
+                                                   LM_METRIC_NORMALISED));
+    ck_assert_lm_status(lm_table_score_proxy(b, f.g, w, f.e, o),
                         LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "holds 3 floats"));
     ck_assert_lm_ok(lm_proxy_options_set_inputs(o, x, n));
-    ck_assert_lm_ok(lm_importance_proxy(b, f.g, w, f.e, o));
-    ck_assert_ptr_nonnull(strstr(lm_importance_table_text(b, LM_TABLE_FINETUNE),
+    ck_assert_lm_ok(lm_table_score_proxy(b, f.g, w, f.e, o));
+    ck_assert_ptr_nonnull(strstr(lm_table_text(b, LM_TABLE_FINETUNE),
                                  "caller's calibration batch"));
     /* A resumed table scored another way is refused. */
     ck_assert_lm_ok(lm_proxy_options_set_inputs(o, NULL, 0));
-    ck_assert_lm_status(lm_importance_proxy(b, f.g, w, f.e, o), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_table_score_proxy(b, f.g, w, f.e, o),
+                        LM_ERR_MISMATCH);
     x[0] = NAN;
     ck_assert_lm_status(lm_proxy_options_set_inputs(o, x, n), LM_ERR_VALUE);
     free(x);
     /* Another metric is refused. */
-    lm_importance_table *acc = NULL;
-    ck_assert_lm_ok(lm_importance_table_create_for(&acc, f.e, LM_METRIC_ACCURACY));
-    ck_assert_lm_status(lm_importance_proxy(acc, f.g, w, f.e, o),
+    lm_table *acc = NULL;
+    ck_assert_lm_ok(
+        lm_table_create_importance_for(&acc, f.e, LM_METRIC_ACCURACY));
+    ck_assert_lm_status(lm_table_score_proxy(acc, f.g, w, f.e, o),
                         LM_ERR_MISMATCH);
-    lm_importance_table_destroy(acc);
-    lm_importance_table_destroy(a);
-    lm_importance_table_destroy(b);
+    lm_table_destroy(acc);
+    lm_table_destroy(a);
+    lm_table_destroy(b);
     lm_proxy_options_destroy(o);
     lm_weights_destroy(w);
     fix_free(&f);
@@ -530,12 +546,13 @@ START_TEST(proxy_input_size_override)
     ck_assert_lm_ok(lm_proxy_options_create(&o));
     ck_assert_lm_ok(lm_proxy_options_set_input_size(o, 6, 6));
     ck_assert_lm_ok(lm_proxy_options_set_range(o, 0, 3));
-    lm_importance_table *t = NULL;
-    ck_assert_lm_ok(lm_importance_table_create_for(&t, f.e, LM_METRIC_NORMALISED));
-    ck_assert_lm_ok(lm_importance_proxy(t, f.g, w, f.e, o));
-    ck_assert_uint_eq(lm_importance_table_count(t), 3);
-    ck_assert_int_eq(lm_importance_table_int(t, LM_TABLE_HEIGHT), 6);
-    lm_importance_table_destroy(t);
+    lm_table *t = NULL;
+    ck_assert_lm_ok(lm_table_create_importance_for(&t, f.e,
+                                                   LM_METRIC_NORMALISED));
+    ck_assert_lm_ok(lm_table_score_proxy(t, f.g, w, f.e, o));
+    ck_assert_uint_eq(lm_table_count(t), 3);
+    ck_assert_int_eq(lm_table_int(t, LM_TABLE_HEIGHT), 6);
+    lm_table_destroy(t);
     lm_proxy_options_destroy(o);
     lm_weights_destroy(w);
     fix_free(&f);

@@ -1,7 +1,7 @@
-/* Merge arithmetic (SPEC 9): every merged conv is checked against the
- * fine-tuning chain of SPEC 8 run step by step with a plain direct
- * convolution written here, independently of the library's kernel
- * algebra. Skip alignment in the reference follows receptive-field
+/* Merge arithmetic (docs/method.md section 9): every merged conv is checked
+ * against the fine-tuning chain of docs/method.md section 8 run step by step
+ * with a plain direct convolution written here, independently of the library's
+ * kernel algebra. Skip alignment in the reference follows receptive-field
  * centres, which for stride 1 is exactly a symmetric crop or zero pad. */
 #include <math.h>
 #include <stdint.h>
@@ -145,7 +145,10 @@ typedef struct op {
 #define IDS(from) {ID_SKIP, 0, 0, 0, 0, 0, 0, from, 0.0}
 #define PROJ(from, s, b) {PROJ_SKIP, 0, 1, s, 0, 1, b, from, 1e-3}
 
-enum { SPEC8, ORIGINAL }; /* where the reference chain puts the padding */
+enum {
+    MOVED_PADDING,
+    ORIGINAL
+}; /* where the reference chain puts the padding */
 
 typedef struct run {
     lm_chain *chain;
@@ -168,8 +171,9 @@ static void push_conv(builder *bd, const op *o)
     size_t nw = (size_t)(o->out * cpg * o->k * o->k);
     float *w = rand_floats(nw, 1.0 / sqrt((double)(cpg * o->k * o->k)), 0.0);
     float *b = o->bias ? rand_floats((size_t)o->out, 0.5, 0.0) : NULL;
-    ck_assert_lm_ok(lm_chain_push_conv(bd->chain, in, o->out, o->k, o->s,
-                                       o->p, o->g, w, b));
+    ck_assert_lm_ok(lm_chain_push_conv(
+        bd->chain, LM_TEST_CONV(NULL, in, o->out, o->k, o->s, o->p, o->g, 0),
+        w, b));
     int64_t pad = bd->mode == ORIGINAL ? o->p
                   : bd->steps == 0     ? bd->total_pad : 0;
     double *dw = widen(w, nw), *db = widen(b, (size_t)o->out);
@@ -190,7 +194,8 @@ static void push_bn(builder *bd, const op *o)
     size_t n = (size_t)t->c;
     float *g = rand_floats(n, 0.5, 1.0), *be = rand_floats(n, 0.5, 0.0);
     float *m = rand_floats(n, 0.5, 0.0), *var = rand_floats(n, 0.4, 0.6);
-    ck_assert_lm_ok(lm_chain_push_bn(bd->chain, g, be, m, var, o->eps));
+    ck_assert_lm_ok(lm_chain_push_bn(bd->chain,
+                                     LM_TEST_BN(g, be, m, var, o->eps)));
     ref_bn(t, g, be, m, var, o->eps);
     free(g);
     free(be);
@@ -208,9 +213,12 @@ static void push_projection(builder *bd, const op *o)
     float *g = rand_floats(out, 0.5, 1.0), *be = rand_floats(out, 0.5, 0.0);
     float *m = rand_floats(out, 0.5, 0.0), *var = rand_floats(out, 0.4, 0.6);
     float *fb = malloc(out * sizeof *fb);
-    ck_assert_lm_ok(lm_bn_fold(w, fb, w, b, out, in, g, be, m, var, o->eps));
+    ck_assert_lm_ok(
+        lm_bn_fold(w, fb, w, b, out, in, LM_TEST_BN(g, be, m, var, o->eps)));
     ck_assert_lm_ok(lm_chain_push_projection_skip(
-        bd->chain, o->from, (int64_t)in, (int64_t)out, o->s, w, fb));
+        bd->chain, o->from,
+        LM_TEST_CONV(NULL, (int64_t)in, (int64_t)out, 1, o->s, 0, 1, 0), w,
+        fb));
     double *dw = widen(w, in * out), *db = widen(fb, out);
     ref_skip(dst, src, o->s, dw, db);
     free(dw);
@@ -247,8 +255,8 @@ static tensor apply_merged(const lm_chain *c, const tensor *x, int exact)
     const lm_kstate *s = lm_chain_current(c);
     double *w = malloc(nw * sizeof *w), *b = malloc(nb * sizeof *b);
     float *fw = malloc(nw * sizeof *fw), *fb = malloc(nb * sizeof *fb);
-    ck_assert_lm_ok(lm_chain_weight(c, fw, nw));
-    ck_assert_lm_ok(lm_chain_bias(c, fb, nb));
+    ck_assert_lm_ok(lm_chain_weight(fw, nw, c));
+    ck_assert_lm_ok(lm_chain_bias(fb, nb, c));
     for (size_t i = 0; i < nw; i++)
         w[i] = exact ? s->w[i] : fw[i];
     for (size_t i = 0; i < nb; i++)
@@ -287,7 +295,7 @@ static run run_chain(const op *ops, size_t n, int64_t c_in, int64_t h,
         } else
             push_projection(&bd, o);
     }
-    ck_assert_uint_eq(lm_chain_steps(bd.chain), bd.steps);
+    ck_assert_uint_eq(lm_chain_step_count(bd.chain), bd.steps);
     run r = {bd.chain, bd.st[bd.steps].t, apply_merged(bd.chain, &bd.st[0].t, 0),
              0.0, 0.0};
     tensor exact = apply_merged(bd.chain, &bd.st[0].t, 1);
@@ -307,13 +315,13 @@ static void run_free(run *r)
     free(r->merged.v);
 }
 
-/* Run a chain in the SPEC 8 scheme, check the merged conv reproduces it
- * and has the expected shape. */
+/* Run a chain in the docs/method.md section 8 scheme, check the merged conv
+ * reproduces it and has the expected shape. */
 static void check_chain(const op *ops, size_t n, int64_t c_in, int64_t h,
                         int64_t w, int64_t kernel, int64_t stride,
                         int64_t padding, int depthwise)
 {
-    run r = run_chain(ops, n, c_in, h, w, SPEC8);
+    run r = run_chain(ops, n, c_in, h, w, MOVED_PADDING);
     ck_assert_msg(r.err32 <= 1e-5, "float32 relative error %g", r.err32);
     ck_assert_msg(r.err64 <= 1e-12, "double relative error %g", r.err64);
     ck_assert_int_eq(lm_chain_kernel(r.chain), kernel);
@@ -478,8 +486,8 @@ END_TEST
 
 START_TEST(original_padding_differs_only_at_the_border)
 {
-    /* Why SPEC 8 moves the padding: with each conv padded on its own,
-     * the chain and the merged conv disagree on the outer ring. */
+    /* Why docs/method.md section 8 moves the padding: with each conv padded on
+     * its own, the chain and the merged conv disagree on the outer ring. */
     static const op ops[] = {CV(8, 3, 1, 1, 1, 1), BNORM(1e-5),
                              CV(8, 3, 1, 1, 1, 1), IDS(0)};
     run r = run_chain(ops, sizeof ops / sizeof ops[0], 8, 9, 9, ORIGINAL);
@@ -508,7 +516,8 @@ START_TEST(bn_fold_matches_the_formula_with_its_eps)
     float fw[6], fb[2];
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *bias = with_bias ? b : NULL;
-        ck_assert_lm_ok(lm_bn_fold(fw, fb, w, bias, 2, 3, g, be, m, var, 1e-3));
+        ck_assert_lm_ok(lm_bn_fold(fw, fb, w, bias, 2, 3,
+                                   LM_TEST_BN(g, be, m, var, 1e-3)));
         for (int o = 0; o < 2; o++) {
             double s = g[o] / sqrt((double)var[o] + 1e-3);
             double want_b = ((bias ? b[o] : 0.0) - m[o]) * s + be[o];
@@ -519,13 +528,15 @@ START_TEST(bn_fold_matches_the_formula_with_its_eps)
     }
     /* eps matters: channel 0 has var 0.01, so 1e-5 and 1e-3 differ by 5%. */
     float fw5[6], fb5[2];
-    ck_assert_lm_ok(lm_bn_fold(fw5, fb5, w, b, 2, 3, g, be, m, var, 1e-5));
+    ck_assert_lm_ok(lm_bn_fold(fw5, fb5, w, b, 2, 3,
+                               LM_TEST_BN(g, be, m, var, 1e-5)));
     ck_assert(fabsf(fw5[0] - fw[0]) > 0.04f * fabsf(fw[0]));
     /* In place. */
     float iw[6], ib[2];
     memcpy(iw, w, sizeof iw);
     memcpy(ib, b, sizeof ib);
-    ck_assert_lm_ok(lm_bn_fold(iw, ib, iw, ib, 2, 3, g, be, m, var, 1e-5));
+    ck_assert_lm_ok(lm_bn_fold(iw, ib, iw, ib, 2, 3,
+                               LM_TEST_BN(g, be, m, var, 1e-5)));
     ck_assert_mem_eq(iw, fw5, sizeof iw);
     ck_assert_mem_eq(ib, fb5, sizeof ib);
 }
@@ -536,22 +547,28 @@ START_TEST(bn_fold_rejects_bad_input_and_writes_nothing)
     const float w[2] = {1.0f, 2.0f}, one[2] = {1.0f, 1.0f};
     const float zero[2] = {0.0f, 0.0f}, var[2] = {1.0f, -1.0f};
     float fw[2] = {7.0f, 7.0f}, fb[2] = {7.0f, 7.0f};
-    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1, one, zero, zero, var,
-                                   1e-5), LM_ERR_VALUE);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1,
+                                   LM_TEST_BN(one, zero, zero, var, 1e-5)),
+                        LM_ERR_VALUE);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "channel 1"));
     ck_assert_float_eq(fw[0], 7.0f);
     ck_assert_float_eq(fb[0], 7.0f);
-    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1, one, zero, zero, one,
-                                   -1.0), LM_ERR_VALUE);
-    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1, one, zero, zero, one,
-                                   NAN), LM_ERR_VALUE);
-    ck_assert_lm_status(lm_bn_fold(fw, fb, NULL, NULL, 2, 1, one, zero, zero,
-                                   one, 1e-5), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 0, 1, one, zero, zero, one,
-                                   1e-5), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1,
+                                   LM_TEST_BN(one, zero, zero, one, -1.0)),
+                        LM_ERR_VALUE);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 2, 1,
+                                   LM_TEST_BN(one, zero, zero, one, NAN)),
+                        LM_ERR_VALUE);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, NULL, NULL, 2, 1,
+                                   LM_TEST_BN(one, zero, zero, one, 1e-5)),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, w, NULL, 0, 1,
+                                   LM_TEST_BN(one, zero, zero, one, 1e-5)),
+                        LM_ERR_INVALID_ARG);
     const float huge[2] = {3e38f, 3e38f}, tiny[2] = {1e-30f, 1e-30f};
-    ck_assert_lm_status(lm_bn_fold(fw, fb, huge, NULL, 2, 1, one, zero, zero,
-                                   tiny, 0.0), LM_ERR_VALUE);
+    ck_assert_lm_status(lm_bn_fold(fw, fb, huge, NULL, 2, 1,
+                                   LM_TEST_BN(one, zero, zero, tiny, 0.0)),
+                        LM_ERR_VALUE);
     ck_assert_float_eq(fw[1], 7.0f);
 }
 END_TEST
@@ -564,11 +581,15 @@ START_TEST(chain_bn_equals_folding_first)
     float fw[8 * 3 * 9], fb[8], cw[8 * 3 * 9], cb[8];
     lm_chain *c = NULL;
     ck_assert_lm_ok(lm_chain_create(&c, 3));
-    ck_assert_lm_ok(lm_chain_push_conv(c, 3, 8, 3, 1, 1, 1, w, b));
-    ck_assert_lm_ok(lm_chain_push_bn(c, g, be, m, var, 1e-3));
-    ck_assert_lm_ok(lm_chain_weight(c, cw, 8 * 3 * 9));
-    ck_assert_lm_ok(lm_chain_bias(c, cb, 8));
-    ck_assert_lm_ok(lm_bn_fold(fw, fb, w, b, 8, 27, g, be, m, var, 1e-3));
+    ck_assert_lm_ok(lm_chain_push_conv(c,
+                                       LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0),
+                                       w, b));
+    ck_assert_lm_ok(lm_chain_push_bn(c,
+                                     LM_TEST_BN(g, be, m, var, 1e-3)));
+    ck_assert_lm_ok(lm_chain_weight(cw, 8 * 3 * 9, c));
+    ck_assert_lm_ok(lm_chain_bias(cb, 8, c));
+    ck_assert_lm_ok(lm_bn_fold(fw, fb, w, b, 8, 27,
+                               LM_TEST_BN(g, be, m, var, 1e-3)));
     /* Both fold in double and round once. */
     ck_assert_mem_eq(cw, fw, sizeof cw);
     ck_assert_mem_eq(cb, fb, sizeof cb);
@@ -603,14 +624,18 @@ START_TEST(conv_with_kernel_after_stride_is_unsupported)
 {
     lm_chain *c = NULL;
     ck_assert_lm_ok(lm_chain_create(&c, 3));
-    ck_assert_lm_ok(lm_chain_push_conv(c, 3, 8, 3, 2, 1, 1, ones, NULL));
-    ck_assert_lm_status(lm_chain_push_conv(c, 8, 8, 3, 1, 1, 1, ones, NULL),
-                        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 3, 8, 3, 2, 1, 1, 0), ones, NULL));
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), ones,
+                           NULL),
+        LM_ERR_UNSUPPORTED);
     assert_message_has("step 2");
     /* The chain is unchanged and still usable. */
-    ck_assert_uint_eq(lm_chain_steps(c), 1);
+    ck_assert_uint_eq(lm_chain_step_count(c), 1);
     ck_assert_int_eq(lm_chain_kernel(c), 3);
-    ck_assert_lm_ok(lm_chain_push_conv(c, 8, 8, 1, 2, 0, 1, ones, NULL));
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 8, 8, 1, 2, 0, 1, 0), ones, NULL));
     ck_assert_int_eq(lm_chain_stride(c), 4);
     lm_chain_destroy(c);
 }
@@ -620,33 +645,52 @@ START_TEST(bad_convs_are_invalid_and_name_the_step)
 {
     lm_chain *c = NULL;
     ck_assert_lm_ok(lm_chain_create(&c, 8));
-    ck_assert_lm_ok(lm_chain_push_conv(c, 8, 5, 3, 1, 1, 1, ones, NULL));
-    ck_assert_lm_status(lm_chain_push_conv(c, 8, 8, 3, 1, 1, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 8, 5, 3, 1, 1, 1, 0), ones, NULL));
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG);
     assert_message_has("step 2");
     assert_message_has("chain carries 5");
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 8, 2, 1, 1, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG); /* even kernel */
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 8, 3, 0, 1, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 8, 3, 1, -1, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 8, 3, 1, 1, 2, ones, NULL),
-                        LM_ERR_INVALID_ARG); /* groups do not divide 5 */
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 8, 3, 1, 1, 1, NULL, NULL),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_conv(NULL, 5, 8, 3, 1, 1, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 8, 2, 1, 1, 1, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG); /* even kernel */
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 8, 3, 0, 1, 1, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 8, 3, 1, -1, 1, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 8, 3, 1, 1, 2, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG); /* groups do not divide 5 */
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 8, 3, 1, 1, 1, 0), NULL,
+                           NULL),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_conv(NULL, LM_TEST_CONV(NULL, 5, 8, 3, 1, 1, 1, 0), ones,
+                           NULL),
+        LM_ERR_INVALID_ARG);
     float nan_w[5 * 9];
     memcpy(nan_w, ones, sizeof nan_w);
     nan_w[7] = NAN;
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 1, 3, 1, 1, 1, nan_w, NULL),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 1, 3, 1, 1, 1, 0), nan_w,
+                           NULL),
+        LM_ERR_VALUE);
     assert_message_has("weight[7]");
-    ck_assert_lm_status(lm_chain_push_conv(c, 5, 1, 1, 1, 1, 1, ones, nan_w + 7),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_chain_push_conv(c, LM_TEST_CONV(NULL, 5, 1, 1, 1, 1, 1, 0), ones,
+                           nan_w + 7),
+        LM_ERR_VALUE);
     assert_message_has("bias[0]");
-    ck_assert_uint_eq(lm_chain_steps(c), 1);
+    ck_assert_uint_eq(lm_chain_step_count(c), 1);
     ck_assert_int_eq(lm_chain_padding(c), 1);
     lm_chain_destroy(c);
 }
@@ -658,38 +702,52 @@ START_TEST(bad_skips_are_invalid)
     ck_assert_lm_status(lm_chain_create(&c, 0), LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_chain_create(&c, 3));
     ck_assert_lm_status(lm_chain_push_identity_skip(c, 0), LM_ERR_INVALID_ARG);
-    ck_assert_lm_ok(lm_chain_push_conv(c, 3, 8, 3, 1, 1, 1, ones, NULL));
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0), ones, NULL));
     ck_assert_lm_status(lm_chain_push_identity_skip(c, 0), LM_ERR_INVALID_ARG);
     assert_message_has("step 0 to step 1");
     assert_message_has("3 and 8 channels");
     ck_assert_lm_status(lm_chain_push_identity_skip(c, 1), LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 8, 8, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 3, 8, 2, ones, NULL),
-                        LM_ERR_INVALID_ARG);
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 3, 8, 1, NULL, NULL),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 8, 8, 1, 1, 0, 1, 0), ones, NULL),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 3, 8, 1, 2, 0, 1, 0), ones, NULL),
+        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 3, 8, 1, 1, 0, 1, 0), NULL, NULL),
+        LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_chain_push_identity_skip(NULL, 0), LM_ERR_INVALID_ARG);
     lm_chain_destroy(c);
 
     ck_assert_lm_ok(lm_chain_create(&c, 8));
-    ck_assert_lm_ok(lm_chain_push_conv(c, 8, 8, 3, 2, 1, 1, ones, NULL));
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 8, 8, 3, 2, 1, 1, 0), ones, NULL));
     ck_assert_lm_status(lm_chain_push_identity_skip(c, 0), LM_ERR_INVALID_ARG);
     assert_message_has("stride");
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 8, 8, 1, ones, NULL),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 8, 8, 1, 1, 0, 1, 0), ones, NULL),
+        LM_ERR_INVALID_ARG);
     assert_message_has("stride");
     float nan_w[64];
     memcpy(nan_w, ones, sizeof nan_w);
     nan_w[9] = NAN;
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 8, 8, 2, nan_w, NULL),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 8, 8, 1, 2, 0, 1, 0), nan_w, NULL),
+        LM_ERR_VALUE);
     assert_message_has("weight[9]");
-    ck_assert_lm_status(lm_chain_push_projection_skip(c, 0, 8, 8, 2, ones,
-                                                      nan_w + 2),
-                        LM_ERR_VALUE);
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 8, 8, 1, 2, 0, 1, 0), ones, nan_w + 2),
+        LM_ERR_VALUE);
     assert_message_has("bias[7]");
-    ck_assert_lm_ok(lm_chain_push_projection_skip(c, 0, 8, 8, 2, ones, NULL));
+    ck_assert_lm_ok(lm_chain_push_projection_skip(
+        c, 0, LM_TEST_CONV(NULL, 8, 8, 1, 2, 0, 1, 0), ones, NULL));
     lm_chain_destroy(c);
 }
 END_TEST
@@ -700,15 +758,19 @@ START_TEST(bad_batch_norms_leave_the_chain_unchanged)
     const float neg[2] = {1.0f, -1.0f}, w[2] = {2.0f, 3.0f};
     lm_chain *c = NULL;
     ck_assert_lm_ok(lm_chain_create(&c, 1));
-    ck_assert_lm_status(lm_chain_push_bn(c, g, z, z, g, 1e-5), LM_ERR_STATE);
-    ck_assert_lm_ok(lm_chain_push_conv(c, 1, 2, 1, 1, 0, 1, w, NULL));
-    ck_assert_lm_status(lm_chain_push_bn(c, g, z, z, neg, 1e-5), LM_ERR_VALUE);
+    ck_assert_lm_status(lm_chain_push_bn(c, LM_TEST_BN(g, z, z, g, 1e-5)),
+                        LM_ERR_STATE);
+    ck_assert_lm_ok(lm_chain_push_conv(
+        c, LM_TEST_CONV(NULL, 1, 2, 1, 1, 0, 1, 0), w, NULL));
+    ck_assert_lm_status(lm_chain_push_bn(c, LM_TEST_BN(g, z, z, neg, 1e-5)),
+                        LM_ERR_VALUE);
     assert_message_has("channel 1");
-    ck_assert_lm_status(lm_chain_push_bn(c, g, z, z, g, NAN), LM_ERR_VALUE);
-    ck_assert_lm_status(lm_chain_push_bn(c, g, z, z, NULL, 1e-5),
+    ck_assert_lm_status(lm_chain_push_bn(c, LM_TEST_BN(g, z, z, g, NAN)),
+                        LM_ERR_VALUE);
+    ck_assert_lm_status(lm_chain_push_bn(c, LM_TEST_BN(g, z, z, NULL, 1e-5)),
                         LM_ERR_INVALID_ARG);
     float out[2];
-    ck_assert_lm_ok(lm_chain_weight(c, out, 2));
+    ck_assert_lm_ok(lm_chain_weight(out, 2, c));
     ck_assert_float_eq(out[0], 2.0f);
     ck_assert_float_eq(out[1], 3.0f);
     lm_chain_destroy(c);
@@ -727,17 +789,21 @@ START_TEST(results_of_empty_and_overflowing_chains)
     ck_assert_int_eq(lm_chain_kernel(c), 0); /* identity option: no conv */
     ck_assert_int_eq(lm_chain_in_channels(c), 2);
     ck_assert_int_eq(lm_chain_out_channels(c), 2);
-    ck_assert_lm_status(lm_chain_weight(c, out, 4), LM_ERR_STATE);
-    ck_assert_lm_status(lm_chain_bias(c, out, 4), LM_ERR_STATE);
+    ck_assert_lm_status(lm_chain_weight(out, 4, c), LM_ERR_STATE);
+    ck_assert_lm_status(lm_chain_bias(out, 4, c), LM_ERR_STATE);
     const float big[4] = {1e30f, 1e30f, 1e30f, 1e30f};
-    ck_assert_lm_ok(lm_chain_push_conv(c, 2, 2, 1, 1, 0, 1, big, NULL));
-    ck_assert_lm_status(lm_chain_weight(c, out, 3), LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_chain_push_conv(c,
+                                       LM_TEST_CONV(NULL, 2, 2, 1, 1, 0, 1, 0),
+                                       big, NULL));
+    ck_assert_lm_status(lm_chain_weight(out, 3, c), LM_ERR_INVALID_ARG);
     assert_message_has("needs 4 floats");
-    ck_assert_lm_status(lm_chain_weight(c, NULL, 4), LM_ERR_INVALID_ARG);
-    ck_assert_lm_ok(lm_chain_weight(c, out, 4));
-    ck_assert_lm_ok(lm_chain_push_conv(c, 2, 2, 1, 1, 0, 1, big, NULL));
-    ck_assert_lm_status(lm_chain_weight(c, out, 4), LM_ERR_VALUE);
-    ck_assert_lm_ok(lm_chain_bias(c, out, 2));
+    ck_assert_lm_status(lm_chain_weight(NULL, 4, c), LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_chain_weight(out, 4, c));
+    ck_assert_lm_ok(lm_chain_push_conv(c,
+                                       LM_TEST_CONV(NULL, 2, 2, 1, 1, 0, 1, 0),
+                                       big, NULL));
+    ck_assert_lm_status(lm_chain_weight(out, 4, c), LM_ERR_VALUE);
+    ck_assert_lm_ok(lm_chain_bias(out, 2, c));
     ck_assert_float_eq(out[0], 0.0f);
     lm_chain_destroy(c);
 }

@@ -1,7 +1,8 @@
-/* Whole-network merging and verification (SPEC 8, 9): plans from results,
- * the engine running a plan, lm_merge_network and lm_verify on small
- * networks and on the zoo's ResNet-34, ResNet-50 and MobileNetV2 at a
- * reduced input size, with random weights and batch norm statistics. */
+/* Whole-network merging and verification (docs/method.md section 8, 9): plans
+ * from results, the engine running a plan, lm_graph_merge and
+ * lm_graph_verify_merge on small networks and on the zoo's ResNet-34,
+ * ResNet-50 and MobileNetV2 at a reduced input size, with random weights and
+ * batch norm statistics. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,7 +10,11 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "weights_names.h"
 #include "layermerge/layermerge.h"
+#include "graph/graph_query.h"
+#include "solve/result_query.h"
+#include "plan/plan_query.h"
 
 /* Whole-zoo merges are BLAS-bound and run ~100x slower under valgrind;
  * check_zoo_results() skips them there. */
@@ -23,8 +28,8 @@
 #define UNDER_VALGRIND() 0
 #endif
 
-/* Merged vs chain, relative to the largest output magnitude (SPEC 9:
- * float32 round-off). */
+/* Merged vs chain, relative to the largest output magnitude (docs/method.md
+ * section 9: float32 round-off). */
 #define TOLERANCE 1e-5
 
 static lm_weights *random_weights(const lm_graph *g, uint64_t seed)
@@ -42,7 +47,7 @@ static double merge_and_verify(const lm_graph *g, const lm_weights *w,
 {
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
-    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
     ck_assert(lm_graph_is_valid(mg));
     size_t kept_segments = lm_plan_segment_count(plan);
     ck_assert_uint_eq(lm_graph_conv_count(mg), kept_segments);
@@ -62,9 +67,10 @@ static double merge_and_verify(const lm_graph *g, const lm_weights *w,
         lm_graph_destroy(g2);
         lm_weights_destroy(w2);
     }
-    double abs_err = -1.0, rel_err = -1.0;
-    ck_assert_lm_ok(lm_verify(g, w, plan, mg, mw, 2, 99, &abs_err, &rel_err));
-    ck_assert(abs_err >= 0.0 && rel_err >= 0.0);
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_ok(lm_graph_verify_merge(&dev, g, w, plan, mg, mw, 2, 99));
+    double rel_err = dev.max_rel;
+    ck_assert(dev.max_abs >= 0.0 && rel_err >= 0.0);
     lm_graph_destroy(mg);
     lm_weights_destroy(mw);
     return rel_err;
@@ -84,8 +90,8 @@ static lm_graph *small_net(void)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 16, 16));
     ck_assert_lm_ok(lm_graph_set_name(g, "small"));
-    ck_assert_lm_ok(lm_graph_add_layer_conv(g, LM_SITE_STEM, 0, "stem.conv", 3,
-                                            8, 3, 1, 1, 1, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV("stem.conv", 3, 8, 3, 1, 1, 1, 0)));
     ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "stem.bn",
                                                  8, 1e-3));
     ck_assert_lm_ok(lm_graph_add_layer_act(g, LM_SITE_STEM, 0, LM_ACT_RELU));
@@ -108,9 +114,11 @@ static lm_graph *small_net(void)
     for (size_t i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%zu.conv", i + 1);
-        ck_assert_lm_ok(lm_graph_add_conv(g, name, c[i].in, c[i].out, c[i].k,
-                                          c[i].s, c[i].k / 2, c[i].groups,
-                                          c[i].bias, c[i].act));
+        ck_assert_lm_ok(lm_graph_add_conv(
+            g,
+            LM_TEST_CONV(name, c[i].in, c[i].out, c[i].k, c[i].s, c[i].k / 2,
+                         c[i].groups, c[i].bias),
+            c[i].act));
         snprintf(name, sizeof name, "t%zu.bn", i + 1);
         if (c[i].bn)
             ck_assert_lm_ok(lm_graph_set_conv_bn(g, i + 1, name,
@@ -151,8 +159,8 @@ static lm_plan *small_plan(const lm_graph *g, const small_case *sc)
     for (const char *p = sc->pruned; p && *p; p++)
         kept[(size_t)*p - 1] = 0;
     lm_plan *plan = NULL;
-    ck_assert_lm_ok(lm_plan_for_segments(&plan, g, sc->bounds, sc->n_bounds,
-                                         kept));
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, sc->bounds,
+                                                sc->n_bounds, kept));
     return plan;
 }
 
@@ -202,50 +210,50 @@ START_TEST(test_small_structure)
     lm_plan *plan = small_plan(g, &sc);
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
-    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
     ck_assert_uint_eq(lm_graph_conv_count(mg), 6);
     lm_conv_info ci = {.size = sizeof ci};
-    ck_assert_lm_ok(lm_graph_conv_info(mg, 1, &ci)); /* 3x3, dw 3x3, 1x1 */
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 1)); /* 3x3, dw 3x3, 1x1 */
     ck_assert_int_eq(ci.kernel, 5);
     ck_assert_int_eq(ci.padding, 2);
     ck_assert_int_eq(ci.groups, 1);
     ck_assert_int_eq(ci.has_bias, 1);
     ck_assert_int_eq(ci.has_bn, 0);
     ck_assert_str_eq(ci.name, "merged.0_3");
-    ck_assert_lm_ok(lm_graph_conv_info(mg, 2, &ci)); /* dw 5x5 s2, 1x1 */
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 2)); /* dw 5x5 s2, 1x1 */
     ck_assert_int_eq(ci.kernel, 5);
     ck_assert_int_eq(ci.stride, 2);
     ck_assert_int_eq(ci.padding, 2);
     ck_assert_int_eq(ci.groups, 1);
-    ck_assert_lm_ok(lm_graph_conv_info(mg, 4, &ci)); /* single dw conv 7 */
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 4)); /* single dw conv 7 */
     ck_assert_str_eq(ci.name, "t7.conv");
     ck_assert_int_eq(ci.groups, 16);
     ck_assert_int_eq(ci.has_bn, 0);
     ck_assert_int_eq(ci.has_bias, 1);
-    ck_assert_int_eq(lm_graph_activation(mg, 1), LM_ACT_RELU);
+    ck_assert_int_eq(lm_graph_position_act(mg, 1), LM_ACT_RELU);
     /* position 3 was identity; its segment spans more than one position */
-    ck_assert_int_eq(lm_graph_activation(mg, 1), LM_ACT_RELU);
+    ck_assert_int_eq(lm_graph_position_act(mg, 1), LM_ACT_RELU);
     /* position 7 was identity and its segment spans one position */
-    ck_assert_int_eq(lm_graph_activation(mg, 4), LM_ACT_IDENTITY);
-    ck_assert(lm_graph_is_barrier(mg, 0));
-    ck_assert(lm_graph_is_barrier(mg, 2));
-    ck_assert(lm_graph_is_barrier(mg, 5));
-    ck_assert(!lm_graph_is_barrier(mg, 3));
+    ck_assert_int_eq(lm_graph_position_act(mg, 4), LM_ACT_IDENTITY);
+    ck_assert(lm_graph_position_barrier(mg, 0));
+    ck_assert(lm_graph_position_barrier(mg, 2));
+    ck_assert(lm_graph_position_barrier(mg, 5));
+    ck_assert(!lm_graph_position_barrier(mg, 3));
     ck_assert_uint_eq(lm_graph_layer_count(mg, LM_SITE_POSITION, 5), 1);
     /* (5,7) -> (2,4); (6,8) -> (3,5) with its projection; (8,10) fused */
     ck_assert_uint_eq(lm_graph_skip_count(mg), 2);
     static const size_t want[2][2] = {{2, 4}, {3, 5}};
     for (size_t k = 0; k < 2; k++) {
         lm_skip_info si = {.size = sizeof si};
-        ck_assert_lm_ok(lm_graph_skip_info(mg, k, &si));
+        ck_assert_lm_ok(lm_graph_skip_info(&si, mg, k));
         ck_assert_uint_eq(si.source, want[k][0]);
         ck_assert_uint_eq(si.target, want[k][1]);
         ck_assert_int_eq(si.has_projection, k == 1);
     }
-    ck_assert(lm_weights_find(mw, "p68.conv.weight", NULL) == LM_OK);
-    ck_assert(lm_weights_find(mw, "p35.conv.weight", NULL) != LM_OK);
-    ck_assert(lm_weights_find(mw, "t1.conv.weight", NULL) != LM_OK);
-    ck_assert(lm_weights_find(mw, "merged.0_3.bias", NULL) == LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "p68.conv.weight") == LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "p35.conv.weight") != LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "t1.conv.weight") != LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "merged.0_3.bias") == LM_OK);
     lm_plan_destroy(plan);
     lm_graph_destroy(mg);
     lm_weights_destroy(mw);
@@ -275,13 +283,13 @@ START_TEST(test_long_names)
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 8, 8));
     ck_assert_lm_ok(lm_graph_set_name(g, gname));
-    ck_assert_lm_ok(lm_graph_add_conv(g, c1, 3, 4, 3, 1, 1, 1, 0,
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c1, 3, 4, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, b1, 1e-5));
-    ck_assert_lm_ok(lm_graph_add_conv(g, c2, 4, 4, 3, 1, 1, 1, 1,
-                                      LM_ACT_IDENTITY));
-    ck_assert_lm_ok(lm_graph_add_conv(g, c3, 4, 4, 1, 1, 0, 1, 1,
-                                      LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c2, 4, 4, 3, 1, 1, 1, 1), LM_ACT_IDENTITY));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c3, 4, 4, 1, 1, 0, 1, 1), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_add_layer_adaptive_avgpool(g, LM_SITE_HEAD, 0, 1,
                                                         1));
     ck_assert_lm_ok(lm_graph_add_layer_flatten(g, LM_SITE_HEAD, 0));
@@ -293,22 +301,22 @@ START_TEST(test_long_names)
     static const small_case sc = {{0, 1, 3}, 3, NULL, ""};
     uint8_t kept[3] = {1, 1, 1};
     lm_plan *plan = NULL;
-    ck_assert_lm_ok(lm_plan_for_segments(&plan, g, sc.bounds, sc.n_bounds,
-                                         kept));
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, sc.bounds,
+                                                sc.n_bounds, kept));
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
-    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
     ck_assert_uint_eq(strlen(lm_graph_name(mg)), 900 + strlen("-merged"));
     lm_conv_info ci = {.size = sizeof ci};
-    ck_assert_lm_ok(lm_graph_conv_info(mg, 1, &ci));
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 1));
     ck_assert_str_eq(ci.name, c1);
     char *wname = long_name('a', ".conv.bias");
-    ck_assert_lm_ok(lm_weights_find(mw, wname, NULL));
+    ck_assert_lm_ok(lm_weights_find(NULL, mw, wname));
     free(wname);
     ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
-    double abs_err = -1.0, rel_err = -1.0;
-    ck_assert_lm_ok(lm_verify(g, w, plan, mg, mw, 1, 3, &abs_err, &rel_err));
-    ck_assert(rel_err <= TOLERANCE);
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_ok(lm_graph_verify_merge(&dev, g, w, plan, mg, mw, 1, 3));
+    ck_assert(dev.max_rel <= TOLERANCE);
     lm_plan_destroy(plan);
     lm_graph_destroy(mg);
     lm_weights_destroy(mw);
@@ -347,16 +355,16 @@ static lm_graph *zoo_at(const char *model, int side)
 /* Synthetic tables as in test_solver_api.c: latency grows with the work of
  * the merged conv, importance falls with its kernel and pruned convs. */
 static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
-                                   lm_latency_table **lat,
-                                   lm_importance_table **imp)
+                                   lm_table **lat,
+                                   lm_table **imp)
 {
     ck_assert_lm_ok(lm_entries_create(entries, g));
-    ck_assert_lm_ok(lm_latency_table_create_for(lat, *entries));
-    ck_assert_lm_ok(lm_importance_table_create_for(imp, *entries,
+    ck_assert_lm_ok(lm_table_create_latency_for(lat, *entries));
+    ck_assert_lm_ok(lm_table_create_importance_for(imp, *entries,
                                                    LM_METRIC_NORMALISED));
     for (size_t id = 0; id < lm_entries_count(*entries); id++) {
         lm_entry_info in = {.size = sizeof in};
-        ck_assert_lm_ok(lm_entries_entry(*entries, id, &in));
+        ck_assert_lm_ok(lm_entries_entry_info(&in, *entries, id));
         double k2 = (double)(in.kernel * in.kernel);
         double work = k2 * (double)in.out_channels * (double)in.in_height *
                       (double)in.in_width / (double)(in.stride * in.stride);
@@ -366,9 +374,9 @@ static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
                        0.01 * (double)(in.end - in.st - in.n_kept)) +
                    1e-4 * (double)(in.st % 3);
         if (!in.identity) /* ms-like values at 32x32 */
-            ck_assert_lm_ok(lm_latency_table_set_entry(*lat, *entries, id,
-                                                       0.2 + work * 1e-5, 0.0));
-        ck_assert_lm_ok(lm_importance_table_set_entry_normalised(
+            ck_assert_lm_ok(lm_table_set_latency_entry(
+                *lat, *entries, id, 0.2 + work * 1e-5, 0.0));
+        ck_assert_lm_ok(lm_table_set_importance_entry_normalised(
             *imp, *entries, id, v, v));
     }
     lm_solver *s = NULL;
@@ -389,8 +397,8 @@ static void check_zoo_results(const char *model, int side)
     lm_graph *g = zoo_at(model, side);
     lm_weights *w = random_weights(g, 17);
     lm_entries *e = NULL;
-    lm_latency_table *lat = NULL;
-    lm_importance_table *imp = NULL;
+    lm_table *lat = NULL;
+    lm_table *imp = NULL;
     lm_solver *s = synthetic_solver(g, &e, &lat, &imp);
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
@@ -401,14 +409,14 @@ static void check_zoo_results(const char *model, int side)
         lm_front *f = NULL;
         const lm_result *use = NULL;
         if (i < 3) {
-            ck_assert_lm_ok(lm_solver_run(s, o, &r));
+            ck_assert_lm_ok(lm_solver_run(&r, s, o));
             use = r;
         } else {
-            ck_assert_lm_ok(lm_solver_front(s, o, &f));
+            ck_assert_lm_ok(lm_solver_run_front(&f, s, o));
             use = lm_front_get(f, 0);
         }
         lm_plan *plan = NULL;
-        ck_assert_lm_ok(lm_plan_for_result(&plan, g, use));
+        ck_assert_lm_ok(lm_plan_create_for_result(&plan, g, use));
         double rel = merge_and_verify(g, w, plan, NULL);
         fprintf(stderr, "%s %s: %zu segments, rel err %.3g\n", model,
                 i < 3 ? (i == 0 ? "0.9" : i == 1 ? "0.7" : "0.5") : "fastest",
@@ -421,8 +429,8 @@ static void check_zoo_results(const char *model, int side)
     }
     lm_solve_options_destroy(o);
     lm_solver_destroy(s);
-    lm_importance_table_destroy(imp);
-    lm_latency_table_destroy(lat);
+    lm_table_destroy(imp);
+    lm_table_destroy(lat);
     lm_entries_destroy(e);
     lm_weights_destroy(w);
     lm_graph_destroy(g);
@@ -463,7 +471,7 @@ START_TEST(test_mobilenetv2_largest_segments)
         size_t best = at + 1;
         for (size_t sg = 0; sg < lm_entries_segment_count(e); sg++) {
             lm_segment_info si = {.size = sizeof si};
-            ck_assert_lm_ok(lm_entries_segment(e, sg, &si));
+            ck_assert_lm_ok(lm_entries_segment_info(&si, e, sg));
             if (si.st == at && si.end > best && si.n_entries > 0)
                 best = si.end;
         }
@@ -471,7 +479,7 @@ START_TEST(test_mobilenetv2_largest_segments)
         at = best;
     }
     lm_plan *plan = NULL;
-    ck_assert_lm_ok(lm_plan_for_segments(&plan, g, bounds, nb, NULL));
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, nb, NULL));
     double rel = merge_and_verify(g, w, plan, NULL);
     fprintf(stderr, "mobilenetv2 largest segments (%zu): rel err %.3g\n",
             nb - 1, rel);
@@ -490,15 +498,15 @@ static lm_weights *copy_without(const lm_weights *w, const char *drop,
 {
     lm_weights *c = NULL;
     ck_assert_lm_ok(lm_weights_create(&c));
-    for (size_t i = 0; i < lm_weights_count(w); i++) {
-        const char *name = lm_weights_name(w, i);
+    for (size_t i = 0; i < lm_weights_tensor_count(w); i++) {
+        const char *name = lm_test_tensor_name(w, i);
         if (drop && !strcmp(name, drop))
             continue;
         int64_t dims[8];
         size_t nd = 0, n = 0;
         const float *data = NULL;
-        ck_assert_lm_ok(lm_weights_shape(w, name, dims, 8, &nd));
-        ck_assert_lm_ok(lm_weights_data_f32(w, name, &data, &n));
+        ck_assert_lm_ok(lm_weights_shape(&nd, dims, 8, w, name));
+        ck_assert_lm_ok(lm_weights_data_f32(&data, &n, w, name));
         if (reshape && !strcmp(name, reshape)) { /* same count, other shape */
             dims[0] = (int64_t)n;
             nd = 1;
@@ -521,39 +529,39 @@ START_TEST(test_engine_plan)
           *y1 = calloc(no, sizeof *y1);
     for (size_t i = 0; i < ni; i++)
         x[i] = (float)sin((double)i * 0.37);
-    ck_assert_lm_ok(lm_engine_run(e, x, ni, y0, no));
+    ck_assert_lm_ok(lm_engine_run(y0, no, e, x, ni));
     static const small_case sc = {{0, 3, 5, 8, 10}, 5, "\x06", ""};
     lm_plan *plan = small_plan(g, &sc);
     ck_assert_lm_ok(lm_engine_configure_plan(e, plan));
-    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no));
+    ck_assert_lm_ok(lm_engine_run(y1, no, e, x, ni));
     ck_assert(memcmp(y0, y1, no * sizeof *y0) != 0);
     ck_assert_lm_ok(lm_engine_configure_plan(e, NULL));
-    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no));
+    ck_assert_lm_ok(lm_engine_run(y1, no, e, x, ni));
     ck_assert_mem_eq(y0, y1, no * sizeof *y0);
 
     lm_graph *other = zoo_at("resnet18", 32);
     lm_entries *oe = NULL;
     ck_assert_lm_ok(lm_entries_create(&oe, other));
     lm_plan *oplan = NULL;
-    ck_assert_lm_ok(lm_plan_for_entry(&oplan, other, oe, 3));
+    ck_assert_lm_ok(lm_plan_create_for_entry(&oplan, other, oe, 3));
     ck_assert_lm_status(lm_engine_configure_plan(e, oplan), LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(g)));
     ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(other)));
-    ck_assert_lm_ok(lm_engine_run(e, x, ni, y1, no)); /* unchanged */
+    ck_assert_lm_ok(lm_engine_run(y1, no, e, x, ni)); /* unchanged */
     ck_assert_mem_eq(y0, y1, no * sizeof *y0);
     ck_assert_lm_status(lm_engine_configure_plan(NULL, plan),
                         LM_ERR_INVALID_ARG);
 
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
-    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, w, oplan),
+    ck_assert_lm_status(lm_graph_merge(&mg, &mw, g, w, oplan),
                         LM_ERR_MISMATCH);
     ck_assert_ptr_null(mg);
     ck_assert_ptr_null(mw);
-    double a, r;
-    ck_assert_lm_status(lm_verify(g, w, oplan, g, w, 1, 1, &a, &r),
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_status(lm_graph_verify_merge(&dev, g, w, oplan, g, w, 1, 1),
                         LM_ERR_MISMATCH);
-    ck_assert_lm_status(lm_verify(g, w, plan, g, w, 0, 1, &a, &r),
+    ck_assert_lm_status(lm_graph_verify_merge(&dev, g, w, plan, g, w, 0, 1),
                         LM_ERR_INVALID_ARG);
     lm_plan_destroy(oplan);
     lm_entries_destroy(oe);
@@ -578,24 +586,24 @@ START_TEST(test_bad_weights)
     lm_weights *mw = NULL;
 
     lm_weights *missing = copy_without(w, "t6.bn.running_var", NULL);
-    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, missing, plan),
+    ck_assert_lm_status(lm_graph_merge(&mg, &mw, g, missing, plan),
                         LM_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "t6.bn.running_var"));
     ck_assert_ptr_null(mg);
     lm_weights_destroy(missing);
 
     lm_weights *bad = copy_without(w, NULL, "p68.conv.weight");
-    ck_assert_lm_status(lm_merge_network(&mg, &mw, g, bad, plan),
+    ck_assert_lm_status(lm_graph_merge(&mg, &mw, g, bad, plan),
                         LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "p68.conv.weight"));
     lm_weights_destroy(bad);
 
     /* merged weights that do not fit the merged graph */
-    ck_assert_lm_ok(lm_merge_network(&mg, &mw, g, w, plan));
-    double a, r;
-    ck_assert_lm_status(lm_verify(g, w, plan, mg, w, 1, 1, &a, &r),
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_status(lm_graph_verify_merge(&dev, g, w, plan, mg, w, 1, 1),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_status(lm_merge_network(NULL, &mw, g, w, plan),
+    ck_assert_lm_status(lm_graph_merge(NULL, &mw, g, w, plan),
                         LM_ERR_INVALID_ARG);
     lm_graph_destroy(mg);
     lm_weights_destroy(mw);
@@ -611,31 +619,32 @@ START_TEST(test_result_of_other_graph)
     lm_graph *g = zoo_at("resnet34", 32);
     lm_graph *other = zoo_at("resnet34", 64);
     lm_entries *e = NULL;
-    lm_latency_table *lat = NULL;
-    lm_importance_table *imp = NULL;
+    lm_table *lat = NULL;
+    lm_table *imp = NULL;
     lm_solver *s = synthetic_solver(g, &e, &lat, &imp);
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, 0.7));
     lm_result *r = NULL;
-    ck_assert_lm_ok(lm_solver_run(s, o, &r));
+    ck_assert_lm_ok(lm_solver_run(&r, s, o));
     lm_plan *plan = NULL;
-    ck_assert_lm_status(lm_plan_for_result(&plan, other, r), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_plan_create_for_result(&plan, other, r),
+                        LM_ERR_MISMATCH);
     ck_assert_ptr_null(plan);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), lm_graph_fingerprint(g)));
     ck_assert_ptr_nonnull(strstr(lm_last_error(),
                                  lm_graph_fingerprint(other)));
-    ck_assert_lm_ok(lm_plan_for_result(&plan, g, r));
+    ck_assert_lm_ok(lm_plan_create_for_result(&plan, g, r));
     ck_assert_str_eq(lm_plan_fingerprint(plan), lm_graph_fingerprint(g));
     for (size_t q = 1; q <= lm_graph_conv_count(g); q++)
-        ck_assert_int_eq(lm_plan_activation(plan, q) != LM_ACT_IDENTITY,
-                         lm_result_activation_kept(r, q));
+        ck_assert_int_eq(lm_plan_act_at(plan, q) != LM_ACT_IDENTITY,
+                         lm_result_keeps_act(r, q));
     lm_plan_destroy(plan);
     lm_result_destroy(r);
     lm_solve_options_destroy(o);
     lm_solver_destroy(s);
-    lm_importance_table_destroy(imp);
-    lm_latency_table_destroy(lat);
+    lm_table_destroy(imp);
+    lm_table_destroy(lat);
     lm_entries_destroy(e);
     lm_graph_destroy(other);
     lm_graph_destroy(g);

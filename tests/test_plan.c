@@ -1,5 +1,5 @@
-/* Training-loop plans (SPEC 8): kept convs, fine-tuning padding,
- * activations and fused skips, for entries and partitions. */
+/* Training-loop plans (docs/method.md section 8): kept convs, fine-tuning
+ * padding, activations and fused skips, for entries and partitions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,8 @@
 #include "layermerge/entries.h"
 #include "layermerge/graph.h"
 #include "layermerge/plan.h"
+#include "graph/graph_query.h"
+#include "plan/plan_query.h"
 
 static lm_graph *load_model(const char *name)
 {
@@ -22,7 +24,8 @@ static lm_graph *load_model(const char *name)
 static size_t entry_id(const lm_entries *e, size_t st, size_t end, int64_t k)
 {
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(e, st, end, k, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(st, end, k, 1, 0)));
     return id;
 }
 
@@ -32,19 +35,19 @@ START_TEST(single_conv_entry_is_the_original_network)
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
     lm_plan *p = NULL;
-    ck_assert_lm_ok(lm_plan_for_entry(&p, g, e, entry_id(e, 3, 4, 3)));
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, entry_id(e, 3, 4, 3)));
     size_t n = lm_graph_conv_count(g);
     ck_assert_uint_eq(lm_plan_conv_count(p), n);
     ck_assert_uint_eq(lm_plan_segment_count(p), n);
     for (size_t c = 1; c <= n; c++) {
         lm_conv_info ci = {.size = sizeof ci};
-        ck_assert_lm_ok(lm_graph_conv_info(g, c, &ci));
-        ck_assert(lm_plan_conv_kept(p, c));
-        ck_assert_int_eq(lm_plan_conv_padding(p, c), ci.padding);
-        ck_assert_int_eq(lm_plan_activation(p, c), lm_graph_activation(g, c));
+        ck_assert_lm_ok(lm_graph_conv_info(&ci, g, c));
+        ck_assert(lm_plan_keeps_conv(p, c));
+        ck_assert_int_eq(lm_plan_padding_at(p, c), ci.padding);
+        ck_assert_int_eq(lm_plan_act_at(p, c), lm_graph_position_act(g, c));
     }
     for (size_t k = 0; k < lm_graph_skip_count(g); k++)
-        ck_assert(!lm_plan_skip_fused(p, k) && !lm_plan_skip_dropped(p, k));
+        ck_assert(!lm_plan_fuses_skip(p, k) && !lm_plan_drops_skip(p, k));
     lm_plan_destroy(p);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -58,18 +61,18 @@ START_TEST(merged_block_moves_padding_and_fuses_its_skip)
     ck_assert_lm_ok(lm_entries_create(&e, g));
     lm_plan *p = NULL;
     /* (0, 2) with K = 5 keeps both 3x3 convs of the first basic block. */
-    ck_assert_lm_ok(lm_plan_for_entry(&p, g, e, entry_id(e, 0, 2, 5)));
-    ck_assert(lm_plan_conv_kept(p, 1) && lm_plan_conv_kept(p, 2));
-    ck_assert_int_eq(lm_plan_conv_padding(p, 1), 2);
-    ck_assert_int_eq(lm_plan_conv_padding(p, 2), 0);
-    ck_assert_int_eq(lm_plan_conv_padding(p, 3), 1);
-    ck_assert_int_eq(lm_plan_activation(p, 1), LM_ACT_IDENTITY);
-    ck_assert_int_eq(lm_plan_activation(p, 2), LM_ACT_RELU);
-    ck_assert(lm_plan_skip_fused(p, 0));  /* (0, 2) */
-    ck_assert(!lm_plan_skip_fused(p, 1)); /* (2, 4) */
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, entry_id(e, 0, 2, 5)));
+    ck_assert(lm_plan_keeps_conv(p, 1) && lm_plan_keeps_conv(p, 2));
+    ck_assert_int_eq(lm_plan_padding_at(p, 1), 2);
+    ck_assert_int_eq(lm_plan_padding_at(p, 2), 0);
+    ck_assert_int_eq(lm_plan_padding_at(p, 3), 1);
+    ck_assert_int_eq(lm_plan_act_at(p, 1), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_plan_act_at(p, 2), LM_ACT_RELU);
+    ck_assert(lm_plan_fuses_skip(p, 0));  /* (0, 2) */
+    ck_assert(!lm_plan_fuses_skip(p, 1)); /* (2, 4) */
     ck_assert_uint_eq(lm_plan_segment_count(p), lm_graph_conv_count(g) - 1);
     size_t st, end;
-    ck_assert_lm_ok(lm_plan_segment(p, 0, &st, &end));
+    ck_assert_lm_ok(lm_plan_segment_bounds(p, 0, &st, &end));
     ck_assert_uint_eq(st, 0);
     ck_assert_uint_eq(end, 2);
     lm_plan_destroy(p);
@@ -78,18 +81,18 @@ START_TEST(merged_block_moves_padding_and_fuses_its_skip)
      * lands on the first kept one. */
     size_t id = entry_id(e, 0, 4, 5);
     lm_entry_info ei = {.size = sizeof ei};
-    ck_assert_lm_ok(lm_entries_entry(e, id, &ei));
+    ck_assert_lm_ok(lm_entries_entry_info(&ei, e, id));
     ck_assert_uint_eq(ei.n_kept, 2);
-    ck_assert_lm_ok(lm_plan_for_entry(&p, g, e, id));
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, id));
     int kept = 0;
     for (size_t c = 1; c <= 4; c++) {
         int is_kept = c == ei.kept[0] || c == ei.kept[1];
-        ck_assert_int_eq(lm_plan_conv_kept(p, c), is_kept);
-        ck_assert_int_eq(lm_plan_conv_padding(p, c), c == ei.kept[0] ? 2 : 0);
+        ck_assert_int_eq(lm_plan_keeps_conv(p, c), is_kept);
+        ck_assert_int_eq(lm_plan_padding_at(p, c), c == ei.kept[0] ? 2 : 0);
         kept += is_kept;
     }
     ck_assert_int_eq(kept, 2);
-    ck_assert(lm_plan_skip_fused(p, 0) && lm_plan_skip_fused(p, 1));
+    ck_assert(lm_plan_fuses_skip(p, 0) && lm_plan_fuses_skip(p, 1));
     lm_plan_destroy(p);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -101,19 +104,20 @@ START_TEST(identity_boundary_gains_the_nonlinearity)
     lm_graph *g = load_model("mobilenetv2");
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
-    ck_assert_int_eq(lm_graph_activation(g, 8), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_graph_position_act(g, 8), LM_ACT_IDENTITY);
     /* Block (5, 8]: expand 1x1, dw 3x3, project 1x1 with a skip around. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(e, 5, 8, 3, 1, 0, &id));
+    ck_assert_lm_ok(lm_entries_find(&id, e,
+                                    LM_TEST_KEY(5, 8, 3, 1, 0)));
     lm_plan *p = NULL;
-    ck_assert_lm_ok(lm_plan_for_entry(&p, g, e, id));
-    ck_assert_int_eq(lm_plan_activation(p, 6), LM_ACT_IDENTITY);
-    ck_assert_int_eq(lm_plan_activation(p, 7), LM_ACT_IDENTITY);
-    ck_assert_int_eq(lm_plan_activation(p, 8), LM_ACT_RELU6);
-    ck_assert_int_eq(lm_plan_activation(p, 5), LM_ACT_IDENTITY);
-    ck_assert_int_eq(lm_plan_conv_padding(p, 6), 1);
-    ck_assert_int_eq(lm_plan_conv_padding(p, 7), 0);
-    ck_assert(lm_plan_skip_fused(p, 0));
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, id));
+    ck_assert_int_eq(lm_plan_act_at(p, 6), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_plan_act_at(p, 7), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_plan_act_at(p, 8), LM_ACT_RELU6);
+    ck_assert_int_eq(lm_plan_act_at(p, 5), LM_ACT_IDENTITY);
+    ck_assert_int_eq(lm_plan_padding_at(p, 6), 1);
+    ck_assert_int_eq(lm_plan_padding_at(p, 7), 0);
+    ck_assert(lm_plan_fuses_skip(p, 0));
     lm_plan_destroy(p);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -130,7 +134,7 @@ START_TEST(bad_partitions_name_the_fault)
     lm_plan *p = NULL;
 
     /* Not ending at N. */
-    ck_assert_lm_status(lm_plan_for_segments(&p, g, bounds, n, NULL),
+    ck_assert_lm_status(lm_plan_create_for_segments(&p, g, bounds, n, NULL),
                         LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "from 0 to 32"));
 
@@ -140,7 +144,7 @@ START_TEST(bad_partitions_name_the_fault)
     for (size_t q = 0; q <= n; q++)
         if (q != 7)
             cross[k++] = q;
-    ck_assert_lm_status(lm_plan_for_segments(&p, g, cross, k, NULL),
+    ck_assert_lm_status(lm_plan_create_for_segments(&p, g, cross, k, NULL),
                         LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "(6, 8)"));
 
@@ -148,15 +152,17 @@ START_TEST(bad_partitions_name_the_fault)
     uint8_t kept[32];
     memset(kept, 1, sizeof kept);
     kept[6] = 0;
-    ck_assert_lm_status(lm_plan_for_segments(&p, g, bounds, n + 1, kept),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
+        LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "conv 7"));
 
     /* Pruning the only conv of a segment needs the identity option. */
     memset(kept, 1, sizeof kept);
     kept[1] = 0;
-    ck_assert_lm_status(lm_plan_for_segments(&p, g, bounds, n + 1, kept),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_plan_create_for_segments(&p, g, bounds, n + 1, kept),
+        LM_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "identity option"));
     ck_assert_ptr_null(p);
 
@@ -170,9 +176,9 @@ START_TEST(bad_partitions_name_the_fault)
     for (size_t q = 0; q <= n; q++)
         if (q != 1)
             ident[k++] = q;
-    ck_assert_lm_ok(lm_plan_for_segments(&p, g, ident, k, kept));
-    ck_assert(lm_plan_skip_dropped(p, 0));
-    ck_assert(!lm_plan_skip_fused(p, 0));
+    ck_assert_lm_ok(lm_plan_create_for_segments(&p, g, ident, k, kept));
+    ck_assert(lm_plan_drops_skip(p, 0));
+    ck_assert(!lm_plan_fuses_skip(p, 0));
     lm_plan_destroy(p);
     lm_graph_destroy(g);
 }
@@ -185,12 +191,15 @@ START_TEST(entries_of_another_graph_are_refused)
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, h));
     lm_plan *p = NULL;
-    ck_assert_lm_status(lm_plan_for_entry(&p, g, e, 0), LM_ERR_MISMATCH);
-    ck_assert_lm_status(lm_plan_for_entry(&p, h, e, lm_entries_count(e)),
-                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_plan_create_for_entry(&p, g, e, 0),
+                        LM_ERR_MISMATCH);
+    ck_assert_lm_status(
+        lm_plan_create_for_entry(&p, h, e, lm_entries_count(e)),
+        LM_ERR_INVALID_ARG);
     lm_graph *fresh = NULL;
     ck_assert_lm_ok(lm_graph_create(&fresh, 3, 8, 8));
-    ck_assert_lm_status(lm_plan_for_entry(&p, fresh, e, 0), LM_ERR_STATE);
+    ck_assert_lm_status(lm_plan_create_for_entry(&p, fresh, e, 0),
+                        LM_ERR_STATE);
     lm_graph_destroy(fresh);
     lm_entries_destroy(e);
     lm_graph_destroy(h);
@@ -204,7 +213,7 @@ START_TEST(plan_yaml_lists_every_decision)
     lm_entries *e = NULL;
     ck_assert_lm_ok(lm_entries_create(&e, g));
     lm_plan *p = NULL;
-    ck_assert_lm_ok(lm_plan_for_entry(&p, g, e, entry_id(e, 0, 2, 5)));
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, entry_id(e, 0, 2, 5)));
     char *dir = lm_test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/plan.yaml", dir);

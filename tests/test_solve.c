@@ -494,7 +494,8 @@ START_TEST(ext_importance_follows_file_order)
 }
 END_TEST
 
-/* Rows for every segment by the measurement rules of SPEC section 7. */
+/* Rows for every segment by the measurement rules of docs/method.md section 7.
+ */
 static size_t rule_rows(lm_k23_row *rows, const rseg *segs, size_t n_seg,
                         const uint8_t *nl)
 {

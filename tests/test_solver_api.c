@@ -1,7 +1,7 @@
-/* The public solver API over entries and tables (SPEC 6, 7): end to end on
- * the zoo graphs with synthetic deterministic tables, against a brute
- * force on a tiny graph, kim23 from the authors' real time table, pruning,
- * and the result YAML round trip. */
+/* The public solver API over entries and tables (docs/method.md section 6, 7):
+ * end to end on the zoo graphs with synthetic deterministic tables, against a
+ * brute force on a tiny graph, kim23 from the authors' real time table,
+ * pruning, and the result YAML round trip. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,14 +10,16 @@
 
 #include "helpers.h"
 #include "layermerge/layermerge.h"
+#include "graph/graph_query.h"
+#include "solve/result_query.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
 typedef struct problem {
     lm_graph *g;
     lm_entries *e;
-    lm_latency_table *lat;
-    lm_importance_table *imp;
+    lm_table *lat;
+    lm_table *imp;
     lm_solver *s;
     lm_solve_options *o;
 } problem;
@@ -43,20 +45,20 @@ static double synth_importance(const lm_entry_info *in)
 
 static void fill_tables(problem *p, size_t skip_a, size_t skip_b)
 {
-    ck_assert_lm_ok(lm_latency_table_create_for(&p->lat, p->e));
-    ck_assert_lm_ok(lm_importance_table_create_for(&p->imp, p->e,
+    ck_assert_lm_ok(lm_table_create_latency_for(&p->lat, p->e));
+    ck_assert_lm_ok(lm_table_create_importance_for(&p->imp, p->e,
                                                    LM_METRIC_NORMALISED));
     for (size_t id = 0; id < lm_entries_count(p->e); id++) {
         lm_entry_info in = {.size = sizeof in};
-        ck_assert_lm_ok(lm_entries_entry(p->e, id, &in));
+        ck_assert_lm_ok(lm_entries_entry_info(&in, p->e, id));
         if (id == skip_a || id == skip_b)
             continue;
         double v = synth_importance(&in);
         if (!in.identity)
-            ck_assert_lm_ok(lm_latency_table_set_entry(
+            ck_assert_lm_ok(lm_table_set_latency_entry(
                 p->lat, p->e, id, synth_latency(&in), 0.0));
-        ck_assert_lm_ok(lm_importance_table_set_entry_normalised(
-            p->imp, p->e, id, v, v));
+        ck_assert_lm_ok(
+            lm_table_set_importance_entry_normalised(p->imp, p->e, id, v, v));
     }
 }
 
@@ -81,8 +83,8 @@ static void problem_close(problem *p)
 {
     lm_solver_destroy(p->s);
     lm_solve_options_destroy(p->o);
-    lm_importance_table_destroy(p->imp);
-    lm_latency_table_destroy(p->lat);
+    lm_table_destroy(p->imp);
+    lm_table_destroy(p->lat);
     lm_entries_destroy(p->e);
     lm_graph_destroy(p->g);
 }
@@ -96,7 +98,8 @@ static int same_kept(const size_t *a, size_t na, const size_t *b, size_t nb)
 
 /* Boundaries partition 0..N, every segment is its entry with the entry's
  * kept convs, the conv flags are their union, and activations follow
- * SPEC 6. Returns how many identity positions gained the nonlinearity. */
+ * docs/method.md section 6. Returns how many identity positions gained the
+ * nonlinearity. */
 static int check_result(const problem *p, const lm_result *r)
 {
     size_t n = lm_graph_conv_count(p->g), at = 0, gained = 0;
@@ -104,11 +107,11 @@ static int check_result(const problem *p, const lm_result *r)
     double lat = 0.0, imp = 0.0;
     ck_assert_uint_eq(lm_result_conv_count(r), n);
     for (size_t i = 0; i < lm_result_segment_count(r); i++) {
-        lm_result_segment_info si = {.size = sizeof si};
-        ck_assert_lm_ok(lm_result_segment(r, i, &si));
+        lm_result_segment si = {.size = sizeof si};
+        ck_assert_lm_ok(lm_result_segment_info(&si, r, i));
         ck_assert_uint_eq(si.st, at);
         lm_entry_info in = {.size = sizeof in};
-        ck_assert_lm_ok(lm_entries_entry(p->e, si.entry, &in));
+        ck_assert_lm_ok(lm_entries_entry_info(&in, p->e, si.entry));
         ck_assert_uint_eq(in.st, si.st);
         ck_assert_uint_eq(in.end, si.end);
         ck_assert_int_eq(in.kernel, si.kernel);
@@ -116,13 +119,13 @@ static int check_result(const problem *p, const lm_result *r)
         for (size_t k = 0; k < si.n_kept; k++)
             kept[si.kept[k]] = 1;
         for (size_t q = si.st + 1; q < si.end; q++) {
-            ck_assert(!lm_result_is_boundary(r, q));
-            ck_assert(!lm_result_activation_kept(r, q));
+            ck_assert(!lm_result_boundary_at(r, q));
+            ck_assert(!lm_result_keeps_act(r, q));
         }
-        int orig = lm_graph_activation(p->g, si.end) != LM_ACT_IDENTITY;
+        int orig = lm_graph_position_act(p->g, si.end) != LM_ACT_IDENTITY;
         int want = orig || si.end - si.st > 1;
-        ck_assert(lm_result_is_boundary(r, si.end));
-        ck_assert_int_eq(lm_result_activation_kept(r, si.end), want);
+        ck_assert(lm_result_boundary_at(r, si.end));
+        ck_assert_int_eq(lm_result_keeps_act(r, si.end), want);
         gained += !orig && want;
         lat += si.latency;
         imp += si.importance;
@@ -130,7 +133,7 @@ static int check_result(const problem *p, const lm_result *r)
     }
     ck_assert_uint_eq(at, n);
     for (size_t c = 1; c <= n; c++)
-        ck_assert_int_eq(lm_result_conv_kept(r, c), kept[c]);
+        ck_assert_int_eq(lm_result_keeps_conv(r, c), kept[c]);
     ck_assert(fabs(lat - lm_result_latency(r)) < 1e-9);
     ck_assert(fabs(imp - lm_result_importance(r)) < 1e-9);
     free(kept);
@@ -143,9 +146,8 @@ static double original_sum(const problem *p)
     for (size_t c = 1; c <= lm_graph_conv_count(p->g); c++) {
         size_t id = 0;
         double ms = 0.0;
-        ck_assert_lm_ok(lm_entries_original(p->e, c, &id));
-        ck_assert_lm_ok(lm_latency_table_get_entry(p->lat, p->e, id, &ms,
-                                                   NULL));
+        ck_assert_lm_ok(lm_entries_find_original(&id, p->e, c));
+        ck_assert_lm_ok(lm_table_get_entry(&ms, NULL, p->lat, p->e, id));
         sum += ms;
     }
     return sum;
@@ -161,7 +163,7 @@ START_TEST(resnet34_ratio_budget)
     ck_assert(fabs(lm_solver_original_latency(p.s) - orig) < 1e-9 * orig);
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.6));
     lm_result *r = NULL;
-    ck_assert_lm_ok(lm_solver_run(p.s, p.o, &r));
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
     ck_assert_int_eq(lm_result_method(r), LM_METHOD_LAYERMERGE);
     ck_assert(fabs(lm_result_budget(r) - 0.6 * orig) < 1e-9 * orig);
     ck_assert(lm_result_latency(r) <= lm_result_budget(r));
@@ -182,7 +184,7 @@ START_TEST(mobilenetv2_gains_nonlinearity)
     for (double ratio = 0.9; ratio > 0.3 && !gained; ratio -= 0.1) {
         ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, ratio));
         lm_result *r = NULL;
-        ck_assert_lm_ok(lm_solver_run(p.s, p.o, &r));
+        ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
         ck_assert(lm_result_latency(r) <= lm_result_budget(r));
         gained = check_result(&p, r);
         lm_result_destroy(r);
@@ -206,17 +208,17 @@ START_TEST(infeasible_states_minimum)
     problem_open(&p, "resnet34");
     ck_assert_lm_ok(lm_solve_options_set_budget(p.o, 0.01));
     lm_result *r = NULL;
-    ck_assert_lm_status(lm_solver_run(p.s, p.o, &r), LM_ERR_INFEASIBLE);
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_INFEASIBLE);
     ck_assert_ptr_null(r);
     double min = stated_minimum();
     ck_assert(min > 0.01);
     ck_assert_lm_ok(lm_solve_options_set_budget(p.o, min));
-    ck_assert_lm_ok(lm_solver_run(p.s, p.o, &r));
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
     ck_assert(lm_result_latency(r) <= min);
     lm_result_destroy(r);
     /* A ratio budget says where it came from. */
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 1e-4));
-    ck_assert_lm_status(lm_solver_run(p.s, p.o, &r), LM_ERR_INFEASIBLE);
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_INFEASIBLE);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "budget ratio 0.0001"));
     ck_assert(fabs(stated_minimum() - min) < 1e-9);
     problem_close(&p);
@@ -228,7 +230,7 @@ static size_t real_entry(const lm_entries *e, size_t from)
 {
     for (size_t id = from; id < lm_entries_count(e); id++) {
         lm_entry_info in = {.size = sizeof in};
-        ck_assert_lm_ok(lm_entries_entry(e, id, &in));
+        ck_assert_lm_ok(lm_entries_entry_info(&in, e, id));
         if (!in.identity)
             return id;
     }
@@ -247,7 +249,7 @@ START_TEST(missing_entries_listed)
     ck_assert_ptr_null(p.s);
     char want[64];
     lm_entry_info in = {.size = sizeof in};
-    ck_assert_lm_ok(lm_entries_entry(p.e, a, &in));
+    ck_assert_lm_ok(lm_entries_entry_info(&in, p.e, a));
     snprintf(want, sizeof want, "id %zu (st %zu, end %zu, K %lld", a, in.st,
              in.end, (long long)in.kernel);
     ck_assert_msg(strstr(lm_last_error(), want), "%s", lm_last_error());
@@ -268,7 +270,7 @@ START_TEST(table_for_another_graph)
     ck_assert_lm_status(lm_solver_create(&s, p.g, p.e, q.lat, p.imp),
                         LM_ERR_MISMATCH);
     ck_assert_ptr_nonnull(strstr(lm_last_error(),
-                                 lm_latency_table_fingerprint(q.lat)));
+                                 lm_table_fingerprint(q.lat)));
     ck_assert_lm_status(lm_solver_create(&s, p.g, p.e, p.lat, q.imp),
                         LM_ERR_MISMATCH);
     ck_assert_lm_status(lm_solver_create(&s, p.g, q.e, p.lat, p.imp),
@@ -287,7 +289,7 @@ START_TEST(nan_latency_names_entry)
     problem_load(&p, "resnet34");
     fill_tables(&p, SIZE_MAX, SIZE_MAX);
     size_t id = real_entry(p.e, 7);
-    ck_assert_lm_status(lm_latency_table_set_entry(p.lat, p.e, id, NAN, 0.0),
+    ck_assert_lm_status(lm_table_set_latency_entry(p.lat, p.e, id, NAN, 0.0),
                         LM_ERR_VALUE);
     char want[32];
     snprintf(want, sizeof want, "%zu", id);
@@ -304,8 +306,8 @@ START_TEST(front_monotone_ends_at_best)
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.8));
     lm_front *f = NULL;
     lm_result *best = NULL;
-    ck_assert_lm_ok(lm_solver_front(p.s, p.o, &f));
-    ck_assert_lm_ok(lm_solver_run(p.s, p.o, &best));
+    ck_assert_lm_ok(lm_solver_run_front(&f, p.s, p.o));
+    ck_assert_lm_ok(lm_solver_run(&best, p.s, p.o));
     size_t n = lm_front_count(f);
     ck_assert_uint_gt(n, 2);
     for (size_t i = 1; i < n; i++) {
@@ -359,7 +361,7 @@ static void brute_walk(brute *b, size_t pos, int64_t units, double imp)
     }
     for (size_t id = 0; id < lm_entries_count(b->p->e); id++) {
         lm_entry_info in = {.size = sizeof in};
-        ck_assert_lm_ok(lm_entries_entry(b->p->e, id, &in));
+        ck_assert_lm_ok(lm_entries_entry_info(&in, b->p->e, id));
         if (in.st == pos)
             brute_walk(b, in.end, units + (int64_t)b->units_of[id],
                        imp + b->imp_of[id]);
@@ -374,8 +376,8 @@ START_TEST(dp_equals_brute_force)
     ck_assert_lm_ok(lm_entries_create(&p.e, p.g));
     ck_assert_lm_ok(lm_solve_options_create(&p.o));
     ck_assert_uint_lt(lm_entries_count(p.e), 512);
-    ck_assert_lm_ok(lm_latency_table_create_for(&p.lat, p.e));
-    ck_assert_lm_ok(lm_importance_table_create_for(&p.imp, p.e,
+    ck_assert_lm_ok(lm_table_create_latency_for(&p.lat, p.e));
+    ck_assert_lm_ok(lm_table_create_importance_for(&p.imp, p.e,
                                                    LM_METRIC_ACCURACY));
     brute b = {.p = &p};
     uint64_t seed = 12345;
@@ -384,8 +386,8 @@ START_TEST(dp_equals_brute_force)
         double ms = 0.5 + (double)(seed >> 40) / (double)(1ull << 24) * 3.0;
         double acc = 60.0 + (double)((seed >> 20) % 1000) / 50.0;
         ms = floor(ms * 10.0) / 10.0 + 0.05; /* between two units */
-        ck_assert_lm_ok(lm_latency_table_set_entry(p.lat, p.e, id, ms, 0.0));
-        ck_assert_lm_ok(lm_importance_table_set_entry(p.imp, p.e, id, acc));
+        ck_assert_lm_ok(lm_table_set_latency_entry(p.lat, p.e, id, ms, 0.0));
+        ck_assert_lm_ok(lm_table_set_importance_entry(p.imp, p.e, id, acc));
         b.units_of[id] = ceil(ms * 10.0);
         b.imp_of[id] = exp(acc / 100.0);
     }
@@ -396,7 +398,7 @@ START_TEST(dp_equals_brute_force)
         brute_walk(&b, 0, 0, 0.0);
         ck_assert_lm_ok(lm_solve_options_set_budget(p.o, budget / 10.0));
         lm_result *r = NULL;
-        lm_status st = lm_solver_run(p.s, p.o, &r);
+        lm_status st = lm_solver_run(&r, p.s, p.o);
         if (b.best == -INFINITY) {
             ck_assert_int_eq(st, LM_ERR_INFEASIBLE);
             continue;
@@ -415,8 +417,8 @@ END_TEST
 
 /* ---- kim23 from the authors' time table -------------------------------- */
 
-/* Every combination of SPEC 7 for every row of the time table, with
- * deterministic scores; returns the file path (in dir). */
+/* Every combination of docs/method.md section 7 for every row of the time
+ * table, with deterministic scores; returns the file path (in dir). */
 static void write_raw(const char *path, const lm_graph *g, const char *time)
 {
     FILE *in = fopen(time, "r"), *out = fopen(path, "w");
@@ -428,8 +430,8 @@ static void write_raw(const char *path, const lm_graph *g, const char *time)
     while (fgets(line, sizeof line, in)) {
         unsigned st = 0, end = 0, row = 0;
         ck_assert_int_eq(sscanf(line, "%u,%u,%u", &row, &st, &end), 3);
-        int st_id = st > 0 && lm_graph_activation(g, st) == LM_ACT_IDENTITY;
-        int end_id = lm_graph_activation(g, end) == LM_ACT_IDENTITY;
+        int st_id = st > 0 && lm_graph_position_act(g, st) == LM_ACT_IDENTITY;
+        int end_id = lm_graph_position_act(g, end) == LM_ACT_IDENTITY;
         for (int a = 1; a >= 0; a--)
             for (int c = 1; c >= 0; c--) {
                 int ok = st == 0 ? a && c
@@ -454,9 +456,9 @@ static int same_result(const lm_result *a, const lm_result *b)
         lm_result_importance(a) != lm_result_importance(b))
         return 0;
     for (size_t p = 1; p <= lm_result_conv_count(a); p++)
-        if (lm_result_activation_kept(a, p) != lm_result_activation_kept(b, p) ||
-            lm_result_is_boundary(a, p) != lm_result_is_boundary(b, p) ||
-            lm_result_conv_kept(a, p) != lm_result_conv_kept(b, p))
+        if (lm_result_keeps_act(a, p) != lm_result_keeps_act(b, p) ||
+            lm_result_boundary_at(a, p) != lm_result_boundary_at(b, p) ||
+            lm_result_keeps_conv(a, p) != lm_result_keeps_conv(b, p))
             return 0;
     return 1;
 }
@@ -484,16 +486,16 @@ START_TEST(kim23_from_files)
     ck_assert_lm_ok(lm_solve_options_set_method(o, LM_METHOD_KIM23));
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, 0.75));
     lm_result *a = NULL, *b = NULL;
-    ck_assert_lm_ok(lm_solver_run(with, o, &a));
-    ck_assert_lm_ok(lm_solver_run(without, o, &b));
+    ck_assert_lm_ok(lm_solver_run(&a, with, o));
+    ck_assert_lm_ok(lm_solver_run(&b, without, o));
     ck_assert(same_result(a, b));
     ck_assert(lm_result_latency(a) <= lm_result_budget(a));
     ck_assert_str_eq(lm_result_fingerprint(a), lm_graph_fingerprint(g));
     ck_assert_str_eq(lm_result_fingerprint(b), "");
     size_t at = 0;
     for (size_t i = 0; i < lm_result_segment_count(a); i++) {
-        lm_result_segment_info si = {.size = sizeof si};
-        ck_assert_lm_ok(lm_result_segment(a, i, &si));
+        lm_result_segment si = {.size = sizeof si};
+        ck_assert_lm_ok(lm_result_segment_info(&si, a, i));
         ck_assert_uint_eq(si.st, at);
         ck_assert_uint_eq(si.n_kept, si.end - si.st);
         ck_assert_int_ge(si.kernel, 1);
@@ -502,13 +504,13 @@ START_TEST(kim23_from_files)
     ck_assert_uint_eq(at, 50);
     ck_assert_uint_lt(lm_result_segment_count(a), 50);
     for (size_t p = 1; p <= 50; p++) {
-        ck_assert(lm_result_conv_kept(a, p));
-        if (lm_result_activation_kept(a, p))
-            ck_assert(lm_result_is_boundary(a, p));
+        ck_assert(lm_result_keeps_conv(a, p));
+        if (lm_result_keeps_act(a, p))
+            ck_assert(lm_result_boundary_at(a, p));
     }
     /* Front and the wrong method. */
     lm_front *f = NULL;
-    ck_assert_lm_ok(lm_solver_front(with, o, &f));
+    ck_assert_lm_ok(lm_solver_run_front(&f, with, o));
     ck_assert_uint_gt(lm_front_count(f), 1);
     ck_assert(same_result(lm_front_get(f, lm_front_count(f) - 1), a));
     lm_front_destroy(f);
@@ -519,7 +521,7 @@ START_TEST(kim23_from_files)
     ck_assert_int_eq(lm_result_method(back), LM_METHOD_KIM23);
     lm_result_destroy(back);
     ck_assert_lm_ok(lm_solve_options_set_method(o, LM_METHOD_LAYERMERGE));
-    ck_assert_lm_status(lm_solver_run(with, o, &back), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_solver_run(&back, with, o), LM_ERR_INVALID_ARG);
     lm_result_destroy(a);
     lm_result_destroy(b);
     lm_solve_options_destroy(o);
@@ -564,33 +566,34 @@ START_TEST(prune_keeps_irreducible)
     ck_assert_lm_ok(lm_solve_options_set_method(p.o, LM_METHOD_PRUNE));
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.7));
     lm_result *r = NULL;
-    ck_assert_lm_status(lm_solver_run(p.s, p.o, &r), LM_ERR_STATE);
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_STATE);
     double imp[32];
     for (int i = 0; i < 32; i++)
         imp[i] = 1.0 + 0.1 * (i % 5);
     ck_assert_lm_status(lm_solver_set_conv_importance(p.s, imp, 31),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_ok(lm_solver_set_conv_importance(p.s, imp, 32));
-    ck_assert_lm_ok(lm_solver_run(p.s, p.o, &r));
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
     ck_assert(lm_result_latency(r) <= lm_result_budget(r));
     size_t pruned = 0;
     for (size_t c = 1; c <= 32; c++) {
         lm_conv_info ci = {.size = sizeof ci};
-        ck_assert_lm_ok(lm_graph_conv_info(p.g, c, &ci));
-        int kept = lm_result_conv_kept(r, c);
+        ck_assert_lm_ok(lm_graph_conv_info(&ci, p.g, c));
+        int kept = lm_result_keeps_conv(r, c);
         if (ci.in_channels != ci.out_channels || ci.stride > 1)
             ck_assert(kept);
         pruned += !kept;
-        ck_assert(lm_result_is_boundary(r, c));
-        ck_assert_int_eq(lm_result_activation_kept(r, c),
-                         kept && lm_graph_activation(p.g, c) != LM_ACT_IDENTITY);
+        ck_assert(lm_result_boundary_at(r, c));
+        ck_assert_int_eq(lm_result_keeps_act(r, c),
+                         kept &&
+                             lm_graph_position_act(p.g, c) != LM_ACT_IDENTITY);
     }
     ck_assert_uint_gt(pruned, 0);
     lm_front *f = NULL;
-    ck_assert_lm_status(lm_solver_front(p.s, p.o, &f), LM_ERR_UNSUPPORTED);
+    ck_assert_lm_status(lm_solver_run_front(&f, p.s, p.o), LM_ERR_UNSUPPORTED);
     ck_assert_lm_ok(lm_solve_options_set_method(p.o, LM_METHOD_LAYERMERGE));
     lm_result_destroy(r);
-    ck_assert_lm_status(lm_solver_run(p.s, p.o, &r), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_INVALID_ARG);
     problem_close(&p);
 }
 END_TEST
@@ -604,7 +607,7 @@ START_TEST(result_yaml_round_trip)
     ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.7));
     ck_assert_lm_ok(lm_solve_options_set_rounding(p.o, LM_ROUNDING_FLOOR));
     lm_result *r = NULL, *back = NULL;
-    ck_assert_lm_ok(lm_solver_run(p.s, p.o, &r));
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
     char *dir = lm_test_tmpdir();
     char path[1024];
     snprintf(path, sizeof path, "%s/result.yaml", dir);
@@ -617,9 +620,9 @@ START_TEST(result_yaml_round_trip)
     ck_assert_int_eq(lm_result_rounding(back), LM_ROUNDING_FLOOR);
     ck_assert_str_eq(lm_result_fingerprint(back), lm_result_fingerprint(r));
     for (size_t i = 0; i < lm_result_segment_count(r); i++) {
-        lm_result_segment_info x = {.size = sizeof x}, y = {.size = sizeof y};
-        ck_assert_lm_ok(lm_result_segment(r, i, &x));
-        ck_assert_lm_ok(lm_result_segment(back, i, &y));
+        lm_result_segment x = {.size = sizeof x}, y = {.size = sizeof y};
+        ck_assert_lm_ok(lm_result_segment_info(&x, r, i));
+        ck_assert_lm_ok(lm_result_segment_info(&y, back, i));
         ck_assert_uint_eq(x.entry, y.entry);
         ck_assert_int_eq(x.kernel, y.kernel);
         ck_assert(x.latency == y.latency && x.importance == y.importance);

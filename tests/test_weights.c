@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include "weights_names.h"
 #include "layermerge/graph.h"
 #include "layermerge/weights.h"
 
@@ -70,12 +71,13 @@ START_TEST(empty_store_and_bad_arguments)
 {
     lm_weights *w = NULL;
     ck_assert_lm_ok(lm_weights_create(&w));
-    ck_assert_uint_eq(lm_weights_count(w), 0);
-    ck_assert_ptr_null(lm_weights_name(w, 0));
-    ck_assert_ptr_null(lm_weights_dtype(w, 0));
-    ck_assert_lm_status(lm_weights_find(w, "fc.weight", NULL), LM_ERR_NOT_FOUND);
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 0);
+    ck_assert_ptr_null(lm_test_tensor_name(w, 0));
+    ck_assert_ptr_null(lm_test_tensor_dtype(w, 0));
+    ck_assert_lm_status(lm_weights_find(NULL, w, "fc.weight"),
+                        LM_ERR_NOT_FOUND);
     ck_assert_error_has("'fc.weight'");
-    ck_assert_lm_status(lm_weights_find(NULL, "x", NULL), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_weights_find(NULL, NULL, "x"), LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_weights_create(NULL), LM_ERR_INVALID_ARG);
 
     float v[2] = {1, 2};
@@ -99,7 +101,7 @@ START_TEST(empty_store_and_bad_arguments)
     name[0] = '"';
     ck_assert_lm_status(lm_weights_set_f32(w, name, shape, 1, v),
                         LM_ERR_INVALID_ARG);
-    ck_assert_uint_eq(lm_weights_count(w), 1);
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 1);
     lm_weights_destroy(w);
     lm_weights_destroy(NULL);
 }
@@ -114,34 +116,35 @@ START_TEST(set_get_replace_and_order)
     ck_assert_lm_ok(lm_weights_set_f32(w, "zeta", s23, 2, a));
     ck_assert_lm_ok(lm_weights_set_f32(w, "alpha", NULL, 0, b));
     ck_assert_lm_ok(lm_weights_set_f32(w, "mid", s23, 2, a));
-    ck_assert_uint_eq(lm_weights_count(w), 3);
-    ck_assert_str_eq(lm_weights_name(w, 0), "alpha");
-    ck_assert_str_eq(lm_weights_name(w, 1), "mid");
-    ck_assert_str_eq(lm_weights_name(w, 2), "zeta");
-    ck_assert_str_eq(lm_weights_dtype(w, 2), "F32");
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 3);
+    ck_assert_str_eq(lm_test_tensor_name(w, 0), "alpha");
+    ck_assert_str_eq(lm_test_tensor_name(w, 1), "mid");
+    ck_assert_str_eq(lm_test_tensor_name(w, 2), "zeta");
+    ck_assert_str_eq(lm_test_tensor_dtype(w, 2), "F32");
     size_t idx = 99;
-    ck_assert_lm_ok(lm_weights_find(w, "zeta", &idx));
+    ck_assert_lm_ok(lm_weights_find(&idx, w, "zeta"));
     ck_assert_uint_eq(idx, 2);
 
     int64_t dims[4] = {0};
     size_t ndim = 0, numel = 0;
-    ck_assert_lm_ok(lm_weights_shape(w, "zeta", NULL, 0, &ndim));
+    ck_assert_lm_ok(lm_weights_shape(&ndim, NULL, 0, w, "zeta"));
     ck_assert_uint_eq(ndim, 2);
-    ck_assert_lm_status(lm_weights_shape(w, "zeta", dims, 1, &ndim),
+    ck_assert_lm_status(lm_weights_shape(&ndim, dims, 1, w, "zeta"),
                         LM_ERR_INVALID_ARG);
-    ck_assert_lm_ok(lm_weights_shape(w, "zeta", dims, 4, &ndim));
+    ck_assert_lm_ok(lm_weights_shape(&ndim, dims, 4, w, "zeta"));
     ck_assert_int_eq(dims[0], 2);
     ck_assert_int_eq(dims[1], 3);
-    ck_assert_lm_ok(lm_weights_numel(w, "alpha", &numel));
+    ck_assert_lm_ok(lm_weights_numel(&numel, w, "alpha"));
     ck_assert_uint_eq(numel, 1); /* a scalar */
 
     float out[6] = {0};
-    ck_assert_lm_status(lm_weights_get_f32(w, "zeta", out, 5), LM_ERR_MISMATCH);
+    ck_assert_lm_status(lm_weights_get_f32(out, 5, w, "zeta"),
+                        LM_ERR_MISMATCH);
     ck_assert_error_has("6 elements");
-    ck_assert_lm_ok(lm_weights_get_f32(w, "zeta", out, 6));
+    ck_assert_lm_ok(lm_weights_get_f32(out, 6, w, "zeta"));
     ck_assert_mem_eq(out, a, sizeof a);
     const float *p = NULL;
-    ck_assert_lm_ok(lm_weights_data_f32(w, "zeta", &p, &numel));
+    ck_assert_lm_ok(lm_weights_data_f32(&p, &numel, w, "zeta"));
     ck_assert_uint_eq(numel, 6);
     ck_assert_uint_eq((uintptr_t)p % 64, 0);
     ck_assert_float_eq(p[5], 6.0f);
@@ -150,10 +153,10 @@ START_TEST(set_get_replace_and_order)
      * replaced by a copy of its own data. */
     int64_t s6[1] = {6};
     ck_assert_lm_ok(lm_weights_set_f32(w, "zeta", s6, 1, p));
-    ck_assert_uint_eq(lm_weights_count(w), 3);
-    ck_assert_lm_ok(lm_weights_shape(w, "zeta", dims, 4, &ndim));
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 3);
+    ck_assert_lm_ok(lm_weights_shape(&ndim, dims, 4, w, "zeta"));
     ck_assert_uint_eq(ndim, 1);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "zeta", out, 6));
+    ck_assert_lm_ok(lm_weights_get_f32(out, 6, w, "zeta"));
     ck_assert_mem_eq(out, a, sizeof a);
     lm_weights_destroy(w);
 }
@@ -164,7 +167,8 @@ START_TEST(metadata_map)
     lm_weights *w = NULL;
     ck_assert_lm_ok(lm_weights_create(&w));
     const char *v = NULL;
-    ck_assert_lm_status(lm_weights_meta_get(w, "format", &v), LM_ERR_NOT_FOUND);
+    ck_assert_lm_status(lm_weights_meta_get(&v, w, "format"),
+                        LM_ERR_NOT_FOUND);
     ck_assert_error_has("'format'");
     ck_assert_lm_ok(lm_weights_meta_set(w, "format", "pt"));
     ck_assert_lm_ok(lm_weights_meta_set(w, "author", "me"));
@@ -173,7 +177,7 @@ START_TEST(metadata_map)
     ck_assert_str_eq(lm_weights_meta_key(w, 0), "author");
     ck_assert_str_eq(lm_weights_meta_key(w, 1), "format");
     ck_assert_ptr_null(lm_weights_meta_key(w, 2));
-    ck_assert_lm_ok(lm_weights_meta_get(w, "format", &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "format"));
     ck_assert_str_eq(v, "np");
     ck_assert_lm_status(lm_weights_meta_set(w, "k", "\xc3"), LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_weights_meta_set(w, NULL, "x"), LM_ERR_INVALID_ARG);
@@ -242,21 +246,21 @@ START_TEST(round_trip_is_exact_and_deterministic)
     ck_assert_lm_ok(lm_weights_meta_set(w, odd, "line\nbreak"));
     ck_assert_lm_ok(lm_weights_save(w, p1));
     ck_assert_lm_ok(lm_weights_load(&r, p1));
-    ck_assert_uint_eq(lm_weights_count(r), 4);
+    ck_assert_uint_eq(lm_weights_tensor_count(r), 4);
     for (size_t i = 0; i < 4; i++)
-        ck_assert_str_eq(lm_weights_name(r, i), lm_weights_name(w, i));
+        ck_assert_str_eq(lm_test_tensor_name(r, i), lm_test_tensor_name(w, i));
     float got[24];
-    ck_assert_lm_ok(lm_weights_get_f32(r, "layer1.0.conv1.weight", got, 24));
+    ck_assert_lm_ok(lm_weights_get_f32(got, 24, r, "layer1.0.conv1.weight"));
     ck_assert_mem_eq(got, vals, sizeof vals);
-    ck_assert_lm_ok(lm_weights_get_f32(r, odd, got, 2));
+    ck_assert_lm_ok(lm_weights_get_f32(got, 2, r, odd));
     ck_assert_mem_eq(got, vals + 3, 2 * sizeof *got);
     size_t ndim = 0;
     int64_t dims[4];
-    ck_assert_lm_ok(lm_weights_shape(r, "empty", dims, 4, &ndim));
+    ck_assert_lm_ok(lm_weights_shape(&ndim, dims, 4, r, "empty"));
     ck_assert_uint_eq(ndim, 2);
     ck_assert_int_eq(dims[1], 4);
     const char *v = NULL;
-    ck_assert_lm_ok(lm_weights_meta_get(r, odd, &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, r, odd));
     ck_assert_str_eq(v, "line\nbreak");
     /* Saving what was loaded gives the same bytes. */
     ck_assert_lm_ok(lm_weights_save(r, p2));
@@ -277,40 +281,42 @@ END_TEST
 /* Both fixtures hold the same tensors (tests/gen_safetensors.py). */
 static void check_fixture_values(const lm_weights *w)
 {
-    ck_assert_uint_eq(lm_weights_count(w), 7);
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 7);
     float conv[6], var[3], half[4], bf[2], uni[2];
-    ck_assert_lm_ok(lm_weights_get_f32(w, "conv.weight", conv, 6));
+    ck_assert_lm_ok(lm_weights_get_f32(conv, 6, w, "conv.weight"));
     for (int i = 0; i < 6; i++)
         ck_assert_float_eq(conv[i], (float)i * 0.5f - 1.0f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "bn.running_var", var, 3));
+    ck_assert_lm_ok(lm_weights_get_f32(var, 3, w, "bn.running_var"));
     ck_assert_float_eq(var[0], (float)(1.0 / 3.0));
     ck_assert_float_eq(var[1], (float)(2.0 / 3.0));
     ck_assert_float_eq(var[2], 1.0f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "half", half, 4));
+    ck_assert_lm_ok(lm_weights_get_f32(half, 4, w, "half"));
     ck_assert_float_eq(half[0], 1.0f);
     ck_assert_float_eq(half[1], -2.5f);
     ck_assert_float_eq(half[2], 65504.0f);
     ck_assert_float_eq(half[3], 1.0f / 16777216.0f); /* subnormal */
-    ck_assert_lm_ok(lm_weights_get_f32(w, "bf", bf, 2));
+    ck_assert_lm_ok(lm_weights_get_f32(bf, 2, w, "bf"));
     ck_assert_float_eq(bf[0], 1.0f);
     ck_assert_float_eq(bf[1], -3.140625f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "unicod\xc3\xa9.\xe6\x9d\x83\xe9\x87\x8d",
-                                       uni, 2));
+    ck_assert_lm_ok(lm_weights_get_f32(
+        uni, 2, w, "unicod\xc3\xa9.\xe6\x9d\x83\xe9\x87\x8d"));
     ck_assert_float_eq(uni[0], 1.5f);
     ck_assert_float_eq(uni[1], -1.5f);
     size_t idx = 0, n = 1;
-    ck_assert_lm_ok(lm_weights_numel(w, "empty", &n));
+    ck_assert_lm_ok(lm_weights_numel(&n, w, "empty"));
     ck_assert_uint_eq(n, 0);
-    ck_assert_lm_ok(lm_weights_find(w, "bn.num_batches_tracked", &idx));
-    ck_assert_str_eq(lm_weights_dtype(w, idx), "I64");
-    ck_assert_lm_status(lm_weights_get_f32(w, "bn.num_batches_tracked", var, 1),
-                        LM_ERR_UNSUPPORTED);
-    ck_assert_lm_ok(lm_weights_shape(w, "bn.num_batches_tracked", NULL, 0, &n));
+    ck_assert_lm_ok(lm_weights_find(&idx, w, "bn.num_batches_tracked"));
+    ck_assert_str_eq(lm_test_tensor_dtype(w, idx), "I64");
+    ck_assert_lm_status(
+        lm_weights_get_f32(var, 1, w, "bn.num_batches_tracked"),
+        LM_ERR_UNSUPPORTED);
+    ck_assert_lm_ok(
+        lm_weights_shape(&n, NULL, 0, w, "bn.num_batches_tracked"));
     ck_assert_uint_eq(n, 0);
     const char *v = NULL;
-    ck_assert_lm_ok(lm_weights_meta_get(w, "format", &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "format"));
     ck_assert_str_eq(v, "pt");
-    ck_assert_lm_ok(lm_weights_meta_get(w, "note", &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "note"));
     ck_assert_str_eq(v, "caf\xc3\xa9 \"quoted\" \\ slash/");
 }
 
@@ -330,8 +336,8 @@ START_TEST(reads_files_written_like_pytorch)
         ck_assert_lm_ok(lm_weights_load(&r, out));
         check_fixture_values(r);
         size_t idx = 0;
-        ck_assert_lm_ok(lm_weights_find(r, "bn.running_var", &idx));
-        ck_assert_str_eq(lm_weights_dtype(r, idx), "F32");
+        ck_assert_lm_ok(lm_weights_find(&idx, r, "bn.running_var"));
+        ck_assert_str_eq(lm_test_tensor_dtype(r, idx), "F32");
         lm_weights_destroy(r);
         lm_weights_destroy(w);
     }
@@ -356,9 +362,9 @@ START_TEST(unaligned_data_is_read_correctly)
     lm_weights *w = NULL;
     ck_assert_lm_ok(lm_weights_load(&w, path));
     float got = 0;
-    ck_assert_lm_ok(lm_weights_get_f32(w, "f", &got, 1));
+    ck_assert_lm_ok(lm_weights_get_f32(&got, 1, w, "f"));
     ck_assert_float_eq(got, 3.25f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "d", &got, 1));
+    ck_assert_lm_ok(lm_weights_get_f32(&got, 1, w, "d"));
     ck_assert_float_eq(got, (float)-0.1);
     lm_weights_destroy(w);
     free(path);
@@ -470,13 +476,13 @@ START_TEST(reads_surrogate_pair_escapes)
     lm_weights *w = NULL;
     ck_assert_lm_ok(lm_weights_load(&w, path));
     const char *v = NULL;
-    ck_assert_lm_ok(lm_weights_meta_get(w, "note", &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "note"));
     ck_assert_str_eq(v, "caf\xc3\xa9 \xf0\x9f\x98\x80");
-    ck_assert_lm_ok(lm_weights_meta_get(w, "\xf0\x9f\xa4\x96", &v));
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "\xf0\x9f\xa4\x96"));
     ck_assert_str_eq(v, "bot");
-    ck_assert_str_eq(lm_weights_name(w, 0), "w\xf0\x9f\x98\x80");
+    ck_assert_str_eq(lm_test_tensor_name(w, 0), "w\xf0\x9f\x98\x80");
     float got = 0.0f;
-    ck_assert_lm_ok(lm_weights_get_f32(w, "w\xf0\x9f\x98\x80", &got, 1));
+    ck_assert_lm_ok(lm_weights_get_f32(&got, 1, w, "w\xf0\x9f\x98\x80"));
     ck_assert_float_eq(got, 1.0f);
     lm_weights_destroy(w);
     free(path);
@@ -570,7 +576,7 @@ static void expect_shape(const lm_weights *w, const char *name, size_t ndim,
 {
     int64_t dims[4] = {0};
     size_t got = 0;
-    ck_assert_lm_ok(lm_weights_shape(w, name, dims, 4, &got));
+    ck_assert_lm_ok(lm_weights_shape(&got, dims, 4, w, name));
     ck_assert_uint_eq(got, ndim);
     for (size_t d = 0; d < ndim; d++)
         ck_assert_int_eq(dims[d], want[d]);
@@ -586,7 +592,7 @@ START_TEST(init_random_covers_every_layer_kind)
     ck_assert_error_has("stem layer 0 (conv): tensor 's.weight' not found");
     ck_assert_lm_ok(lm_weights_init_random(w, g, 1));
     ck_assert_lm_ok(lm_weights_check_graph(w, g));
-    ck_assert_uint_eq(lm_weights_count(w), 17);
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 17);
     expect_shape(w, "s.weight", 4, (int64_t[]){4, 3, 3, 3});
     expect_shape(w, "s.bias", 1, (int64_t[]){4});
     expect_shape(w, "c1.weight", 4, (int64_t[]){4, 1, 3, 3}); /* depthwise */
@@ -600,13 +606,13 @@ START_TEST(init_random_covers_every_layer_kind)
 
     /* Ranges as documented: fan_in of c2 is 4, so |w| < sqrt(6/4). */
     float v[32];
-    ck_assert_lm_ok(lm_weights_get_f32(w, "c2.weight", v, 32));
+    ck_assert_lm_ok(lm_weights_get_f32(v, 32, w, "c2.weight"));
     for (int i = 0; i < 32; i++)
         ck_assert(v[i] > -1.2248f && v[i] < 1.2248f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "proj_bn.running_var", v, 8));
+    ck_assert_lm_ok(lm_weights_get_f32(v, 8, w, "proj_bn.running_var"));
     for (int i = 0; i < 8; i++)
         ck_assert(v[i] >= 0.5f && v[i] < 1.5f);
-    ck_assert_lm_ok(lm_weights_get_f32(w, "proj_bn.bias", v, 8));
+    ck_assert_lm_ok(lm_weights_get_f32(v, 8, w, "proj_bn.bias"));
     for (int i = 0; i < 8; i++)
         ck_assert(v[i] >= -0.1f && v[i] < 0.1f);
 
@@ -617,9 +623,9 @@ START_TEST(init_random_covers_every_layer_kind)
     ck_assert_lm_ok(lm_weights_init_random(same, g, 1));
     ck_assert_lm_ok(lm_weights_init_random(other, g, 2));
     const float *a = NULL, *b = NULL, *c = NULL;
-    ck_assert_lm_ok(lm_weights_data_f32(w, "fc.weight", &a, NULL));
-    ck_assert_lm_ok(lm_weights_data_f32(same, "fc.weight", &b, NULL));
-    ck_assert_lm_ok(lm_weights_data_f32(other, "fc.weight", &c, NULL));
+    ck_assert_lm_ok(lm_weights_data_f32(&a, NULL, w, "fc.weight"));
+    ck_assert_lm_ok(lm_weights_data_f32(&b, NULL, same, "fc.weight"));
+    ck_assert_lm_ok(lm_weights_data_f32(&c, NULL, other, "fc.weight"));
     ck_assert_mem_eq(a, b, 16 * sizeof *a);
     ck_assert(memcmp(a, c, 16 * sizeof *a) != 0);
     lm_weights_destroy(other);
@@ -656,15 +662,15 @@ START_TEST(check_graph_names_what_is_wrong)
     lm_weights *part = NULL;
     ck_assert_lm_ok(lm_weights_create(&part));
     ck_assert_lm_ok(lm_weights_init_random(w, g, 7));
-    for (size_t i = 0; i < lm_weights_count(w); i++) {
-        const char *name = lm_weights_name(w, i);
+    for (size_t i = 0; i < lm_weights_tensor_count(w); i++) {
+        const char *name = lm_test_tensor_name(w, i);
         if (!strcmp(name, "fc.bias"))
             continue;
         int64_t dims[4];
         size_t ndim;
         const float *data;
-        ck_assert_lm_ok(lm_weights_shape(w, name, dims, 4, &ndim));
-        ck_assert_lm_ok(lm_weights_data_f32(w, name, &data, NULL));
+        ck_assert_lm_ok(lm_weights_shape(&ndim, dims, 4, w, name));
+        ck_assert_lm_ok(lm_weights_data_f32(&data, NULL, w, name));
         ck_assert_lm_ok(lm_weights_set_f32(part, name, dims, ndim, data));
     }
     ck_assert_lm_status(lm_weights_check_graph(part, g), LM_ERR_NOT_FOUND);
@@ -674,7 +680,8 @@ START_TEST(check_graph_names_what_is_wrong)
     /* An unvalidated graph, and an unnamed conv. */
     lm_graph *raw = NULL;
     ck_assert_lm_ok(lm_graph_create(&raw, 3, 8, 8));
-    ck_assert_lm_ok(lm_graph_add_conv(raw, NULL, 3, 4, 3, 1, 1, 1, 0,
+    ck_assert_lm_ok(lm_graph_add_conv(raw,
+                                      LM_TEST_CONV(NULL, 3, 4, 3, 1, 1, 1, 0),
                                       LM_ACT_RELU));
     ck_assert_lm_status(lm_weights_check_graph(w, raw), LM_ERR_STATE);
     ck_assert_lm_ok(lm_graph_validate(raw));
@@ -699,8 +706,9 @@ START_TEST(resnet34_random_weights_fit_and_round_trip)
     ck_assert_lm_ok(lm_weights_check_graph(w, g));
     /* 36 convs (stem, 32 trunk, 3 downsample), each with a batch norm of 4
      * tensors, plus fc weight and bias. */
-    ck_assert_uint_eq(lm_weights_count(w), 36 * 5 + 2);
-    ck_assert_lm_ok(lm_weights_find(w, "layer2.0.downsample.1.running_var", NULL));
+    ck_assert_uint_eq(lm_weights_tensor_count(w), 36 * 5 + 2);
+    ck_assert_lm_ok(lm_weights_find(NULL, w,
+                                    "layer2.0.downsample.1.running_var"));
     expect_shape(w, "layer3.0.downsample.0.weight", 4,
                  (int64_t[]){256, 128, 1, 1});
     expect_shape(w, "conv1.weight", 4, (int64_t[]){64, 3, 7, 7});
@@ -712,9 +720,9 @@ START_TEST(resnet34_random_weights_fit_and_round_trip)
     ck_assert_lm_ok(lm_weights_check_graph(r, g));
     const float *a = NULL, *b = NULL;
     size_t n = 0;
-    ck_assert_lm_ok(lm_weights_data_f32(w, "fc.weight", &a, &n));
+    ck_assert_lm_ok(lm_weights_data_f32(&a, &n, w, "fc.weight"));
     ck_assert_uint_eq(n, 512000);
-    ck_assert_lm_ok(lm_weights_data_f32(r, "fc.weight", &b, NULL));
+    ck_assert_lm_ok(lm_weights_data_f32(&b, NULL, r, "fc.weight"));
     ck_assert_mem_eq(a, b, n * sizeof *a);
     lm_weights_destroy(r);
     lm_weights_destroy(w);

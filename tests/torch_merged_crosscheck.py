@@ -15,7 +15,7 @@ Then, on one random batch,
   (b) the ORIGINAL weights in torch, configured by the plan (per conv keep
       and fine-tuning padding, per position activation, skips added after
       symmetric zero-pad / centre-crop, before a strided projection too;
-      SPEC 8), against the merged network in torch;
+      docs/method.md section 8), against the merged network in torch;
 
 each within  max |x - y| / max |y|  <=  1e-4  (float32). The input is shrunk
 to 64x64 (the graph's `input:` key) and the batch is 2, to keep it fast.
@@ -55,7 +55,7 @@ CASES = [
     ("mobilenetv2", torchvision.models.mobilenet_v2, "mobilenetv2",
      "synthetic", 0.5),
     # 0.5 keeps every merged kernel at 3; 0.3 forces 5x5 strided merges of
-    # two blocks, whose inner skip then needs the SPEC 8 size fitting.
+    # two blocks, whose inner skip then needs the docs/method.md section 8 size fitting.
     ("mobilenetv2", torchvision.models.mobilenet_v2, "mobilenetv2",
      "synthetic", 0.3),
 ]

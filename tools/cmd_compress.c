@@ -152,8 +152,8 @@ typedef struct compress_state {
     lm_graph *graph;
     lm_weights *weights;
     lm_entries *entries;
-    lm_latency_table *latency;
-    lm_importance_table *importance;
+    lm_table *latency;
+    lm_table *importance;
     lm_solver *solver;
     int64_t in_c, in_h, in_w; /* the graph's own input, for saving */
     double original_ms;
@@ -163,8 +163,8 @@ typedef struct compress_state {
 static void state_free(compress_state *s)
 {
     lm_solver_destroy(s->solver);
-    lm_importance_table_destroy(s->importance);
-    lm_latency_table_destroy(s->latency);
+    lm_table_destroy(s->importance);
+    lm_table_destroy(s->latency);
     lm_entries_destroy(s->entries);
     lm_weights_destroy(s->weights);
     lm_graph_destroy(s->graph);
@@ -188,7 +188,11 @@ static lm_status load_network(compress_state *s, const compress_args *a)
     lm_status st = lm_graph_load(&s->graph, a->graph);
     if (st != LM_OK)
         return st;
-    lm_graph_input_shape(s->graph, &s->in_c, &s->in_h, &s->in_w);
+    lm_shape in = {.size = sizeof in};
+    lm_graph_input_shape(&in, s->graph);
+    s->in_c = in.channels;
+    s->in_h = in.height;
+    s->in_w = in.width;
     if (a->size) {
         st = lm_graph_set_input_shape(s->graph, s->in_c, (int64_t)a->size,
                                       (int64_t)a->size);
@@ -210,8 +214,8 @@ static lm_status load_network(compress_state *s, const compress_args *a)
                        : lm_weights_init_random(s->weights, s->graph, a->seed);
 }
 
-/* SPEC 4: with weights known, each entry's kept subset is the one with the
- * largest summed L1 norm of its convs' weights. */
+/* docs/method.md section 4: with weights known, each entry's kept subset is
+ * the one with the largest summed L1 norm of its convs' weights. */
 static lm_status build_entries(compress_state *s)
 {
     size_t n = lm_graph_conv_count(s->graph);
@@ -223,13 +227,13 @@ static lm_status build_entries(compress_state *s)
     lm_status st = LM_OK;
     for (size_t c = 1; c <= n && st == LM_OK; c++) {
         lm_conv_info ci = {.size = sizeof ci};
-        st = lm_graph_conv_info(s->graph, c, &ci);
+        st = lm_graph_conv_info(&ci, s->graph, c);
         char name[512];
         const float *w = NULL;
         size_t len = 0;
         snprintf(name, sizeof name, "%s.weight", ci.name ? ci.name : "");
         if (st == LM_OK)
-            st = lm_weights_data_f32(s->weights, name, &w, &len);
+            st = lm_weights_data_f32(&w, &len, s->weights, name);
         for (size_t i = 0; st == LM_OK && i < len; i++)
             l1[c - 1] += fabs((double)w[i]);
     }
@@ -245,28 +249,30 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
                                const char *path)
 {
     if (a->latency) {
-        lm_status st = lm_latency_table_load(&s->latency, a->latency);
-        return st != LM_OK ? st : lm_latency_table_check(s->latency, s->entries);
+        lm_status st = lm_table_load_kind(&s->latency, a->latency,
+                                          LM_TABLE_LATENCY);
+        return st != LM_OK ? st : lm_table_check(s->latency, s->entries);
     }
-    lm_status st = file_exists(path) ? lm_latency_table_load(&s->latency, path)
-                                     : lm_latency_table_create_for(&s->latency,
+    lm_status st = file_exists(path) ? lm_table_load_kind(&s->latency, path,
+                                                          LM_TABLE_LATENCY)
+                                     : lm_table_create_latency_for(&s->latency,
                                                                    s->entries);
     if (st != LM_OK)
         return st;
     lm_tool_span span = {.out = path};
-    lm_tool_run run = lm_tool_latency_run("compress", s->entries, s->latency);
+    lm_tool_run run = lm_tool_table_run("compress", s->entries, s->latency);
     lm_tool_run_begin(&run, &span);
-    lm_latency_options *o = NULL;
-    st = lm_latency_options_create(&o);
-    if (st == LM_OK) st = lm_latency_options_set_batch(o, a->batch);
-    if (st == LM_OK) st = lm_latency_options_set_warmup(o, a->warmup);
-    if (st == LM_OK) st = lm_latency_options_set_repetitions(o, a->reps);
-    if (st == LM_OK) st = lm_latency_options_set_save_path(o, path);
+    lm_measure_options *o = NULL;
+    st = lm_measure_options_create(&o);
+    if (st == LM_OK) st = lm_measure_options_set_batch(o, a->batch);
+    if (st == LM_OK) st = lm_measure_options_set_warmup(o, a->warmup);
+    if (st == LM_OK) st = lm_measure_options_set_repetitions(o, a->reps);
+    if (st == LM_OK) st = lm_measure_options_set_save_path(o, path);
     if (st == LM_OK)
-        st = lm_latency_options_set_progress(o, lm_tool_progress, &run.bar);
+        st = lm_measure_options_set_progress(o, lm_tool_progress, &run.bar);
     if (st == LM_OK)
-        st = lm_latency_measure(s->latency, s->graph, s->entries, o);
-    lm_latency_options_destroy(o);
+        st = lm_table_measure_latency(s->latency, s->graph, s->entries, o);
+    lm_measure_options_destroy(o);
     return st;
 }
 
@@ -274,18 +280,19 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
                                   const char *path)
 {
     if (a->importance) {
-        lm_status st = lm_importance_table_load(&s->importance, a->importance);
+        lm_status st = lm_table_load_kind(&s->importance, a->importance,
+                                          LM_TABLE_IMPORTANCE);
         return st != LM_OK ? st
-                           : lm_importance_table_check(s->importance, s->entries);
+                           : lm_table_check(s->importance, s->entries);
     }
     lm_status st = file_exists(path)
-        ? lm_importance_table_load(&s->importance, path)
-        : lm_importance_table_create_for(&s->importance, s->entries,
+        ? lm_table_load_kind(&s->importance, path, LM_TABLE_IMPORTANCE)
+        : lm_table_create_importance_for(&s->importance, s->entries,
                                          LM_METRIC_NORMALISED);
     if (st != LM_OK)
         return st;
     lm_tool_span span = {.out = path};
-    lm_tool_run run = lm_tool_importance_run("compress", s->entries,
+    lm_tool_run run = lm_tool_table_run("compress", s->entries,
                                              s->importance);
     lm_tool_run_begin(&run, &span);
     lm_proxy_options *o = NULL;
@@ -296,8 +303,8 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
     if (st == LM_OK)
         st = lm_proxy_options_set_progress(o, lm_tool_progress, &run.bar);
     if (st == LM_OK)
-        st = lm_importance_proxy(s->importance, s->graph, s->weights,
-                                 s->entries, o);
+        st = lm_table_score_proxy(s->importance, s->graph, s->weights,
+                                  s->entries, o);
     lm_proxy_options_destroy(o);
     return st;
 }
@@ -311,10 +318,9 @@ static lm_status original_importance(compress_state *s)
     for (size_t c = 1; c <= n; c++) {
         size_t id = 0;
         double v = 0.0;
-        lm_status st = lm_entries_original(s->entries, c, &id);
+        lm_status st = lm_entries_find_original(&id, s->entries, c);
         if (st == LM_OK)
-            st = lm_importance_table_get_entry(s->importance, s->entries, id,
-                                               &v, NULL);
+            st = lm_table_get_entry(&v, NULL, s->importance, s->entries, id);
         if (st != LM_OK)
             return st;
         s->original_importance += v;
@@ -322,13 +328,22 @@ static lm_status original_importance(compress_state *s)
     return LM_OK;
 }
 
+/* 1 when the result keeps trunk conv `conv`. */
+static int result_keeps_conv(const lm_result *r, size_t conv)
+{
+    lm_result_conv info = {.size = sizeof info};
+    return lm_result_conv_info(&info, r, conv) == LM_OK && info.kept;
+}
+
 static lm_status time_network(const lm_graph *g, const lm_weights *w,
                               const compress_args *a, double *ms)
 {
     lm_engine *e = NULL;
+    lm_timing t = {.size = sizeof t};
     lm_status st = lm_engine_create(&e, g, w, a->batch);
     if (st == LM_OK)
-        st = lm_engine_time(e, a->warmup, a->reps, ms, NULL);
+        st = lm_engine_time(&t, e, a->warmup, a->reps);
+    *ms = t.median_ms;
     lm_engine_destroy(e);
     return st;
 }
@@ -362,12 +377,15 @@ static lm_status merge_and_measure(compress_state *s, const compress_args *a,
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
     double t0 = now_s();
-    lm_status st = lm_plan_for_result(&plan, s->graph, r);
-    if (st == LM_OK) st = lm_merge_network(&mg, &mw, s->graph, s->weights, plan);
+    lm_status st = lm_plan_create_for_result(&plan, s->graph, r);
+    if (st == LM_OK) st = lm_graph_merge(&mg, &mw, s->graph, s->weights, plan);
     row->merge_s = now_s() - t0;
+    lm_merge_deviation dev = {.size = sizeof dev};
     if (st == LM_OK)
-        st = lm_verify(s->graph, s->weights, plan, mg, mw, 1, a->seed,
-                       &row->max_abs, &row->max_rel);
+        st = lm_graph_verify_merge(&dev, s->graph, s->weights, plan, mg, mw,
+                                   1, a->seed);
+    row->max_abs = dev.max_abs;
+    row->max_rel = dev.max_rel;
     if (st == LM_OK) {
         row->convs_after = lm_graph_conv_count(mg);
         st = time_network(mg, mw, a, &row->merged_ms);
@@ -390,7 +408,7 @@ static lm_status run_budget(compress_state *s, const compress_args *a,
     lm_status st = lm_solve_options_create(&o);
     if (st == LM_OK) st = lm_solve_options_set_precision(o, a->precision);
     if (st == LM_OK) st = lm_solve_options_set_budget_ratio(o, ratio);
-    if (st == LM_OK) st = lm_solver_run(s->solver, o, &r);
+    if (st == LM_OK) st = lm_solver_run(&r, s->solver, o);
     lm_solve_options_destroy(o);
     if (st != LM_OK)
         return st;
@@ -401,7 +419,7 @@ static lm_status run_budget(compress_state *s, const compress_args *a,
     row->segments = lm_result_segment_count(r);
     size_t n = lm_graph_conv_count(s->graph);
     for (size_t c = 1; c <= n; c++)
-        row->pruned += !lm_result_conv_kept(r, c);
+        row->pruned += !result_keeps_conv(r, c);
     snprintf(path, sizeof path, "%s.result.yaml", prefix);
     st = lm_result_save(r, path);
     if (st == LM_OK)
@@ -413,8 +431,9 @@ static lm_status run_budget(compress_state *s, const compress_args *a,
 static void print_summary(const compress_state *s, const compress_args *a,
                           const budget_row *rows, size_t n)
 {
-    int64_t c, h, w;
-    lm_graph_input_shape(s->graph, &c, &h, &w);
+    lm_shape in = {.size = sizeof in};
+    lm_graph_input_shape(&in, s->graph);
+    int64_t c = in.channels, h = in.height, w = in.width;
     printf("\n%s: %zu trunk convs, %zu entries; timed at batch %zu, "
            "%lldx%lldx%lld, median of %zu runs\n",
            lm_graph_name(s->graph), lm_graph_conv_count(s->graph),

@@ -9,14 +9,18 @@
 static void entries_usage(FILE *out)
 {
     fprintf(out,
-            "usage: layermerge entries GRAPH.yaml [--format csv|yaml] [-o FILE]\n\n"
-            "List the table entries of a graph (SPEC sections 3-4): one per\n"
+            "usage: layermerge entries GRAPH.yaml [--format csv|yaml] [-o "
+            "FILE]\n\n"
+            "List the table entries of a graph (docs/method.md sections 3-4): "
+            "one per\n"
             "valid segment and distinct (merged kernel, depthwise), with its\n"
             "id, key, channels, input size and representative kept convs.\n\n"
             "options:\n"
             "  --format csv|yaml  output format (default csv); CSV columns:\n"
-            "                     id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs\n"
-            "  -o, --output FILE  write FILE atomically instead of standard output\n"
+            "                     "
+            "id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs\n"
+            "  -o, --output FILE  write FILE atomically instead of standard "
+            "output\n"
             "  -h, --help         show this help\n\n"
             "A summary (segments, entries) goes to standard error when -o is\n"
             "given. Exit status: 0 success, 1 failure, 2 bad usage.\n");
@@ -90,7 +94,7 @@ int lm_cmd_entries(int argc, char **argv)
     if (a.output)
         st = lm_entries_save(e, a.output, a.format);
     else
-        st = lm_entries_write(e, stdout, a.format);
+        st = lm_entries_write(e, a.format, lm_tool_write_file, stdout);
     if (st == LM_OK && a.output)
         fprintf(stderr, "%s: %zu segments, %zu entries\n", a.output,
                 lm_entries_segment_count(e), lm_entries_count(e));

@@ -22,10 +22,28 @@ static size_t count_depthwise(const lm_graph *g)
     size_t n = 0;
     for (size_t c = 1; c <= lm_graph_conv_count(g); c++) {
         lm_conv_info info = {.size = sizeof info};
-        if (lm_graph_conv_info(g, c, &info) == LM_OK && info.groups > 1)
+        if (lm_graph_conv_info(&info, g, c) == LM_OK && info.groups > 1)
             n++;
     }
     return n;
+}
+
+static lm_position_info position(const lm_graph *g, size_t p)
+{
+    lm_position_info info = {.size = sizeof info};
+    if (lm_graph_position_info(&info, g, p) != LM_OK)
+        info = (lm_position_info){.size = sizeof info};
+    return info;
+}
+
+static int is_barrier(const lm_graph *g, size_t p)
+{
+    return position(g, p).is_barrier;
+}
+
+static int has_identity_option(const lm_graph *g, size_t p)
+{
+    return position(g, p).identity_option;
 }
 
 /* Print the positions in 0..N for which `pred` holds as {a,b,c}. */
@@ -46,7 +64,7 @@ static size_t count_identity_positions(const lm_graph *g)
 {
     size_t n = 0;
     for (size_t p = 1; p <= lm_graph_conv_count(g); p++)
-        n += lm_graph_activation(g, p) == LM_ACT_IDENTITY;
+        n += position(g, p).activation == LM_ACT_IDENTITY;
     return n;
 }
 
@@ -55,7 +73,7 @@ static size_t count_projections(const lm_graph *g)
     size_t n = 0;
     for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
         lm_skip_info info = {.size = sizeof info};
-        if (lm_graph_skip_info(g, s, &info) == LM_OK && info.has_projection)
+        if (lm_graph_skip_info(&info, g, s) == LM_OK && info.has_projection)
             n++;
     }
     return n;
@@ -63,9 +81,11 @@ static size_t count_projections(const lm_graph *g)
 
 static void print_summary(const char *path, const lm_graph *g)
 {
-    int64_t ic, ih, iw, oc = 0, oh = 0, ow = 0;
-    lm_graph_input_shape(g, &ic, &ih, &iw);
-    lm_graph_output_shape(g, &oc, &oh, &ow);
+    lm_shape in = {.size = sizeof in}, out = {.size = sizeof out};
+    lm_graph_input_shape(&in, g);
+    lm_graph_output_shape(&out, g);
+    int64_t ic = in.channels, ih = in.height, iw = in.width;
+    int64_t oc = out.channels, oh = out.height, ow = out.width;
     size_t n = lm_graph_conv_count(g);
     const char *name = lm_graph_name(g);
     printf("%s: valid\n", path);
@@ -81,9 +101,9 @@ static void print_summary(const char *path, const lm_graph *g)
     printf("  skips: %zu (%zu with projection)\n",
            lm_graph_skip_count(g), count_projections(g));
     printf("  barriers: ");
-    print_position_set(g, lm_graph_is_barrier);
+    print_position_set(g, is_barrier);
     printf("  identity options: ");
-    print_position_set(g, lm_graph_has_identity_option);
+    print_position_set(g, has_identity_option);
     printf("  stem layers: %zu, head layers: %zu\n",
            lm_graph_layer_count(g, LM_SITE_STEM, 0),
            lm_graph_layer_count(g, LM_SITE_HEAD, 0));

@@ -109,15 +109,15 @@ static lm_status load_weights(const imp_args *a, const lm_graph *g,
 }
 
 static lm_status open_table(const char *path, const lm_entries *entries,
-                            lm_importance_table **out)
+                            lm_table **out)
 {
     if (access(path, F_OK) != 0)
-        return lm_importance_table_create_for(out, entries,
+        return lm_table_create_importance_for(out, entries,
                                               LM_METRIC_NORMALISED);
-    lm_status st = lm_importance_table_load(out, path);
+    lm_status st = lm_table_load_kind(out, path, LM_TABLE_IMPORTANCE);
     if (st == LM_OK &&
-        (st = lm_importance_table_check(*out, entries)) != LM_OK) {
-        lm_importance_table_destroy(*out);
+        (st = lm_table_check(*out, entries)) != LM_OK) {
+        lm_table_destroy(*out);
         *out = NULL;
     }
     return st;
@@ -150,14 +150,14 @@ static lm_status proxy_options(const imp_args *a, lm_tool_bar *bar,
 
 static int run_proxy(const imp_args *a, const lm_graph *g,
                      const lm_weights *w, const lm_entries *e,
-                     lm_importance_table *t)
+                     lm_table *t)
 {
-    lm_tool_run run = lm_tool_importance_run("importance", e, t);
+    lm_tool_run run = lm_tool_table_run("importance", e, t);
     lm_tool_run_begin(&run, &a->span);
     lm_proxy_options *o = NULL;
     if (proxy_options(a, &run.bar, &o) != LM_OK)
         return lm_tool_fail("importance proxy");
-    lm_status st = lm_importance_proxy(t, g, w, e, o);
+    lm_status st = lm_table_score_proxy(t, g, w, e, o);
     lm_proxy_options_destroy(o);
     return lm_tool_run_end(&run, &a->span, st);
 }
@@ -171,7 +171,7 @@ static int cmd_proxy(const imp_args *a, const lm_graph *g,
         return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
                                                  "or --random-weights SEED");
     lm_weights *w = NULL;
-    lm_importance_table *t = NULL;
+    lm_table *t = NULL;
     int rc;
     if (load_weights(a, g, &w) != LM_OK)
         rc = lm_tool_fail(a->weights ? a->weights : "random weights");
@@ -179,7 +179,7 @@ static int cmd_proxy(const imp_args *a, const lm_graph *g,
         rc = lm_tool_fail(a->span.out);
     else
         rc = run_proxy(a, g, w, e, t);
-    lm_importance_table_destroy(t);
+    lm_table_destroy(t);
     lm_weights_destroy(w);
     return rc;
 }
@@ -191,9 +191,9 @@ static lm_status write_entry_plan(FILE *fp, const lm_graph *g,
 {
     lm_entry_info info = {.size = sizeof info};
     lm_plan *plan = NULL;
-    lm_status st = lm_entries_entry(e, id, &info);
+    lm_status st = lm_entries_entry_info(&info, e, id);
     if (st == LM_OK)
-        st = lm_plan_for_entry(&plan, g, e, id);
+        st = lm_plan_create_for_entry(&plan, g, e, id);
     if (st != LM_OK)
         return st;
     /* The plan document's own writer emits the mapping; the entry's id and
@@ -205,7 +205,7 @@ static lm_status write_entry_plan(FILE *fp, const lm_graph *g,
         lm_plan_destroy(plan);
         return LM_ERR_NOMEM;
     }
-    st = lm_plan_write(plan, mem);
+    st = lm_plan_write(plan, lm_tool_write_file, mem);
     fclose(mem);
     lm_plan_destroy(plan);
     const char *doc = body;

@@ -115,27 +115,27 @@ static int set_threads(const latency_args *a)
 }
 
 static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
-                               lm_latency_options **opts)
+                               lm_measure_options **opts)
 {
-    lm_latency_options *o = NULL;
-    lm_status st = lm_latency_options_create(&o);
+    lm_measure_options *o = NULL;
+    lm_status st = lm_measure_options_create(&o);
     if (st == LM_OK)
-        st = lm_latency_options_set_batch(o, a->batch);
+        st = lm_measure_options_set_batch(o, a->batch);
     if (st == LM_OK && a->has_size)
-        st = lm_latency_options_set_input_size(o, (int64_t)a->size,
+        st = lm_measure_options_set_input_size(o, (int64_t)a->size,
                                                (int64_t)a->size);
     if (st == LM_OK && a->has_reps)
-        st = lm_latency_options_set_repetitions(o, a->reps);
+        st = lm_measure_options_set_repetitions(o, a->reps);
     if (st == LM_OK && a->has_warmup)
-        st = lm_latency_options_set_warmup(o, a->warmup);
+        st = lm_measure_options_set_warmup(o, a->warmup);
     if (st == LM_OK && a->span.has_range)
-        st = lm_latency_options_set_range(o, a->span.lo, a->span.hi);
+        st = lm_measure_options_set_range(o, a->span.lo, a->span.hi);
     if (st == LM_OK)
-        st = lm_latency_options_set_save_path(o, a->span.out);
+        st = lm_measure_options_set_save_path(o, a->span.out);
     if (st == LM_OK)
-        st = lm_latency_options_set_progress(o, lm_tool_progress, bar);
+        st = lm_measure_options_set_progress(o, lm_tool_progress, bar);
     if (st != LM_OK)
-        lm_latency_options_destroy(o);
+        lm_measure_options_destroy(o);
     else
         *opts = o;
     return st;
@@ -144,28 +144,28 @@ static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
 /* The table to resume when -o exists (it must belong to the graph), else
  * a new one. */
 static lm_status open_table(const char *path, const lm_entries *entries,
-                            lm_latency_table **out)
+                            lm_table **out)
 {
     if (access(path, F_OK) != 0)
-        return lm_latency_table_create_for(out, entries);
-    lm_status st = lm_latency_table_load(out, path);
-    if (st == LM_OK && (st = lm_latency_table_check(*out, entries)) != LM_OK) {
-        lm_latency_table_destroy(*out);
+        return lm_table_create_latency_for(out, entries);
+    lm_status st = lm_table_load_kind(out, path, LM_TABLE_LATENCY);
+    if (st == LM_OK && (st = lm_table_check(*out, entries)) != LM_OK) {
+        lm_table_destroy(*out);
         *out = NULL;
     }
     return st;
 }
 
 static int run_measure(const latency_args *a, const lm_graph *g,
-                       const lm_entries *entries, lm_latency_table *t)
+                       const lm_entries *entries, lm_table *t)
 {
-    lm_tool_run run = lm_tool_latency_run("latency", entries, t);
+    lm_tool_run run = lm_tool_table_run("latency", entries, t);
     lm_tool_run_begin(&run, &a->span);
-    lm_latency_options *o = NULL;
+    lm_measure_options *o = NULL;
     if (build_options(a, &run.bar, &o) != LM_OK)
         return lm_tool_fail("latency");
-    lm_status st = lm_latency_measure(t, g, entries, o);
-    lm_latency_options_destroy(o);
+    lm_status st = lm_table_measure_latency(t, g, entries, o);
+    lm_measure_options_destroy(o);
     return lm_tool_run_end(&run, &a->span, st);
 }
 
@@ -184,7 +184,7 @@ int lm_cmd_latency(int argc, char **argv)
         return rc;
     lm_graph *g = NULL;
     lm_entries *entries = NULL;
-    lm_latency_table *t = NULL;
+    lm_table *t = NULL;
     if (lm_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
     if (lm_entries_create(&entries, g) != LM_OK)
@@ -193,7 +193,7 @@ int lm_cmd_latency(int argc, char **argv)
         rc = lm_tool_fail(a.span.out);
     else
         rc = run_measure(&a, g, entries, t);
-    lm_latency_table_destroy(t);
+    lm_table_destroy(t);
     lm_entries_destroy(entries);
     lm_graph_destroy(g);
     return rc;

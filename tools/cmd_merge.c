@@ -1,7 +1,7 @@
 /* `layermerge plan`, `layermerge merge` and `layermerge verify`: the
- * training-loop plan of an entry or a result (SPEC 8), the merged network
- * of a result (SPEC 9), and the check that the merged network computes
- * what the fine-tuning chain computes. */
+ * training-loop plan of an entry or a result (docs/method.md section 8), the
+ * merged network of a result (docs/method.md section 9), and the check that
+ * the merged network computes what the fine-tuning chain computes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,16 +168,17 @@ static int run_plan(const merge_args *a)
         return lm_tool_fail(a->pos[0]);
     if (a->has_entry) {
         if (lm_entries_create(&e, g) != LM_OK ||
-            lm_plan_for_entry(&plan, g, e, (size_t)a->entry) != LM_OK)
+            lm_plan_create_for_entry(&plan, g, e, (size_t)a->entry) != LM_OK)
             rc = lm_tool_fail("plan");
     } else if (lm_result_load(&r, a->result) != LM_OK) {
         rc = lm_tool_fail(a->result);
-    } else if (lm_plan_for_result(&plan, g, r) != LM_OK) {
+    } else if (lm_plan_create_for_result(&plan, g, r) != LM_OK) {
         rc = lm_tool_fail("plan");
     }
     if (rc == 0) {
-        lm_status st = a->output ? lm_plan_save(plan, a->output)
-                                 : lm_plan_write(plan, stdout);
+        lm_status st = a->output
+                           ? lm_plan_save(plan, a->output)
+                           : lm_plan_write(plan, lm_tool_write_file, stdout);
         if (st != LM_OK)
             rc = lm_tool_fail(a->output ? a->output : "plan");
         else if (a->output)
@@ -231,7 +232,7 @@ static int load_inputs(const merge_args *a, inputs *in)
     }
     if (lm_result_load(&in->r, result) != LM_OK)
         return lm_tool_fail(result);
-    if (lm_plan_for_result(&in->plan, in->g, in->r) != LM_OK)
+    if (lm_plan_create_for_result(&in->plan, in->g, in->r) != LM_OK)
         return lm_tool_fail(result);
     return 0;
 }
@@ -246,12 +247,11 @@ static double now_s(void)
 static size_t float_count(const lm_weights *w)
 {
     size_t total = 0;
-    for (size_t i = 0; i < lm_weights_count(w); i++) {
-        size_t n = 0;
-        const char *dt = lm_weights_dtype(w, i);
-        if (dt && !strcmp(dt, "F32") &&
-            lm_weights_numel(w, lm_weights_name(w, i), &n) == LM_OK)
-            total += n;
+    for (size_t i = 0; i < lm_weights_tensor_count(w); i++) {
+        lm_tensor_info t = {.size = sizeof t};
+        if (lm_weights_tensor_info(&t, w, i) == LM_OK &&
+            !strcmp(t.dtype, "F32"))
+            total += t.numel;
     }
     return total;
 }
@@ -260,7 +260,7 @@ static int merge_timed(const inputs *in, lm_graph **mg, lm_weights **mw,
                        double *seconds)
 {
     double t0 = now_s();
-    if (lm_merge_network(mg, mw, in->g, in->w, in->plan) != LM_OK)
+    if (lm_graph_merge(mg, mw, in->g, in->w, in->plan) != LM_OK)
         return lm_tool_fail("merge");
     *seconds = now_s() - t0;
     return 0;
@@ -271,9 +271,9 @@ static void merge_summary(const inputs *in, const lm_graph *mg,
 {
     size_t merged = 0, ns = lm_plan_segment_count(in->plan);
     for (size_t i = 0; i < ns; i++) {
-        size_t st = 0, end = 0;
-        lm_plan_segment(in->plan, i, &st, &end);
-        merged += end - st > 1;
+        lm_plan_segment seg = {.size = sizeof seg};
+        if (lm_plan_segment_info(&seg, in->plan, i) == LM_OK)
+            merged += seg.end - seg.st > 1;
     }
     printf("graph: %s (%s)\n", lm_graph_name(in->g),
            lm_graph_fingerprint(in->g));
@@ -354,10 +354,13 @@ static int run_verify(const merge_args *a)
         merge_summary(&in, mg, mw, secs);
     if (rc == 0) {
         double t0 = now_s();
-        if (lm_verify(in.g, in.w, in.plan, mg, mw, a->batch, a->seed,
-                      &max_abs, &max_rel) != LM_OK)
+        lm_merge_deviation dev = {.size = sizeof dev};
+        if (lm_graph_verify_merge(&dev, in.g, in.w, in.plan, mg, mw, a->batch,
+                                  a->seed) != LM_OK)
             rc = lm_tool_fail("verify");
-        else
+        max_abs = dev.max_abs;
+        max_rel = dev.max_rel;
+        if (rc == 0)
             printf("verified on batch %zu, seed %llu in %.3f s; tolerance %g: "
                    "%s\n", a->batch, (unsigned long long)a->seed,
                    now_s() - t0, a->tolerance,

@@ -1,6 +1,7 @@
 /* `layermerge solve` and `layermerge front`: choose what to merge and prune
- * within a latency budget (SPEC 6, 7) from a graph and its tables, or from
- * the kim23 authors' files, and print the choice or the Pareto front. */
+ * within a latency budget (docs/method.md section 6, 7) from a graph and its
+ * tables, or from the kim23 authors' files, and print the choice or the Pareto
+ * front. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,16 +166,16 @@ static int parse_args(int argc, char **argv, solve_args *a)
 typedef struct inputs {
     lm_graph *graph;
     lm_entries *entries;
-    lm_latency_table *lat;
-    lm_importance_table *imp;
+    lm_table *lat;
+    lm_table *imp;
     lm_solver *solver;
 } inputs;
 
 static void inputs_free(inputs *in)
 {
     lm_solver_destroy(in->solver);
-    lm_importance_table_destroy(in->imp);
-    lm_latency_table_destroy(in->lat);
+    lm_table_destroy(in->imp);
+    lm_table_destroy(in->lat);
     lm_entries_destroy(in->entries);
     lm_graph_destroy(in->graph);
 }
@@ -188,16 +189,20 @@ static int is_csv(const char *path)
 static lm_status load_tables(const solve_args *a, inputs *in)
 {
     lm_status st = is_csv(a->latency)
-                       ? lm_latency_table_import_csv(&in->lat, a->latency,
-                                                     LM_TABLE_CSV_LAYERMERGE,
-                                                     in->entries)
-                       : lm_latency_table_load(&in->lat, a->latency);
+                       ? lm_table_import_csv(&in->lat, LM_TABLE_LATENCY,
+                                             a->latency,
+                                             LM_TABLE_CSV_LAYERMERGE, 0,
+                                             in->entries)
+                       : lm_table_load_kind(&in->lat, a->latency,
+                                            LM_TABLE_LATENCY);
     if (st != LM_OK || a->method == LM_METHOD_PRUNE)
         return st;
     return is_csv(a->importance)
-               ? lm_importance_table_import_csv(&in->imp, a->importance,
-                                                a->metric, in->entries)
-               : lm_importance_table_load(&in->imp, a->importance);
+               ? lm_table_import_csv(&in->imp, LM_TABLE_IMPORTANCE,
+                                     a->importance, LM_TABLE_CSV_LAYERMERGE,
+                                     a->metric, in->entries)
+               : lm_table_load_kind(&in->imp, a->importance,
+                                    LM_TABLE_IMPORTANCE);
 }
 
 /* CSV `conv,importance`, one row per conv 1..N in any order. */
@@ -280,11 +285,26 @@ static int make_options(const solve_args *a, lm_solve_options **o)
 
 /* ---- output ---------------------------------------------------------- */
 
+/* 1 when the result keeps trunk conv `conv`. */
+static int result_keeps_conv(const lm_result *r, size_t conv)
+{
+    lm_result_conv info = {.size = sizeof info};
+    return lm_result_conv_info(&info, r, conv) == LM_OK && info.kept;
+}
+
+/* 1 when the result keeps the nonlinearity at `position`. */
+static int result_keeps_act(const lm_result *r, size_t position)
+{
+    lm_result_position info = {.size = sizeof info};
+    return lm_result_position_info(&info, r, position) == LM_OK &&
+           info.activation_kept;
+}
+
 static size_t count_pruned(const lm_result *r)
 {
     size_t n = 0;
     for (size_t c = 1; c <= lm_result_conv_count(r); c++)
-        n += !lm_result_conv_kept(r, c);
+        n += !result_keeps_conv(r, c);
     return n;
 }
 
@@ -306,8 +326,8 @@ static void print_segments(const lm_result *r)
     printf("\n%4s %4s %4s %6s %4s %4s %3s %10s %11s  %s\n", "seg", "st", "end",
            "entry", "K", "str", "dw", "latency", "importance", "kept convs");
     for (size_t i = 0; i < lm_result_segment_count(r); i++) {
-        lm_result_segment_info s = {.size = sizeof s};
-        lm_result_segment(r, i, &s);
+        lm_result_segment s = {.size = sizeof s};
+        lm_result_segment_info(&s, r, i);
         char entry[24] = "-";
         if (s.entry != SIZE_MAX)
             snprintf(entry, sizeof entry, "%zu", s.entry);
@@ -324,7 +344,7 @@ static void print_summary(const lm_result *r, double original)
 {
     size_t n = lm_result_conv_count(r), acts = 0;
     for (size_t p = 1; p <= n; p++)
-        acts += lm_result_activation_kept(r, p);
+        acts += result_keeps_act(r, p);
     double prec = lm_result_precision(r);
     printf("method:             %s\n", lm_method_name(lm_result_method(r)));
     printf("budget:             %.6g ms (%lld units at precision %g, "
@@ -338,9 +358,9 @@ static void print_summary(const lm_result *r, double original)
     printf("importance:         %.9g\n", lm_result_importance(r));
     printf("segments:           %zu\n", lm_result_segment_count(r));
     printf("kept activations:   %zu of %zu ", acts, n);
-    print_positions(r, lm_result_activation_kept, 1);
+    print_positions(r, result_keeps_act, 1);
     printf("pruned convs:       %zu ", count_pruned(r));
-    print_positions(r, lm_result_conv_kept, 0);
+    print_positions(r, result_keeps_conv, 0);
     print_segments(r);
 }
 
@@ -360,14 +380,14 @@ static int run(const solve_args *a, const inputs *in, const lm_solve_options *o)
 {
     if (!strcmp(a->cmd, "front")) {
         lm_front *f = NULL;
-        if (lm_solver_front(in->solver, o, &f) != LM_OK)
+        if (lm_solver_run_front(&f, in->solver, o) != LM_OK)
             return lm_tool_fail("front");
         print_front(f);
         lm_front_destroy(f);
         return 0;
     }
     lm_result *r = NULL;
-    if (lm_solver_run(in->solver, o, &r) != LM_OK)
+    if (lm_solver_run(&r, in->solver, o) != LM_OK)
         return lm_tool_fail("solve");
     print_summary(r, lm_solver_original_latency(in->solver));
     int rc = 0;

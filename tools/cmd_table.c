@@ -119,63 +119,19 @@ static int load_entries(const char *path, lm_entries **out)
 
 /* ---- show -------------------------------------------------------------- */
 
-typedef struct table_view {
-    lm_table_kind kind;
-    lm_latency_table *lat;
-    lm_importance_table *imp;
-} table_view;
-
-static void view_free(table_view *v)
-{
-    lm_latency_table_destroy(v->lat);
-    lm_importance_table_destroy(v->imp);
-}
-
-static lm_status view_load(table_view *v, const char *path)
-{
-    memset(v, 0, sizeof *v);
-    lm_status st = lm_table_probe(path, &v->kind);
-    if (st != LM_OK)
-        return st;
-    return v->kind == LM_TABLE_LATENCY ? lm_latency_table_load(&v->lat, path)
-                                       : lm_importance_table_load(&v->imp,
-                                                                  path);
-}
-
-static size_t view_count(const table_view *v)
-{
-    return v->lat ? lm_latency_table_count(v->lat)
-                  : lm_importance_table_count(v->imp);
-}
-
-static void view_record(const table_view *v, size_t i, lm_table_record *r)
+static void print_record_at(const lm_table *t, size_t i, lm_table_record *r)
 {
     r->size = sizeof *r;
-    if (v->lat)
-        lm_latency_table_record(v->lat, i, r);
-    else
-        lm_importance_table_record(v->imp, i, r);
+    lm_table_record_info(r, t, i);
 }
 
-static const char *view_text(const table_view *v, lm_table_text f)
+static void print_range(const lm_table *v)
 {
-    return v->lat ? lm_latency_table_text(v->lat, f)
-                  : lm_importance_table_text(v->imp, f);
-}
-
-static int64_t view_int(const table_view *v, lm_table_int f)
-{
-    return v->lat ? lm_latency_table_int(v->lat, f)
-                  : lm_importance_table_int(v->imp, f);
-}
-
-static void print_range(const table_view *v)
-{
-    size_t n = view_count(v), lo_i = 0, hi_i = 0;
+    size_t n = lm_table_count(v), lo_i = 0, hi_i = 0;
     double lo = 0, hi = 0;
     for (size_t i = 0; i < n; i++) {
         lm_table_record r;
-        view_record(v, i, &r);
+        print_record_at(v, i, &r);
         if (i == 0 || r.value < lo) {
             lo = r.value;
             lo_i = i;
@@ -185,38 +141,37 @@ static void print_range(const table_view *v)
             hi_i = i;
         }
     }
-    const char *unit = v->lat ? " ms" : "";
+    const char *unit =
+        lm_table_get_kind(v) == LM_TABLE_LATENCY ? " ms" : "";
     if (n)
         printf("  min:          %.6g%s (record %zu)\n"
                "  max:          %.6g%s (record %zu)\n",
                lo, unit, lo_i, hi, unit, hi_i);
 }
 
-static void print_view(const char *path, const table_view *v)
+static void print_view(const char *path, const lm_table *v)
 {
     size_t lo, hi;
-    int shard = v->lat ? lm_latency_table_shard(v->lat, &lo, &hi)
-                       : lm_importance_table_shard(v->imp, &lo, &hi);
+    int shard = lm_table_shard(&lo, &hi, v);
     printf("%s:\n", path);
-    printf("  kind:         %s\n", v->lat ? "latency" : "importance");
-    printf("  graph:        %s\n", v->lat
-                                       ? lm_latency_table_fingerprint(v->lat)
-                                       : lm_importance_table_fingerprint(v->imp));
-    if (v->imp) {
-        printf("  metric:       %s\n", lm_importance_metric_name(
-                                           lm_importance_table_metric(v->imp)));
-        printf("  finetune:     %s\n", view_text(v, LM_TABLE_FINETUNE));
+    printf("  kind:         %s\n", lm_table_kind_name(lm_table_get_kind(v)));
+    printf("  graph:        %s\n", lm_table_fingerprint(v));
+    if (lm_table_get_kind(v) == LM_TABLE_IMPORTANCE) {
+        printf("  metric:       %s\n",
+               lm_importance_metric_name(lm_table_metric(v)));
+        printf("  finetune:     %s\n", lm_table_text(v, LM_TABLE_FINETUNE));
     }
-    printf("  device:       %s\n", view_text(v, LM_TABLE_DEVICE));
-    printf("  timer:        %s\n", view_text(v, LM_TABLE_TIMER));
-    printf("  dtype:        %s\n", view_text(v, LM_TABLE_DTYPE));
-    printf("  batch:        %" PRId64 "\n", view_int(v, LM_TABLE_BATCH));
+    printf("  device:       %s\n", lm_table_text(v, LM_TABLE_DEVICE));
+    printf("  timer:        %s\n", lm_table_text(v, LM_TABLE_TIMER));
+    printf("  dtype:        %s\n", lm_table_text(v, LM_TABLE_DTYPE));
+    printf("  batch:        %" PRId64 "\n", lm_table_int(v, LM_TABLE_BATCH));
     printf("  input:        %" PRId64 "x%" PRId64 "\n",
-           view_int(v, LM_TABLE_HEIGHT), view_int(v, LM_TABLE_WIDTH));
-    printf("  repetitions:  %" PRId64 "\n", view_int(v, LM_TABLE_REPETITIONS));
+           lm_table_int(v, LM_TABLE_HEIGHT), lm_table_int(v, LM_TABLE_WIDTH));
+    printf("  repetitions:  %" PRId64 "\n",
+           lm_table_int(v, LM_TABLE_REPETITIONS));
     if (shard)
         printf("  shard:        [%zu, %zu)\n", lo, hi);
-    printf("  records:      %zu\n", view_count(v));
+    printf("  records:      %zu\n", lm_table_count(v));
     print_range(v);
 }
 
@@ -230,12 +185,12 @@ static int table_show(int argc, char **argv)
         return lm_tool_usage_error("table show", "no FILE given");
     int rc = 0;
     for (int i = 1; i < argc; i++) {
-        table_view v;
-        if (view_load(&v, argv[i]) != LM_OK)
+        lm_table *t = NULL;
+        if (lm_table_load(&t, argv[i]) != LM_OK)
             rc = lm_tool_fail(argv[i]);
         else
-            print_view(argv[i], &v);
-        view_free(&v);
+            print_view(argv[i], t);
+        lm_table_destroy(t);
     }
     return rc;
 }
@@ -259,23 +214,25 @@ static lm_status do_import(const table_opts *o, const lm_entries *e)
 {
     if (!strcmp(o->kind, "importance")) {
         lm_importance_metric m = LM_METRIC_ACCURACY;
-        lm_importance_table *t = NULL;
+        lm_table *t = NULL;
         lm_status st = o->metric ? lm_importance_metric_from_name(&m, o->metric)
                                  : LM_OK;
         if (st == LM_OK)
-            st = lm_importance_table_import_csv(&t, o->files[0], m, e);
+            st = lm_table_import_csv(&t, LM_TABLE_IMPORTANCE, o->files[0],
+                                     LM_TABLE_CSV_LAYERMERGE, m, e);
         if (st == LM_OK)
-            st = lm_importance_table_save(t, o->out);
-        lm_importance_table_destroy(t);
+            st = lm_table_save(t, o->out);
+        lm_table_destroy(t);
         return st;
     }
     lm_table_csv_format f = LM_TABLE_CSV_LAYERMERGE;
     csv_format(o->kind, &f);
-    lm_latency_table *t = NULL;
-    lm_status st = lm_latency_table_import_csv(&t, o->files[0], f, e);
+    lm_table *t = NULL;
+    lm_status st = lm_table_import_csv(&t, LM_TABLE_LATENCY, o->files[0], f, 0,
+                                       e);
     if (st == LM_OK)
-        st = lm_latency_table_save(t, o->out);
-    lm_latency_table_destroy(t);
+        st = lm_table_save(t, o->out);
+    lm_table_destroy(t);
     return st;
 }
 
@@ -305,12 +262,14 @@ static int table_import(int argc, char **argv)
 
 static lm_status do_export(const table_opts *o, lm_table_csv_format f)
 {
-    table_view v;
-    lm_status st = view_load(&v, o->files[0]);
+    lm_table *t = NULL;
+    lm_status st = lm_table_load(&t, o->files[0]);
     if (st == LM_OK)
-        st = v.lat ? lm_latency_table_export_csv(v.lat, o->out, f)
-                   : lm_importance_table_export_csv(v.imp, o->out);
-    view_free(&v);
+        st = lm_table_export_csv(t, o->out,
+                                 lm_table_get_kind(t) == LM_TABLE_LATENCY
+                                     ? f
+                                     : LM_TABLE_CSV_LAYERMERGE);
+    lm_table_destroy(t);
     return st;
 }
 
@@ -336,45 +295,23 @@ static int table_export(int argc, char **argv)
 
 /* ---- merge ------------------------------------------------------------- */
 
-static lm_status merge_latency(const table_opts *o, const lm_entries *e,
-                               uint32_t flags)
+/* Shards of either kind: lm_table_merge refuses a mix, naming both. */
+static lm_status merge_shards(const table_opts *o, const lm_entries *e,
+                              uint32_t flags)
 {
-    lm_latency_table **ts = calloc((size_t)o->n_files, sizeof *ts);
-    lm_latency_table *m = NULL;
+    lm_table **ts = calloc((size_t)o->n_files, sizeof *ts);
+    lm_table *m = NULL;
     lm_status st = ts ? LM_OK : LM_ERR_NOMEM;
     for (int i = 0; st == LM_OK && i < o->n_files; i++)
-        if ((st = lm_latency_table_load(&ts[i], o->files[i])) != LM_OK)
-            fprintf(stderr, "layermerge table merge: %s\n", lm_last_error());
+        st = lm_table_load(&ts[i], o->files[i]);
     if (st == LM_OK)
-        st = lm_latency_table_merge(&m, e, (const lm_latency_table *const *)ts,
-                                    (size_t)o->n_files, flags);
+        st = lm_table_merge(&m, e, (const lm_table *const *)ts,
+                            (size_t)o->n_files, flags);
     if (st == LM_OK)
-        st = lm_latency_table_save(m, o->out);
-    lm_latency_table_destroy(m);
+        st = lm_table_save(m, o->out);
+    lm_table_destroy(m);
     for (int i = 0; ts && i < o->n_files; i++)
-        lm_latency_table_destroy(ts[i]);
-    free(ts);
-    return st;
-}
-
-static lm_status merge_importance(const table_opts *o, const lm_entries *e,
-                                  uint32_t flags)
-{
-    lm_importance_table **ts = calloc((size_t)o->n_files, sizeof *ts);
-    lm_importance_table *m = NULL;
-    lm_status st = ts ? LM_OK : LM_ERR_NOMEM;
-    for (int i = 0; st == LM_OK && i < o->n_files; i++)
-        if ((st = lm_importance_table_load(&ts[i], o->files[i])) != LM_OK)
-            fprintf(stderr, "layermerge table merge: %s\n", lm_last_error());
-    if (st == LM_OK)
-        st = lm_importance_table_merge(&m, e,
-                                       (const lm_importance_table *const *)ts,
-                                       (size_t)o->n_files, flags);
-    if (st == LM_OK)
-        st = lm_importance_table_save(m, o->out);
-    lm_importance_table_destroy(m);
-    for (int i = 0; ts && i < o->n_files; i++)
-        lm_importance_table_destroy(ts[i]);
+        lm_table_destroy(ts[i]);
     free(ts);
     return st;
 }
@@ -391,14 +328,10 @@ static int table_merge(int argc, char **argv)
     if (!rc && (!o.graph || !o.out || o.n_files < 1))
         rc = lm_tool_usage_error(cmd, "need --graph, -o and table files");
     lm_entries *e = NULL;
-    lm_table_kind kind = LM_TABLE_LATENCY;
-    if (!rc && lm_table_probe(o.files[0], &kind) != LM_OK)
-        rc = lm_tool_fail(o.files[0]);
     if (!rc)
         rc = load_entries(o.graph, &e);
     uint32_t flags = o.allow_missing ? LM_TABLE_MERGE_ALLOW_MISSING : 0;
-    if (!rc && (kind == LM_TABLE_LATENCY ? merge_latency(&o, e, flags)
-                                         : merge_importance(&o, e, flags)))
+    if (!rc && merge_shards(&o, e, flags) != LM_OK)
         rc = lm_tool_fail("merge");
     lm_entries_destroy(e);
     free(o.files);

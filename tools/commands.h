@@ -2,6 +2,8 @@
 #ifndef LM_TOOLS_COMMANDS_H
 #define LM_TOOLS_COMMANDS_H
 
+#include <stddef.h>
+
 /* A subcommand gets argv starting at its own name and returns the exit
  * code: 0 success, 1 failure of the work, 2 bad usage. */
 typedef struct lm_command {
@@ -16,6 +18,10 @@ int lm_tool_fail(const char *what);
 
 /* Print "layermerge <cmd>: <msg>" and a hint to --help; return 2. */
 int lm_tool_usage_error(const char *cmd, const char *msg);
+
+/* An lm_write_fn for the library's *_write calls: `userdata` is the
+ * FILE * to write to. */
+int lm_tool_write_file(const void *data, size_t len, void *userdata);
 
 /* 1 when argv holds -h or --help. */
 int lm_tool_wants_help(int argc, char **argv);

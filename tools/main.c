@@ -31,6 +31,11 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'layermerge COMMAND --help' for a command's options.\n");
 }
 
+int lm_tool_write_file(const void *data, size_t len, void *userdata)
+{
+    return fwrite(data, 1, len, (FILE *)userdata) == len ? 0 : -1;
+}
+
 int lm_tool_fail(const char *what)
 {
     const char *msg = lm_last_error();

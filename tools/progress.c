@@ -141,50 +141,22 @@ static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
 {
     size_t n = 0;
     for (size_t id = lo; id < hi; id++) {
-        lm_entry_info e = {.size = sizeof e};
-        if (lm_entries_entry(r->entries, id, &e) == LM_OK &&
-            r->has(r->table, e.st, e.end, e.kernel, e.stride, e.depthwise))
+        lm_entry_key key = {.size = sizeof key};
+        if (lm_entries_entry_key(&key, r->entries, id) == LM_OK &&
+            lm_table_has(r->table, &key))
             n++;
     }
     return n;
 }
 
-static int has_latency(const void *t, size_t st, size_t end, int64_t k,
-                       int64_t s, int dw)
+lm_tool_run lm_tool_table_run(const char *cmd, const lm_entries *entries,
+                              const lm_table *table)
 {
-    return lm_latency_table_has(t, st, end, k, s, dw);
-}
-
-static size_t count_latency(const void *t)
-{
-    return lm_latency_table_count(t);
-}
-
-static int has_importance(const void *t, size_t st, size_t end, int64_t k,
-                          int64_t s, int dw)
-{
-    return lm_importance_table_has(t, st, end, k, s, dw);
-}
-
-static size_t count_importance(const void *t)
-{
-    return lm_importance_table_count(t);
-}
-
-lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
-                                const lm_latency_table *table)
-{
-    return (lm_tool_run){.cmd = cmd, .verb = "measured", .entries = entries,
-                         .table = table, .has = has_latency,
-                         .count = count_latency};
-}
-
-lm_tool_run lm_tool_importance_run(const char *cmd, const lm_entries *entries,
-                                   const lm_importance_table *table)
-{
-    return (lm_tool_run){.cmd = cmd, .verb = "scored", .entries = entries,
-                         .table = table, .has = has_importance,
-                         .count = count_importance};
+    int latency = lm_table_get_kind(table) == LM_TABLE_LATENCY;
+    return (lm_tool_run){.cmd = cmd,
+                         .verb = latency ? "measured" : "scored",
+                         .entries = entries,
+                         .table = table};
 }
 
 void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span)
@@ -208,7 +180,7 @@ int lm_tool_run_end(const lm_tool_run *r, const lm_tool_span *span,
     if (st == LM_ERR_CANCELLED) {
         fprintf(stderr, "\nlayermerge %s: interrupted; %s keeps %zu "
                         "entries, re-run to resume\n", r->cmd, span->out,
-                r->count(r->table));
+                lm_table_count(r->table));
         return 1;
     }
     if (st != LM_OK)

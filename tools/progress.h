@@ -58,27 +58,21 @@ typedef struct lm_tool_span {
 int lm_tool_span_value(const char *cmd, const char *opt, const char *val,
                        lm_tool_span *span, size_t *number);
 
-/* One resumable run filling a table: set cmd..count, then
+/* One resumable run filling a table: lm_tool_table_run(), then
  * lm_tool_run_begin() before the library call and lm_tool_run_end() with
  * its status. */
 typedef struct lm_tool_run {
     const char *cmd;  /* "latency" */
-    const char *verb; /* "measured" */
+    const char *verb; /* "measured" (latency) or "scored" (importance) */
     const lm_entries *entries;
-    const void *table;
-    int (*has)(const void *table, size_t st, size_t end, int64_t kernel,
-               int64_t stride, int dw);
-    size_t (*count)(const void *table);
+    const lm_table *table;
     size_t total, present; /* set by lm_tool_run_begin */
     lm_tool_bar bar;
 } lm_tool_run;
 
-/* A run over a latency table ("measured") or an importance table
- * ("scored"), for the command `cmd`. */
-lm_tool_run lm_tool_latency_run(const char *cmd, const lm_entries *entries,
-                                const lm_latency_table *table);
-lm_tool_run lm_tool_importance_run(const char *cmd, const lm_entries *entries,
-                                   const lm_importance_table *table);
+/* A run over `table` for the command `cmd`. */
+lm_tool_run lm_tool_table_run(const char *cmd, const lm_entries *entries,
+                              const lm_table *table);
 
 /* Count the entries of the span the table already holds, say so when
  * resuming, ready the bar and catch Ctrl-C. */

@@ -42,9 +42,11 @@ static void print_graph(const lm_graph *g)
            lm_graph_name(g), n, lm_graph_skip_count(g),
            lm_graph_fingerprint(g));
     printf("barriers:");
-    for (size_t p = 0; p <= n; p++)
-        if (lm_graph_is_barrier(g, p))
+    for (size_t p = 0; p <= n; p++) {
+        lm_position_info pos = {.size = sizeof pos};
+        if (lm_graph_position_info(&pos, g, p) == LM_OK && pos.is_barrier)
             printf(" %zu", p);
+    }
     printf("\n");
 }
 
@@ -53,14 +55,14 @@ static void print_graph(const lm_graph *g)
 static int print_segment(const lm_entries *e, size_t s)
 {
     lm_segment_info seg = {.size = sizeof seg};
-    lm_status st = lm_entries_segment(e, s, &seg);
+    lm_status st = lm_entries_segment_info(&seg, e, s);
     if (st != LM_OK)
         return fail("segment", st);
     printf("segment %zu (%zu, %zu]: %zu entries\n", s, seg.st, seg.end,
            seg.n_entries);
     for (size_t i = 0; i < seg.n_entries; i++) {
         lm_entry_info en = {.size = sizeof en};
-        st = lm_entries_entry(e, seg.first_entry + i, &en);
+        st = lm_entries_entry_info(&en, e, seg.first_entry + i);
         if (st != LM_OK)
             return fail("entry", st);
         printf("  entry %zu: K=%lld stride=%lld dw=%d in=%lldx%lldx%lld "

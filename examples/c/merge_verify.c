@@ -4,8 +4,8 @@
  * describes: a plan says which convs to keep, their padding during
  * fine-tuning and which activations stay (docs/concepts.md). Once
  * fine-tuned, every segment of the plan is folded into one conv
- * (lm_merge_network) and the merged network is run against the fine-tuning
- * chain on the same input (lm_verify): they must agree to float32
+ * (lm_graph_merge) and the merged network is run against the fine-tuning
+ * chain on the same input (lm_graph_verify_merge): they must agree to float32
  * round-off.
  *
  * Without --weights the network gets deterministic pseudo-random weights
@@ -121,8 +121,11 @@ static lm_status get_weights(struct work *w, const struct args *a)
 static void print_plan(const lm_plan *p)
 {
     size_t n = lm_plan_conv_count(p), kept = 0;
-    for (size_t c = 1; c <= n; c++)
-        kept += (size_t)lm_plan_conv_kept(p, c);
+    for (size_t c = 1; c <= n; c++) {
+        lm_plan_conv conv = {.size = sizeof conv};
+        if (lm_plan_conv_info(&conv, p, c) == LM_OK)
+            kept += (size_t)conv.kept;
+    }
     printf("plan: %zu segments, %zu of %zu convs kept\n",
            lm_plan_segment_count(p), kept, n);
 }
@@ -149,27 +152,28 @@ static int run(struct work *w, const struct args *a)
         return fail("load result", st);
     /* Fails with LM_ERR_MISMATCH when the result was solved for another
      * graph: results carry the graph's fingerprint. */
-    if ((st = lm_plan_for_result(&w->plan, w->graph, w->result)) != LM_OK)
+    if ((st = lm_plan_create_for_result(&w->plan, w->graph, w->result)) !=
+        LM_OK)
         return fail("plan", st);
     print_plan(w->plan);
     if ((st = get_weights(w, a)) != LM_OK)
         return fail("weights", st);
-    if ((st = lm_merge_network(&w->merged, &w->merged_weights, w->graph,
-                               w->weights, w->plan)) != LM_OK)
+    if ((st = lm_graph_merge(&w->merged, &w->merged_weights, w->graph,
+                             w->weights, w->plan)) != LM_OK)
         return fail("merge", st);
     printf("merged: %zu trunk convs (was %zu), fingerprint %s\n",
            lm_graph_conv_count(w->merged), lm_graph_conv_count(w->graph),
            lm_graph_fingerprint(w->merged));
-    double max_abs = 0, max_rel = 0;
-    if ((st = lm_verify(w->graph, w->weights, w->plan, w->merged,
-                        w->merged_weights, a->batch, a->seed, &max_abs,
-                        &max_rel)) != LM_OK)
+    lm_merge_deviation dev = {.size = sizeof dev};
+    if ((st = lm_graph_verify_merge(&dev, w->graph, w->weights, w->plan,
+                                    w->merged, w->merged_weights, a->batch,
+                                    a->seed)) != LM_OK)
         return fail("verify", st);
-    printf("verify: max abs error %.3g, max rel error %.3g\n", max_abs,
-           max_rel);
-    if (!(max_rel <= a->tolerance)) {
+    printf("verify: max abs error %.3g, max rel error %.3g\n", dev.max_abs,
+           dev.max_rel);
+    if (!(dev.max_rel <= a->tolerance)) {
         fprintf(stderr, "merge_verify: relative error %.3g above %.3g\n",
-                max_rel, a->tolerance);
+                dev.max_rel, a->tolerance);
         return 1;
     }
     return save_outputs(w, a);

@@ -50,22 +50,23 @@ static int is_csv(const char *path)
 
 /* CSV files are imported against the entries so every row gets its entry
  * id and the table the graph's fingerprint; YAML files carry both. */
-static lm_status load_latency(lm_latency_table **out, const char *path,
+static lm_status load_latency(lm_table **out, const char *path,
                               const lm_entries *e)
 {
     if (is_csv(path))
-        return lm_latency_table_import_csv(out, path, LM_TABLE_CSV_LAYERMERGE,
-                                           e);
-    return lm_latency_table_load(out, path);
+        return lm_table_import_csv(out, LM_TABLE_LATENCY, path,
+                                   LM_TABLE_CSV_LAYERMERGE, 0, e);
+    return lm_table_load_kind(out, path, LM_TABLE_LATENCY);
 }
 
-static lm_status load_importance(lm_importance_table **out, const char *path,
+static lm_status load_importance(lm_table **out, const char *path,
                                  lm_importance_metric metric,
                                  const lm_entries *e)
 {
     if (is_csv(path))
-        return lm_importance_table_import_csv(out, path, metric, e);
-    return lm_importance_table_load(out, path);
+        return lm_table_import_csv(out, LM_TABLE_IMPORTANCE, path,
+                                   LM_TABLE_CSV_LAYERMERGE, metric, e);
+    return lm_table_load_kind(out, path, LM_TABLE_IMPORTANCE);
 }
 
 static void print_result(const lm_result *r, double original)
@@ -78,17 +79,22 @@ static void print_result(const lm_result *r, double original)
     printf("importance: %.6f\n", lm_result_importance(r));
     printf("segments: %zu\n", lm_result_segment_count(r));
     printf("kept activations:");
-    for (size_t p = 1; p <= n; p++)
-        if (lm_result_activation_kept(r, p))
+    for (size_t p = 1; p <= n; p++) {
+        lm_result_position pos = {.size = sizeof pos};
+        if (lm_result_position_info(&pos, r, p) == LM_OK &&
+            pos.activation_kept)
             printf(" %zu", p);
+    }
     printf("\npruned convs:");
-    for (size_t c = 1; c <= n; c++)
-        if (!lm_result_conv_kept(r, c))
+    for (size_t c = 1; c <= n; c++) {
+        lm_result_conv conv = {.size = sizeof conv};
+        if (lm_result_conv_info(&conv, r, c) == LM_OK && !conv.kept)
             printf(" %zu", c);
+    }
     printf("\n");
     for (size_t i = 0; i < lm_result_segment_count(r); i++) {
-        lm_result_segment_info s = {.size = sizeof s};
-        if (lm_result_segment(r, i, &s) != LM_OK)
+        lm_result_segment s = {.size = sizeof s};
+        if (lm_result_segment_info(&s, r, i) != LM_OK)
             continue;
         if (s.end - s.st > 1) /* only the merged segments, to stay short */
             printf("  merged (%zu, %zu]: entry %zu, K=%lld, %zu of %zu "
@@ -102,7 +108,7 @@ static int print_front(const lm_solver *solver, const lm_solve_options *o,
                        size_t show)
 {
     lm_front *f = NULL;
-    lm_status st = lm_solver_front(solver, o, &f);
+    lm_status st = lm_solver_run_front(&f, solver, o);
     if (st != LM_OK)
         return fail("front", st);
     size_t n = lm_front_count(f);
@@ -157,8 +163,8 @@ static int parse(struct args *a, int argc, char **argv)
 struct work {
     lm_graph *graph;
     lm_entries *entries;
-    lm_latency_table *latency;
-    lm_importance_table *importance;
+    lm_table *latency;
+    lm_table *importance;
     lm_solver *solver;
     lm_solve_options *options;
     lm_result *result;
@@ -169,8 +175,8 @@ static void work_free(struct work *w)
     lm_result_destroy(w->result);
     lm_solve_options_destroy(w->options);
     lm_solver_destroy(w->solver);
-    lm_importance_table_destroy(w->importance);
-    lm_latency_table_destroy(w->latency);
+    lm_table_destroy(w->importance);
+    lm_table_destroy(w->latency);
     lm_entries_destroy(w->entries);
     lm_graph_destroy(w->graph);
 }
@@ -194,7 +200,7 @@ static int run(struct work *w, const struct args *a)
     if ((st = lm_solve_options_create(&w->options)) != LM_OK ||
         (st = lm_solve_options_set_budget_ratio(w->options, a->ratio)) != LM_OK)
         return fail("options", st);
-    if ((st = lm_solver_run(w->solver, w->options, &w->result)) != LM_OK)
+    if ((st = lm_solver_run(&w->result, w->solver, w->options)) != LM_OK)
         return fail("solve", st); /* an infeasible budget names the minimum */
     print_result(w->result, lm_solver_original_latency(w->solver));
     if (a->output) {

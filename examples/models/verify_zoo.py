@@ -6,9 +6,9 @@ and checks, per file:
 
   * keys and ops against docs/formats.md (unknown keys are errors there too);
   * trunk conv, skip, projection and identity-position counts;
-  * the valid segments of SPEC section 3: their number, and for the networks
+  * the valid segments of docs/method.md section 3: their number, and for the networks
     with real kim23 latency tables, the exact (st, end) list of those tables;
-  * the option entries of SPEC section 4 where SPEC gives reference counts;
+  * the option entries of docs/method.md section 4 where it gives reference counts;
   * the feature-map shapes the YAML implies (docs rules) against the input and
     output of every trunk conv of the torchvision model (forward hooks);
   * a float64 forward pass interpreted from the YAML alone, reading tensors by
@@ -43,8 +43,8 @@ MODELS = {
 }
 
 # convs, skips, projections, identity positions, barriers, valid segments
-# (SPEC 3; resnet18/50 pinned from this zoo), (entries, largest K,
-# depthwise entries) where SPEC 4 gives them, kim23 table
+# (docs/method.md section 3; resnet18/50 pinned from this zoo), (entries, largest K,
+# depthwise entries) where docs/method.md section 4 gives them, kim23 table
 MBV2_ID = list(range(2, 51, 3))
 EXPECT = {
     "resnet18": dict(convs=16, skips=8, proj=3, ident=[], barriers=[0, 5, 9, 13],
@@ -129,7 +129,7 @@ def check_schema(g):
                     {"name", "stride", "bias", "bn"})
 
 
-# ------------------------------------------------------------ SPEC 3 and 4
+# ------------------------------------------------------------ docs/method.md section 3 and 4
 
 def valid_segments(n, barriers, skips):
     out = []
@@ -144,7 +144,7 @@ def valid_segments(n, barriers, skips):
 
 
 def segment_entries(trunk, st, end):
-    """Distinct (K, depthwise) of SPEC 4 options of segment (st, end]."""
+    """Distinct (K, depthwise) of docs/method.md section 4 options of segment (st, end]."""
     states = {(1, True, False, False)}      # K, all-dw, stride seen, non-empty
     for e in trunk[st:end]:
         k, stride = e["kernel"], e.get("stride", 1)
@@ -374,7 +374,7 @@ def verify(name, path, tables):
         need(table_pairs(opt) == pairs, "opt_time table pairs differ")
         msg.append(f"= {ex['table']} ({len(pairs)} rows, same order)")
     ents = count_entries(g, segs)
-    msg.append(f"SPEC4 entries {ents[0]} (max K {ents[1]}, {ents[2]} dw)")
+    msg.append(f"docs/method.md section 4 entries {ents[0]} (max K {ents[1]}, {ents[2]} dw)")
     if "entries" in ex:
         need(ents == ex["entries"], f"entries {ents}, want {ex['entries']}")
     model = MODELS[name]().eval()

@@ -1,5 +1,5 @@
 """A small ResNet for the 8x8 digits, its graph export, and its
-reconfiguration by a liblayermerge plan (SPEC 8).
+reconfiguration by a liblayermerge plan (docs/method.md section 8).
 
 The network: stem conv3x3 + BN + ReLU, stages of basic blocks (two 3x3
 convs with BN; ReLU after the first and after the skip addition), the
@@ -50,7 +50,7 @@ def load_digits(side, seed=0, n_val=300, n_test=300):
 # ---- the network --------------------------------------------------------
 
 def centre_fit(x, h, w):
-    """Symmetric zero-pad or centre-crop to h x w (SPEC 8), with the
+    """Symmetric zero-pad or centre-crop to h x w (docs/method.md section 8), with the
     engine's rounding: destination index i reads source i - (d - s) / 2,
     the division truncating toward zero."""
     sh, sw = x.shape[-2:]
@@ -207,7 +207,7 @@ def export_graph(model, side, name="digits_resnet"):
 # ---- plans --------------------------------------------------------------
 
 def apply_plan(model, lm, plan):
-    """Reconfigure `model` in place as `plan` says (SPEC 8): per trunk conv
+    """Reconfigure `model` in place as `plan` says (docs/method.md section 8): per trunk conv
     keep or prune to identity (its BN with it) and its fine-tuning padding,
     per position the activation. Skips keep running (fused ones are folded
     only at merge time) and match sizes through centre_fit/project_fit.

@@ -144,7 +144,7 @@ def latency_table(args, lm, graph, entries):
     if args.timer == "torch":
         nonlin = lm.nonlinearity(graph)
 
-        def act_of(e):  # SPEC 5: the end's activation, or the network's
+        def act_of(e):  # docs/method.md section 5: the end's activation, or the network's
             act = lm.activation(graph, e.end)
             return ACTS[nonlin if act == "identity" and e.end - e.st > 1
                         else act]()

@@ -147,7 +147,7 @@ def state_fetcher(state):
 def torch_conv_timer(act_of, warmup=2, reps=10):
     """lm_latency_timer_fn that times an entry's merged conv and its
     activation with torch on this CPU. `act_of(entry)` names the
-    activation module to apply (SPEC 5: the end position's, or the
+    activation module to apply (docs/method.md section 5: the end position's, or the
     network's nonlinearity where a longer segment ends at an identity)."""
     def timer(entry_p, batch, median_ms, stdev_ms, _userdata):
         e = entry_p.contents

@@ -28,7 +28,7 @@
 
 LM_BEGIN_DECLS
 
-/** Opaque forward engine. @since 0.1 */
+/** Opaque forward engine. @since 0.2 */
 typedef struct lm_engine lm_engine;
 
 /** Caller's tensor source: copy the float32 tensor `name` (a PyTorch
@@ -37,7 +37,7 @@ typedef struct lm_engine lm_engine;
  * Return LM_OK, or an error status (LM_ERR_NOT_FOUND for an absent tensor,
  * LM_ERR_MISMATCH for another shape) after setting no message or any
  * message: the engine adds the tensor's name and the layer to it.
- * @since 0.1 */
+ * @since 0.2 */
 typedef lm_status (*lm_tensor_fn)(const char *name, const int64_t *shape,
                                   size_t ndim, float *dst, void *userdata);
 
@@ -49,40 +49,41 @@ typedef lm_status (*lm_tensor_fn)(const char *name, const int64_t *shape,
  * `name.bias` [out].
  * @param[out] out    the engine, owned by the caller (lm_engine_destroy)
  * @param graph       a validated graph; not retained
+ * @param batch       images per run, >= 1
  * @param fetch       tensor source, called during this call only
  * @param userdata    passed to `fetch` unchanged
- * @param batch       images per run, >= 1
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0, a layer with
  *         weights but no name), LM_ERR_STATE (graph not validated),
  *         LM_ERR_NOT_FOUND / LM_ERR_MISMATCH / any status of `fetch` (the
  *         message names the tensor and the layer), LM_ERR_VALUE (a batch
  *         norm with var + eps <= 0), LM_ERR_NOMEM
- * @since 0.1 */
-LM_API lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
-                                       lm_tensor_fn fetch, void *userdata,
-                                       size_t batch);
+ * @since 0.2 */
+LM_API lm_status lm_engine_create_with_fetch(lm_engine **out,
+                                             const lm_graph *graph,
+                                             size_t batch, lm_tensor_fn fetch,
+                                             void *userdata);
 
 /** Build an engine for `graph` at batch size `batch` from a weights store:
- * lm_engine_create_with() over the store's F32 tensors, each checked
+ * lm_engine_create_with_fetch() over the store's F32 tensors, each checked
  * against the shape the graph needs.
  * @param weights  the store; not retained (it may be destroyed afterwards)
- * @return as lm_engine_create_with(); LM_ERR_MISMATCH for a tensor of
+ * @return as lm_engine_create_with_fetch(); LM_ERR_MISMATCH for a tensor of
  *         another shape or a non-float dtype (the message gives both shapes)
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_engine_create(lm_engine **out, const lm_graph *graph,
                                   const lm_weights *weights, size_t batch);
 
-/** Free an engine; NULL is ignored. @since 0.1 */
+/** Free an engine; NULL is ignored. @since 0.2 */
 LM_API void lm_engine_destroy(lm_engine *engine);
 
-/** Images per run (0 for NULL). @since 0.1 */
+/** Images per run (0 for NULL). @since 0.2 */
 LM_API size_t lm_engine_batch(const lm_engine *engine);
 
-/** Floats of one run's input: batch * C * H * W (0 for NULL). @since 0.1 */
+/** Floats of one run's input: batch * C * H * W (0 for NULL). @since 0.2 */
 LM_API size_t lm_engine_input_size(const lm_engine *engine);
 
 /** Floats of one run's output: batch * the graph's output C * H * W
- * (0 for NULL). @since 0.1 */
+ * (0 for NULL). @since 0.2 */
 LM_API size_t lm_engine_output_size(const lm_engine *engine);
 
 /** Run the network on `input` (batch x C x H x W floats, NCHW) and write
@@ -91,11 +92,11 @@ LM_API size_t lm_engine_output_size(const lm_engine *engine);
  * @param n_out  floats in output, must equal lm_engine_output_size()
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, wrong size),
  *         LM_ERR_STATE (the engine's last reconfiguration failed)
- * @since 0.1 */
-LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
-                               size_t n_in, float *output, size_t n_out);
+ * @since 0.2 */
+LM_API lm_status lm_engine_run(float *output, size_t n_out, lm_engine *engine,
+                               const float *input, size_t n_in);
 
-/** Run a training-loop plan (SPEC 8) from now on: per conv keep or prune
+/** Run a training-loop plan (docs/method.md section 8) from now on: per conv keep or prune
  * (its batch norm with it) and the plan's fine-tuning padding, per
  * position the plan's activation, every skip added except those the plan
  * drops (fused skips still run: the merge folds them later). The plan is
@@ -106,21 +107,30 @@ LM_API lm_status lm_engine_run(lm_engine *engine, const float *input,
  *         unchanged), LM_ERR_NOMEM. When configuring itself fails the
  *         engine runs nothing (LM_ERR_STATE) until a configuration
  *         succeeds.
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_engine_configure_plan(lm_engine *engine,
                                           const lm_plan *plan);
 
+/** Figures of a series of timed runs. Set `size = sizeof(lm_timing)`
+ * before the call; the library writes only within `size`. @since 0.2 */
+typedef struct lm_timing {
+    size_t size;
+    size_t runs;       /**< timed runs */
+    double median_ms;  /**< their median, milliseconds */
+    double stdev_ms;   /**< their sample standard deviation (0 for 1 run) */
+    double min_ms;     /**< the fastest run */
+    double max_ms;     /**< the slowest run */
+} lm_timing;
+
 /** Time lm_engine_run on a fixed pseudo-random input in [-1, 1): `warmup`
  * untimed runs, then `reps` runs each timed with CLOCK_MONOTONIC.
- * @param[out] median_ms  median of the timed runs, milliseconds
- * @param[out] stdev_ms   their sample standard deviation (0 when reps is 1);
- *                        may be NULL
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL engine or median_ms, reps 0),
- *         LM_ERR_NOMEM, LM_ERR_IO (the clock failed), LM_ERR_STATE (as
- *         lm_engine_run)
- * @since 0.1 */
-LM_API lm_status lm_engine_time(lm_engine *engine, size_t warmup, size_t reps,
-                                double *median_ms, double *stdev_ms);
+ * @param[out] timing  the figures of the `reps` timed runs
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, reps 0, size too
+ *         small), LM_ERR_NOMEM, LM_ERR_IO (the clock failed), LM_ERR_STATE
+ *         (as lm_engine_run)
+ * @since 0.2 */
+LM_API lm_status lm_engine_time(lm_timing *timing, lm_engine *engine,
+                                size_t warmup, size_t reps);
 
 LM_END_DECLS
 

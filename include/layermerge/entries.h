@@ -1,4 +1,4 @@
-/* liblayermerge — segments and table entries (SPEC sections 3 and 4).
+/* liblayermerge — segments and table entries (docs/method.md sections 3 and 4).
  *
  * A segment (st, end), 0 <= st < end <= N, covers trunk convs
  * c_{st+1} .. c_end; it is valid when no barrier lies strictly inside it and
@@ -32,13 +32,15 @@
  *
  * An lm_entries copies what it needs from the graph: the graph may be
  * changed or destroyed afterwards.
+ *
+ * Threads: an lm_entries never changes after creation; any calls may run
+ * concurrently on one list.
  */
 #ifndef LAYERMERGE_ENTRIES_H
 #define LAYERMERGE_ENTRIES_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "layermerge/api.h"
 #include "layermerge/graph.h"
@@ -47,7 +49,7 @@
 LM_BEGIN_DECLS
 
 /** Opaque list of the valid segments and table entries of a graph.
- * @since 0.1 */
+ * @since 0.2 */
 typedef struct lm_entries lm_entries;
 
 /** Enumerate the segments and entries of a validated graph, choosing each
@@ -57,7 +59,7 @@ typedef struct lm_entries lm_entries;
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument), LM_ERR_STATE (graph
  *         not validated), LM_ERR_UNSUPPORTED (a segment whose merged kernel
  *         table would be too large), LM_ERR_NOMEM
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_entries_create(lm_entries **out, const lm_graph *graph);
 
 /** As lm_entries_create(), choosing for each entry the subset with the
@@ -68,31 +70,31 @@ LM_API lm_status lm_entries_create(lm_entries **out, const lm_graph *graph);
  * @return as lm_entries_create(), plus LM_ERR_INVALID_ARG (NULL scores with
  *         n_convs > 0, or n_convs != N) and LM_ERR_VALUE (a score that is
  *         NaN, infinite or negative; the message names the conv)
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_entries_create_scored(lm_entries **out,
                                           const lm_graph *graph,
                                           const double *conv_scores,
                                           size_t n_convs);
 
-/** Free an entry list; NULL is ignored. @since 0.1 */
+/** Free an entry list; NULL is ignored. @since 0.2 */
 LM_API void lm_entries_destroy(lm_entries *entries);
 
-/** N, the number of trunk convs of the graph (0 for NULL). @since 0.1 */
+/** N, the number of trunk convs of the graph (0 for NULL). @since 0.2 */
 LM_API size_t lm_entries_conv_count(const lm_entries *entries);
-/** Number of valid segments (0 for NULL). @since 0.1 */
+/** Number of valid segments (0 for NULL). @since 0.2 */
 LM_API size_t lm_entries_segment_count(const lm_entries *entries);
-/** Number of entries (0 for NULL). @since 0.1 */
+/** Number of entries (0 for NULL). @since 0.2 */
 LM_API size_t lm_entries_count(const lm_entries *entries);
 
 /** Fingerprint of the graph the list was built from (lm_graph_fingerprint).
- * Borrowed: valid for the lifetime of `entries`; "" for NULL. @since 0.1 */
+ * Borrowed: valid for the lifetime of `entries`; "" for NULL. @since 0.2 */
 LM_API const char *lm_entries_fingerprint(const lm_entries *entries);
 /** Name of the graph the list was built from; "" when unnamed. Borrowed:
- * valid for the lifetime of `entries`. @since 0.1 */
+ * valid for the lifetime of `entries`. @since 0.2 */
 LM_API const char *lm_entries_graph_name(const lm_entries *entries);
 
 /** Size-versioned record of a segment. Set `size = sizeof(lm_segment_info)`
- * before the call; the library writes only within `size`. @since 0.1 */
+ * before the call; the library writes only within `size`. @since 0.2 */
 typedef struct lm_segment_info {
     size_t size;
     size_t st;          /**< start position */
@@ -103,12 +105,13 @@ typedef struct lm_segment_info {
 
 /** Describe segment `segment` (0-based).
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, out of range, size too small to
- *         hold `size`) @since 0.1 */
-LM_API lm_status lm_entries_segment(const lm_entries *entries, size_t segment,
-                                    lm_segment_info *info);
+ *         hold `size`) @since 0.2 */
+LM_API lm_status lm_entries_segment_info(lm_segment_info *info,
+                                         const lm_entries *entries,
+                                         size_t segment);
 
 /** Size-versioned record of an entry. Set `size = sizeof(lm_entry_info)`
- * before the call; the library writes only within `size`. @since 0.1 */
+ * before the call; the library writes only within `size`. @since 0.2 */
 typedef struct lm_entry_info {
     size_t size;
     size_t id;            /**< the entry id (its index) */
@@ -133,26 +136,48 @@ typedef struct lm_entry_info {
 
 /** Describe entry `id`.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, id out of range, size too small
- *         to hold `size`) @since 0.1 */
-LM_API lm_status lm_entries_entry(const lm_entries *entries, size_t id,
-                                  lm_entry_info *info);
+ *         to hold `size`) @since 0.2 */
+LM_API lm_status lm_entries_entry_info(lm_entry_info *info,
+                                       const lm_entries *entries, size_t id);
 
-/** Find an entry by its key (st, end, kernel, stride, depthwise).
+/** Size-versioned key of a table entry (an input record): the segment
+ * (st, end] and the merged conv's kernel, stride and depthwise flag. The
+ * identity entry has kernel 0, stride 1, depthwise 1. Tables use kernel
+ * -1, stride -1 for a kim23 segment row not resolved against a graph
+ * (tables.h). Set `size = sizeof(lm_entry_key)`. @since 0.2 */
+typedef struct lm_entry_key {
+    size_t size;
+    size_t st;
+    size_t end;
+    int64_t kernel;
+    int64_t stride;
+    int32_t depthwise;
+} lm_entry_key;
+
+/** The key of entry `id`.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, id out of range, size too
+ *         small) @since 0.2 */
+LM_API lm_status lm_entries_entry_key(lm_entry_key *key,
+                                      const lm_entries *entries, size_t id);
+
+/** Find an entry by its key.
  * @param[out] id  the entry id
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument), LM_ERR_NOT_FOUND (no
- *         such entry; the message names the key) @since 0.1 */
-LM_API lm_status lm_entries_find(const lm_entries *entries, size_t st,
-                                 size_t end, int64_t kernel, int64_t stride,
-                                 int depthwise, size_t *id);
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, size too small),
+ *         LM_ERR_NOT_FOUND (no such entry; the message names the key)
+ * @since 0.2 */
+LM_API lm_status lm_entries_find(size_t *id, const lm_entries *entries,
+                                 const lm_entry_key *key);
 
-/** The original network's entry for trunk conv `conv` (1..N): the segment
- * (conv-1, conv) keeping that conv. Summing the latencies of these N
- * entries gives the latency of the uncompressed trunk.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, conv out of range) @since 0.1 */
-LM_API lm_status lm_entries_original(const lm_entries *entries, size_t conv,
-                                     size_t *id);
+/** Find the original network's entry for trunk conv `conv` (1..N): the
+ * segment (conv-1, conv) keeping that conv. Summing the latencies of these
+ * N entries gives the latency of the uncompressed trunk.
+ * @param[out] id  the entry id
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, conv out of range) @since 0.2 */
+LM_API lm_status lm_entries_find_original(size_t *id,
+                                          const lm_entries *entries,
+                                          size_t conv);
 
-/** File formats of an entry list. @since 0.1 */
+/** File formats of an entry list. @since 0.2 */
 typedef enum lm_entries_format {
     /** Header `id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs`,
      * one row per entry; is_dw is 0/1; convs holds the kept 1-based conv
@@ -163,16 +188,17 @@ typedef enum lm_entries_format {
     LM_ENTRIES_YAML = 2
 } lm_entries_format;
 
-/** Write the list to an open stream.
+/** Write the list through the caller's stream `write` (api.h).
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, unknown format), LM_ERR_IO
- *         (a write failed) @since 0.1 */
-LM_API lm_status lm_entries_write(const lm_entries *entries, FILE *fp,
-                                  lm_entries_format format);
+ *         (the callback failed), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_entries_write(const lm_entries *entries,
+                                  lm_entries_format format, lm_write_fn write,
+                                  void *userdata);
 
 /** Write the list to `path`: written to a temporary file beside it, then
  * renamed, so `path` is never left half-written.
  * @return LM_OK, LM_ERR_INVALID_ARG, LM_ERR_IO (message names the path),
- *         LM_ERR_NOMEM @since 0.1 */
+ *         LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_entries_save(const lm_entries *entries, const char *path,
                                  lm_entries_format format);
 

@@ -1,4 +1,4 @@
-/* liblayermerge — the network graph (SPEC section 2).
+/* liblayermerge — the network graph (docs/method.md section 2).
  *
  * A graph is a trunk of convolutions c_1 .. c_N between positions 0 .. N
  * (conv c_p reads position p-1 and writes position p), each optionally
@@ -14,6 +14,10 @@
  * from YAML, then validated. lm_graph_validate() computes every feature-map
  * shape and the fingerprint; any later change clears that, and the calls
  * that need shapes return LM_ERR_STATE until the graph is validated again.
+ *
+ * Threads: calls on a const lm_graph * (queries, save, the calls of other
+ * headers that read a graph) may run concurrently on one graph; building,
+ * validating and every other call that changes it need exclusive access.
  */
 #ifndef LAYERMERGE_GRAPH_H
 #define LAYERMERGE_GRAPH_H
@@ -26,12 +30,12 @@
 
 LM_BEGIN_DECLS
 
-/** Opaque network graph. @since 0.1 */
+/** Opaque network graph. @since 0.2 */
 typedef struct lm_graph lm_graph;
 
 /** Activation kinds. Values are pinned; names in files are the lower-case
  * suffix ("identity", "relu", "relu6", "silu", "gelu", "hardswish",
- * "sigmoid", "tanh"). @since 0.1 */
+ * "sigmoid", "tanh"). @since 0.2 */
 typedef enum lm_act {
     LM_ACT_IDENTITY = 0,
     LM_ACT_RELU = 1,
@@ -45,7 +49,7 @@ typedef enum lm_act {
 
 /** Kinds of fixed (never compressed) layers. Names in files: "conv",
  * "batchnorm", "act", "maxpool", "avgpool", "adaptive_avgpool", "flatten",
- * "linear". @since 0.1 */
+ * "linear". @since 0.2 */
 typedef enum lm_layer_kind {
     LM_LAYER_CONV = 1,
     LM_LAYER_BATCHNORM = 2,
@@ -58,18 +62,18 @@ typedef enum lm_layer_kind {
 } lm_layer_kind;
 
 /** Where a fixed layer sits: before the trunk, after it, or after the
- * activation of a trunk position. @since 0.1 */
+ * activation of a trunk position. @since 0.2 */
 typedef enum lm_site {
     LM_SITE_STEM = 0,
     LM_SITE_HEAD = 1,
     LM_SITE_POSITION = 2
 } lm_site;
 
-/** Name of an activation kind ("relu"); NULL for an unknown value. @since 0.1 */
+/** Name of an activation kind ("relu"); NULL for an unknown value. @since 0.2 */
 LM_API const char *lm_act_name(lm_act act);
-/** Parse an activation name; LM_ERR_NOT_FOUND for an unknown name. @since 0.1 */
+/** Parse an activation name; LM_ERR_NOT_FOUND for an unknown name. @since 0.2 */
 LM_API lm_status lm_act_from_name(lm_act *out, const char *name);
-/** Name of a layer kind ("maxpool"); NULL for an unknown value. @since 0.1 */
+/** Name of a layer kind ("maxpool"); NULL for an unknown value. @since 0.2 */
 LM_API const char *lm_layer_kind_name(lm_layer_kind kind);
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -77,123 +81,134 @@ LM_API const char *lm_layer_kind_name(lm_layer_kind kind);
 /** Create an empty graph for inputs of `channels` x `height` x `width`.
  * @param[out] out  the new graph, owned by the caller (lm_graph_destroy)
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL out, non-positive size), LM_ERR_NOMEM
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_graph_create(lm_graph **out, int64_t channels,
                                  int64_t height, int64_t width);
 
-/** Free a graph; NULL is ignored. @since 0.1 */
+/** Free a graph; NULL is ignored. @since 0.2 */
 LM_API void lm_graph_destroy(lm_graph *graph);
 
-/** Deep copy, including the validated state. @since 0.1 */
+/** Deep copy, including the validated state. @since 0.2 */
 LM_API lm_status lm_graph_clone(lm_graph **out, const lm_graph *graph);
 
 /* ---- building --------------------------------------------------------- */
 
-/** Set the graph's name (copied). @since 0.1 */
+/** Set the graph's name (copied). @since 0.2 */
 LM_API lm_status lm_graph_set_name(lm_graph *graph, const char *name);
 
 /** Change the input shape (e.g. to time or calibrate a network at a
  * smaller resolution). Clears the validated state: call
  * lm_graph_validate() again, which fails when a layer no longer fits.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, non-positive size)
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_graph_set_input_shape(lm_graph *graph, int64_t channels,
                                           int64_t height, int64_t width);
 
 /** Set the network's nonlinearity: the activation inserted at a segment's
- * end when that position was originally identity (SPEC 6). Defaults to
- * the first non-identity trunk activation. @since 0.1 */
+ * end when that position was originally identity (docs/method.md section 6). Defaults to
+ * the first non-identity trunk activation. @since 0.2 */
 LM_API lm_status lm_graph_set_nonlinearity(lm_graph *graph, lm_act act);
 
+/** Size-versioned description of a convolution to add (an input record).
+ * Set `size = sizeof(lm_conv_desc)`; fields past the caller's `size` take
+ * their defaults, so a program built against an older, shorter record
+ * keeps working. `name` is the PyTorch module name ("layer1.0.conv1"):
+ * its tensors are name.weight and name.bias; NULL means unnamed. Copied by
+ * the call that takes it. @since 0.2 */
+typedef struct lm_conv_desc {
+    size_t size;
+    const char *name;
+    int64_t in_channels;
+    int64_t out_channels;
+    int64_t kernel;   /**< square, odd */
+    int64_t stride;   /**< >= 1 */
+    int64_t padding;  /**< >= 0, on every side */
+    int64_t groups;   /**< 1 (dense) or the channel count (depthwise) */
+    int32_t has_bias; /**< 0 or 1 */
+} lm_conv_desc;
+
 /** Append trunk conv c_{N+1} and its position N+1 (activation `act`).
- * `name` is the PyTorch module name ("layer1.0.conv1"): its tensors are
- * name.weight and name.bias. NULL means unnamed. `groups` is 1 (dense) or
- * the channel count (depthwise); other groupings are LM_ERR_UNSUPPORTED.
- * @return LM_OK, LM_ERR_INVALID_ARG (non-positive sizes, even kernel,
- *         negative padding), LM_ERR_UNSUPPORTED, LM_ERR_NOMEM
- * @since 0.1 */
-LM_API lm_status lm_graph_add_conv(lm_graph *graph, const char *name,
-                                   int64_t in_channels, int64_t out_channels,
-                                   int64_t kernel, int64_t stride,
-                                   int64_t padding, int64_t groups,
-                                   int has_bias, lm_act act);
+ * Groupings other than dense and depthwise are LM_ERR_UNSUPPORTED.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, a record whose size is too
+ *         small, non-positive sizes, even kernel, negative padding),
+ *         LM_ERR_UNSUPPORTED, LM_ERR_NOMEM
+ * @since 0.2 */
+LM_API lm_status lm_graph_add_conv(lm_graph *graph, const lm_conv_desc *conv,
+                                   lm_act act);
 
 /** Give trunk conv `conv` (1..N) a batch norm with its own eps; `name` is
  * the module name of its tensors (name.weight, .bias, .running_mean,
- * .running_var). @since 0.1 */
+ * .running_var). @since 0.2 */
 LM_API lm_status lm_graph_set_conv_bn(lm_graph *graph, size_t conv,
                                       const char *name, double eps);
 
-/** Set the activation of position `position` (1..N). @since 0.1 */
+/** Set the activation of position `position` (1..N). @since 0.2 */
 LM_API lm_status lm_graph_set_activation(lm_graph *graph, size_t position,
                                          lm_act act);
 
 /** Add skip (source, target), source < target <= N: the tensor at
  * `source` is added to the output of c_target before its activation.
- * A source may feed several targets. @since 0.1 */
+ * A source may feed several targets. @since 0.2 */
 LM_API lm_status lm_graph_add_skip(lm_graph *graph, size_t source,
                                    size_t target);
 
 /** Give skip `skip` (0-based) a 1x1 projection conv with `stride` (no
  * padding); its channels follow from the positions it joins and are
- * reported by lm_graph_skip_info() once the graph is validated. @since 0.1 */
+ * reported by lm_graph_skip_info() once the graph is validated. @since 0.2 */
 LM_API lm_status lm_graph_set_skip_projection(lm_graph *graph, size_t skip,
                                               const char *name, int64_t stride,
                                               int has_bias);
 
 /** Give skip `skip`'s projection a batch norm. LM_ERR_STATE when the skip
- * has no projection. @since 0.1 */
+ * has no projection. @since 0.2 */
 LM_API lm_status lm_graph_set_skip_bn(lm_graph *graph, size_t skip,
                                       const char *name, double eps);
 
 /** Mark or unmark `position` (0..N) as a barrier: no segment passes through
- * it. @since 0.1 */
+ * it. @since 0.2 */
 LM_API lm_status lm_graph_set_barrier(lm_graph *graph, size_t position,
                                       int is_barrier);
 
 /** Allow or forbid the identity option at `position` (1..N): a segment
- * ending there may be replaced by identity. @since 0.1 */
+ * ending there may be replaced by identity. @since 0.2 */
 LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
                                               size_t position, int allowed);
 
 /* Fixed layers. `site` is LM_SITE_STEM, LM_SITE_HEAD, or LM_SITE_POSITION
  * with `position` in 1..N (ignored for the other sites; layers before the
  * trunk belong to the stem); layers at one site run in the order they were
- * added. A position with fixed layers must be a barrier (SPEC 2):
+ * added. A position with fixed layers must be a barrier (docs/method.md section 2):
  * lm_graph_validate() rejects it otherwise. Each returns LM_OK,
  * LM_ERR_INVALID_ARG (bad site, position or size), LM_ERR_NOMEM. */
 
-/** Append a fixed conv. @since 0.1 */
+/** Append a fixed conv described by `conv` (copied). @since 0.2 */
 LM_API lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site,
-                                         size_t position, const char *name,
-                                         int64_t in_channels,
-                                         int64_t out_channels, int64_t kernel,
-                                         int64_t stride, int64_t padding,
-                                         int64_t groups, int has_bias);
-/** Append a fixed batch norm over `channels`. @since 0.1 */
+                                         size_t position,
+                                         const lm_conv_desc *conv);
+/** Append a fixed batch norm over `channels`. @since 0.2 */
 LM_API lm_status lm_graph_add_layer_batchnorm(lm_graph *graph, lm_site site,
                                               size_t position,
                                               const char *name,
                                               int64_t channels, double eps);
-/** Append a fixed activation. @since 0.1 */
+/** Append a fixed activation. @since 0.2 */
 LM_API lm_status lm_graph_add_layer_act(lm_graph *graph, lm_site site,
                                         size_t position, lm_act act);
 /** Append a max (LM_LAYER_MAXPOOL) or average (LM_LAYER_AVGPOOL) pool.
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_graph_add_layer_pool(lm_graph *graph, lm_site site,
                                          size_t position, lm_layer_kind kind,
                                          int64_t kernel, int64_t stride,
                                          int64_t padding);
-/** Append an adaptive average pool to `height` x `width`. @since 0.1 */
+/** Append an adaptive average pool to `height` x `width`. @since 0.2 */
 LM_API lm_status lm_graph_add_layer_adaptive_avgpool(lm_graph *graph,
                                                      lm_site site,
                                                      size_t position,
                                                      int64_t height,
                                                      int64_t width);
-/** Append a flatten (C x H x W -> CHW x 1 x 1). @since 0.1 */
+/** Append a flatten (C x H x W -> CHW x 1 x 1). @since 0.2 */
 LM_API lm_status lm_graph_add_layer_flatten(lm_graph *graph, lm_site site,
                                             size_t position);
-/** Append a fully connected layer. @since 0.1 */
+/** Append a fully connected layer. @since 0.2 */
 LM_API lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site,
                                            size_t position, const char *name,
                                            int64_t in_features,
@@ -205,40 +220,60 @@ LM_API lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site,
 /** Check channel and shape consistency along the trunk, across every skip
  * and through stem and head; compute every feature-map shape and the
  * fingerprint. LM_ERR_VALIDATION names the conv, skip or layer at fault.
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_graph_validate(lm_graph *graph);
 
-/** 1 when the graph is validated and unchanged since. @since 0.1 */
+/** 1 when the graph is validated and unchanged since. @since 0.2 */
 LM_API int lm_graph_is_valid(const lm_graph *graph);
 
 /* ---- queries ---------------------------------------------------------- */
 
-/** The graph's name; "" when unset. Borrowed from the graph. @since 0.1 */
+/** The graph's name; "" when unset. Borrowed from the graph. @since 0.2 */
 LM_API const char *lm_graph_name(const lm_graph *graph);
-/** N, the number of trunk convs (0 for NULL). @since 0.1 */
+/** N, the number of trunk convs (0 for NULL). @since 0.2 */
 LM_API size_t lm_graph_conv_count(const lm_graph *graph);
-/** Number of skips (0 for NULL). @since 0.1 */
+/** Number of skips (0 for NULL). @since 0.2 */
 LM_API size_t lm_graph_skip_count(const lm_graph *graph);
-/** The network's nonlinearity (SPEC 6): the one set, else the first
- * non-identity trunk activation, else LM_ACT_IDENTITY. @since 0.1 */
+/** The network's nonlinearity (docs/method.md section 6): the one set, else the first
+ * non-identity trunk activation, else LM_ACT_IDENTITY. @since 0.2 */
 LM_API lm_act lm_graph_nonlinearity(const lm_graph *graph);
-/** Activation of `position`; LM_ACT_IDENTITY for position 0 or out of
- * range. @since 0.1 */
-LM_API lm_act lm_graph_activation(const lm_graph *graph, size_t position);
-/** 1 when `position` is a barrier, else 0 (also out of range). @since 0.1 */
-LM_API int lm_graph_is_barrier(const lm_graph *graph, size_t position);
-/** 1 when `position` allows the identity option, else 0. @since 0.1 */
-LM_API int lm_graph_has_identity_option(const lm_graph *graph,
+
+/** Size-versioned record of a position (0..N). Set
+ * `size = sizeof(lm_position_info)` before the call; the library writes
+ * only within `size`. @since 0.2 */
+typedef struct lm_position_info {
+    size_t size;
+    lm_act activation;        /**< LM_ACT_IDENTITY for position 0 */
+    int32_t is_barrier;       /**< no segment passes through it */
+    int32_t identity_option;  /**< a segment ending here may be identity */
+    size_t layer_count;       /**< fixed layers after its activation */
+} lm_position_info;
+
+/** Describe position `position` (0..N).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, position > N, size too small)
+ * @since 0.2 */
+LM_API lm_status lm_graph_position_info(lm_position_info *info,
+                                        const lm_graph *graph,
                                         size_t position);
-/** Input shape of the network. @since 0.1 */
-LM_API void lm_graph_input_shape(const lm_graph *graph, int64_t *channels,
-                                 int64_t *height, int64_t *width);
+
+/** Size-versioned shape of one image's tensor (channels x height x width).
+ * @since 0.2 */
+typedef struct lm_shape {
+    size_t size;
+    int64_t channels;
+    int64_t height;
+    int64_t width;
+} lm_shape;
+
+/** Input shape of the network.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, size too small) @since 0.2 */
+LM_API lm_status lm_graph_input_shape(lm_shape *shape, const lm_graph *graph);
 
 /** Size-versioned record of a conv (trunk conv, skip projection or fixed
  * conv layer). Set `size = sizeof(lm_conv_info)` before the call; the
  * library writes only within `size`. Strings are borrowed from the graph
  * and stay valid until it is changed or destroyed; NULL when unnamed.
- * @since 0.1 */
+ * @since 0.2 */
 typedef struct lm_conv_info {
     size_t size;
     int64_t in_channels;
@@ -254,30 +289,41 @@ typedef struct lm_conv_info {
     const char *bn_name;
 } lm_conv_info;
 
-/** Describe trunk conv `conv` (1..N). @return LM_OK, LM_ERR_INVALID_ARG
- * @since 0.1 */
-LM_API lm_status lm_graph_conv_info(const lm_graph *graph, size_t conv,
-                                    lm_conv_info *info);
+/** Describe trunk conv `conv` (1..N).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, conv out of range, size too
+ *         small) @since 0.2 */
+LM_API lm_status lm_graph_conv_info(lm_conv_info *info, const lm_graph *graph,
+                                    size_t conv);
 
-/** Size-versioned record of a skip. `projection` is meaningful only when
- * has_projection is 1. @since 0.1 */
+/** Size-versioned record of a skip. The projection fields are meaningful
+ * only when has_projection is 1 (0 and NULL otherwise); its channels are
+ * known once the graph is validated. @since 0.2 */
 typedef struct lm_skip_info {
     size_t size;
     size_t source;
     size_t target;
     int32_t has_projection;
-    lm_conv_info projection;
+    int32_t projection_has_bias;
+    int32_t projection_has_bn;
+    int64_t projection_in_channels;
+    int64_t projection_out_channels;
+    int64_t projection_stride;
+    double projection_bn_eps;
+    const char *projection_name;     /**< borrowed from the graph */
+    const char *projection_bn_name;  /**< borrowed from the graph */
 } lm_skip_info;
 
-/** Describe skip `skip` (0-based). @since 0.1 */
-LM_API lm_status lm_graph_skip_info(const lm_graph *graph, size_t skip,
-                                    lm_skip_info *info);
+/** Describe skip `skip` (0-based).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, out of range, size too small)
+ * @since 0.2 */
+LM_API lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *graph,
+                                    size_t skip);
 
 /** Size-versioned record of a fixed layer. Fields that do not apply to the
  * kind are 0 (NULL for strings). For LM_LAYER_CONV and LM_LAYER_LINEAR,
  * in/out are channels/features; for LM_LAYER_BATCHNORM, in = out =
  * channels; for LM_LAYER_ADAPTIVE_AVGPOOL, out_height/out_width.
- * @since 0.1 */
+ * @since 0.2 */
 typedef struct lm_layer_info {
     size_t size;
     lm_layer_kind kind;
@@ -295,25 +341,28 @@ typedef struct lm_layer_info {
     const char *name;
 } lm_layer_info;
 
-/** Number of fixed layers at a site (0 for an invalid site). @since 0.1 */
+/** Number of fixed layers at a site (0 for an invalid site). @since 0.2 */
 LM_API size_t lm_graph_layer_count(const lm_graph *graph, lm_site site,
                                    size_t position);
-/** Describe fixed layer `index` at a site. @since 0.1 */
-LM_API lm_status lm_graph_layer_info(const lm_graph *graph, lm_site site,
-                                     size_t position, size_t index,
-                                     lm_layer_info *info);
+/** Describe fixed layer `index` at a site.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, bad site or position, index out
+ *         of range, size too small) @since 0.2 */
+LM_API lm_status lm_graph_layer_info(lm_layer_info *info,
+                                     const lm_graph *graph, lm_site site,
+                                     size_t position, size_t index);
 
 /** Shape of the tensor at `position` (0..N) as the next trunk conv reads
- * it (after the position's fixed layers). LM_ERR_STATE when the graph is
- * not validated. @since 0.1 */
-LM_API lm_status lm_graph_position_shape(const lm_graph *graph,
-                                         size_t position, int64_t *channels,
-                                         int64_t *height, int64_t *width);
+ * it (after the position's fixed layers).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, out of range, size too small),
+ *         LM_ERR_STATE (graph not validated) @since 0.2 */
+LM_API lm_status lm_graph_position_shape(lm_shape *shape,
+                                         const lm_graph *graph,
+                                         size_t position);
 
-/** Shape of the network's output (after the head). @since 0.1 */
-LM_API lm_status lm_graph_output_shape(const lm_graph *graph,
-                                       int64_t *channels, int64_t *height,
-                                       int64_t *width);
+/** Shape of the network's output (after the head).
+ * @return as lm_graph_position_shape() @since 0.2 */
+LM_API lm_status lm_graph_output_shape(lm_shape *shape,
+                                       const lm_graph *graph);
 
 /** Fingerprint of the structure: 16 lower-case hex digits of a 64-bit hash
  * over input shape, every layer's kind and sizes, trunk convs, activations,
@@ -332,7 +381,7 @@ LM_API lm_status lm_graph_output_shape(const lm_graph *graph,
  * count, then per layer: kind, act, in, out, kernel, stride, padding,
  * groups, out_height, out_width, has_bias (lm_layer_info's fields, 0 where
  * they do not apply).
- * @since 0.1 */
+ * @since 0.2 */
 LM_API const char *lm_graph_fingerprint(const lm_graph *graph);
 
 /* ---- files ------------------------------------------------------------ */
@@ -340,17 +389,17 @@ LM_API const char *lm_graph_fingerprint(const lm_graph *graph);
 /** Load and validate a graph YAML file (format: docs/formats.md).
  * @return LM_OK, LM_ERR_IO, LM_ERR_PARSE ("file:line:col: ..."),
  *         LM_ERR_VALIDATION, LM_ERR_NOMEM
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_graph_load(lm_graph **out, const char *path);
 
 /** Load from YAML text in memory; `len` bytes of `text`. Messages name the
- * source as "<string>". @since 0.1 */
+ * source as "<string>". @since 0.2 */
 LM_API lm_status lm_graph_load_string(lm_graph **out, const char *text,
                                       size_t len);
 
 /** Save as YAML: written to a temporary file beside `path`, then renamed,
  * so `path` is never left half-written. Loading the file gives back an
- * identical graph. @return LM_OK, LM_ERR_IO, LM_ERR_NOMEM @since 0.1 */
+ * identical graph. @return LM_OK, LM_ERR_IO, LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_graph_save(const lm_graph *graph, const char *path);
 
 LM_END_DECLS

@@ -1,8 +1,8 @@
 /* liblayermerge — filling tables: latency measurement and the data-free
  * proxy importance (docs/measure.md).
  *
- * lm_latency_measure() times every entry's merged conv (SPEC 5) and stores
- * it in a latency table; lm_importance_proxy() scores every entry by how
+ * lm_table_measure_latency() times every entry's merged conv (docs/method.md section 5) and
+ * stores it in a latency table; lm_table_score_proxy() scores every entry by how
  * little the network's output changes when only that entry is applied,
  * without data and without fine-tuning. Both work entry by entry over an
  * id range, skip entries the table already holds (so a killed run resumes
@@ -11,6 +11,10 @@
  *
  * Neither call changes OpenBLAS's thread count: that stays the caller's
  * choice (set OPENBLAS_NUM_THREADS=1 for stable timings).
+ *
+ * Threads: a measuring call changes its table (exclusive access to the
+ * table) and only reads graph, entries, weights and options, which other
+ * threads may read meanwhile. Callbacks run on the calling thread.
  */
 #ifndef LAYERMERGE_MEASURE_H
 #define LAYERMERGE_MEASURE_H
@@ -19,6 +23,7 @@
 #include <stdint.h>
 
 #include "layermerge/api.h"
+#include "layermerge/engine.h"
 #include "layermerge/entries.h"
 #include "layermerge/graph.h"
 #include "layermerge/status.h"
@@ -35,7 +40,7 @@ LM_BEGIN_DECLS
  * @param elapsed_s seconds since the call started
  * @return 0 to go on; non-zero to stop (the call returns LM_ERR_CANCELLED
  *         and the table keeps, and has saved, every entry stored so far)
- * @since 0.1 */
+ * @since 0.2 */
 typedef int (*lm_progress_fn)(size_t done, size_t total, size_t entry_id,
                               double elapsed_s, void *userdata);
 
@@ -46,65 +51,65 @@ typedef int (*lm_progress_fn)(size_t done, size_t total, size_t entry_id,
  * input size) followed by its activation, at `batch` images.
  * @param[out] median_ms  its time in milliseconds, finite and >= 0
  * @param[out] stdev_ms   its spread, finite and >= 0
- * @return LM_OK, or any error status (lm_latency_measure returns it after
- *         adding the entry id to the message)
- * @since 0.1 */
-typedef lm_status (*lm_latency_timer_fn)(const lm_entry_info *entry,
-                                         size_t batch, double *median_ms,
-                                         double *stdev_ms, void *userdata);
+ * @return LM_OK, or any error status (lm_table_measure_latency returns it
+ *         after adding the entry id to the message)
+ * @since 0.2 */
+typedef lm_status (*lm_timer_fn)(double *median_ms, double *stdev_ms,
+                                 const lm_entry_info *entry, size_t batch,
+                                 void *userdata);
 
 /* ---- latency ---------------------------------------------------------- */
 
-/** Opaque options of lm_latency_measure(). @since 0.1 */
-typedef struct lm_latency_options lm_latency_options;
+/** Opaque options of lm_table_measure_latency(). @since 0.2 */
+typedef struct lm_measure_options lm_measure_options;
 
 /** Create options with the defaults: batch 1, the graph's own input size,
  * 3 warm-up runs, 20 repetitions, every entry, no autosave, the built-in
  * engine timer, no progress callback.
- * @param[out] out  owned by the caller (lm_latency_options_destroy)
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL out), LM_ERR_NOMEM @since 0.1 */
-LM_API lm_status lm_latency_options_create(lm_latency_options **out);
-/** Free options; NULL is ignored. @since 0.1 */
-LM_API void lm_latency_options_destroy(lm_latency_options *opts);
+ * @param[out] out  owned by the caller (lm_measure_options_destroy)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL out), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_measure_options_create(lm_measure_options **out);
+/** Free options; NULL is ignored. @since 0.2 */
+LM_API void lm_measure_options_destroy(lm_measure_options *opts);
 /** Images per timed run, >= 1.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.1 */
-LM_API lm_status lm_latency_options_set_batch(lm_latency_options *opts,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.2 */
+LM_API lm_status lm_measure_options_set_batch(lm_measure_options *opts,
                                               size_t batch);
 /** Network input height and width to time at; every entry's input shape
  * is scaled by height / graph height (width likewise), rounded, at least
  * 1. 0, 0 restores the graph's own size.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, one of them 0)
- * @since 0.1 */
-LM_API lm_status lm_latency_options_set_input_size(lm_latency_options *opts,
+ * @since 0.2 */
+LM_API lm_status lm_measure_options_set_input_size(lm_measure_options *opts,
                                                    int64_t height,
                                                    int64_t width);
 /** Untimed runs before the timed ones (built-in timer).
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.1 */
-LM_API lm_status lm_latency_options_set_warmup(lm_latency_options *opts,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.2 */
+LM_API lm_status lm_measure_options_set_warmup(lm_measure_options *opts,
                                                size_t warmup);
 /** Timed runs per entry, >= 1 (built-in timer); the median is stored.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.1 */
-LM_API lm_status lm_latency_options_set_repetitions(lm_latency_options *opts,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.2 */
+LM_API lm_status lm_measure_options_set_repetitions(lm_measure_options *opts,
                                                     size_t reps);
 /** Measure only entry ids lo <= id < hi (one shard of a split run); hi is
  * clipped to the entry count at measurement time. The table's shard
- * declaration is not changed (see lm_latency_table_set_shard()).
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, lo >= hi) @since 0.1 */
-LM_API lm_status lm_latency_options_set_range(lm_latency_options *opts,
+ * declaration is not changed (see lm_table_set_shard()).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, lo >= hi) @since 0.2 */
+LM_API lm_status lm_measure_options_set_range(lm_measure_options *opts,
                                               size_t lo, size_t hi);
 /** Save the table to `path` (atomically) after every stored entry; NULL
  * turns autosaving off. Copied.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts), LM_ERR_NOMEM @since 0.1 */
-LM_API lm_status lm_latency_options_set_save_path(lm_latency_options *opts,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_measure_options_set_save_path(lm_measure_options *opts,
                                                   const char *path);
 /** Use `timer` instead of the built-in engine timer; NULL restores it.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts) @since 0.1 */
-LM_API lm_status lm_latency_options_set_timer(lm_latency_options *opts,
-                                              lm_latency_timer_fn timer,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts) @since 0.2 */
+LM_API lm_status lm_measure_options_set_timer(lm_measure_options *opts,
+                                              lm_timer_fn timer,
                                               void *userdata);
 /** Call `progress` after every stored entry; NULL turns it off.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts) @since 0.1 */
-LM_API lm_status lm_latency_options_set_progress(lm_latency_options *opts,
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts) @since 0.2 */
+LM_API lm_status lm_measure_options_set_progress(lm_measure_options *opts,
                                                  lm_progress_fn progress,
                                                  void *userdata);
 
@@ -114,7 +119,7 @@ LM_API lm_status lm_latency_options_set_progress(lm_latency_options *opts,
  * conv (K, stride, summed padding, dense or depthwise, in/out channels,
  * with a bias) and its activation — the original activation of the end
  * position, or the graph's nonlinearity when the segment spans more than
- * one position and that activation is identity (SPEC 6) — as a one-conv
+ * one position and that activation is identity (docs/method.md section 6) — as a one-conv
  * network at the entry's input shape, with random weights, and times it
  * with lm_engine_time() (median and sample stdev of the repetitions).
  *
@@ -137,40 +142,41 @@ LM_API lm_status lm_latency_options_set_progress(lm_latency_options *opts,
  *         LM_ERR_IO (autosave failed), any status of the timer or of the
  *         engine (the message names the entry id and key), LM_ERR_NOMEM.
  *         On failure the table keeps every entry stored before it.
- * @since 0.1 */
-LM_API lm_status lm_latency_measure(lm_latency_table *table,
-                                    const lm_graph *graph,
-                                    const lm_entries *entries,
-                                    const lm_latency_options *opts);
+ * @since 0.2 */
+LM_API lm_status lm_table_measure_latency(lm_table *table,
+                                          const lm_graph *graph,
+                                          const lm_entries *entries,
+                                          const lm_measure_options *opts);
 
-/** Time one conv and its activation with the built-in engine timer: the
- * same measurement lm_latency_measure() makes for a non-identity entry.
+/** Time one entry's merged conv and its activation with the built-in
+ * engine timer: the same measurement lm_table_measure_latency() makes for
+ * a non-identity entry.
+ * @param[out] timing  the figures of the timed runs (engine.h)
  * @param entry   kernel, stride, padding, depthwise, in/out channels and
- *                in_height/in_width are read (e.g. from lm_entries_entry())
+ *                in_height/in_width are read (lm_entries_entry_info())
  * @param act     activation after the conv
- * @param[out] median_ms, stdev_ms  stdev_ms may be NULL
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, batch or reps 0, a kernel < 1
- *         or other shape the engine refuses), LM_ERR_NOMEM, LM_ERR_IO
- * @since 0.1 */
-LM_API lm_status lm_latency_time_conv(const lm_entry_info *entry, lm_act act,
-                                      size_t batch, size_t warmup,
-                                      size_t reps, double *median_ms,
-                                      double *stdev_ms);
+ *         or other shape the engine refuses, size too small),
+ *         LM_ERR_NOMEM, LM_ERR_IO
+ * @since 0.2 */
+LM_API lm_status lm_entry_time(lm_timing *timing, const lm_entry_info *entry,
+                               lm_act act, size_t batch, size_t warmup,
+                               size_t reps);
 
 /* ---- proxy importance ------------------------------------------------- */
 
-/** Opaque options of lm_importance_proxy(). @since 0.1 */
+/** Opaque options of lm_table_score_proxy(). @since 0.2 */
 typedef struct lm_proxy_options lm_proxy_options;
 
 /** Create options with the defaults: batch 4, the graph's own input size,
  * seed 0 for the N(0, 1) calibration inputs, every entry, no autosave, no
  * progress callback.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL out), LM_ERR_NOMEM @since 0.1 */
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL out), LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_proxy_options_create(lm_proxy_options **out);
-/** Free options; NULL is ignored. @since 0.1 */
+/** Free options; NULL is ignored. @since 0.2 */
 LM_API void lm_proxy_options_destroy(lm_proxy_options *opts);
 /** Calibration images, >= 1.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.1 */
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.2 */
 LM_API lm_status lm_proxy_options_set_batch(lm_proxy_options *opts,
                                             size_t batch);
 /** Run the network at this input height and width instead of the graph's
@@ -178,36 +184,37 @@ LM_API lm_status lm_proxy_options_set_batch(lm_proxy_options *opts,
  * graph must accept that size (its head must, e.g. through an adaptive
  * pool).
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, one of them 0)
- * @since 0.1 */
+ * @since 0.2 */
 LM_API lm_status lm_proxy_options_set_input_size(lm_proxy_options *opts,
                                                  int64_t height,
                                                  int64_t width);
 /** Seed of the N(0, 1) calibration inputs.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.1 */
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL) @since 0.2 */
 LM_API lm_status lm_proxy_options_set_seed(lm_proxy_options *opts,
                                            uint64_t seed);
 /** Use the caller's calibration batch instead of random inputs: `n`
  * floats, batch x C x H x W NCHW at the (possibly overridden) input size;
  * copied. NULL returns to random inputs. The size is checked by
- * lm_importance_proxy().
+ * lm_table_score_proxy().
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts, n 0 with data),
- *         LM_ERR_VALUE (a NaN or infinite value), LM_ERR_NOMEM @since 0.1 */
+ *         LM_ERR_VALUE (a NaN or infinite value), LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_proxy_options_set_inputs(lm_proxy_options *opts,
                                              const float *data, size_t n);
-/** As lm_latency_options_set_range(). @since 0.1 */
+/** As lm_measure_options_set_range(). @since 0.2 */
 LM_API lm_status lm_proxy_options_set_range(lm_proxy_options *opts,
                                             size_t lo, size_t hi);
-/** As lm_latency_options_set_save_path(). @since 0.1 */
+/** As lm_measure_options_set_save_path(). @since 0.2 */
 LM_API lm_status lm_proxy_options_set_save_path(lm_proxy_options *opts,
                                                 const char *path);
-/** As lm_latency_options_set_progress(). @since 0.1 */
+/** As lm_measure_options_set_progress(). @since 0.2 */
 LM_API lm_status lm_proxy_options_set_progress(lm_proxy_options *opts,
                                                lm_progress_fn progress,
                                                void *userdata);
 
 /** Score the entries in the option's range that `table` does not hold yet
  * with a data-free proxy: run the network in which only the entry is
- * applied (lm_plan_for_entry(), on the original weights, no fine-tune)
+ * applied (lm_plan_create_for_entry(), on the original weights, no
+ * fine-tune)
  * and the original network on the calibration batch, and store
  * raw = rse = ||y_entry - y_orig||^2 / ||y_orig||^2 and normalised
  * importance exp(-rse). An entry that keeps every conv of a single-conv
@@ -232,12 +239,11 @@ LM_API lm_status lm_proxy_options_set_progress(lm_proxy_options *opts,
  *         LM_ERR_CANCELLED, LM_ERR_IO (autosave), any status of
  *         lm_engine_create() (missing or misshapen tensors), LM_ERR_NOMEM.
  *         On failure the table keeps every entry stored before it.
- * @since 0.1 */
-LM_API lm_status lm_importance_proxy(lm_importance_table *table,
-                                     const lm_graph *graph,
-                                     const lm_weights *weights,
-                                     const lm_entries *entries,
-                                     const lm_proxy_options *opts);
+ * @since 0.2 */
+LM_API lm_status lm_table_score_proxy(lm_table *table, const lm_graph *graph,
+                                      const lm_weights *weights,
+                                      const lm_entries *entries,
+                                      const lm_proxy_options *opts);
 
 LM_END_DECLS
 

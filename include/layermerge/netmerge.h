@@ -1,13 +1,13 @@
-/* liblayermerge — merging a whole network after fine-tuning (SPEC 9) and
+/* liblayermerge — merging a whole network after fine-tuning (docs/method.md section 9) and
  * checking the merged network against the fine-tuning chain.
  *
- * lm_merge_network turns a graph, its (fine-tuned) weights and a plan into
+ * lm_graph_merge turns a graph, its (fine-tuned) weights and a plan into
  * a new graph with one trunk conv per segment of the plan and the weights
  * of that graph. Every segment goes through the chain builder of merge.h:
  * its kept convs with their batch norms folded (each with its own eps),
  * the skips fused into it, pruned convs left out. In the new graph:
  *
- * - a pruned conv is identity; a skip into it adds to its input (SPEC 8),
+ * - a pruned conv is identity; a skip into it adds to its input (docs/method.md section 8),
  *   including a skip whose spanned convs are all pruned (x + x);
  * - segment (st, end) becomes one conv with bias and no batch norm, named
  *   "merged.<st>_<end>"; a segment of a single position keeps its conv's
@@ -16,7 +16,7 @@
  *   of their paddings, its stride their product; depthwise when every kept
  *   conv is;
  * - the activation at each new position is the plan's at the segment end
- *   (lm_plan_activation); the network's nonlinearity is carried over;
+ *   (lm_plan_position_info); the network's nonlinearity is carried over;
  * - stem, head and the fixed layers of each boundary position are copied
  *   unchanged, with their tensors; barriers and identity-option flags of
  *   boundary positions move to the new positions;
@@ -51,8 +51,8 @@ LM_BEGIN_DECLS
  *                             original graph
  * @param graph    the original, validated graph
  * @param weights  its weights (as lm_weights_check_graph wants them)
- * @param plan     a plan made for `graph` (lm_plan_for_result,
- *                 lm_plan_for_segments)
+ * @param plan     a plan made for `graph` (lm_plan_create_for_result,
+ *                 lm_plan_create_for_segments)
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument), LM_ERR_STATE (graph
  *         not validated), LM_ERR_MISMATCH (the plan belongs to another
  *         graph, both fingerprints named; a tensor of the wrong shape),
@@ -61,30 +61,40 @@ LM_BEGIN_DECLS
  *         LM_ERR_UNSUPPORTED (an identity-option segment; a conv after a
  *         strided conv inside a segment that is not 1x1),
  *         LM_ERR_NOMEM. Nothing is returned on failure.
- * @since 0.1 */
-LM_API lm_status lm_merge_network(lm_graph **merged_graph,
-                                  lm_weights **merged_weights,
-                                  const lm_graph *graph,
-                                  const lm_weights *weights,
-                                  const lm_plan *plan);
+ * @since 0.2 */
+LM_API lm_status lm_graph_merge(lm_graph **merged_graph,
+                                lm_weights **merged_weights,
+                                const lm_graph *graph,
+                                const lm_weights *weights,
+                                const lm_plan *plan);
+
+/** How far a merged network's output lies from its fine-tuning chain's.
+ * Set `size = sizeof(lm_merge_deviation)` before the call. @since 0.2 */
+typedef struct lm_merge_deviation {
+    size_t size;
+    double max_abs;  /**< the largest |chain - merged| over every output */
+    double max_rel;  /**< max_abs over the largest |chain| output (max_abs
+                          itself when that is 0) */
+} lm_merge_deviation;
 
 /** Run the fine-tuning chain (the engine configured with `plan`) and the
  * merged network on the same pseudo-random input, uniform in [-1, 1) and
  * determined by `seed`, and compare the outputs.
- * @param batch     batch size (>= 1)
- * @param[out] max_abs  the largest |chain - merged| over every output value
- * @param[out] max_rel  max_abs divided by the largest |chain| output
- *                      (max_abs itself when that is 0)
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0), LM_ERR_STATE
- *         (a graph not validated), LM_ERR_MISMATCH (the plan belongs to
- *         another graph; the two networks' input or output sizes differ;
- *         weights that do not fit their graph), LM_ERR_NOT_FOUND (a
- *         missing tensor), LM_ERR_NOMEM
- * @since 0.1 */
-LM_API lm_status lm_verify(const lm_graph *graph, const lm_weights *weights,
-                           const lm_plan *plan, const lm_graph *merged,
-                           const lm_weights *merged_weights, size_t batch,
-                           uint64_t seed, double *max_abs, double *max_rel);
+ * @param[out] deviation  the comparison
+ * @param batch           batch size (>= 1)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0, size too
+ *         small), LM_ERR_STATE (a graph not validated), LM_ERR_MISMATCH
+ *         (the plan belongs to another graph; the two networks' input or
+ *         output sizes differ; weights that do not fit their graph),
+ *         LM_ERR_NOT_FOUND (a missing tensor), LM_ERR_NOMEM
+ * @since 0.2 */
+LM_API lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
+                                       const lm_graph *graph,
+                                       const lm_weights *weights,
+                                       const lm_plan *plan,
+                                       const lm_graph *merged,
+                                       const lm_weights *merged_weights,
+                                       size_t batch, uint64_t seed);
 
 LM_END_DECLS
 

@@ -12,7 +12,7 @@
 
 LM_BEGIN_DECLS
 
-/** Result of every fallible call. Values are pinned forever. @since 0.1 */
+/** Result of every fallible call. Values are pinned forever. @since 0.2 */
 typedef enum lm_status {
     LM_OK = 0,
     LM_ERR_NOMEM = -1,       /**< an allocation failed */
@@ -34,15 +34,15 @@ typedef enum lm_status {
 } lm_status;
 
 /** Fixed English text for a status ("out of memory", ...); never NULL.
- * Unknown values give "unknown status". @since 0.1 */
+ * Unknown values give "unknown status". @since 0.2 */
 LM_API const char *lm_status_str(lm_status status);
 
 /** This thread's message for the last failed call; never NULL ("" when no
  * call has failed on this thread). Borrowed: valid until the next
- * liblayermerge call on this thread. @since 0.1 */
+ * liblayermerge call on this thread. @since 0.2 */
 LM_API const char *lm_last_error(void);
 
-/** Forget this thread's last error message. @since 0.1 */
+/** Forget this thread's last error message. @since 0.2 */
 LM_API void lm_clear_error(void);
 
 LM_END_DECLS

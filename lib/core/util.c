@@ -37,8 +37,7 @@ lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem)
     return LM_OK;
 }
 
-lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
-                        const char *what)
+lm_status lm_sized_check(const void *dst, const char *what)
 {
     size_t size;
     if (!dst)
@@ -52,6 +51,17 @@ lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
         return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu is larger than "
                       "any record (set size = sizeof the record before the "
                       "call)", what, size);
+    return LM_OK;
+}
+
+lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
+                        const char *what)
+{
+    lm_status st = lm_sized_check(dst, what);
+    if (st != LM_OK)
+        return st;
+    size_t size;
+    memcpy(&size, dst, sizeof size);
     size_t n = size < src_size ? size : src_size;
     if (n > sizeof size)
         memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,

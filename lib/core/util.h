@@ -24,6 +24,11 @@ lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem);
  * few hundred bytes, so a larger value is a size field left unset. */
 #define LM_RECORD_SIZE_MAX 65536u
 
+/* The checks of lm_sized_copy alone, for a call that should refuse a bad
+ * record before its work rather than after it. */
+LM_NODISCARD
+lm_status lm_sized_check(const void *dst, const char *what);
+
 /* Copy the library's full record `src` (`src_size` bytes, a public record
  * that starts with `size_t size`) into the caller's `dst`, which may be an
  * older, smaller version or a newer, larger one: only the first dst->size

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "engine/engine_internal.h"
+#include "graph/graph_query.h"
 
 typedef struct fetcher {
     lm_tensor_fn fn;
@@ -121,7 +122,7 @@ static lm_status build_trunk(lm_engine *e, const fetcher *f,
     for (size_t p = 1; p <= e->n; p++) {
         lm_conv_info info = {.size = sizeof info};
         char what[320];
-        lm_status st = lm_graph_conv_info(g, p, &info);
+        lm_status st = lm_graph_conv_info(&info, g, p);
         if (st != LM_OK)
             return st;
         snprintf(what, sizeof what, "conv %zu (%s)", p,
@@ -139,8 +140,8 @@ static lm_status build_skips(lm_engine *e, const fetcher *f,
 {
     for (size_t i = 0; i < e->n_skips; i++) {
         lm_skip_info info = {.size = sizeof info};
-        info.projection.size = sizeof info.projection;
-        lm_status st = lm_graph_skip_info(g, i, &info);
+        lm_conv_info proj = {.size = sizeof proj};
+        lm_status st = lm_graph_skip_info(&info, g, i);
         if (st != LM_OK)
             return st;
         lm_eskip *s = &e->skips[i];
@@ -150,7 +151,9 @@ static lm_status build_skips(lm_engine *e, const fetcher *f,
         if (!s->has_proj)
             continue;
         char what[320];
-        const lm_conv_info *pi = &info.projection;
+        if ((st = lm_graph_skip_projection(g, i, &proj)) != LM_OK)
+            return st;
+        const lm_conv_info *pi = &proj;
         snprintf(what, sizeof what, "skip %zu (%zu -> %zu) projection", i,
                  info.source, info.target);
         st = build_conv(f, what, pi, pi->has_bn ? pi->bn_name : NULL,
@@ -208,7 +211,7 @@ static lm_status build_layer(const fetcher *f, const lm_graph *g,
                              lm_eop *op, size_t *used)
 {
     lm_layer_info li = {.size = sizeof li}, next = {.size = sizeof next};
-    lm_status st = lm_graph_layer_info(g, site, pos, i, &li);
+    lm_status st = lm_graph_layer_info(&li, g, site, pos, i);
     if (st != LM_OK)
         return st;
     char what[320];
@@ -230,7 +233,7 @@ static lm_status build_layer(const fetcher *f, const lm_graph *g,
         const char *bn = NULL;
         double eps = 0.0;
         if (i + 1 < n &&
-            lm_graph_layer_info(g, site, pos, i + 1, &next) == LM_OK &&
+            lm_graph_layer_info(&next, g, site, pos, i + 1) == LM_OK &&
             next.kind == LM_LAYER_BATCHNORM &&
             next.in_channels == li.out_channels) {
             bn = next.name;

@@ -103,7 +103,7 @@ static lm_status ops_at(lm_eops *ops, lm_eshape *shape, sizes *z)
 }
 
 /* Skip i into a conv output of shape `out`: channels must meet; spatial
- * sizes may differ (matched at the centre, SPEC 8). */
+ * sizes may differ (matched at the centre, docs/method.md section 8). */
 static lm_status skip_at(lm_engine *e, size_t i, lm_eshape out, sizes *z)
 {
     lm_eskip *s = &e->skips[i];

@@ -1,9 +1,10 @@
-/* Running a training-loop plan (SPEC 8) on the engine: the public lm_plan
- * becomes the private lm_eplan the runner executes. */
+/* Running a training-loop plan (docs/method.md section 8) on the engine: the
+ * public lm_plan becomes the private lm_eplan the runner executes. */
 #include <string.h>
 
 #include "core/error.h"
 #include "engine/engine_internal.h"
+#include "plan/plan_query.h"
 
 static lm_status check_plan(const lm_engine *e, const lm_plan *plan)
 {
@@ -17,10 +18,10 @@ static lm_status check_plan(const lm_engine *e, const lm_plan *plan)
                       "%zu convs, engine has %zu", lm_plan_conv_count(plan),
                       e->n);
     for (size_t c = 1; c <= e->n; c++)
-        if (lm_plan_conv_kept(plan, c) && lm_plan_conv_padding(plan, c) < 0)
+        if (lm_plan_keeps_conv(plan, c) && lm_plan_padding_at(plan, c) < 0)
             return lm_err(LM_ERR_INVALID_ARG, "lm_engine_configure_plan: "
                           "conv %zu has padding %lld", c,
-                          (long long)lm_plan_conv_padding(plan, c));
+                          (long long)lm_plan_padding_at(plan, c));
     return LM_OK;
 }
 
@@ -32,12 +33,12 @@ static void fill_eplan(lm_eplan *ep, const lm_engine *e, const lm_plan *plan)
     ep->keep[0] = 1;
     ep->padding[0] = 0;
     for (size_t c = 1; c <= e->n; c++) {
-        ep->keep[c] = (uint8_t)lm_plan_conv_kept(plan, c);
-        ep->padding[c] = ep->keep[c] ? lm_plan_conv_padding(plan, c) : 0;
-        ep->act[c] = lm_plan_activation(plan, c);
+        ep->keep[c] = (uint8_t)lm_plan_keeps_conv(plan, c);
+        ep->padding[c] = ep->keep[c] ? lm_plan_padding_at(plan, c) : 0;
+        ep->act[c] = lm_plan_act_at(plan, c);
     }
     for (size_t k = 0; k < e->n_skips; k++)
-        ep->skip_on[k] = (uint8_t)!lm_plan_skip_dropped(plan, k);
+        ep->skip_on[k] = (uint8_t)!lm_plan_drops_skip(plan, k);
 }
 
 lm_status lm_engine_configure_plan(lm_engine *engine, const lm_plan *plan)

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "engine/engine_internal.h"
+#include "graph/graph_query.h"
 
 void lm_engine_destroy(lm_engine *e)
 {
@@ -46,7 +47,7 @@ static lm_status original_plan(lm_engine *e, const lm_graph *g)
     for (size_t p = 0; p < n; p++) {
         o->keep[p] = 1;
         o->padding[p] = p ? e->trunk[p].k.pad : 0;
-        o->act[p] = lm_graph_activation(g, p);
+        o->act[p] = lm_graph_position_act(g, p);
     }
     for (size_t i = 0; i < e->n_skips; i++)
         o->skip_on[i] = 1;
@@ -68,9 +69,9 @@ static lm_status alloc_arrays(lm_engine *e)
     return LM_OK;
 }
 
-lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
-                                lm_tensor_fn fetch, void *userdata,
-                                size_t batch)
+lm_status lm_engine_create_with_fetch(lm_engine **out, const lm_graph *graph,
+                                      size_t batch, lm_tensor_fn fetch,
+                                      void *userdata)
 {
     if (!out || !graph || !fetch || batch == 0)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_create: NULL argument "
@@ -86,7 +87,7 @@ lm_status lm_engine_create_with(lm_engine **out, const lm_graph *graph,
     memcpy(e->fingerprint, lm_graph_fingerprint(graph), sizeof e->fingerprint);
     e->n = lm_graph_conv_count(graph);
     e->n_skips = lm_graph_skip_count(graph);
-    lm_graph_input_shape(graph, &e->input.c, &e->input.h, &e->input.w);
+    lm_graph_input_chw(graph, &e->input.c, &e->input.h, &e->input.w);
     lm_status st = alloc_arrays(e);
     if (st == LM_OK)
         st = lm_engine_build(e, graph, fetch, userdata);

@@ -4,8 +4,8 @@
  * runner executes is then chosen by data, an lm_eplan: per trunk conv keep
  * or prune-to-identity and its padding, per position the activation, per
  * skip whether it is added. The default plan is the original network;
- * training-loop plans (SPEC 8) only fill the arrays differently.
- * lm_engine_configure (configure.c) derives every shape of that
+ * training-loop plans (docs/method.md section 8) only fill the arrays
+ * differently. lm_engine_configure (configure.c) derives every shape of that
  * configuration and sizes the buffers once, so lm_engine_run (run.c)
  * allocates nothing. */
 #ifndef LM_ENGINE_ENGINE_INTERNAL_H

@@ -87,8 +87,9 @@ void lm_klinear(const float *x, size_t n, int64_t in, int64_t out,
                 const float *w, const float *b, float *y);
 
 /* dst (c x h x w) += src (c x sh x sw) matched at the centre: a smaller
- * src is zero-padded symmetrically, a larger one centre-cropped (SPEC 8),
- * one image. The margin is (h - sh) / 2 rounded toward zero. */
+ * src is zero-padded symmetrically, a larger one centre-cropped
+ * (docs/method.md section 8), one image. The margin is (h - sh) / 2 rounded
+ * toward zero. */
 void lm_kadd_centred(float *dst, int64_t c, int64_t h, int64_t w,
                      const float *src, int64_t sh, int64_t sw);
 

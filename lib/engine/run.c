@@ -92,9 +92,9 @@ static int64_t floor_half(int64_t v)
     return v >= 0 ? v / 2 : -((1 - v) / 2);
 }
 
-/* SPEC 8 crops or zero-pads a skip's *input* symmetrically so that its
- * projection meets the target: output (y, x) reads input (s*y + dy,
- * s*x + dx) and gets the bias everywhere, as the merged kernel does.
+/* docs/method.md section 8 crops or zero-pads a skip's *input* symmetrically
+ * so that its projection meets the target: output (y, x) reads input (s*y +
+ * dy, s*x + dx) and gets the bias everywhere, as the merged kernel does.
  * Projecting first and then cropping the result would misalign a strided
  * projection by a pixel and leave a padded border without bias. Only
  * fine-tuning configurations get here, so a direct loop will do. */
@@ -192,8 +192,8 @@ static void trunk_step(const lm_engine *e, size_t p)
     run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->shape[p]));
 }
 
-lm_status lm_engine_run(lm_engine *e, const float *input, size_t n_in,
-                        float *output, size_t n_out)
+lm_status lm_engine_run(float *output, size_t n_out, lm_engine *e,
+                        const float *input, size_t n_in)
 {
     if (!e || !input || !output)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_run: NULL argument");

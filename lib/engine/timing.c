@@ -3,9 +3,11 @@
  * time the same work. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "engine/engine_internal.h"
 
 static void fill_random(float *x, size_t n)
@@ -38,12 +40,12 @@ static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     lm_status st = LM_OK;
     for (size_t i = 0; st == LM_OK && i < warmup; i++)
-        st = lm_engine_run(e, in, n_in, out, n_out);
+        st = lm_engine_run(out, n_out, e, in, n_in);
     for (size_t i = 0; st == LM_OK && i < reps; i++) {
         double t0, t1;
         st = now_ms(&t0);
         if (st == LM_OK)
-            st = lm_engine_run(e, in, n_in, out, n_out);
+            st = lm_engine_run(out, n_out, e, in, n_in);
         if (st == LM_OK)
             st = now_ms(&t1);
         t[i] = st == LM_OK ? t1 - t0 : 0.0;
@@ -51,26 +53,31 @@ static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
     return st;
 }
 
-static void summarise(double *t, size_t reps, double *median, double *stdev)
+static void summarise(double *t, size_t reps, lm_timing *out)
 {
     qsort(t, reps, sizeof *t, cmp_double);
-    *median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    if (!stdev)
-        return;
+    out->runs = reps;
+    out->median_ms = reps % 2 ? t[reps / 2]
+                              : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    out->min_ms = t[0];
+    out->max_ms = t[reps - 1];
     double mean = 0.0, ss = 0.0;
     for (size_t i = 0; i < reps; i++)
         mean += t[i] / (double)reps;
     for (size_t i = 0; i < reps; i++)
         ss += (t[i] - mean) * (t[i] - mean);
-    *stdev = reps > 1 ? sqrt(ss / (double)(reps - 1)) : 0.0;
+    out->stdev_ms = reps > 1 ? sqrt(ss / (double)(reps - 1)) : 0.0;
 }
 
-lm_status lm_engine_time(lm_engine *e, size_t warmup, size_t reps,
-                         double *median_ms, double *stdev_ms)
+lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
+                         size_t reps)
 {
-    if (!e || !median_ms || reps == 0)
+    if (!e || reps == 0)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_time: NULL engine or "
-                      "median_ms, or reps 0");
+                      "reps 0");
+    lm_status rc = lm_sized_check(timing, "lm_engine_time");
+    if (rc != LM_OK)
+        return rc;
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     float *in = malloc(n_in * sizeof *in), *out = malloc(n_out * sizeof *out);
     double *t = malloc(reps * sizeof *t);
@@ -79,8 +86,11 @@ lm_status lm_engine_time(lm_engine *e, size_t warmup, size_t reps,
         fill_random(in, n_in);
         st = timed_runs(e, warmup, reps, in, out, t);
     }
-    if (st == LM_OK)
-        summarise(t, reps, median_ms, stdev_ms);
+    if (st == LM_OK) {
+        lm_timing full = {.size = sizeof full};
+        summarise(t, reps, &full);
+        st = lm_sized_copy(timing, &full, sizeof full, "lm_engine_time");
+    }
     free(in);
     free(out);
     free(t);

@@ -22,7 +22,7 @@ static lm_status from_store(const char *name, const int64_t *shape,
     const lm_weights *w = userdata;
     int64_t dims[8];
     size_t got = 0, n = 1;
-    lm_status st = lm_weights_shape(w, name, dims, 8, &got);
+    lm_status st = lm_weights_shape(&got, dims, 8, w, name);
     if (st != LM_OK && st != LM_ERR_INVALID_ARG)
         return st;
     int same = st == LM_OK && got == ndim;
@@ -37,7 +37,7 @@ static lm_status from_store(const char *name, const int64_t *shape,
     }
     for (size_t i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    st = lm_weights_get_f32(w, name, dst, n);
+    st = lm_weights_get_f32(dst, n, w, name);
     return st == LM_ERR_UNSUPPORTED ? LM_ERR_MISMATCH : st;
 }
 
@@ -46,6 +46,6 @@ lm_status lm_engine_create(lm_engine **out, const lm_graph *graph,
 {
     if (!weights)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_create: NULL weights");
-    return lm_engine_create_with(out, graph, from_store, (void *)weights,
-                                 batch);
+    return lm_engine_create_with_fetch(out, graph, batch, from_store,
+                                       (void *)weights);
 }

@@ -7,11 +7,12 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "entries/entries_private.h"
+#include "graph/graph_query.h"
 
 /* What the enumeration reads from the graph. */
 typedef struct graph_view {
     size_t n;
-    lm_conv_desc *conv;       /* n, index conv - 1 */
+    lm_conv_traits *conv;       /* n, index conv - 1 */
     int64_t *out_c;           /* n, out channels of conv p at index p - 1 */
     unsigned char *barrier;   /* n + 1 */
     unsigned char *identity;  /* n + 1 */
@@ -33,10 +34,10 @@ static lm_status read_convs(graph_view *v, const lm_graph *g,
 {
     for (size_t p = 1; p <= v->n; p++) {
         lm_conv_info ci = {.size = sizeof ci};
-        lm_status st = lm_graph_conv_info(g, p, &ci);
+        lm_status st = lm_graph_conv_info(&ci, g, p);
         if (st != LM_OK)
             return st;
-        lm_conv_desc *d = &v->conv[p - 1];
+        lm_conv_traits *d = &v->conv[p - 1];
         d->kernel = ci.kernel;
         d->stride = ci.stride;
         d->padding = ci.padding;
@@ -62,12 +63,13 @@ static lm_status read_graph(graph_view *v, const lm_graph *g,
     if (!v->conv || !v->out_c || !v->barrier || !v->identity || !v->skips)
         return lm_err_nomem();
     for (size_t p = 0; p <= v->n; p++) {
-        v->barrier[p] = (unsigned char)(lm_graph_is_barrier(g, p) != 0);
-        v->identity[p] = (unsigned char)(lm_graph_has_identity_option(g, p) != 0);
+        v->barrier[p] = (unsigned char)(lm_graph_position_barrier(g, p) != 0);
+        v->identity[p] =
+            (unsigned char)(lm_graph_position_identity(g, p) != 0);
     }
     for (size_t i = 0; i < v->n_skips; i++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_status st = lm_graph_skip_info(g, i, &si);
+        lm_status st = lm_graph_skip_info(&si, g, i);
         if (st != LM_OK)
             return st;
         v->skips[i].s = si.source;
@@ -80,7 +82,7 @@ static lm_status append_segment(lm_entries *e, const graph_view *v,
                                 const lm_graph *g, size_t st, size_t end)
 {
     int64_t c = 0, h = 0, w = 0;
-    lm_status rc = lm_graph_position_shape(g, st, &c, &h, &w);
+    lm_status rc = lm_graph_position_chw(g, st, &c, &h, &w);
     if (rc != LM_OK)
         return rc;
     lm_optset set;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "core/util.h"
 #include "entries/entries_private.h"
 
@@ -44,24 +45,26 @@ const char *lm_entries_graph_name(const lm_entries *e)
     return e && e->graph_name ? e->graph_name : "";
 }
 
-lm_status lm_entries_segment(const lm_entries *e, size_t segment,
-                             lm_segment_info *info)
+lm_status lm_entries_segment_info(lm_segment_info *info, const lm_entries *e,
+                                  size_t segment)
 {
     if (!e)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment: NULL entries");
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment_info: NULL "
+                      "entries");
     if (segment >= e->n_segs)
         return lm_err(LM_ERR_INVALID_ARG, "segment %zu out of range "
                       "(%zu segments)", segment, e->n_segs);
     const lm_seg_rec *r = &e->segs[segment];
     lm_segment_info full = {sizeof full, r->st, r->end, r->first, r->count};
-    return lm_sized_copy(info, &full, sizeof full, "lm_entries_segment");
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_segment_info");
 }
 
-lm_status lm_entries_entry(const lm_entries *e, size_t id,
-                           lm_entry_info *info)
+lm_status lm_entries_entry_info(lm_entry_info *info, const lm_entries *e,
+                                size_t id)
 {
     if (!e)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry: NULL entries");
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_info: NULL "
+                      "entries");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
                       "(%zu entries)", id, e->n_ents);
@@ -77,7 +80,24 @@ lm_status lm_entries_entry(const lm_entries *e, size_t id,
         .n_kept = r->opt.n_kept,
         .kept = r->opt.n_kept ? e->kept + r->opt.kept_off : NULL,
     };
-    return lm_sized_copy(info, &full, sizeof full, "lm_entries_entry");
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_entry_info");
+}
+
+lm_status lm_entries_entry_key(lm_entry_key *key, const lm_entries *e,
+                               size_t id)
+{
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_key: NULL "
+                      "entries");
+    if (id >= e->n_ents)
+        return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
+                      "(%zu entries)", id, e->n_ents);
+    const lm_entry_rec *r = &e->ents[id];
+    const lm_seg_rec *s = &e->segs[r->segment];
+    lm_entry_key full = {.size = sizeof full, .st = s->st, .end = s->end,
+                         .kernel = r->opt.kernel, .stride = r->opt.stride,
+                         .depthwise = r->opt.depthwise};
+    return lm_sized_copy(key, &full, sizeof full, "lm_entries_entry_key");
 }
 
 /* Segments are sorted by (st, end): binary search. */
@@ -98,12 +118,17 @@ static const lm_seg_rec *find_segment(const lm_entries *e, size_t st,
     return NULL;
 }
 
-lm_status lm_entries_find(const lm_entries *e, size_t st, size_t end,
-                          int64_t kernel, int64_t stride, int depthwise,
-                          size_t *id)
+lm_status lm_entries_find(size_t *id, const lm_entries *e,
+                          const lm_entry_key *key)
 {
     if (!e || !id)
         return lm_err(LM_ERR_INVALID_ARG, "lm_entries_find: NULL argument");
+    lm_status status = lm_record_check(key, sizeof *key, "lm_entries_find");
+    if (status != LM_OK)
+        return status;
+    size_t st = key->st, end = key->end;
+    int64_t kernel = key->kernel, stride = key->stride;
+    int depthwise = key->depthwise;
     const lm_seg_rec *s = find_segment(e, st, end);
     for (size_t i = s ? s->first : 0; s && i < s->first + s->count; i++) {
         const lm_option *o = &e->ents[i].opt;
@@ -119,10 +144,11 @@ lm_status lm_entries_find(const lm_entries *e, size_t st, size_t end,
                   s ? "" : ": not a valid segment");
 }
 
-lm_status lm_entries_original(const lm_entries *e, size_t conv, size_t *id)
+lm_status lm_entries_find_original(size_t *id, const lm_entries *e,
+                                   size_t conv)
 {
     if (!e || !id)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_original: NULL "
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_find_original: NULL "
                       "argument");
     if (conv < 1 || conv > e->n_convs)
         return lm_err(LM_ERR_INVALID_ARG, "conv %zu out of range 1..%zu",

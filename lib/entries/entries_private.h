@@ -9,14 +9,14 @@
 #include "layermerge/entries.h"
 
 /* What the option search needs to know of one trunk conv. */
-typedef struct lm_conv_desc {
+typedef struct lm_conv_traits {
     int64_t kernel;
     int64_t stride;
     int64_t padding;
     int depthwise;   /* groups == in == out */
     int irreducible; /* in != out or stride > 1: always kept */
     double score;    /* 0 without weights */
-} lm_conv_desc;
+} lm_conv_traits;
 
 /* One deduplicated option of a segment. `kept_off` indexes the kept pool
  * of its lm_optset (or of the lm_entries, once appended). */
@@ -44,7 +44,7 @@ void lm_optset_free(lm_optset *set);
  * first being trunk conv `first` (1-based), and fill `out` (which the
  * caller frees with lm_optset_free, also on failure). */
 LM_NODISCARD
-lm_status lm_segment_options(const lm_conv_desc *conv, size_t n,
+lm_status lm_segment_options(const lm_conv_traits *conv, size_t n,
                              size_t first, int identity_allowed,
                              lm_optset *out);
 
@@ -54,7 +54,8 @@ typedef struct lm_span {
     size_t t;
 } lm_span;
 
-/* 1 when (st, end) is a valid segment (SPEC 3): `barrier` has N + 1 flags. */
+/* 1 when (st, end) is a valid segment (docs/method.md section 3): `barrier`
+ * has N + 1 flags. */
 int lm_segment_is_valid(size_t st, size_t end, const unsigned char *barrier,
                         const lm_span *skips, size_t n_skips);
 

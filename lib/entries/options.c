@@ -1,4 +1,5 @@
-/* The options of one segment (SPEC 4), deduplicated by (K, depthwise).
+/* The options of one segment (docs/method.md section 4), deduplicated by (K,
+ * depthwise).
  *
  * Enumerating the 2^n subsets would not scale past ~20 convs, so this is a
  * dynamic program over the convs from last to first whose states are the
@@ -102,7 +103,7 @@ static void consider(dp_tab *t, size_t i, size_t to, int keep, size_t from,
     t->from[c] = from;
 }
 
-static void dp_run(dp_tab *t, const lm_conv_desc *conv,
+static void dp_run(dp_tab *t, const lm_conv_traits *conv,
                    const unsigned char *force_in,
                    const unsigned char *force_out)
 {
@@ -129,7 +130,7 @@ static void dp_run(dp_tab *t, const lm_conv_desc *conv,
 
 /* Which convs the stride rule and irreducibility force in or out; 0 when
  * the segment has no option at all. */
-static int force_flags(const lm_conv_desc *conv, size_t n,
+static int force_flags(const lm_conv_traits *conv, size_t n,
                        unsigned char *force_in, unsigned char *force_out,
                        size_t *kmax)
 {
@@ -156,7 +157,7 @@ static int force_flags(const lm_conv_desc *conv, size_t n,
 }
 
 static lm_status push_option(lm_optset *out, const dp_tab *t,
-                             const lm_conv_desc *conv, size_t first,
+                             const lm_conv_traits *conv, size_t first,
                              size_t s, int identity)
 {
     lm_option *o = &out->opts[out->count++];
@@ -183,7 +184,7 @@ static lm_status push_option(lm_optset *out, const dp_tab *t,
 }
 
 static lm_status collect(lm_optset *out, const dp_tab *t,
-                         const lm_conv_desc *conv, size_t first,
+                         const lm_conv_traits *conv, size_t first,
                          int identity_allowed)
 {
     size_t kmax = t->ns / 4 - 1;
@@ -202,7 +203,7 @@ static lm_status collect(lm_optset *out, const dp_tab *t,
     return st;
 }
 
-lm_status lm_segment_options(const lm_conv_desc *conv, size_t n,
+lm_status lm_segment_options(const lm_conv_traits *conv, size_t n,
                              size_t first, int identity_allowed,
                              lm_optset *out)
 {

@@ -1,4 +1,4 @@
-/* Valid segments (SPEC 3). */
+/* Valid segments (docs/method.md section 3). */
 #include "entries/entries_private.h"
 
 /* A segment and a skip must nest: one contains the other or they are

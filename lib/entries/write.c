@@ -5,6 +5,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/stream.h"
 #include "entries/entries_private.h"
 #include "io/yaml_doc.h"
 
@@ -84,20 +85,15 @@ static lm_status y_body(lm_yemit *y, const void *obj)
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
-lm_status lm_entries_write(const lm_entries *e, FILE *fp,
-                           lm_entries_format format)
+static lm_status write_stream(const lm_entries *e, FILE *fp,
+                              lm_entries_format format)
 {
-    if (!e || !fp)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_write: NULL argument");
     if (format == LM_ENTRIES_CSV)
         return write_csv(e, fp);
-    if (format == LM_ENTRIES_YAML)
-        return lm_yemit_write(fp, y_body, e, "entries");
-    return lm_err(LM_ERR_INVALID_ARG, "unknown entries format %d",
-                  (int)format);
+    return lm_yemit_write(fp, y_body, e, "entries");
 }
 
-/* lm_atomic_save hands its writer one object. */
+/* lm_atomic_save and lm_stream_to_callback hand their writer one object. */
 typedef struct entries_job {
     const lm_entries *e;
     lm_entries_format format;
@@ -106,7 +102,19 @@ typedef struct entries_job {
 static lm_status write_job(FILE *fp, const void *obj)
 {
     const entries_job *j = obj;
-    return lm_entries_write(j->e, fp, j->format);
+    return write_stream(j->e, fp, j->format);
+}
+
+lm_status lm_entries_write(const lm_entries *e, lm_entries_format format,
+                           lm_write_fn write, void *userdata)
+{
+    if (!e || !write)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_write: NULL argument");
+    if (format != LM_ENTRIES_CSV && format != LM_ENTRIES_YAML)
+        return lm_err(LM_ERR_INVALID_ARG, "unknown entries format %d",
+                      (int)format);
+    entries_job job = {e, format};
+    return lm_stream_to_callback(write, userdata, write_job, &job, "entries");
 }
 
 lm_status lm_entries_save(const lm_entries *e, const char *path,

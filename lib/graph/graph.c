@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "core/util.h"
 #include "graph/graph_internal.h"
 
@@ -287,18 +288,19 @@ static lm_status check_conv_args(const char *what, int64_t in, int64_t out,
     return LM_OK;
 }
 
-lm_status lm_graph_add_conv(lm_graph *g, const char *name,
-                            int64_t in_channels, int64_t out_channels,
-                            int64_t kernel, int64_t stride, int64_t padding,
-                            int64_t groups, int has_bias, lm_act act)
+lm_status lm_graph_add_conv(lm_graph *g, const lm_conv_desc *conv,
+                            lm_act act)
 {
     lm_status st = need_graph(g, "lm_graph_add_conv");
     if (st != LM_OK)
         return st;
     char what[64];
     snprintf(what, sizeof what, "conv %zu", g->n_convs + 1);
-    st = check_conv_args(what, in_channels, out_channels, kernel, stride,
-                         padding, groups);
+    if ((st = lm_record_check(conv, sizeof *conv, what)) != LM_OK)
+        return st;
+    st = check_conv_args(what, conv->in_channels, conv->out_channels,
+                         conv->kernel, conv->stride, conv->padding,
+                         conv->groups);
     if (st != LM_OK)
         return st;
     if (!act_ok(act))
@@ -307,9 +309,10 @@ lm_status lm_graph_add_conv(lm_graph *g, const char *name,
     if ((st = LM_GROW(g->convs, g->cap_convs, g->n_convs + 1)) != LM_OK ||
         (st = ensure_positions(g, g->n_convs + 2)) != LM_OK)
         return st;
-    lm_gconv c = {in_channels, out_channels, kernel, stride, padding,
-                  groups, !!has_bias, 0, 0.0, lm_strdup(name), NULL};
-    if (name && !c.name)
+    lm_gconv c = {conv->in_channels, conv->out_channels, conv->kernel,
+                  conv->stride, conv->padding, conv->groups,
+                  !!conv->has_bias, 0, 0.0, lm_strdup(conv->name), NULL};
+    if (conv->name && !c.name)
         return lm_err_nomem();
     g->convs[g->n_convs++] = c;
     g->pos[g->n_convs] = (lm_gpos){.act = act};
@@ -501,20 +504,20 @@ static lm_status append_layer(lm_graph *g, lm_site site, size_t position,
 }
 
 lm_status lm_graph_add_layer_conv(lm_graph *g, lm_site site, size_t position,
-                                  const char *name, int64_t in_channels,
-                                  int64_t out_channels, int64_t kernel,
-                                  int64_t stride, int64_t padding,
-                                  int64_t groups, int has_bias)
+                                  const lm_conv_desc *conv)
 {
-    lm_status st = check_conv_args("fixed conv", in_channels, out_channels,
-                                   kernel, stride, padding, groups);
+    lm_status st = lm_record_check(conv, sizeof *conv, "fixed conv");
+    if (st == LM_OK)
+        st = check_conv_args("fixed conv", conv->in_channels,
+                             conv->out_channels, conv->kernel, conv->stride,
+                             conv->padding, conv->groups);
     if (st != LM_OK)
         return st;
-    lm_glayer l = {.kind = LM_LAYER_CONV, .in = in_channels,
-                   .out = out_channels, .kernel = kernel, .stride = stride,
-                   .padding = padding, .groups = groups,
-                   .has_bias = !!has_bias};
-    return append_layer(g, site, position, l, name);
+    lm_glayer l = {.kind = LM_LAYER_CONV, .in = conv->in_channels,
+                   .out = conv->out_channels, .kernel = conv->kernel,
+                   .stride = conv->stride, .padding = conv->padding,
+                   .groups = conv->groups, .has_bias = !!conv->has_bias};
+    return append_layer(g, site, position, l, conv->name);
 }
 
 lm_status lm_graph_add_layer_batchnorm(lm_graph *g, lm_site site,

@@ -115,23 +115,22 @@ static lm_status get_act(const loader *ld, const lm_ynode *n,
 /* ---- fixed layers -------------------------------------------------------- */
 
 /* The keys a conv shares wherever it stands (fixed layer or trunk). */
-typedef struct conv_fields {
-    const char *name;
-    int64_t in, out, kernel, stride, padding, groups;
-    int bias;
-} conv_fields;
-
 static lm_status get_conv_fields(const loader *ld, const lm_ynode *m,
-                                 const char *what, conv_fields *c)
+                                 const char *what, lm_conv_desc *c)
 {
+    int bias = 0;
+    *c = (lm_conv_desc){.size = sizeof *c};
     lm_status st = get_str(ld, m, "name", what, &c->name);
-    if (st == LM_OK) st = get_int(ld, m, "in", what, 1, 0, 1, &c->in);
-    if (st == LM_OK) st = get_int(ld, m, "out", what, 1, 0, 1, &c->out);
+    if (st == LM_OK)
+        st = get_int(ld, m, "in", what, 1, 0, 1, &c->in_channels);
+    if (st == LM_OK)
+        st = get_int(ld, m, "out", what, 1, 0, 1, &c->out_channels);
     if (st == LM_OK) st = get_int(ld, m, "kernel", what, 1, 0, 1, &c->kernel);
     if (st == LM_OK) st = get_int(ld, m, "stride", what, 0, 1, 1, &c->stride);
     if (st == LM_OK) st = get_int(ld, m, "padding", what, 0, 0, 0, &c->padding);
     if (st == LM_OK) st = get_int(ld, m, "groups", what, 0, 1, 1, &c->groups);
-    if (st == LM_OK) st = get_bool(ld, m, "bias", what, 0, &c->bias);
+    if (st == LM_OK) st = get_bool(ld, m, "bias", what, 0, &bias);
+    c->has_bias = bias;
     return st;
 }
 
@@ -145,17 +144,14 @@ static lm_status layer_conv(const loader *ld, const lm_ynode *m,
 {
     static const char *const keys[] = {"op", "name", "in", "out", "kernel",
         "stride", "padding", "groups", "bias", NULL};
-    conv_fields c;
+    lm_conv_desc c;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
     if (st == LM_OK)
         st = get_conv_fields(ld, m, what, &c);
     if (st != LM_OK)
         return st;
-    return at_node(ld, m, lm_graph_add_layer_conv(ld->g, at.site, at.position,
-                                                  c.name, c.in, c.out,
-                                                  c.kernel, c.stride,
-                                                  c.padding, c.groups,
-                                                  c.bias));
+    return at_node(ld, m,
+                   lm_graph_add_layer_conv(ld->g, at.site, at.position, &c));
 }
 
 static lm_status layer_batchnorm(const loader *ld, const lm_ynode *m,
@@ -344,15 +340,12 @@ static lm_status trunk_entry(const loader *ld, const lm_ynode *m, size_t p)
         "stride", "padding", "groups", "bias", "bn", "act", "after", NULL};
     char what[48];
     snprintf(what, sizeof what, "trunk conv %zu", p);
-    conv_fields c;
+    lm_conv_desc c;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
     if (st == LM_OK)
         st = get_conv_fields(ld, m, what, &c);
     if (st == LM_OK)
-        st = at_node(ld, m, lm_graph_add_conv(ld->g, c.name, c.in, c.out,
-                                              c.kernel, c.stride, c.padding,
-                                              c.groups, c.bias,
-                                              LM_ACT_IDENTITY));
+        st = at_node(ld, m, lm_graph_add_conv(ld->g, &c, LM_ACT_IDENTITY));
     if (st == LM_OK)
         st = trunk_bn_act(ld, m, what, p);
     return st;

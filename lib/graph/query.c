@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "graph/graph_internal.h"
+#include "graph/graph_query.h"
 
 const char *lm_graph_name(const lm_graph *g)
 {
@@ -32,26 +33,26 @@ lm_act lm_graph_nonlinearity(const lm_graph *g)
     return LM_ACT_IDENTITY;
 }
 
-lm_act lm_graph_activation(const lm_graph *g, size_t position)
+lm_act lm_graph_position_act(const lm_graph *g, size_t position)
 {
     if (!g || position < 1 || position > g->n_convs)
         return LM_ACT_IDENTITY;
     return g->pos[position].act;
 }
 
-int lm_graph_is_barrier(const lm_graph *g, size_t position)
+int lm_graph_position_barrier(const lm_graph *g, size_t position)
 {
     return g && position <= g->n_convs && g->pos[position].barrier;
 }
 
-int lm_graph_has_identity_option(const lm_graph *g, size_t position)
+int lm_graph_position_identity(const lm_graph *g, size_t position)
 {
     return g && position >= 1 && position <= g->n_convs &&
            g->pos[position].identity_option;
 }
 
-void lm_graph_input_shape(const lm_graph *g, int64_t *channels,
-                          int64_t *height, int64_t *width)
+void lm_graph_input_chw(const lm_graph *g, int64_t *channels,
+                        int64_t *height, int64_t *width)
 {
     lm_gshape s = g ? g->input : (lm_gshape){0, 0, 0};
     if (channels)
@@ -72,8 +73,8 @@ static lm_conv_info conv_record(const lm_gconv *c)
         .name = c->name, .bn_name = c->bn_name};
 }
 
-lm_status lm_graph_conv_info(const lm_graph *g, size_t conv,
-                             lm_conv_info *info)
+lm_status lm_graph_conv_info(lm_conv_info *info, const lm_graph *g,
+                             size_t conv)
 {
     if (!g || conv < 1 || conv > g->n_convs)
         return lm_err(LM_ERR_INVALID_ARG,
@@ -83,8 +84,8 @@ lm_status lm_graph_conv_info(const lm_graph *g, size_t conv,
     return lm_sized_copy(info, &full, sizeof full, "lm_graph_conv_info");
 }
 
-lm_status lm_graph_skip_info(const lm_graph *g, size_t skip,
-                             lm_skip_info *info)
+lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *g,
+                             size_t skip)
 {
     if (!g || skip >= g->n_skips)
         return lm_err(LM_ERR_INVALID_ARG,
@@ -93,9 +94,54 @@ lm_status lm_graph_skip_info(const lm_graph *g, size_t skip,
     const lm_gskip *s = &g->skips[skip];
     lm_skip_info full = {.size = sizeof full, .source = s->source,
                          .target = s->target, .has_projection = s->has_proj};
-    if (s->has_proj)
-        full.projection = conv_record(&s->proj);
+    if (s->has_proj) {
+        full.projection_has_bias = s->proj.has_bias;
+        full.projection_has_bn = s->proj.has_bn;
+        full.projection_in_channels = s->proj.in;
+        full.projection_out_channels = s->proj.out;
+        full.projection_stride = s->proj.stride;
+        full.projection_bn_eps = s->proj.bn_eps;
+        full.projection_name = s->proj.name;
+        full.projection_bn_name = s->proj.bn_name;
+    }
     return lm_sized_copy(info, &full, sizeof full, "lm_graph_skip_info");
+}
+
+lm_status lm_graph_skip_projection(const lm_graph *g, size_t skip,
+                                   lm_conv_info *info)
+{
+    if (!g || skip >= g->n_skips)
+        return lm_err(LM_ERR_INVALID_ARG, "skip %zu out of range (%zu skips)",
+                      skip, lm_graph_skip_count(g));
+    if (!g->skips[skip].has_proj)
+        return lm_err(LM_ERR_STATE, "skip %zu has no projection", skip);
+    lm_conv_info full = conv_record(&g->skips[skip].proj);
+    return lm_sized_copy(info, &full, sizeof full, "skip projection");
+}
+
+lm_status lm_graph_position_info(lm_position_info *info, const lm_graph *g,
+                                 size_t position)
+{
+    if (!g || position > g->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_position_info: position "
+                      "%zu out of range 0..%zu", position,
+                      lm_graph_conv_count(g));
+    const lm_gpos *p = &g->pos[position];
+    lm_position_info full = {
+        .size = sizeof full,
+        .activation = position ? p->act : LM_ACT_IDENTITY,
+        .is_barrier = !!p->barrier,
+        .identity_option = position && p->identity_option,
+        .layer_count = p->layers.n};
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_position_info");
+}
+
+lm_status lm_graph_input_shape(lm_shape *shape, const lm_graph *g)
+{
+    if (!g)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_input_shape: NULL graph");
+    lm_shape full = {sizeof full, g->input.c, g->input.h, g->input.w};
+    return lm_sized_copy(shape, &full, sizeof full, "lm_graph_input_shape");
 }
 
 static const lm_glist *site_list_const(const lm_graph *g, lm_site site,
@@ -118,9 +164,8 @@ size_t lm_graph_layer_count(const lm_graph *g, lm_site site, size_t position)
     return l ? l->n : 0;
 }
 
-lm_status lm_graph_layer_info(const lm_graph *g, lm_site site,
-                              size_t position, size_t index,
-                              lm_layer_info *info)
+lm_status lm_graph_layer_info(lm_layer_info *info, const lm_graph *g,
+                              lm_site site, size_t position, size_t index)
 {
     const lm_glist *list = site_list_const(g, site, position);
     if (!list || index >= list->n)
@@ -161,9 +206,9 @@ static void put_shape(lm_gshape s, int64_t *c, int64_t *h, int64_t *w)
         *w = s.w;
 }
 
-lm_status lm_graph_position_shape(const lm_graph *g, size_t position,
-                                  int64_t *channels, int64_t *height,
-                                  int64_t *width)
+lm_status lm_graph_position_chw(const lm_graph *g, size_t position,
+                                int64_t *channels, int64_t *height,
+                                int64_t *width)
 {
     lm_status st = need_valid(g, "lm_graph_position_shape");
     if (st != LM_OK)
@@ -176,13 +221,34 @@ lm_status lm_graph_position_shape(const lm_graph *g, size_t position,
     return LM_OK;
 }
 
-lm_status lm_graph_output_shape(const lm_graph *g, int64_t *channels,
-                                int64_t *height, int64_t *width)
+lm_status lm_graph_output_chw(const lm_graph *g, int64_t *channels,
+                              int64_t *height, int64_t *width)
 {
     lm_status st = need_valid(g, "lm_graph_output_shape");
     if (st == LM_OK)
         put_shape(g->output, channels, height, width);
     return st;
+}
+
+lm_status lm_graph_position_shape(lm_shape *shape, const lm_graph *g,
+                                  size_t position)
+{
+    lm_shape full = {.size = sizeof full};
+    lm_status st = lm_graph_position_chw(g, position, &full.channels,
+                                         &full.height, &full.width);
+    return st == LM_OK ? lm_sized_copy(shape, &full, sizeof full,
+                                     "lm_graph_position_shape")
+                       : st;
+}
+
+lm_status lm_graph_output_shape(lm_shape *shape, const lm_graph *g)
+{
+    lm_shape full = {.size = sizeof full};
+    lm_status st = lm_graph_output_chw(g, &full.channels, &full.height,
+                                       &full.width);
+    return st == LM_OK ? lm_sized_copy(shape, &full, sizeof full,
+                                     "lm_graph_output_shape")
+                       : st;
 }
 
 const char *lm_graph_fingerprint(const lm_graph *g)

@@ -192,7 +192,8 @@ static lm_status trunk_step(lm_graph *g, size_t p)
     if (st != LM_OK)
         return st;
     const lm_gpos *pos = &g->pos[p];
-    /* A segment cannot merge across a fixed operation (SPEC 2). */
+    /* A segment cannot merge across a fixed operation (docs/method.md section
+     * 2). */
     if (pos->layers.n > 0 && !pos->barrier)
         return lm_err(LM_ERR_VALIDATION,
                       "position %zu has fixed layers but is not a barrier",

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "measure/measure_internal.h"
+#include "graph/graph_query.h"
 
 double lm_measure_now(void)
 {
@@ -72,7 +73,7 @@ int64_t lm_measure_scale(int64_t v, int64_t to, int64_t from)
 
 lm_act lm_measure_end_act(const lm_graph *graph, size_t st, size_t end)
 {
-    lm_act act = lm_graph_activation(graph, end);
+    lm_act act = lm_graph_position_act(graph, end);
     if (end - st > 1 && act == LM_ACT_IDENTITY)
         return lm_graph_nonlinearity(graph);
     return act;
@@ -87,7 +88,7 @@ lm_status lm_measure_resized_graph(lm_graph **out, const lm_graph *graph,
         return st;
     if (height > 0) {
         int64_t c, h, w;
-        lm_graph_input_shape(g, &c, &h, &w);
+        lm_graph_input_chw(g, &c, &h, &w);
         st = lm_graph_set_input_shape(g, c, height, width);
         if (st == LM_OK)
             st = lm_graph_validate(g);

@@ -12,7 +12,7 @@ static lm_status count_held(const lm_mfill *f, size_t lo, size_t hi,
     lm_entry_info info = {.size = sizeof info};
     *held = 0;
     for (size_t id = lo; id < hi; id++) {
-        lm_status st = lm_entries_entry(f->entries, id, &info);
+        lm_status st = lm_entries_entry_info(&info, f->entries, id);
         if (st != LM_OK)
             return st;
         *held += (size_t)f->has(f->ctx, &info);
@@ -41,7 +41,7 @@ static lm_status fill_range(const lm_mrun *run, size_t lo, size_t hi,
     lm_status st = count_held(f, lo, hi, &done);
     double t0 = lm_measure_now();
     for (size_t id = lo; id < hi && st == LM_OK; id++) {
-        st = lm_entries_entry(f->entries, id, &info);
+        st = lm_entries_entry_info(&info, f->entries, id);
         if (st != LM_OK || f->has(f->ctx, &info))
             continue;
         if ((st = store(run, f, &info)) != LM_OK)

@@ -1,11 +1,11 @@
-/* lm_latency_options: setters with their defaults. */
+/* lm_measure_options: setters with their defaults. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "measure/measure_internal.h"
 
-void lm_latency_options_init(lm_latency_options *o)
+void lm_measure_options_init(lm_measure_options *o)
 {
     memset(o, 0, sizeof *o);
     lm_mrun_defaults(&o->run);
@@ -14,19 +14,20 @@ void lm_latency_options_init(lm_latency_options *o)
     o->reps = 20;
 }
 
-lm_status lm_latency_options_create(lm_latency_options **out)
+lm_status lm_measure_options_create(lm_measure_options **out)
 {
     if (!out)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_latency_options_create: NULL out");
-    lm_latency_options *o = malloc(sizeof *o);
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_measure_options_create: NULL out");
+    lm_measure_options *o = malloc(sizeof *o);
     if (!o)
         return lm_err_nomem();
-    lm_latency_options_init(o);
+    lm_measure_options_init(o);
     *out = o;
     return LM_OK;
 }
 
-void lm_latency_options_destroy(lm_latency_options *opts)
+void lm_measure_options_destroy(lm_measure_options *opts)
 {
     if (!opts)
         return;
@@ -34,85 +35,85 @@ void lm_latency_options_destroy(lm_latency_options *opts)
     free(opts);
 }
 
-lm_status lm_latency_options_set_batch(lm_latency_options *opts, size_t batch)
+lm_status lm_measure_options_set_batch(lm_measure_options *opts, size_t batch)
 {
     if (!opts || batch == 0)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_batch: NULL options or batch 0");
+                      "lm_measure_options_set_batch: NULL options or batch 0");
     opts->batch = batch;
     return LM_OK;
 }
 
-lm_status lm_latency_options_set_input_size(lm_latency_options *opts,
+lm_status lm_measure_options_set_input_size(lm_measure_options *opts,
                                             int64_t height, int64_t width)
 {
     if (!opts || height < 0 || width < 0 || (height == 0) != (width == 0))
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_input_size: bad size %lldx%lld",
+                      "lm_measure_options_set_input_size: bad size %lldx%lld",
                       (long long)height, (long long)width);
     opts->height = height;
     opts->width = width;
     return LM_OK;
 }
 
-lm_status lm_latency_options_set_warmup(lm_latency_options *opts,
+lm_status lm_measure_options_set_warmup(lm_measure_options *opts,
                                         size_t warmup)
 {
     if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_warmup: NULL options");
+                      "lm_measure_options_set_warmup: NULL options");
     opts->warmup = warmup;
     return LM_OK;
 }
 
-lm_status lm_latency_options_set_repetitions(lm_latency_options *opts,
+lm_status lm_measure_options_set_repetitions(lm_measure_options *opts,
                                              size_t reps)
 {
     if (!opts || reps == 0)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_repetitions: NULL options or "
+                      "lm_measure_options_set_repetitions: NULL options or "
                       "0 repetitions");
     opts->reps = reps;
     return LM_OK;
 }
 
-lm_status lm_latency_options_set_range(lm_latency_options *opts, size_t lo,
+lm_status lm_measure_options_set_range(lm_measure_options *opts, size_t lo,
                                        size_t hi)
 {
     if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_range: NULL options");
+                      "lm_measure_options_set_range: NULL options");
     return lm_mrun_set_range(&opts->run, lo, hi);
 }
 
-lm_status lm_latency_options_set_save_path(lm_latency_options *opts,
+lm_status lm_measure_options_set_save_path(lm_measure_options *opts,
                                            const char *path)
 {
     if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_save_path: NULL options");
+                      "lm_measure_options_set_save_path: NULL options");
     return lm_mrun_set_save_path(&opts->run, path);
 }
 
-lm_status lm_latency_options_set_timer(lm_latency_options *opts,
-                                       lm_latency_timer_fn timer,
+lm_status lm_measure_options_set_timer(lm_measure_options *opts,
+                                       lm_timer_fn timer,
                                        void *userdata)
 {
     if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_timer: NULL options");
+                      "lm_measure_options_set_timer: NULL options");
     opts->timer = timer;
     opts->timer_data = timer ? userdata : NULL;
     return LM_OK;
 }
 
-lm_status lm_latency_options_set_progress(lm_latency_options *opts,
+lm_status lm_measure_options_set_progress(lm_measure_options *opts,
                                           lm_progress_fn progress,
                                           void *userdata)
 {
     if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_options_set_progress: NULL options");
+                      "lm_measure_options_set_progress: NULL options");
     opts->run.progress = progress;
     opts->run.progress_data = progress ? userdata : NULL;
     return LM_OK;

@@ -18,11 +18,11 @@ typedef struct lm_mrun {
     void *progress_data;
 } lm_mrun;
 
-struct lm_latency_options {
+struct lm_measure_options {
     lm_mrun run;
     size_t batch, warmup, reps;
     int64_t height, width; /* 0: the graph's own */
-    lm_latency_timer_fn timer;
+    lm_timer_fn timer;
     void *timer_data;
 };
 
@@ -37,7 +37,7 @@ struct lm_proxy_options {
 
 /* Fill with the defaults (which own no allocation, so a stack copy needs
  * no destroy). */
-void lm_latency_options_init(lm_latency_options *o);
+void lm_measure_options_init(lm_measure_options *o);
 void lm_proxy_options_init(lm_proxy_options *o);
 
 void lm_mrun_defaults(lm_mrun *run);
@@ -56,7 +56,7 @@ lm_status lm_mrun_bounds(const lm_mrun *run, size_t count, const char *what,
 /* What one table-filling run does per entry; `ctx` is the run's own
  * state, handed to every callback. */
 typedef struct lm_mfill {
-    const char *what; /* "lm_latency_measure": starts every message */
+    const char *what; /* "lm_table_measure_latency": starts every message */
     const lm_entries *entries;
     void *ctx;
     /* Non-zero when the table holds the entry already (it is skipped). */
@@ -92,7 +92,7 @@ void lm_measure_device(char *buf, size_t cap);
 /* Round `v * to / from` to nearest, at least 1 (`to` 0: v unchanged). */
 int64_t lm_measure_scale(int64_t v, int64_t to, int64_t from);
 
-/* The activation after an entry's merged conv (SPEC 6). */
+/* The activation after an entry's merged conv (docs/method.md section 6). */
 lm_act lm_measure_end_act(const lm_graph *graph, size_t st, size_t end);
 
 /* A validated copy of `graph` with input height x width (graph's own when

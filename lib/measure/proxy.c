@@ -1,4 +1,4 @@
-/* lm_importance_proxy: a data-free stand-in for the importance table. Each
+/* lm_table_score_proxy: a data-free stand-in for the importance table. Each
  * entry is scored by how far the network with only that entry applied
  * (no fine-tune) moves the original network's output on a calibration
  * batch: rse = ||y_entry - y_orig||^2 / ||y_orig||^2, importance exp(-rse).
@@ -13,9 +13,11 @@
 #include "layermerge/engine.h"
 #include "layermerge/plan.h"
 #include "measure/measure_internal.h"
+#include "graph/graph_query.h"
+#include "entries/entry_key.h"
 
 typedef struct proxy_run {
-    lm_importance_table *table;
+    lm_table *table;
     const lm_graph *graph;
     const lm_entries *entries;
     const lm_proxy_options *o;
@@ -29,25 +31,28 @@ typedef struct proxy_run {
     int64_t height, width;
 } proxy_run;
 
-static lm_status check_args(lm_importance_table *table, const lm_graph *graph,
+static lm_status check_args(lm_table *table, const lm_graph *graph,
                             const lm_weights *weights,
                             const lm_entries *entries)
 {
     if (!table || !graph || !weights || !entries)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_importance_proxy: NULL table, graph, weights or "
+                      "lm_table_score_proxy: NULL table, graph, weights or "
                       "entries");
+    if (lm_table_get_kind(table) != LM_TABLE_IMPORTANCE)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_table_score_proxy: the table "
+                      "is a latency table");
     lm_status st = lm_measure_check_owner(
-        "lm_importance_proxy", graph, entries,
-        lm_importance_table_fingerprint(table));
+        "lm_table_score_proxy", graph, entries,
+        lm_table_fingerprint(table));
     if (st != LM_OK)
         return st;
-    if (lm_importance_table_metric(table) != LM_METRIC_NORMALISED)
+    if (lm_table_metric(table) != LM_METRIC_NORMALISED)
         return lm_err(LM_ERR_MISMATCH,
-                      "lm_importance_proxy: the table's metric is %s; the "
+                      "lm_table_score_proxy: the table's metric is %s; the "
                       "proxy stores its own normalised values and needs "
                       "metric normalised",
-                      lm_importance_metric_name(lm_importance_table_metric(table)));
+                      lm_importance_metric_name(lm_table_metric(table)));
     return LM_OK;
 }
 
@@ -91,41 +96,40 @@ static void describe(const proxy_run *r, char *buf, size_t cap)
 
 static lm_status provenance(proxy_run *r)
 {
-    lm_importance_table *t = r->table;
+    lm_table *t = r->table;
     char text[256];
     describe(r, text, sizeof text);
     lm_status st = LM_OK;
-    if (lm_importance_table_count(t) > 0) {
-        const char *have = lm_importance_table_text(t, LM_TABLE_FINETUNE);
+    if (lm_table_count(t) > 0) {
+        const char *have = lm_table_text(t, LM_TABLE_FINETUNE);
         if (have[0] && strcmp(have, text) != 0)
             st = lm_err(LM_ERR_MISMATCH,
                         "the table was scored as \"%s\", this run is \"%s\"",
                         have, text);
         if (st == LM_OK)
             st = lm_measure_same_int("batch",
-                                     lm_importance_table_int(t, LM_TABLE_BATCH),
+                                     lm_table_int(t, LM_TABLE_BATCH),
                                      (int64_t)r->o->batch);
         if (st == LM_OK)
             st = lm_measure_same_int("input height",
-                                     lm_importance_table_int(t, LM_TABLE_HEIGHT),
+                                     lm_table_int(t, LM_TABLE_HEIGHT),
                                      r->height);
         if (st == LM_OK)
             st = lm_measure_same_int("input width",
-                                     lm_importance_table_int(t, LM_TABLE_WIDTH),
+                                     lm_table_int(t, LM_TABLE_WIDTH),
                                      r->width);
         if (st != LM_OK)
-            return lm_err_prefix(st, "lm_importance_proxy: ");
+            return lm_err_prefix(st, "lm_table_score_proxy: ");
     }
-    st = lm_importance_table_set_text(t, LM_TABLE_FINETUNE, text);
+    st = lm_table_set_text(t, LM_TABLE_FINETUNE, text);
     if (st == LM_OK)
-        st = lm_importance_table_set_text(t, LM_TABLE_DTYPE, "float32");
+        st = lm_table_set_text(t, LM_TABLE_DTYPE, "float32");
     if (st == LM_OK)
-        st = lm_importance_table_set_int(t, LM_TABLE_BATCH,
-                                         (int64_t)r->o->batch);
+        st = lm_table_set_int(t, LM_TABLE_BATCH, (int64_t)r->o->batch);
     if (st == LM_OK)
-        st = lm_importance_table_set_int(t, LM_TABLE_HEIGHT, r->height);
+        st = lm_table_set_int(t, LM_TABLE_HEIGHT, r->height);
     if (st == LM_OK)
-        st = lm_importance_table_set_int(t, LM_TABLE_WIDTH, r->width);
+        st = lm_table_set_int(t, LM_TABLE_WIDTH, r->width);
     return st;
 }
 
@@ -136,9 +140,9 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
     lm_status st = lm_measure_resized_graph(&r->rgraph, r->graph,
                                             r->o->height, r->o->width);
     if (st != LM_OK)
-        return lm_err_prefix(st, "lm_importance_proxy: ");
+        return lm_err_prefix(st, "lm_table_score_proxy: ");
     int64_t c;
-    lm_graph_input_shape(r->rgraph, &c, &r->height, &r->width);
+    lm_graph_input_chw(r->rgraph, &c, &r->height, &r->width);
     /* Plans carry their graph's fingerprint, which includes the input
      * size: a resized run plans against the resized graph's own entries,
      * whose ids are the same (the enumeration ignores sizes). */
@@ -148,7 +152,7 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
     if (r->rentries &&
         lm_entries_count(r->rentries) != lm_entries_count(r->entries))
         return lm_err(LM_ERR_INTERNAL,
-                      "lm_importance_proxy: the resized graph has %zu "
+                      "lm_table_score_proxy: the resized graph has %zu "
                       "entries, the graph %zu",
                       lm_entries_count(r->rentries),
                       lm_entries_count(r->entries));
@@ -159,7 +163,7 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
     r->n_out = lm_engine_output_size(r->engine);
     if (r->o->inputs && r->o->n_inputs != r->n_in)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_importance_proxy: the calibration batch holds %zu "
+                      "lm_table_score_proxy: the calibration batch holds %zu "
                       "floats, the network at batch %zu and %lldx%lld needs "
                       "%zu", r->o->n_inputs, r->o->batch,
                       (long long)r->height, (long long)r->width, r->n_in);
@@ -172,7 +176,7 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
         memcpy(r->input, r->o->inputs, r->n_in * sizeof *r->input);
     else
         fill_normal(r->input, r->n_in, r->o->seed);
-    st = lm_engine_run(r->engine, r->input, r->n_in, r->y0, r->n_out);
+    st = lm_engine_run(r->y0, r->n_out, r->engine, r->input, r->n_in);
     if (st != LM_OK)
         return st;
     r->norm0 = 0.0;
@@ -180,7 +184,7 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
         r->norm0 += (double)r->y0[i] * r->y0[i];
     if (!(r->norm0 > 0.0) || !isfinite(r->norm0))
         return lm_err(LM_ERR_VALUE,
-                      "lm_importance_proxy: the original network's output "
+                      "lm_table_score_proxy: the original network's output "
                       "has squared norm %g; no relative error can be taken",
                       r->norm0);
     return LM_OK;
@@ -190,7 +194,7 @@ static lm_status score(proxy_run *r, size_t id, double *rse)
 {
     lm_plan *plan = NULL;
     const lm_entries *pe = r->rentries ? r->rentries : r->entries;
-    lm_status st = lm_plan_for_entry(&plan, r->rgraph, pe, id);
+    lm_status st = lm_plan_create_for_entry(&plan, r->rgraph, pe, id);
     if (st == LM_OK)
         st = lm_engine_configure_plan(r->engine, plan);
     lm_plan_destroy(plan);
@@ -201,7 +205,7 @@ static lm_status score(proxy_run *r, size_t id, double *rse)
                       "the network with the entry applied gives %zu outputs, "
                       "the original %zu", lm_engine_output_size(r->engine),
                       r->n_out);
-    st = lm_engine_run(r->engine, r->input, r->n_in, r->y, r->n_out);
+    st = lm_engine_run(r->y, r->n_out, r->engine, r->input, r->n_in);
     if (st != LM_OK)
         return st;
     double err = 0.0;
@@ -219,26 +223,29 @@ static lm_status store(void *ctx, const lm_entry_info *info)
     double rse = 0.0;
     lm_status st = score(r, info->id, &rse);
     return st != LM_OK ? st
-                       : lm_importance_table_set_entry_normalised(
-                             r->table, r->entries, info->id, rse, exp(-rse));
+                       : lm_table_set_importance_entry_normalised(r->table,
+                                                                  r->entries,
+                                                                  info->id,
+                                                                  rse,
+                                                                  exp(-rse));
 }
 
 static int has_entry(const void *ctx, const lm_entry_info *i)
 {
     const proxy_run *r = ctx;
-    return lm_importance_table_has(r->table, i->st, i->end, i->kernel,
-                                   i->stride, i->depthwise);
+    lm_entry_key key = lm_entry_key_of(i);
+    return lm_table_has(r->table, &key);
 }
 
 static lm_status save(const void *ctx, const char *path)
 {
-    return lm_importance_table_save(((const proxy_run *)ctx)->table, path);
+    return lm_table_save(((const proxy_run *)ctx)->table, path);
 }
 
-lm_status lm_importance_proxy(lm_importance_table *table,
-                              const lm_graph *graph, const lm_weights *weights,
-                              const lm_entries *entries,
-                              const lm_proxy_options *opts)
+lm_status lm_table_score_proxy(lm_table *table, const lm_graph *graph,
+                               const lm_weights *weights,
+                               const lm_entries *entries,
+                               const lm_proxy_options *opts)
 {
     lm_proxy_options defaults;
     lm_status st = check_args(table, graph, weights, entries);
@@ -251,12 +258,12 @@ lm_status lm_importance_proxy(lm_importance_table *table,
     proxy_run r = {.table = table, .graph = graph, .entries = entries,
                    .o = opts};
     st = lm_mrun_bounds(&opts->run, lm_entries_count(entries),
-                        "lm_importance_proxy", &r.lo, &r.hi);
+                        "lm_table_score_proxy", &r.lo, &r.hi);
     if (st == LM_OK)
         st = prepare(&r, weights);
     if (st == LM_OK)
         st = provenance(&r);
-    lm_mfill fill = {.what = "lm_importance_proxy", .entries = entries,
+    lm_mfill fill = {.what = "lm_table_score_proxy", .entries = entries,
                      .ctx = &r, .has = has_entry, .store = store,
                      .save = save};
     if (st == LM_OK)

@@ -16,9 +16,11 @@ static lm_status conv_graph(lm_graph **out, const lm_entry_info *e,
     lm_status st = lm_graph_create(&g, e->in_channels, e->in_height,
                                    e->in_width);
     if (st == LM_OK)
-        st = lm_graph_add_conv(g, "conv", e->in_channels, e->out_channels,
-                               e->kernel, e->stride, e->padding, groups, 1,
-                               act);
+        st = lm_graph_add_conv(g, &(lm_conv_desc){
+            .size = sizeof(lm_conv_desc), .name = "conv",
+            .in_channels = e->in_channels, .out_channels = e->out_channels,
+            .kernel = e->kernel, .stride = e->stride, .padding = e->padding,
+            .groups = groups, .has_bias = 1}, act);
     if (st == LM_OK)
         st = lm_graph_validate(g);
     if (st != LM_OK) {
@@ -29,17 +31,16 @@ static lm_status conv_graph(lm_graph **out, const lm_entry_info *e,
     return LM_OK;
 }
 
-lm_status lm_latency_time_conv(const lm_entry_info *entry, lm_act act,
-                               size_t batch, size_t warmup, size_t reps,
-                               double *median_ms, double *stdev_ms)
+lm_status lm_entry_time(lm_timing *timing, const lm_entry_info *entry,
+                        lm_act act, size_t batch, size_t warmup, size_t reps)
 {
-    if (!entry || !median_ms || batch == 0 || reps == 0)
+    if (!entry || !timing || batch == 0 || reps == 0)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_time_conv: NULL argument, batch 0 or "
-                      "0 repetitions");
+                      "lm_entry_time: NULL argument, batch 0 or 0 "
+                      "repetitions");
     if (entry->kernel < 1)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_latency_time_conv: kernel %lld has no conv to time",
+                      "lm_entry_time: kernel %lld has no conv to time",
                       (long long)entry->kernel);
     lm_graph *g = NULL;
     lm_weights *w = NULL;
@@ -52,7 +53,7 @@ lm_status lm_latency_time_conv(const lm_entry_info *entry, lm_act act,
     if (st == LM_OK)
         st = lm_engine_create(&e, g, w, batch);
     if (st == LM_OK)
-        st = lm_engine_time(e, warmup, reps, median_ms, stdev_ms);
+        st = lm_engine_time(timing, e, warmup, reps);
     lm_engine_destroy(e);
     lm_weights_destroy(w);
     lm_graph_destroy(g);

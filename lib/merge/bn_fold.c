@@ -1,10 +1,11 @@
-/* Folding a batch norm into the conv before it (SPEC 9), with the batch
- * norm's own eps: the authors hard-code 1e-5, which is wrong for
- * networks trained with another eps. */
+/* Folding a batch norm into the conv before it (docs/method.md section 9),
+ * with the batch norm's own eps: the authors hard-code 1e-5, which is wrong
+ * for networks trained with another eps. */
 #include <float.h>
 #include <math.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "layermerge/merge.h"
 
 static int fits_float(double v)
@@ -39,10 +40,15 @@ static lm_status channel_scale(double *scale, size_t o, const float *w,
 }
 
 lm_status lm_bn_fold(float *weight_out, float *bias_out, const float *weight,
-                     const float *bias, size_t out_channels, size_t per_channel,
-                     const float *gamma, const float *beta, const float *mean,
-                     const float *var, double eps)
+                     const float *bias, size_t out_channels,
+                     size_t per_channel, const lm_bn_desc *bn)
 {
+    lm_status rc = lm_record_check(bn, sizeof *bn, "lm_bn_fold");
+    if (rc != LM_OK)
+        return rc;
+    const float *gamma = bn->gamma, *beta = bn->beta, *mean = bn->mean,
+                *var = bn->var;
+    double eps = bn->eps;
     if (!weight_out || !bias_out || !weight || !gamma || !beta || !mean ||
         !var || out_channels == 0 || per_channel == 0)
         return lm_err(LM_ERR_INVALID_ARG,

@@ -55,7 +55,7 @@ const lm_kstate *lm_chain_current(const lm_chain *chain)
     return &chain->states[chain->n_states - 1];
 }
 
-size_t lm_chain_steps(const lm_chain *chain)
+size_t lm_chain_step_count(const lm_chain *chain)
 {
     return chain ? chain->n_states - 1 : 0;
 }
@@ -72,7 +72,7 @@ int64_t lm_chain_out_channels(const lm_chain *chain)
 
 int64_t lm_chain_kernel(const lm_chain *chain)
 {
-    return lm_chain_steps(chain) ? lm_chain_current(chain)->kernel : 0;
+    return lm_chain_step_count(chain) ? lm_chain_current(chain)->kernel : 0;
 }
 
 int64_t lm_chain_stride(const lm_chain *chain)
@@ -87,12 +87,12 @@ int64_t lm_chain_padding(const lm_chain *chain)
 
 int lm_chain_depthwise(const lm_chain *chain)
 {
-    return lm_chain_steps(chain) ? lm_chain_current(chain)->depthwise : 0;
+    return lm_chain_step_count(chain) ? lm_chain_current(chain)->depthwise : 0;
 }
 
 int64_t lm_chain_groups(const lm_chain *chain)
 {
-    if (!lm_chain_steps(chain))
+    if (!lm_chain_step_count(chain))
         return chain ? 1 : 0;
     const lm_kstate *s = lm_chain_current(chain);
     return s->depthwise ? s->channels : 1;
@@ -100,7 +100,7 @@ int64_t lm_chain_groups(const lm_chain *chain)
 
 size_t lm_chain_weight_count(const lm_chain *chain)
 {
-    if (!lm_chain_steps(chain))
+    if (!lm_chain_step_count(chain))
         return 0;
     const lm_kstate *s = lm_chain_current(chain);
     return lm_kstate_weight_count(s->channels, chain->in_channels, s->kernel,
@@ -137,7 +137,7 @@ static lm_status check_output(const lm_chain *chain, const void *out,
     return LM_OK;
 }
 
-lm_status lm_chain_weight(const lm_chain *chain, float *weight_out, size_t cap)
+lm_status lm_chain_weight(float *weight_out, size_t cap, const lm_chain *chain)
 {
     lm_status st = check_output(chain, weight_out, "lm_chain_weight");
     if (st != LM_OK)
@@ -146,7 +146,7 @@ lm_status lm_chain_weight(const lm_chain *chain, float *weight_out, size_t cap)
                     lm_chain_weight_count(chain), "weight");
 }
 
-lm_status lm_chain_bias(const lm_chain *chain, float *bias_out, size_t cap)
+lm_status lm_chain_bias(float *bias_out, size_t cap, const lm_chain *chain)
 {
     lm_status st = check_output(chain, bias_out, "lm_chain_bias");
     if (st != LM_OK)

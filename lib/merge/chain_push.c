@@ -1,9 +1,11 @@
 /* Appending convs and batch norms to a chain. Every argument is checked
  * before the chain changes, so a failed push leaves it as it was. */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "core/util.h"
 #include "merge/chain_private.h"
 
@@ -65,15 +67,21 @@ static lm_status widen_conv(double **w, double **b, const float *weight,
     return st;
 }
 
-lm_status lm_chain_push_conv(lm_chain *chain, int64_t in_channels,
-                             int64_t out_channels, int64_t kernel,
-                             int64_t stride, int64_t padding, int64_t groups,
+lm_status lm_chain_push_conv(lm_chain *chain, const lm_conv_desc *conv,
                              const float *weight, const float *bias)
 {
     if (!chain || !weight)
         return lm_err(LM_ERR_INVALID_ARG, "lm_chain_push_conv: NULL %s",
                       chain ? "weight" : "chain");
     size_t step = chain->n_states;
+    char what[48];
+    snprintf(what, sizeof what, "chain step %zu", step);
+    lm_status rc = lm_record_check(conv, sizeof *conv, what);
+    if (rc != LM_OK)
+        return rc;
+    int64_t in_channels = conv->in_channels, out_channels = conv->out_channels,
+            kernel = conv->kernel, stride = conv->stride,
+            padding = conv->padding, groups = conv->groups;
     lm_status st = check_conv_shape(chain, step, in_channels, out_channels,
                                     kernel, stride, padding, groups);
     if (st != LM_OK)
@@ -120,10 +128,14 @@ static lm_status bn_scales(double *scale, size_t n, const float *gamma,
     return LM_OK;
 }
 
-lm_status lm_chain_push_bn(lm_chain *chain, const float *gamma,
-                           const float *beta, const float *mean,
-                           const float *var, double eps)
+lm_status lm_chain_push_bn(lm_chain *chain, const lm_bn_desc *bn)
 {
+    lm_status rc = lm_record_check(bn, sizeof *bn, "lm_chain_push_bn");
+    if (rc != LM_OK)
+        return rc;
+    const float *gamma = bn->gamma, *beta = bn->beta, *mean = bn->mean,
+                *var = bn->var;
+    double eps = bn->eps;
     if (!chain || !gamma || !beta || !mean || !var)
         return lm_err(LM_ERR_INVALID_ARG, "lm_chain_push_bn: NULL argument");
     size_t step = chain->n_states - 1;

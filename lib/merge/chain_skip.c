@@ -1,6 +1,6 @@
-/* Skips inside a chain. In the fine-tuning chain of SPEC 8 every state is
- * computed over the input zero-padded by the chain's total padding, so a
- * state with a smaller kernel covers a larger map; cropping it
+/* Skips inside a chain. In the fine-tuning chain of docs/method.md section 8
+ * every state is computed over the input zero-padded by the chain's total
+ * padding, so a state with a smaller kernel covers a larger map; cropping it
  * symmetrically to the target is the same as adding its kernel at the
  * centre of the target's kernel. Strides need no care: after a strided
  * conv only 1x1 convs follow, so a strided source has the target's kernel
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "merge/chain_private.h"
 
 static lm_status check_from(const lm_chain *c, size_t from, const char *fn)
@@ -83,14 +84,25 @@ static lm_status add_projection(lm_chain *c, size_t from, const double *w,
 }
 
 lm_status lm_chain_push_projection_skip(lm_chain *chain, size_t from_step,
-                                        int64_t in_channels,
-                                        int64_t out_channels, int64_t stride,
+                                        const lm_conv_desc *projection,
                                         const float *weight, const float *bias)
 {
     const char *fn = "lm_chain_push_projection_skip";
-    lm_status st = check_from(chain, from_step, fn);
+    lm_status st = lm_record_check(projection, sizeof *projection, fn);
+    if (st == LM_OK)
+        st = check_from(chain, from_step, fn);
     if (st != LM_OK)
         return st;
+    if (projection->kernel != 1 || projection->padding != 0 ||
+        projection->groups != 1)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: a projection is a dense 1x1 "
+                      "conv without padding (kernel %lld, padding %lld, "
+                      "groups %lld)", fn, (long long)projection->kernel,
+                      (long long)projection->padding,
+                      (long long)projection->groups);
+    int64_t in_channels = projection->in_channels,
+            out_channels = projection->out_channels,
+            stride = projection->stride;
     if (!weight)
         return lm_err(LM_ERR_INVALID_ARG, "%s: NULL weight", fn);
     size_t to = chain->n_states - 1;

@@ -215,7 +215,8 @@ static lm_status compose_dense(lm_kstate *out, const lm_kstate *prev,
 
 /* The bias of a conv after prev: the conv applied to prev's (spatially
  * constant) bias, plus its own. Exact because all padding sits before
- * the first conv (SPEC 8), so prev's bias is present at every tap. */
+ * the first conv (docs/method.md section 8), so prev's bias is present at
+ * every tap. */
 static void compose_bias(lm_kstate *out, const lm_kstate *prev,
                          const lm_kconv *cv)
 {

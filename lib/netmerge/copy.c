@@ -16,9 +16,9 @@ lm_status lm_nm_copy_tensor(lm_weights *dst, const lm_weights *src,
     const float *data = NULL;
     lm_status st = lm_strbuf_setf(&full, "%s%s", name, suffix);
     if (st == LM_OK)
-        st = lm_weights_shape(src, full.s, dims, 8, &ndim);
+        st = lm_weights_shape(&ndim, dims, 8, src, full.s);
     if (st == LM_OK)
-        st = lm_weights_data_f32(src, full.s, &data, &n);
+        st = lm_weights_data_f32(&data, &n, src, full.s);
     if (st == LM_OK)
         st = lm_weights_set_f32(dst, full.s, dims, ndim, data);
     lm_strbuf_free(&full);
@@ -54,10 +54,17 @@ static lm_status add_layer(lm_graph *g, lm_site site, size_t pos,
 {
     switch (li->kind) {
     case LM_LAYER_CONV:
-        return lm_graph_add_layer_conv(g, site, pos, li->name, li->in_channels,
-                                       li->out_channels, li->kernel,
-                                       li->stride, li->padding, li->groups,
-                                       li->has_bias);
+        return lm_graph_add_layer_conv(
+            g, site, pos,
+            &(lm_conv_desc){.size = sizeof(lm_conv_desc),
+                            .name = li->name,
+                            .in_channels = li->in_channels,
+                            .out_channels = li->out_channels,
+                            .kernel = li->kernel,
+                            .stride = li->stride,
+                            .padding = li->padding,
+                            .groups = li->groups,
+                            .has_bias = li->has_bias});
     case LM_LAYER_BATCHNORM:
         return lm_graph_add_layer_batchnorm(g, site, pos, li->name,
                                             li->in_channels, li->eps);
@@ -99,7 +106,7 @@ lm_status lm_nm_copy_site(lm_graph *dst, lm_weights *dw, const lm_graph *g,
     size_t n = lm_graph_layer_count(g, site, from);
     for (size_t i = 0; i < n; i++) {
         lm_layer_info li = {.size = sizeof li};
-        lm_status st = lm_graph_layer_info(g, site, from, i, &li);
+        lm_status st = lm_graph_layer_info(&li, g, site, from, i);
         if (st == LM_OK)
             st = lm_nm_copy_layer(dst, dw, sw, site, to, &li);
         if (st != LM_OK)

@@ -1,5 +1,6 @@
-/* Whole-network merge (SPEC 9): one conv per segment of a plan, in a new
- * graph built through the public graph API, with its weights. */
+/* Whole-network merge (docs/method.md section 9): one conv per segment of a
+ * plan, in a new graph built through the public graph API, with its weights.
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
+#include "graph/graph_query.h"
+#include "plan/plan_query.h"
 
 typedef struct nm {
     const lm_graph *g;
@@ -22,24 +25,24 @@ static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
                               const lm_plan *plan)
 {
     if (!lm_graph_is_valid(g))
-        return lm_err(LM_ERR_STATE, "lm_merge_network: the graph is not "
+        return lm_err(LM_ERR_STATE, "lm_graph_merge: the graph is not "
                       "validated (call lm_graph_validate)");
     const char *gfp = lm_graph_fingerprint(g), *pfp = lm_plan_fingerprint(plan);
     if (strcmp(gfp, pfp) != 0)
-        return lm_err(LM_ERR_MISMATCH, "lm_merge_network: the plan belongs to "
+        return lm_err(LM_ERR_MISMATCH, "lm_graph_merge: the plan belongs to "
                       "graph %s, not to graph '%s' (%s)", pfp,
                       lm_graph_name(g), gfp);
     size_t ns = lm_plan_segment_count(plan);
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_status rc = lm_plan_segment(plan, i, &st, &end);
+        lm_status rc = lm_plan_segment_bounds(plan, i, &st, &end);
         if (rc != LM_OK)
             return rc;
         int any = 0;
         for (size_t c = st + 1; c <= end; c++)
-            any |= lm_plan_conv_kept(plan, c);
+            any |= lm_plan_keeps_conv(plan, c);
         if (!any)
-            return lm_err(LM_ERR_UNSUPPORTED, "lm_merge_network: segment "
+            return lm_err(LM_ERR_UNSUPPORTED, "lm_graph_merge: segment "
                           "(%zu, %zu) is replaced by the identity option, "
                           "which a merged graph cannot express (netmerge.h)",
                           st, end);
@@ -52,15 +55,15 @@ static lm_status check_skips(const nm *m)
 {
     size_t ns = lm_graph_skip_count(m->g);
     for (size_t k = 0; k < ns; k++) {
-        if (lm_plan_skip_fused(m->plan, k) || lm_plan_skip_dropped(m->plan, k))
+        if (lm_plan_fuses_skip(m->plan, k) || lm_plan_drops_skip(m->plan, k))
             continue;
         lm_skip_info si = {.size = sizeof si};
-        lm_status st = lm_graph_skip_info(m->g, k, &si);
+        lm_status st = lm_graph_skip_info(&si, m->g, k);
         if (st != LM_OK)
             return st;
         if (m->newpos[si.source] == SIZE_MAX ||
             m->newpos[si.target] == SIZE_MAX)
-            return lm_err(LM_ERR_INVALID_ARG, "lm_merge_network: skip %zu "
+            return lm_err(LM_ERR_INVALID_ARG, "lm_graph_merge: skip %zu "
                           "(%zu, %zu) is not fused but does not join two "
                           "segment boundaries", k, si.source, si.target);
     }
@@ -80,9 +83,9 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
     int64_t wshape[4] = {out, lm_chain_in_channels(ch) / lm_chain_groups(ch),
                          k, k};
     lm_strbuf full = LM_STRBUF_INIT("merged tensor name");
-    lm_status st = lm_chain_weight(ch, wt, nw);
+    lm_status st = lm_chain_weight(wt, nw, ch);
     if (st == LM_OK)
-        st = lm_chain_bias(ch, b, nb);
+        st = lm_chain_bias(b, nb, ch);
     if (st == LM_OK)
         st = lm_strbuf_setf(&full, "%s.weight", name);
     if (st == LM_OK)
@@ -107,25 +110,30 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
         return rc;
     lm_conv_info ci = {.size = sizeof ci};
     lm_strbuf name = LM_STRBUF_INIT("merged conv name");
-    rc = lm_graph_conv_info(m->g, end, &ci);
+    rc = lm_graph_conv_info(&ci, m->g, end);
     if (rc == LM_OK && end - st == 1 && ci.name)
         rc = lm_strbuf_setf(&name, "%s", ci.name);
     else if (rc == LM_OK)
         rc = lm_strbuf_setf(&name, "merged.%zu_%zu", st, end);
     size_t q = i + 1;
+    lm_conv_desc merged = {.size = sizeof merged,
+                           .name = lm_strbuf_str(&name),
+                           .in_channels = lm_chain_in_channels(ch),
+                           .out_channels = lm_chain_out_channels(ch),
+                           .kernel = lm_chain_kernel(ch),
+                           .stride = lm_chain_stride(ch),
+                           .padding = lm_chain_padding(ch),
+                           .groups = lm_chain_groups(ch),
+                           .has_bias = 1};
     if (rc == LM_OK)
-        rc = lm_graph_add_conv(m->out, name.s, lm_chain_in_channels(ch),
-                               lm_chain_out_channels(ch), lm_chain_kernel(ch),
-                               lm_chain_stride(ch), lm_chain_padding(ch),
-                               lm_chain_groups(ch), 1,
-                               lm_plan_activation(m->plan, end));
+        rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
     if (rc == LM_OK)
         rc = write_merged(m, ch, name.s);
     lm_strbuf_free(&name);
     lm_chain_destroy(ch);
-    if (rc == LM_OK && lm_graph_is_barrier(m->g, end))
+    if (rc == LM_OK && lm_graph_position_barrier(m->g, end))
         rc = lm_graph_set_barrier(m->out, q, 1);
-    if (rc == LM_OK && lm_graph_has_identity_option(m->g, end))
+    if (rc == LM_OK && lm_graph_position_identity(m->g, end))
         rc = lm_graph_set_identity_option(m->out, q, 1);
     if (rc == LM_OK)
         rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_POSITION, end,
@@ -136,14 +144,16 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
 static lm_status add_skip(nm *m, size_t k)
 {
     lm_skip_info si = {.size = sizeof si};
-    lm_status st = lm_graph_skip_info(m->g, k, &si);
-    if (st != LM_OK)
-        return st;
-    st = lm_graph_add_skip(m->out, m->newpos[si.source],
-                           m->newpos[si.target]);
+    lm_conv_info proj = {.size = sizeof proj};
+    lm_status st = lm_graph_skip_info(&si, m->g, k);
+    if (st == LM_OK)
+        st = lm_graph_add_skip(m->out, m->newpos[si.source],
+                               m->newpos[si.target]);
     if (st != LM_OK || !si.has_projection)
         return st;
-    const lm_conv_info *p = &si.projection;
+    if ((st = lm_graph_skip_projection(m->g, k, &proj)) != LM_OK)
+        return st;
+    const lm_conv_info *p = &proj;
     size_t idx = lm_graph_skip_count(m->out) - 1;
     st = lm_graph_set_skip_projection(m->out, idx, p->name, p->stride,
                                       p->has_bias);
@@ -164,7 +174,7 @@ static lm_status add_skip(nm *m, size_t k)
 static lm_status build(nm *m)
 {
     int64_t c, h, w;
-    lm_graph_input_shape(m->g, &c, &h, &w);
+    lm_graph_input_chw(m->g, &c, &h, &w);
     lm_status st = lm_graph_create(&m->out, c, h, w);
     if (st == LM_OK)
         st = lm_weights_create(&m->ow);
@@ -178,18 +188,18 @@ static lm_status build(nm *m)
         st = lm_graph_set_nonlinearity(m->out, lm_graph_nonlinearity(m->g));
     if (st == LM_OK)
         st = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_STEM, 0, 0);
-    if (st == LM_OK && lm_graph_is_barrier(m->g, 0))
+    if (st == LM_OK && lm_graph_position_barrier(m->g, 0))
         st = lm_graph_set_barrier(m->out, 0, 1);
     size_t nseg = lm_plan_segment_count(m->plan);
     for (size_t i = 0; i < nseg && st == LM_OK; i++) {
         size_t s0 = 0, s1 = 0;
-        st = lm_plan_segment(m->plan, i, &s0, &s1);
+        st = lm_plan_segment_bounds(m->plan, i, &s0, &s1);
         if (st == LM_OK)
             st = add_segment(m, i, s0, s1);
     }
     size_t nk = lm_graph_skip_count(m->g);
     for (size_t k = 0; k < nk && st == LM_OK; k++)
-        if (!lm_plan_skip_fused(m->plan, k) && !lm_plan_skip_dropped(m->plan, k))
+        if (!lm_plan_fuses_skip(m->plan, k) && !lm_plan_drops_skip(m->plan, k))
             st = add_skip(m, k);
     if (st == LM_OK)
         st = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_HEAD, 0, 0);
@@ -212,7 +222,7 @@ static lm_status boundary_map(nm *m)
     m->newpos[0] = 0;
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_status rc = lm_plan_segment(m->plan, i, &st, &end);
+        lm_status rc = lm_plan_segment_bounds(m->plan, i, &st, &end);
         if (rc != LM_OK)
             return rc;
         m->newpos[end] = i + 1;
@@ -220,12 +230,12 @@ static lm_status boundary_map(nm *m)
     return LM_OK;
 }
 
-lm_status lm_merge_network(lm_graph **merged_graph,
-                           lm_weights **merged_weights, const lm_graph *graph,
-                           const lm_weights *weights, const lm_plan *plan)
+lm_status lm_graph_merge(lm_graph **merged_graph, lm_weights **merged_weights,
+                         const lm_graph *graph, const lm_weights *weights,
+                         const lm_plan *plan)
 {
     if (!merged_graph || !merged_weights || !graph || !weights || !plan)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_merge_network: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_merge: NULL argument");
     *merged_graph = NULL;
     *merged_weights = NULL;
     lm_status st = check_inputs(graph, weights, plan);

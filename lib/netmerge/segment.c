@@ -1,6 +1,6 @@
-/* One segment of a plan as a chain (SPEC 9): its kept convs with their
- * batch norms, and the skips fused into it, in the order the network
- * computes them. */
+/* One segment of a plan as a chain (docs/method.md section 9): its kept convs
+ * with their batch norms, and the skips fused into it, in the order the
+ * network computes them. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
+#include "plan/plan_query.h"
+#include "graph/graph_query.h"
 
 typedef struct seg {
     lm_chain *chain;
@@ -25,7 +27,7 @@ static lm_status tensor(const lm_weights *w, const char *name,
     size_t n = 0;
     lm_status st = lm_strbuf_setf(&full, "%s%s", name ? name : "", suffix);
     if (st == LM_OK)
-        st = lm_weights_data_f32(w, full.s, out, &n);
+        st = lm_weights_data_f32(out, &n, w, full.s);
     if (st == LM_OK && n != expect)
         st = lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
                     "expected", full.s, n, expect);
@@ -53,7 +55,7 @@ static lm_status bn_tensors(const lm_weights *w, const char *name, size_t c,
 static lm_status push_conv(seg *s, size_t c)
 {
     lm_conv_info ci = {.size = sizeof ci};
-    lm_status st = lm_graph_conv_info(s->g, c, &ci);
+    lm_status st = lm_graph_conv_info(&ci, s->g, c);
     if (st != LM_OK)
         return st;
     size_t nw = (size_t)(ci.out_channels * (ci.in_channels / ci.groups) *
@@ -63,16 +65,19 @@ static lm_status push_conv(seg *s, size_t c)
     if (st == LM_OK && ci.has_bias)
         st = tensor(s->w, ci.name, ".bias", (size_t)ci.out_channels, &b);
     if (st == LM_OK)
-        st = lm_chain_push_conv(s->chain, ci.in_channels, ci.out_channels,
-                                ci.kernel, ci.stride, ci.padding, ci.groups,
-                                wt, b);
+        st = lm_chain_push_conv(s->chain, &(lm_conv_desc){
+            .size = sizeof(lm_conv_desc), .in_channels = ci.in_channels,
+            .out_channels = ci.out_channels, .kernel = ci.kernel,
+            .stride = ci.stride, .padding = ci.padding, .groups = ci.groups},
+            wt, b);
     if (st != LM_OK || !ci.has_bn)
         return st;
     bn_view bn;
     st = bn_tensors(s->w, ci.bn_name, (size_t)ci.out_channels, &bn);
     if (st == LM_OK)
-        st = lm_chain_push_bn(s->chain, bn.gamma, bn.beta, bn.mean, bn.var,
-                              ci.bn_eps);
+        st = lm_chain_push_bn(s->chain, &(lm_bn_desc){
+            .size = sizeof(lm_bn_desc), .gamma = bn.gamma, .beta = bn.beta,
+            .mean = bn.mean, .var = bn.var, .eps = ci.bn_eps});
     return st;
 }
 
@@ -87,18 +92,25 @@ static lm_status push_identity_step(seg *s)
         return lm_err_nomem();
     for (int64_t i = 0; i < c; i++)
         ones[i] = 1.0f;
-    lm_status st = lm_chain_push_conv(s->chain, c, c, 1, 1, 0, c, ones, NULL);
+    lm_conv_desc identity = {.size = sizeof identity, .in_channels = c,
+                             .out_channels = c, .kernel = 1, .stride = 1,
+                             .groups = c};
+    lm_status st = lm_chain_push_conv(s->chain, &identity, ones, NULL);
     free(ones);
     return st;
 }
 
 /* A projection with its batch norm folded (lm_bn_fold), as a 1x1 conv. */
-static lm_status push_projection(seg *s, const lm_skip_info *si, size_t from)
+static lm_status push_projection(seg *s, size_t skip, size_t from)
 {
-    const lm_conv_info *p = &si->projection;
+    lm_conv_info proj = {.size = sizeof proj};
+    lm_status st = lm_graph_skip_projection(s->g, skip, &proj);
+    if (st != LM_OK)
+        return st;
+    const lm_conv_info *p = &proj;
     size_t in = (size_t)p->in_channels, out = (size_t)p->out_channels;
     const float *wt = NULL, *b = NULL;
-    lm_status st = tensor(s->w, p->name, ".weight", out * in, &wt);
+    st = tensor(s->w, p->name, ".weight", out * in, &wt);
     if (st == LM_OK && p->has_bias)
         st = tensor(s->w, p->name, ".bias", out, &b);
     if (st != LM_OK)
@@ -114,14 +126,18 @@ static lm_status push_projection(seg *s, const lm_skip_info *si, size_t from)
         bn_view bn;
         st = bn_tensors(s->w, p->bn_name, out, &bn);
         if (st == LM_OK)
-            st = lm_bn_fold(fw, fb, wt, b, out, in, bn.gamma, bn.beta, bn.mean,
-                            bn.var, p->bn_eps);
+            st = lm_bn_fold(fw, fb, wt, b, out, in, &(lm_bn_desc){
+                .size = sizeof(lm_bn_desc), .gamma = bn.gamma,
+                .beta = bn.beta, .mean = bn.mean, .var = bn.var,
+                .eps = p->bn_eps});
         uw = fw;
         ub = fb;
     }
     if (st == LM_OK)
-        st = lm_chain_push_projection_skip(s->chain, from, p->in_channels,
-                                           p->out_channels, p->stride, uw, ub);
+        st = lm_chain_push_projection_skip(s->chain, from, &(lm_conv_desc){
+            .size = sizeof(lm_conv_desc), .in_channels = p->in_channels,
+            .out_channels = p->out_channels, .kernel = 1,
+            .stride = p->stride, .groups = 1}, uw, ub);
     free(fw);
     free(fb);
     return st;
@@ -130,11 +146,11 @@ static lm_status push_projection(seg *s, const lm_skip_info *si, size_t from)
 static lm_status push_skip(seg *s, size_t k)
 {
     lm_skip_info si = {.size = sizeof si};
-    lm_status st = lm_graph_skip_info(s->g, k, &si);
+    lm_status st = lm_graph_skip_info(&si, s->g, k);
     if (st != LM_OK)
         return st;
     size_t from = s->step_of[si.source - s->st];
-    st = si.has_projection ? push_projection(s, &si, from)
+    st = si.has_projection ? push_projection(s, k, from)
                            : lm_chain_push_identity_skip(s->chain, from);
     if (st != LM_OK)
         return lm_err_prefix(st, "skip %zu (%zu, %zu): ", k, si.source,
@@ -150,10 +166,10 @@ static lm_status skips_into(const seg *s, size_t c, size_t k0, size_t *next)
     *next = SIZE_MAX;
     for (size_t k = k0; k < ns; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_status st = lm_graph_skip_info(s->g, k, &si);
+        lm_status st = lm_graph_skip_info(&si, s->g, k);
         if (st != LM_OK)
             return st;
-        if (si.target == c && lm_plan_skip_fused(s->plan, k)) {
+        if (si.target == c && lm_plan_fuses_skip(s->plan, k)) {
             *next = k;
             break;
         }
@@ -165,7 +181,7 @@ static lm_status push_position(seg *s, size_t c)
 {
     size_t k = SIZE_MAX;
     lm_status st = skips_into(s, c, 0, &k);
-    if (st == LM_OK && lm_plan_conv_kept(s->plan, c))
+    if (st == LM_OK && lm_plan_keeps_conv(s->plan, c))
         st = push_conv(s, c);
     else if (st == LM_OK && k != SIZE_MAX)
         st = push_identity_step(s);
@@ -174,7 +190,7 @@ static lm_status push_position(seg *s, size_t c)
         if (st == LM_OK)
             st = skips_into(s, c, k + 1, &k);
     }
-    s->step_of[c - s->st] = lm_chain_steps(s->chain);
+    s->step_of[c - s->st] = lm_chain_step_count(s->chain);
     if (st != LM_OK)
         return lm_err_prefix(st, "position %zu: ", c);
     return LM_OK;
@@ -185,7 +201,7 @@ lm_status lm_nm_segment_chain(lm_chain **out, const lm_graph *g,
                               size_t st, size_t end)
 {
     lm_conv_info first = {.size = sizeof first};
-    lm_status rc = lm_graph_conv_info(g, st + 1, &first);
+    lm_status rc = lm_graph_conv_info(&first, g, st + 1);
     if (rc != LM_OK)
         return rc;
     seg s = {.g = g, .w = w, .plan = plan, .st = st};

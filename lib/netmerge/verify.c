@@ -2,8 +2,10 @@
  * network, on one pseudo-random input. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "layermerge/engine.h"
 #include "netmerge/netmerge_internal.h"
 
@@ -28,19 +30,21 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
 {
     size_t ni = lm_engine_input_size(a), no = lm_engine_output_size(a);
     if (ni != lm_engine_input_size(b) || no != lm_engine_output_size(b))
-        return lm_err(LM_ERR_MISMATCH, "lm_verify: the chain takes %zu input "
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_graph_verify_merge: the chain takes %zu input "
                       "and gives %zu output values, the merged network %zu "
-                      "and %zu", ni, no, lm_engine_input_size(b),
+                      "and %zu",
+                      ni, no, lm_engine_input_size(b),
                       lm_engine_output_size(b));
     float *x = malloc(ni * sizeof *x), *ya = malloc(no * sizeof *ya),
           *yb = malloc(no * sizeof *yb);
     lm_status st = (x && ya && yb) ? LM_OK : lm_err_nomem();
     if (st == LM_OK) {
         fill_input(x, ni, seed);
-        st = lm_engine_run(a, x, ni, ya, no);
+        st = lm_engine_run(ya, no, a, x, ni);
     }
     if (st == LM_OK)
-        st = lm_engine_run(b, x, ni, yb, no);
+        st = lm_engine_run(yb, no, b, x, ni);
     if (st == LM_OK) {
         double diff = 0.0, mag = 0.0;
         for (size_t i = 0; i < no; i++) {
@@ -56,26 +60,35 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
     return st;
 }
 
-lm_status lm_verify(const lm_graph *graph, const lm_weights *weights,
-                    const lm_plan *plan, const lm_graph *merged,
-                    const lm_weights *merged_weights, size_t batch,
-                    uint64_t seed, double *max_abs, double *max_rel)
+lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
+                                const lm_graph *graph,
+                                const lm_weights *weights, const lm_plan *plan,
+                                const lm_graph *merged,
+                                const lm_weights *merged_weights, size_t batch,
+                                uint64_t seed)
 {
     if (!graph || !weights || !plan || !merged || !merged_weights ||
-        !max_abs || !max_rel || batch == 0)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_verify: NULL argument or "
-                      "batch 0");
+        batch == 0)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_verify_merge: NULL "
+                      "argument or batch 0");
+    lm_status st = lm_sized_check(deviation, "lm_graph_verify_merge");
+    if (st != LM_OK)
+        return st;
     lm_engine *a = NULL, *b = NULL;
-    lm_status st = lm_engine_create(&a, graph, weights, batch);
+    st = lm_engine_create(&a, graph, weights, batch);
     if (st == LM_OK)
         st = lm_engine_configure_plan(a, plan);
     if (st == LM_OK) {
         st = lm_engine_create(&b, merged, merged_weights, batch);
         if (st != LM_OK)
-            st = lm_err_prefix(st, "lm_verify: merged network: ");
+            st = lm_err_prefix(st, "lm_graph_verify_merge: merged network: ");
     }
+    lm_merge_deviation full = {.size = sizeof full};
     if (st == LM_OK)
-        st = run_both(a, b, seed, max_abs, max_rel);
+        st = run_both(a, b, seed, &full.max_abs, &full.max_rel);
+    if (st == LM_OK)
+        st = lm_sized_copy(deviation, &full, sizeof full,
+                           "lm_graph_verify_merge");
     lm_engine_destroy(a);
     lm_engine_destroy(b);
     return st;

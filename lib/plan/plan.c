@@ -1,4 +1,5 @@
-/* Building a plan from a partition into segments (SPEC 6, 8). */
+/* Building a plan from a partition into segments (docs/method.md section 6,
+ * 8). */
 #include "plan/plan_internal.h"
 
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "core/error.h"
 #include "entries/entries_private.h"
+#include "graph/graph_query.h"
 
 void lm_plan_destroy(lm_plan *p)
 {
@@ -55,7 +57,7 @@ static int conv_irreducible(const lm_conv_info *c)
 }
 
 /* Bounds must run 0 = b0 < b1 < ... < bk = N and each segment must be
- * valid (SPEC 3). */
+ * valid (docs/method.md section 3). */
 static lm_status check_bounds(const lm_graph *g, const size_t *bounds,
                               size_t n_bounds, const lm_span *spans,
                               const unsigned char *barrier)
@@ -89,7 +91,7 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
     size_t first = 0;
     for (size_t c = st + 1; c <= end; c++) {
         lm_conv_info ci = {.size = sizeof ci};
-        lm_status rc = lm_graph_conv_info(g, c, &ci);
+        lm_status rc = lm_graph_conv_info(&ci, g, c);
         if (rc != LM_OK)
             return rc;
         if (!p->kept[c - 1]) {
@@ -107,7 +109,7 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
         if (!first)
             first = c;
     }
-    if (!first && !lm_graph_has_identity_option(g, end))
+    if (!first && !lm_graph_position_identity(g, end))
         return lm_err(LM_ERR_INVALID_ARG,
                       "segment (%zu, %zu) prunes every conv but position "
                       "%zu has no identity option", st, end, end);
@@ -116,9 +118,9 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
     return LM_OK;
 }
 
-/* SPEC 6, last paragraph: interior positions lose their activation; a
- * boundary keeps its own, and one closing a multi-position segment gets
- * the network's nonlinearity even where it was identity. */
+/* docs/method.md section 6, last paragraph: interior positions lose their
+ * activation; a boundary keeps its own, and one closing a multi-position
+ * segment gets the network's nonlinearity even where it was identity. */
 static void plan_activations(lm_plan *p, const lm_graph *g)
 {
     lm_act nl = lm_graph_nonlinearity(g);
@@ -126,7 +128,7 @@ static void plan_activations(lm_plan *p, const lm_graph *g)
         size_t st = p->bounds[i], end = p->bounds[i + 1];
         for (size_t q = st + 1; q < end; q++)
             p->act[q] = LM_ACT_IDENTITY;
-        lm_act a = lm_graph_activation(g, end);
+        lm_act a = lm_graph_position_act(g, end);
         p->act[end] = (a == LM_ACT_IDENTITY && end - st > 1) ? nl : a;
     }
 }
@@ -135,7 +137,7 @@ static lm_status plan_skips(lm_plan *p, const lm_graph *g)
 {
     for (size_t k = 0; k < p->n_skips; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_status rc = lm_graph_skip_info(g, k, &si);
+        lm_status rc = lm_graph_skip_info(&si, g, k);
         if (rc != LM_OK)
             return rc;
         p->skip_src[k] = si.source;
@@ -169,10 +171,10 @@ static lm_status graph_topology(const lm_graph *g, unsigned char **barrier,
         return lm_err_nomem();
     }
     for (size_t q = 0; q <= n; q++)
-        (*barrier)[q] = (unsigned char)lm_graph_is_barrier(g, q);
+        (*barrier)[q] = (unsigned char)lm_graph_position_barrier(g, q);
     for (size_t k = 0; k < ns; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_status st = lm_graph_skip_info(g, k, &si);
+        lm_status st = lm_graph_skip_info(&si, g, k);
         if (st != LM_OK) {
             free(*barrier);
             free(*spans);
@@ -186,15 +188,17 @@ static lm_status graph_topology(const lm_graph *g, unsigned char **barrier,
     return LM_OK;
 }
 
-lm_status lm_plan_for_segments(lm_plan **out, const lm_graph *graph,
-                               const size_t *bounds, size_t n_bounds,
-                               const uint8_t *kept)
+lm_status lm_plan_create_for_segments(lm_plan **out, const lm_graph *graph,
+                                      const size_t *bounds, size_t n_bounds,
+                                      const uint8_t *kept)
 {
     if (!out || !graph || !bounds)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_for_segments: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_segments: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_for_segments: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_segments: the graph is not "
                       "validated (call lm_graph_validate)");
     unsigned char *barrier = NULL;
     lm_span *spans = NULL;
@@ -230,22 +234,26 @@ lm_status lm_plan_for_segments(lm_plan **out, const lm_graph *graph,
     return LM_OK;
 }
 
-lm_status lm_plan_for_entry(lm_plan **out, const lm_graph *graph,
-                            const lm_entries *entries, size_t id)
+lm_status lm_plan_create_for_entry(lm_plan **out, const lm_graph *graph,
+                                   const lm_entries *entries, size_t id)
 {
     if (!out || !graph || !entries)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_for_entry: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_entry: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_for_entry: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_entry: the graph is not "
                       "validated (call lm_graph_validate)");
     const char *gfp = lm_graph_fingerprint(graph);
     const char *efp = lm_entries_fingerprint(entries);
     if (strcmp(gfp, efp) != 0)
-        return lm_err(LM_ERR_MISMATCH, "lm_plan_for_entry: the entries belong "
-                      "to graph %s, not to this graph (%s)", efp, gfp);
+        return lm_err(LM_ERR_MISMATCH,
+                      "lm_plan_create_for_entry: the entries belong "
+                      "to graph %s, not to this graph (%s)",
+                      efp, gfp);
     lm_entry_info e = {.size = sizeof e};
-    lm_status st = lm_entries_entry(entries, id, &e);
+    lm_status st = lm_entries_entry_info(&e, entries, id);
     if (st != LM_OK)
         return st;
 
@@ -269,7 +277,7 @@ lm_status lm_plan_for_entry(lm_plan **out, const lm_graph *graph,
         kept[c - 1] = 0;
     for (size_t i = 0; i < e.n_kept; i++)
         kept[e.kept[i] - 1] = 1;
-    st = lm_plan_for_segments(out, graph, bounds, k, kept);
+    st = lm_plan_create_for_segments(out, graph, bounds, k, kept);
     free(bounds);
     free(kept);
     if (st != LM_OK)

@@ -1,10 +1,13 @@
-/* A plan from a solver result (SPEC 6, 8): the result's partition and kept
- * convs, with the activations the result chose at its boundaries. */
+/* A plan from a solver result (docs/method.md section 6, 8): the result's
+ * partition and kept convs, with the activations the result chose at its
+ * boundaries. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "plan/plan_internal.h"
+#include "graph/graph_query.h"
+#include "solve/result_query.h"
 
 const char *lm_plan_fingerprint(const lm_plan *plan)
 {
@@ -26,7 +29,7 @@ static lm_status check_result(const lm_graph *g, const lm_result *r)
     return LM_OK;
 }
 
-/* Bounds and kept flags in lm_plan_for_segments' form. */
+/* Bounds and kept flags in lm_plan_create_for_segments' form. */
 static lm_status result_partition(const lm_graph *g, const lm_result *r,
                                   size_t **bounds, size_t *n_bounds,
                                   uint8_t **kept)
@@ -38,11 +41,11 @@ static lm_status result_partition(const lm_graph *g, const lm_result *r,
         return lm_err_nomem();
     (*bounds)[0] = 0;
     for (size_t i = 0; i < ns; i++) {
-        lm_result_segment_info si = {.size = sizeof si};
-        lm_status st = lm_result_segment(r, i, &si);
+        lm_result_segment si = {.size = sizeof si};
+        lm_status st = lm_result_segment_info(&si, r, i);
         if (st != LM_OK)
             return st;
-        if (si.n_kept == 0 && !lm_graph_has_identity_option(g, si.end))
+        if (si.n_kept == 0 && !lm_graph_position_identity(g, si.end))
             return lm_err(LM_ERR_UNSUPPORTED, "result segment (%zu, %zu) "
                           "keeps no conv and position %zu has no identity "
                           "option: no plan can express it", si.st, si.end,
@@ -51,35 +54,37 @@ static lm_status result_partition(const lm_graph *g, const lm_result *r,
     }
     *n_bounds = ns + 1;
     for (size_t c = 1; c <= n; c++)
-        (*kept)[c - 1] = (uint8_t)lm_result_conv_kept(r, c);
+        (*kept)[c - 1] = (uint8_t)lm_result_keeps_conv(r, c);
     return LM_OK;
 }
 
 /* The result decides which boundaries keep a nonlinearity (kim23 drops
  * some); a kept one is the position's own, or the network's where the
- * position was identity (SPEC 6). */
+ * position was identity (docs/method.md section 6). */
 static void result_activations(lm_plan *p, const lm_graph *g,
                                const lm_result *r)
 {
     lm_act nl = lm_graph_nonlinearity(g);
     for (size_t q = 1; q <= p->n_convs; q++) {
-        if (!lm_result_activation_kept(r, q)) {
+        if (!lm_result_keeps_act(r, q)) {
             p->act[q] = LM_ACT_IDENTITY;
             continue;
         }
-        lm_act a = lm_graph_activation(g, q);
+        lm_act a = lm_graph_position_act(g, q);
         p->act[q] = a == LM_ACT_IDENTITY ? nl : a;
     }
 }
 
-lm_status lm_plan_for_result(lm_plan **out, const lm_graph *graph,
-                             const lm_result *result)
+lm_status lm_plan_create_for_result(lm_plan **out, const lm_graph *graph,
+                                    const lm_result *result)
 {
     if (!out || !graph || !result)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_for_result: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_create_for_result: NULL argument");
     *out = NULL;
     if (!lm_graph_is_valid(graph))
-        return lm_err(LM_ERR_STATE, "lm_plan_for_result: the graph is not "
+        return lm_err(LM_ERR_STATE,
+                      "lm_plan_create_for_result: the graph is not "
                       "validated (call lm_graph_validate)");
     lm_status st = check_result(graph, result);
     if (st != LM_OK)
@@ -88,7 +93,7 @@ lm_status lm_plan_for_result(lm_plan **out, const lm_graph *graph,
     uint8_t *kept = NULL;
     st = result_partition(graph, result, &bounds, &n_bounds, &kept);
     if (st == LM_OK)
-        st = lm_plan_for_segments(out, graph, bounds, n_bounds, kept);
+        st = lm_plan_create_for_segments(out, graph, bounds, n_bounds, kept);
     free(bounds);
     free(kept);
     if (st != LM_OK)

@@ -1,7 +1,10 @@
 /* Reading a plan. */
-#include "plan/plan_internal.h"
+#include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
+#include "plan/plan_internal.h"
+#include "plan/plan_query.h"
 
 size_t lm_plan_conv_count(const lm_plan *p)
 {
@@ -13,11 +16,12 @@ size_t lm_plan_segment_count(const lm_plan *p)
     return p ? p->n_bounds - 1 : 0;
 }
 
-lm_status lm_plan_segment(const lm_plan *p, size_t index, size_t *st,
-                          size_t *end)
+lm_status lm_plan_segment_bounds(const lm_plan *p, size_t index, size_t *st,
+                                 size_t *end)
 {
     if (!p || !st || !end)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_segment: NULL argument");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_plan_segment_info: NULL argument");
     if (index + 1 >= p->n_bounds)
         return lm_err(LM_ERR_INVALID_ARG,
                       "plan segment %zu out of range (the plan has %zu)",
@@ -27,31 +31,74 @@ lm_status lm_plan_segment(const lm_plan *p, size_t index, size_t *st,
     return LM_OK;
 }
 
-int lm_plan_conv_kept(const lm_plan *p, size_t conv)
+int lm_plan_keeps_conv(const lm_plan *p, size_t conv)
 {
     return p && conv >= 1 && conv <= p->n_convs && p->kept[conv - 1];
 }
 
-int64_t lm_plan_conv_padding(const lm_plan *p, size_t conv)
+int64_t lm_plan_padding_at(const lm_plan *p, size_t conv)
 {
     if (!p || conv < 1 || conv > p->n_convs)
         return -1;
     return p->padding[conv - 1];
 }
 
-lm_act lm_plan_activation(const lm_plan *p, size_t position)
+lm_act lm_plan_act_at(const lm_plan *p, size_t position)
 {
     if (!p || position > p->n_convs)
         return LM_ACT_IDENTITY;
     return p->act[position];
 }
 
-int lm_plan_skip_fused(const lm_plan *p, size_t skip)
+int lm_plan_fuses_skip(const lm_plan *p, size_t skip)
 {
     return p && skip < p->n_skips && p->skip_fused[skip];
 }
 
-int lm_plan_skip_dropped(const lm_plan *p, size_t skip)
+int lm_plan_drops_skip(const lm_plan *p, size_t skip)
 {
     return p && skip < p->n_skips && p->skip_dropped[skip];
+}
+
+lm_status lm_plan_segment_info(lm_plan_segment *info, const lm_plan *p,
+                               size_t index)
+{
+    lm_plan_segment full = {.size = sizeof full};
+    lm_status st = lm_plan_segment_bounds(p, index, &full.st, &full.end);
+    return st == LM_OK ? lm_sized_copy(info, &full, sizeof full,
+                                  "lm_plan_segment_info")
+                       : st;
+}
+
+lm_status lm_plan_conv_info(lm_plan_conv *info, const lm_plan *p, size_t conv)
+{
+    if (!p || conv < 1 || conv > p->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_conv_info: conv %zu out "
+                      "of range 1..%zu", conv, lm_plan_conv_count(p));
+    lm_plan_conv full = {.size = sizeof full, .kept = p->kept[conv - 1],
+                         .padding = p->padding[conv - 1]};
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_conv_info");
+}
+
+lm_status lm_plan_position_info(lm_plan_position *info, const lm_plan *p,
+                                size_t position)
+{
+    if (!p || position < 1 || position > p->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_position_info: position "
+                      "%zu out of range 1..%zu", position,
+                      lm_plan_conv_count(p));
+    lm_plan_position full = {.size = sizeof full,
+                             .activation = p->act[position]};
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_position_info");
+}
+
+lm_status lm_plan_skip_info(lm_plan_skip *info, const lm_plan *p, size_t skip)
+{
+    if (!p || skip >= p->n_skips)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_plan_skip_info: skip %zu out "
+                      "of range (%zu skips)", skip, p ? p->n_skips : 0);
+    lm_plan_skip full = {.size = sizeof full,
+                         .fused = p->skip_fused[skip],
+                         .dropped = p->skip_dropped[skip]};
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_skip_info");
 }

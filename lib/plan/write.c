@@ -1,5 +1,6 @@
 /* Plans as YAML, for trainers that read a file rather than call the API. */
 #include "core/error.h"
+#include "core/stream.h"
 #include "io/yaml_doc.h"
 #include "plan/plan_internal.h"
 
@@ -67,11 +68,16 @@ static lm_status write_body(lm_yemit *y, const void *obj)
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
-lm_status lm_plan_write(const lm_plan *p, FILE *fp)
+static lm_status write_stream(FILE *fp, const void *obj)
 {
-    if (!p || !fp)
+    return lm_yemit_write(fp, write_body, obj, "plan");
+}
+
+lm_status lm_plan_write(const lm_plan *p, lm_write_fn write, void *userdata)
+{
+    if (!p || !write)
         return lm_err(LM_ERR_INVALID_ARG, "lm_plan_write: NULL argument");
-    return lm_yemit_write(fp, write_body, p, "plan");
+    return lm_stream_to_callback(write, userdata, write_stream, p, "plan");
 }
 
 lm_status lm_plan_save(const lm_plan *p, const char *path)

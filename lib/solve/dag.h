@@ -4,9 +4,10 @@
  * higher node, costs g integer time units and gains a value. Cell
  * (v, t) holds the best value of a path from a source node to v using at
  * most t units, the units it actually uses and the last edge. "Best" is the
- * tie rule of SPEC section 6: larger value rounded to 7 decimals, then fewer
- * units, then the edge met first (edges are scanned by target node, then in
- * the order given). Memory (n * (B + 1)) * 16 bytes; time O(B * edges). */
+ * tie rule of docs/method.md section 6: larger value rounded to 7 decimals,
+ * then fewer units, then the edge met first (edges are scanned by target node,
+ * then in the order given). Memory (n * (B + 1)) * 16 bytes; time O(B *
+ * edges). */
 #ifndef LM_SOLVE_DAG_H
 #define LM_SOLVE_DAG_H
 

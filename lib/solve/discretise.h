@@ -1,5 +1,6 @@
 /* Private: turning real latencies into integer time units, and the
- * importance comparison shared by every solver (SPEC sections 6 and 7). */
+ * importance comparison shared by every solver (docs/method.md sections 6 and
+ * 7). */
 #ifndef LM_SOLVE_DISCRETISE_H
 #define LM_SOLVE_DISCRETISE_H
 

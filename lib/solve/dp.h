@@ -1,4 +1,4 @@
-/* Private: the LayerMerge DP (SPEC section 6) on plain data.
+/* Private: the LayerMerge DP (docs/method.md section 6) on plain data.
  *
  * Positions 0..N; each candidate item covers one segment (st, end] with a
  * latency and an importance (one table entry of that segment). A solution

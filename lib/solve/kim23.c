@@ -1,6 +1,6 @@
-/* kim23 stage 2 (SPEC section 7, item 3): states (m, a) become DP nodes
- * 2m + a, each extended-importance row (i, m, j, a) an edge from 2i + j to
- * 2m + a costing the discretised T_opt(i, m). */
+/* kim23 stage 2 (docs/method.md section 7, item 3): states (m, a) become DP
+ * nodes 2m + a, each extended-importance row (i, m, j, a) an edge from 2i + j
+ * to 2m + a costing the discretised T_opt(i, m). */
 #include "solve/kim23.h"
 
 #include <math.h>

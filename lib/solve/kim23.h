@@ -1,5 +1,5 @@
-/* Private: depth compression without pruning (kim23, SPEC section 7):
- * stage 1 fastest merge cover, the extended importance, stage 2 DP. */
+/* Private: depth compression without pruning (kim23, docs/method.md section
+ * 7): stage 1 fastest merge cover, the extended importance, stage 2 DP. */
 #ifndef LM_SOLVE_KIM23_H
 #define LM_SOLVE_KIM23_H
 

@@ -1,6 +1,7 @@
 /* kim23 look-up tables: the stage-1 fastest merge cover and the extended
- * importance (SPEC section 7, items 1 and 2). Both are small DPs over
- * segments; dense (st, end) index maps keep them O(sum of segment lengths). */
+ * importance (docs/method.md section 7, items 1 and 2). Both are small DPs
+ * over segments; dense (st, end) index maps keep them O(sum of segment
+ * lengths). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

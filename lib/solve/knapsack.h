@@ -1,4 +1,4 @@
-/* Private: layer pruning as a 0/1 knapsack (SPEC section 7, last
+/* Private: layer pruning as a 0/1 knapsack (docs/method.md section 7, last
  * paragraph). Each prunable conv is an item (latency of that conv alone
  * with its activation, importance); irreducible convs are required: always
  * kept, their discretised latency taken from the budget first. */

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "solve/result_internal.h"
+#include "solve/result_query.h"
 
 lm_status lm_result_new(lm_result **out, lm_method method, size_t n_convs,
                         size_t n_segs, const char *fingerprint)
@@ -117,21 +118,31 @@ const char *lm_result_fingerprint(const lm_result *r)
 
 /* The record is copied within info->size bytes (lm_sized_copy): a caller
  * built against an older, smaller record gets the fields it knows. */
-lm_status lm_result_segment(const lm_result *r, size_t index,
-                            lm_result_segment_info *info)
+lm_status lm_result_segment_info(lm_result_segment *info, const lm_result *r,
+                                 size_t index)
 {
     if (!r)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment: NULL result");
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_result_segment_info: NULL result");
     if (index >= r->n_segs)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_result_segment: segment %zu out "
-                      "of range (%zu segments)", index, r->n_segs);
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_result_segment_info: segment %zu out "
+                      "of range (%zu segments)",
+                      index, r->n_segs);
     const lm_rseg *s = &r->segs[index];
-    lm_result_segment_info full = {
-        .size = sizeof full, .st = s->st, .end = s->end, .entry = s->entry,
-        .kernel = s->kernel, .stride = s->stride, .depthwise = s->depthwise,
-        .identity = s->identity, .latency = s->latency,
-        .importance = s->importance, .n_kept = s->n_kept, .kept = s->kept};
-    return lm_sized_copy(info, &full, sizeof full, "lm_result_segment");
+    lm_result_segment full = {.size = sizeof full,
+                              .st = s->st,
+                              .end = s->end,
+                              .entry = s->entry,
+                              .kernel = s->kernel,
+                              .stride = s->stride,
+                              .depthwise = s->depthwise,
+                              .identity = s->identity,
+                              .latency = s->latency,
+                              .importance = s->importance,
+                              .n_kept = s->n_kept,
+                              .kept = s->kept};
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_segment_info");
 }
 
 static int flag(const lm_result *r, size_t p, uint8_t f)
@@ -139,19 +150,52 @@ static int flag(const lm_result *r, size_t p, uint8_t f)
     return r && p >= 1 && p <= r->n_convs && (r->flags[p] & f) != 0;
 }
 
-int lm_result_conv_kept(const lm_result *r, size_t conv)
+int lm_result_keeps_conv(const lm_result *r, size_t conv)
 {
     return flag(r, conv, LM_RF_CONV);
 }
 
-int lm_result_activation_kept(const lm_result *r, size_t position)
+int lm_result_keeps_act(const lm_result *r, size_t position)
 {
     return flag(r, position, LM_RF_ACT);
 }
 
-int lm_result_is_boundary(const lm_result *r, size_t position)
+int lm_result_boundary_at(const lm_result *r, size_t position)
 {
     return flag(r, position, LM_RF_BOUNDARY);
+}
+
+lm_status lm_result_conv_info(lm_result_conv *info, const lm_result *r,
+                              size_t conv)
+{
+    if (!r)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_result_conv_info: NULL "
+                      "result");
+    if (conv < 1 || conv > r->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_result_conv_info: conv %zu out "
+                      "of range 1..%zu", conv, r->n_convs);
+    lm_result_conv full = {.size = sizeof full,
+                           .kept = flag(r, conv, LM_RF_CONV)};
+    for (size_t i = 0; i < r->n_segs; i++)
+        if (r->segs[i].st < conv && conv <= r->segs[i].end)
+            full.segment = i;
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_conv_info");
+}
+
+lm_status lm_result_position_info(lm_result_position *info,
+                                  const lm_result *r, size_t position)
+{
+    if (!r)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_result_position_info: NULL "
+                      "result");
+    if (position < 1 || position > r->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_result_position_info: position "
+                      "%zu out of range 1..%zu", position, r->n_convs);
+    lm_result_position full = {
+        .size = sizeof full,
+        .is_boundary = flag(r, position, LM_RF_BOUNDARY),
+        .activation_kept = flag(r, position, LM_RF_ACT)};
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_position_info");
 }
 
 void lm_front_destroy(lm_front *f)

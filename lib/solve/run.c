@@ -1,5 +1,6 @@
-/* lm_solver_run and lm_solver_front: set up the core solver for the
- * method, then turn its solutions into lm_results (SPEC 6, 7). */
+/* lm_solver_run and lm_solver_run_front: set up the core solver for the
+ * method, then turn its solutions into lm_results (docs/method.md section 6,
+ * 7). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,8 @@ static lm_status lm_result_from_dp(const run_ctx *c, const lm_dp_solution *d,
                        in->depthwise, in->identity, it->latency,
                        it->importance, 0, NULL};
         st = lm_rseg_set_kept(g, s->kept + in->kept_off, in->n_kept);
-        /* SPEC 6: a boundary keeps its activation, and one ending a
-         * multi-position segment gets the network's nonlinearity. */
+        /* docs/method.md section 6: a boundary keeps its activation, and one
+         * ending a multi-position segment gets the network's nonlinearity. */
         if (s->nonlinear[it->end] ||
             (it->end - it->st > 1 && s->has_nonlinearity))
             (*out)->flags[it->end] |= LM_RF_ACT;
@@ -256,8 +257,8 @@ static lm_status explain(const run_ctx *c, lm_status st)
                          c->o->ratio, c->s->original);
 }
 
-lm_status lm_solver_run(const lm_solver *s, const lm_solve_options *o,
-                        lm_result **out)
+lm_status lm_solver_run(lm_result **out, const lm_solver *s,
+                        const lm_solve_options *o)
 {
     run_ctx c;
     lm_status st = start(&c, s, o, out);
@@ -336,8 +337,8 @@ static lm_status k23_front(const run_ctx *c, lm_front **out)
     return st;
 }
 
-lm_status lm_solver_front(const lm_solver *s, const lm_solve_options *o,
-                          lm_front **out)
+lm_status lm_solver_run_front(lm_front **out, const lm_solver *s,
+                              const lm_solve_options *o)
 {
     run_ctx c;
     lm_status st = start(&c, s, o, out);

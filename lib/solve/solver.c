@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "solve/solver_internal.h"
+#include "graph/graph_query.h"
+#include "entries/entry_key.h"
 
 /* How many missing ids a message lists before "...". */
 #define LM_MISSING_SHOWN 8
@@ -74,8 +76,8 @@ static lm_status same_graph(const char *what, const char *fp, const char *want)
 }
 
 static lm_status check_inputs(const lm_graph *g, const lm_entries *e,
-                              const lm_latency_table *lat,
-                              const lm_importance_table *imp)
+                              const lm_table *lat,
+                              const lm_table *imp)
 {
     if (!g || !e || !lat)
         return lm_err(LM_ERR_INVALID_ARG, "lm_solver_create: NULL graph, "
@@ -86,10 +88,10 @@ static lm_status check_inputs(const lm_graph *g, const lm_entries *e,
                       "not validated");
     lm_status st = same_graph("entry list", lm_entries_fingerprint(e), fp);
     if (st == LM_OK)
-        st = same_graph("latency table", lm_latency_table_fingerprint(lat), fp);
+        st = same_graph("latency table", lm_table_fingerprint(lat), fp);
     if (st == LM_OK && imp)
         st = same_graph("importance table",
-                        lm_importance_table_fingerprint(imp), fp);
+                        lm_table_fingerprint(imp), fp);
     return st;
 }
 
@@ -129,20 +131,17 @@ static lm_status missing_report(const missing_list *m, const char *table)
 }
 
 static lm_status entry_values(const lm_entry_info *in,
-                              const lm_latency_table *lat,
-                              const lm_importance_table *imp, double *ms,
+                              const lm_table *lat,
+                              const lm_table *imp, double *ms,
                               double *value, missing_list *ml,
                               missing_list *mi)
 {
     *ms = 0.0;
     *value = 0.0;
-    if (!in->identity &&
-        lm_latency_table_get(lat, in->st, in->end, in->kernel, in->stride,
-                             in->depthwise, ms, NULL) != LM_OK)
+    lm_entry_key k = lm_entry_key_of(in);
+    if (!in->identity && lm_table_get(ms, NULL, lat, &k) != LM_OK)
         missing_add(ml, in);
-    if (imp && lm_importance_table_get(imp, in->st, in->end, in->kernel,
-                                       in->stride, in->depthwise, value,
-                                       NULL) != LM_OK)
+    if (imp && lm_table_get(value, NULL, imp, &k) != LM_OK)
         missing_add(mi, in);
     char key[96];
     key_text(key, sizeof key, in);
@@ -160,7 +159,7 @@ static lm_status alloc_items(lm_solver *s, const lm_entries *e)
     size_t n = lm_entries_count(e), n_kept = 0;
     for (size_t id = 0; id < n; id++) {
         lm_entry_info in = {.size = sizeof in};
-        lm_status st = lm_entries_entry(e, id, &in);
+        lm_status st = lm_entries_entry_info(&in, e, id);
         if (st != LM_OK)
             return st;
         n_kept += in.n_kept;
@@ -175,15 +174,15 @@ static lm_status alloc_items(lm_solver *s, const lm_entries *e)
 }
 
 static lm_status copy_entries(lm_solver *s, const lm_entries *e,
-                              const lm_latency_table *lat,
-                              const lm_importance_table *imp)
+                              const lm_table *lat,
+                              const lm_table *imp)
 {
     lm_status st = alloc_items(s, e);
     missing_list ml = {0}, mi = {0};
     size_t off = 0;
     for (size_t id = 0; id < s->n_items && st == LM_OK; id++) {
         lm_entry_info in = {.size = sizeof in};
-        st = lm_entries_entry(e, id, &in);
+        st = lm_entries_entry_info(&in, e, id);
         double ms = 0.0, value = 0.0;
         if (st == LM_OK)
             st = entry_values(&in, lat, imp, &ms, &value, &ml, &mi);
@@ -205,7 +204,8 @@ static lm_status copy_entries(lm_solver *s, const lm_entries *e,
 }
 
 /* Per conv: its single-conv entry, latency, and whether it is
- * irreducible (SPEC 4: in != out channels, or stride > 1). */
+ * irreducible (docs/method.md section 4: in != out channels, or stride > 1).
+ */
 static lm_status copy_convs(lm_solver *s, const lm_graph *g,
                             const lm_entries *e)
 {
@@ -219,18 +219,18 @@ static lm_status copy_convs(lm_solver *s, const lm_graph *g,
     s->has_nonlinearity = nl != LM_ACT_IDENTITY;
     for (size_t c = 1; c <= n; c++) {
         size_t id = 0;
-        lm_status st = lm_entries_original(e, c, &id);
+        lm_status st = lm_entries_find_original(&id, e, c);
         if (st != LM_OK)
             return st;
         lm_conv_info ci = {.size = sizeof ci};
-        st = lm_graph_conv_info(g, c, &ci);
+        st = lm_graph_conv_info(&ci, g, c);
         if (st != LM_OK)
             return st;
         s->conv_entry[c - 1] = id;
         s->conv_latency[c - 1] = s->items[id].latency;
         s->required[c - 1] = ci.in_channels != ci.out_channels ||
                              ci.stride > 1;
-        s->nonlinear[c] = lm_graph_activation(g, c) != LM_ACT_IDENTITY;
+        s->nonlinear[c] = lm_graph_position_act(g, c) != LM_ACT_IDENTITY;
         s->original += s->items[id].latency;
     }
     return LM_OK;
@@ -238,12 +238,22 @@ static lm_status copy_convs(lm_solver *s, const lm_graph *g,
 
 lm_status lm_solver_create(lm_solver **out, const lm_graph *graph,
                            const lm_entries *entries,
-                           const lm_latency_table *latency,
-                           const lm_importance_table *importance)
+                           const lm_table *latency,
+                           const lm_table *importance)
 {
     if (!out)
         return lm_err(LM_ERR_INVALID_ARG, "lm_solver_create: NULL out");
     *out = NULL;
+    if ((latency && lm_table_get_kind(latency) != LM_TABLE_LATENCY) ||
+        (importance && lm_table_get_kind(importance) != LM_TABLE_IMPORTANCE))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_solver_create: the latency "
+                      "argument must be a latency table and the importance "
+                      "argument an importance table (given: %s, %s)",
+                      latency ? lm_table_kind_name(lm_table_get_kind(latency))
+                              : "none",
+                      importance
+                          ? lm_table_kind_name(lm_table_get_kind(importance))
+                          : "none");
     lm_status st = check_inputs(graph, entries, latency, importance);
     if (st != LM_OK)
         return st;

@@ -1,5 +1,5 @@
-/* lm_solver for kim23 from the authors' files (SPEC 7): the time table
- * gives stage 1's covers, the raw importance table the extended
+/* lm_solver for kim23 from the authors' files (docs/method.md section 7): the
+ * time table gives stage 1's covers, the raw importance table the extended
  * importance. Identity positions come from the graph when one is given,
  * else from the raw table's 0 flags (only identity positions may carry
  * one). */
@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/csv.h"
 #include "solve/solver_internal.h"
+#include "graph/graph_query.h"
 
 static lm_status read_pos(const lm_csv *csv, size_t r, size_t c,
                           uint32_t *out)
@@ -134,7 +135,7 @@ static lm_status seg_shapes(lm_solver *s, const lm_graph *g)
         int32_t dw = g ? 1 : 0;
         for (size_t c = s->segs[i].st + 1; g && c <= s->segs[i].end; c++) {
             lm_conv_info ci = {.size = sizeof ci};
-            lm_status st = lm_graph_conv_info(g, c, &ci);
+            lm_status st = lm_graph_conv_info(&ci, g, c);
             if (st != LM_OK)
                 return st;
             k += ci.kernel - 1;
@@ -164,7 +165,7 @@ static lm_status use_graph(lm_solver *s, const lm_graph *g)
     strcpy(s->fingerprint, lm_graph_fingerprint(g));
     s->nonlinear[0] = 1;
     for (size_t p = 1; p <= s->n_convs; p++)
-        s->nonlinear[p] = lm_graph_activation(g, p) != LM_ACT_IDENTITY;
+        s->nonlinear[p] = lm_graph_position_act(g, p) != LM_ACT_IDENTITY;
     s->has_nonlinearity = lm_graph_nonlinearity(g) != LM_ACT_IDENTITY;
     return LM_OK;
 }

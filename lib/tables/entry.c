@@ -13,7 +13,7 @@
 lm_status lm_table_entry_key(const lm_entries *e, size_t id, lm_tkey *key)
 {
     lm_entry_info info = {.size = sizeof info};
-    if (!e || lm_entries_entry(e, id, &info) != LM_OK)
+    if (!e || lm_entries_entry_info(&info, e, id) != LM_OK)
         return lm_err(LM_ERR_INVALID_ARG, "entry %zu: no such entry (%zu "
                       "entries)", id, lm_entries_count(e));
     *key = lm_tkey_make(info.st, info.end, info.kernel, info.stride,
@@ -57,14 +57,15 @@ lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
     return lm_table_put(t, &key, (int64_t)id, value, extra, NULL, NULL);
 }
 
-lm_status lm_table_get_entry(const lm_table *t, const lm_entries *e,
-                             size_t id, double *value, double *extra)
+lm_status lm_table_get_entry(double *value, double *extra, const lm_table *t,
+                             const lm_entries *e, size_t id)
 {
     lm_tkey key;
     if (!t)
         return lm_err(LM_ERR_INVALID_ARG, "table get: NULL table");
     lm_status st = lm_table_entry_key(e, id, &key);
-    if (st == LM_OK && (st = lm_table_get(t, &key, value, extra)) != LM_OK)
+    if (st == LM_OK &&
+        (st = lm_table_get_tkey(t, &key, value, extra)) != LM_OK)
         return lm_err_prefix(st, "entry %zu: ", id);
     return st;
 }
@@ -78,8 +79,8 @@ lm_status lm_table_check(const lm_table *t, const lm_entries *e)
     for (size_t i = 0; i < t->n; i++) {
         const lm_trec *r = &t->recs[i];
         size_t id;
-        if (lm_entries_find(e, r->key.st, r->key.end, r->key.kernel,
-                            r->key.stride, r->key.dw, &id) != LM_OK)
+        lm_entry_key pub = lm_tkey_public(&r->key);
+        if (lm_entries_find(&id, e, &pub) != LM_OK)
             return lm_err(LM_ERR_NOT_FOUND, "record %zu: key %s is not an "
                           "entry of graph '%s'", i, lm_tkey_str(kb, &r->key),
                           t->fingerprint);
@@ -97,8 +98,8 @@ static int needs_value(const lm_table *t, const lm_tkey *key)
     return !(t->kind == LM_TABLE_LATENCY && key->kernel == 0);
 }
 
-lm_status lm_table_missing(const lm_table *t, const lm_entries *e,
-                           size_t *ids, size_t cap, size_t *n_missing)
+lm_status lm_table_missing(size_t *n_missing, size_t *ids, size_t cap,
+                           const lm_table *t, const lm_entries *e)
 {
     if (n_missing)
         *n_missing = 0;
@@ -142,13 +143,14 @@ lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                       lm_entries_conv_count(e));
     *key = lm_tkey_make(st, end, 1, 1, 1);
     /* Each conv's own entry (conv-1, conv) carries its kernel, stride and
-     * depthwise flag; the merge-all conv composes them (SPEC 4). */
+     * depthwise flag; the merge-all conv composes them (docs/method.md section
+     * 4). */
     for (size_t c = st + 1; c <= end; c++) {
         size_t id;
         lm_entry_info info = {.size = sizeof info};
-        lm_status s = lm_entries_original(e, c, &id);
+        lm_status s = lm_entries_find_original(&id, e, c);
         if (s == LM_OK)
-            s = lm_entries_entry(e, id, &info);
+            s = lm_entries_entry_info(&info, e, id);
         if (s != LM_OK)
             return s;
         key->kernel += info.kernel - 1;

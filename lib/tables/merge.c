@@ -84,8 +84,8 @@ static lm_status collect(owner *own, const lm_entries *e,
         for (size_t r = 0; r < shards[s]->n; r++) {
             const lm_tkey *k = &shards[s]->recs[r].key;
             size_t id;
-            st = lm_entries_find(e, k->st, k->end, k->kernel, k->stride, k->dw,
-                                 &id);
+            lm_entry_key pub = lm_tkey_public(k);
+            st = lm_entries_find(&id, e, &pub);
             if (st == LM_OK)
                 st = claim(own, shards, s, r, id);
             if (st != LM_OK)
@@ -110,18 +110,25 @@ static lm_status build(lm_table *out, const owner *own, size_t n_ids,
     return LM_OK;
 }
 
-lm_status lm_table_merge(lm_table **out, lm_table_kind kind,
-                         const lm_entries *e, const lm_table *const *shards,
-                         size_t n, uint32_t flags)
+lm_status lm_table_merge(lm_table **out, const lm_entries *e,
+                         const lm_table *const *shards, size_t n,
+                         uint32_t flags)
 {
     if (!out || !e || !shards || !n)
-        return lm_err(LM_ERR_INVALID_ARG, "table merge: NULL argument or no "
-                      "shards");
+        return lm_err(LM_ERR_INVALID_ARG, "lm_table_merge: NULL argument or "
+                      "no shards");
     *out = NULL;
     for (size_t s = 0; s < n; s++)
-        if (!shards[s] || shards[s]->kind != kind)
-            return lm_err(LM_ERR_INVALID_ARG, "table merge: shard %zu is NULL "
-                          "or of another kind", s);
+        if (!shards[s])
+            return lm_err(LM_ERR_INVALID_ARG, "lm_table_merge: shard %zu is "
+                          "NULL", s);
+    lm_table_kind kind = shards[0]->kind;
+    for (size_t s = 1; s < n; s++)
+        if (shards[s]->kind != kind)
+            return lm_err(LM_ERR_MISMATCH, "lm_table_merge: shard %zu is a "
+                          "%s table, shard 0 a %s table", s,
+                          lm_table_kind_name(shards[s]->kind),
+                          lm_table_kind_name(kind));
     size_t n_ids = lm_entries_count(e);
     owner *own = calloc(n_ids ? n_ids : 1, sizeof *own);
     if (!own)
@@ -138,29 +145,11 @@ lm_status lm_table_merge(lm_table **out, lm_table_kind kind,
         st = build(t, own, n_ids, shards);
     free(own);
     if (st == LM_OK && !(flags & LM_TABLE_MERGE_ALLOW_MISSING))
-        st = lm_table_missing(t, e, NULL, 0, NULL);
+        st = lm_table_missing(NULL, NULL, 0, t, e);
     if (st != LM_OK) {
         lm_table_free(t);
         return st;
     }
     *out = t;
     return LM_OK;
-}
-
-lm_status lm_table_merge_faces(lm_table **out, lm_table_kind kind,
-                               const lm_entries *e, const void *faces,
-                               size_t n, lm_table_face_fn face,
-                               uint32_t flags, const char *fn)
-{
-    *out = NULL;
-    if (!faces && n)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    const lm_table **inner = calloc(n ? n : 1, sizeof *inner);
-    if (!inner)
-        return lm_err_nomem();
-    for (size_t i = 0; i < n; i++)
-        inner[i] = face(faces, i);
-    lm_status st = lm_table_merge(out, kind, e, inner, n, flags);
-    free(inner);
-    return st;
 }

@@ -197,8 +197,8 @@ lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
     return LM_OK;
 }
 
-lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
-                       double *extra)
+lm_status lm_table_get_tkey(const lm_table *t, const lm_tkey *key,
+                            double *value, double *extra)
 {
     char kb[LM_TABLE_KEYBUF];
     long at = lm_table_find(t, key);
@@ -221,8 +221,8 @@ lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
     return LM_OK;
 }
 
-lm_status lm_table_record_get(const lm_table *t, size_t index,
-                          lm_table_record *rec)
+lm_status lm_table_record_info(lm_table_record *rec, const lm_table *t,
+                               size_t index)
 {
     if (!t || index >= t->n)
         return lm_err(LM_ERR_INVALID_ARG, "table record %zu: NULL table or "
@@ -236,19 +236,19 @@ lm_status lm_table_record_get(const lm_table *t, size_t index,
     return lm_sized_copy(rec, &full, sizeof full, "table record");
 }
 
-static int text_index(lm_table_text field)
+static int text_index(lm_table_text_field field)
 {
     return field >= LM_TABLE_DEVICE && field <= LM_TABLE_FINETUNE
                ? (int)field - 1 : -1;
 }
 
-static int int_index(lm_table_int field)
+static int int_index(lm_table_int_field field)
 {
     return field >= LM_TABLE_BATCH && field <= LM_TABLE_REPETITIONS
                ? (int)field - 1 : -1;
 }
 
-lm_status lm_table_set_text(lm_table *t, lm_table_text field,
+lm_status lm_table_set_text(lm_table *t, lm_table_text_field field,
                             const char *value)
 {
     int i = text_index(field);
@@ -263,13 +263,14 @@ lm_status lm_table_set_text(lm_table *t, lm_table_text field,
     return LM_OK;
 }
 
-const char *lm_table_text_get(const lm_table *t, lm_table_text field)
+const char *lm_table_text(const lm_table *t, lm_table_text_field field)
 {
     int i = text_index(field);
     return t && i >= 0 && t->text[i] ? t->text[i] : "";
 }
 
-lm_status lm_table_set_int(lm_table *t, lm_table_int field, int64_t value)
+lm_status lm_table_set_int(lm_table *t, lm_table_int_field field,
+                           int64_t value)
 {
     int i = int_index(field);
     if (!t || i < 0)
@@ -282,7 +283,7 @@ lm_status lm_table_set_int(lm_table *t, lm_table_int field, int64_t value)
     return LM_OK;
 }
 
-int64_t lm_table_int_get(const lm_table *t, lm_table_int field)
+int64_t lm_table_int(const lm_table *t, lm_table_int_field field)
 {
     int i = int_index(field);
     return t && i >= 0 ? t->ints[i] : 0;
@@ -309,7 +310,7 @@ lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src)
 {
     for (int i = 0; i < LM_TABLE_N_TEXT; i++)
         if (src->text[i] &&
-            lm_table_set_text(dst, (lm_table_text)(i + 1), src->text[i]))
+            lm_table_set_text(dst, (lm_table_text_field)(i + 1), src->text[i]))
             return LM_ERR_NOMEM;
     memcpy(dst->ints, src->ints, sizeof dst->ints);
     dst->metric = src->metric;

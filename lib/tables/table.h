@@ -1,6 +1,7 @@
-/* Private: the record store shared by latency and importance tables. The
- * two public types wrap one lm_table; `kind` says which, and the functions
- * below read "value"/"extra" as ms/stdev or normalised/raw accordingly. */
+/* Private: the record store behind the public lm_table of either kind;
+ * `kind` says which, and "value"/"extra" read as ms/stdev or
+ * normalised/raw accordingly. The public calls of tables.h are implemented
+ * in this room's files; what is declared here is for the room only. */
 #ifndef LM_TABLES_TABLE_H
 #define LM_TABLES_TABLE_H
 
@@ -42,8 +43,6 @@ typedef struct lm_table {
     size_t n_slots;  /* power of two, > 2 n */
 } lm_table;
 
-struct lm_latency_table { lm_table t; };
-struct lm_importance_table { lm_table t; };
 
 /* ---- table.c: the store ---- */
 LM_NODISCARD
@@ -68,21 +67,10 @@ LM_NODISCARD
 lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
                        double value, double extra, const char *note,
                        size_t *index);
+/* The value of `key`; an absent identity key of a latency table reads 0. */
 LM_NODISCARD
-lm_status lm_table_get(const lm_table *t, const lm_tkey *key, double *value,
-                       double *extra);
-LM_NODISCARD
-lm_status lm_table_record_get(const lm_table *t, size_t index,
-                          lm_table_record *rec);
-LM_NODISCARD
-lm_status lm_table_set_text(lm_table *t, lm_table_text field,
-                            const char *value);
-const char *lm_table_text_get(const lm_table *t, lm_table_text field);
-LM_NODISCARD
-lm_status lm_table_set_int(lm_table *t, lm_table_int field, int64_t value);
-int64_t lm_table_int_get(const lm_table *t, lm_table_int field);
-LM_NODISCARD
-lm_status lm_table_set_shard(lm_table *t, size_t lo, size_t hi);
+lm_status lm_table_get_tkey(const lm_table *t, const lm_tkey *key,
+                            double *value, double *extra);
 /* Copy fingerprint-independent provenance (texts, ints, metric). */
 LM_NODISCARD
 lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src);
@@ -93,48 +81,26 @@ lm_status lm_table_entry_key(const lm_entries *e, size_t id, lm_tkey *key);
 LM_NODISCARD
 lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
                              double value, double extra);
-LM_NODISCARD
-lm_status lm_table_get_entry(const lm_table *t, const lm_entries *e,
-                             size_t id, double *value, double *extra);
-LM_NODISCARD
-lm_status lm_table_check(const lm_table *t, const lm_entries *e);
-LM_NODISCARD
-lm_status lm_table_missing(const lm_table *t, const lm_entries *e,
-                           size_t *ids, size_t cap, size_t *n_missing);
 /* Key of the conv merging every conv of segment (st, end). */
 LM_NODISCARD
 lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                                  lm_tkey *key);
 
-/* ---- merge.c ---- */
-LM_NODISCARD
-lm_status lm_table_merge(lm_table **out, lm_table_kind kind,
-                         const lm_entries *e, const lm_table *const *shards,
-                         size_t n, uint32_t flags);
-/* Shard i of the public handles `faces` (an array of one face type). */
-typedef const lm_table *(*lm_table_face_fn)(const void *faces, size_t i);
-/* lm_table_merge over the typed faces' shards; `fn` names the public call
- * in the NULL-argument message. */
-LM_NODISCARD
-lm_status lm_table_merge_faces(lm_table **out, lm_table_kind kind,
-                               const lm_entries *e, const void *faces,
-                               size_t n, lm_table_face_fn face,
-                               uint32_t flags, const char *fn);
+/* The store key as a public key record. */
+static inline lm_entry_key lm_tkey_public(const lm_tkey *key)
+{
+    return (lm_entry_key){.size = sizeof(lm_entry_key),
+                          .st = key->st,
+                          .end = key->end,
+                          .kernel = key->kernel,
+                          .stride = key->stride,
+                          .depthwise = key->dw};
+}
 
-/* ---- table_yaml.c ---- */
+/* A public key record as a store key: LM_ERR_INVALID_ARG for NULL or a
+ * record too small to hold its fields; the key's ranges are checked when
+ * it is stored (lm_tkey_check). */
 LM_NODISCARD
-lm_status lm_table_load(lm_table **out, lm_table_kind kind, const char *path);
-LM_NODISCARD
-lm_status lm_table_save(const lm_table *t, const char *path);
-
-/* ---- table_csv.c ---- */
-LM_NODISCARD
-lm_status lm_table_import_csv(lm_table **out, lm_table_kind kind,
-                              const char *path, lm_table_csv_format format,
-                              lm_importance_metric metric,
-                              const lm_entries *e);
-LM_NODISCARD
-lm_status lm_table_export_csv(const lm_table *t, const char *path,
-                              lm_table_csv_format format);
+lm_status lm_tkey_from_public(lm_tkey *key, const lm_entry_key *pub);
 
 #endif

@@ -1,6 +1,7 @@
-/* Interchange with the authors' CSV tables (SPEC 5). Columns are found by
- * name, so the unnamed index column of their normalised importance file
- * and any column order are accepted; rows are matched to entries by key. */
+/* Interchange with the authors' CSV tables (docs/method.md section 5). Columns
+ * are found by name, so the unnamed index column of their normalised
+ * importance file and any column order are accepted; rows are matched to
+ * entries by key. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,8 @@ static lm_status resolve_id(const importer *im, size_t row,
     *id = -1;
     if (!im->e)
         return LM_OK;
-    if (lm_entries_find(im->e, key->st, key->end, key->kernel, key->stride,
-                        key->dw, &found) != LM_OK) {
+    lm_entry_key pub = lm_tkey_public(key);
+    if (lm_entries_find(&found, im->e, &pub) != LM_OK) {
         snprintf(msg, sizeof msg, "row key %s is not an entry of the graph",
                  lm_tkey_str(kb, key));
         return row_err(im, row, LM_ERR_NOT_FOUND, msg);
@@ -148,7 +149,8 @@ static lm_status read_values(const importer *im, size_t row, double *value,
     if (im->t->kind == LM_TABLE_LATENCY)
         return lm_csv_double(im->csv, row, (size_t)im->col[C_EXTRA], extra);
     *extra = *value;
-    if (lm_importance_normalise(im->t->metric, *extra, value) != LM_OK) {
+    if (lm_importance_metric_normalise(value, im->t->metric, *extra) !=
+        LM_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", lm_last_error());
         return row_err(im, row, LM_ERR_VALUE, msg);

@@ -76,7 +76,7 @@ static lm_status read_provenance(const loader *ld, const lm_ynode *prov)
         const lm_ynode *n = lm_ymap_get(prov, text_keys[i]);
         const char *s;
         if (n && (st = lm_yget_string(doc, n, text_keys[i], &s)) == LM_OK)
-            st = lm_table_set_text(ld->t, (lm_table_text)(i + 1), s);
+            st = lm_table_set_text(ld->t, (lm_table_text_field)(i + 1), s);
     }
     for (int i = 0; st == LM_OK && i < LM_TABLE_N_INT; i++) {
         const lm_ynode *n = lm_ymap_get(prov, int_keys[i]);
@@ -86,7 +86,7 @@ static lm_status read_provenance(const loader *ld, const lm_ynode *prov)
             st = lm_yerr(doc, n, LM_ERR_VALUE, "%s %" PRId64 " is negative",
                          int_keys[i], v);
         if (n && st == LM_OK)
-            st = lm_table_set_int(ld->t, (lm_table_int)(i + 1), v);
+            st = lm_table_set_int(ld->t, (lm_table_int_field)(i + 1), v);
     }
     const lm_ynode *shard = lm_ymap_get(prov, "shard");
     if (st == LM_OK && shard)
@@ -223,7 +223,8 @@ static lm_status read_records(loader *ld, const lm_ynode *recs)
     return st;
 }
 
-static lm_status read_header(const lm_ydoc *doc, lm_table_kind kind,
+/* *kind 0 accepts either kind and sets it from the format key. */
+static lm_status read_header(const lm_ydoc *doc, lm_table_kind *kind,
                              const char **fingerprint)
 {
     static const char *const keys[] = {"format", "version", "graph",
@@ -234,9 +235,18 @@ static lm_status read_header(const lm_ydoc *doc, lm_table_kind kind,
     if (st == LM_OK)
         st = lm_yget_string(doc, lm_ymap_get(doc->root, "format"), "format",
                             &format);
-    if (st == LM_OK && strcmp(format, format_name(kind)))
+    if (st == LM_OK && !*kind) {
+        if (!strcmp(format, format_name(LM_TABLE_LATENCY)))
+            *kind = LM_TABLE_LATENCY;
+        else if (!strcmp(format, format_name(LM_TABLE_IMPORTANCE)))
+            *kind = LM_TABLE_IMPORTANCE;
+        else
+            st = lm_yerr(doc, lm_ymap_get(doc->root, "format"), LM_ERR_PARSE,
+                         "format '%s' is not a table (layermerge-latency or "
+                         "layermerge-importance)", format);
+    } else if (st == LM_OK && strcmp(format, format_name(*kind)))
         st = lm_yerr(doc, lm_ymap_get(doc->root, "format"), LM_ERR_PARSE,
-                     "format '%s': expected '%s'", format, format_name(kind));
+                     "format '%s': expected '%s'", format, format_name(*kind));
     if (st == LM_OK)
         st = lm_yget_int(doc, lm_ymap_get(doc->root, "version"), "version",
                          &version);
@@ -257,7 +267,7 @@ static lm_status read_doc(const lm_ydoc *doc, lm_table_kind kind,
     const char *fingerprint;
     lm_importance_metric metric = LM_METRIC_ACCURACY;
     const lm_ynode *prov = lm_ymap_get(doc->root, "provenance");
-    lm_status st = read_header(doc, kind, &fingerprint);
+    lm_status st = read_header(doc, &kind, &fingerprint);
     if (st == LM_OK && kind == LM_TABLE_IMPORTANCE)
         st = prov ? read_metric(doc, prov, &metric)
                   : lm_yerr(doc, doc->root, LM_ERR_PARSE, "missing provenance "
@@ -278,10 +288,14 @@ static lm_status read_doc(const lm_ydoc *doc, lm_table_kind kind,
     return LM_OK;
 }
 
-lm_status lm_table_load(lm_table **out, lm_table_kind kind, const char *path)
+lm_status lm_table_load_kind(lm_table **out, const char *path,
+                             lm_table_kind kind)
 {
     if (!out || !path)
         return lm_err(LM_ERR_INVALID_ARG, "table load: NULL argument");
+    if (kind && kind != LM_TABLE_LATENCY && kind != LM_TABLE_IMPORTANCE)
+        return lm_err(LM_ERR_INVALID_ARG, "table load: unknown kind %d",
+                      (int)kind);
     *out = NULL;
     lm_ydoc doc;
     lm_status st = lm_ydoc_load_file(&doc, path);
@@ -292,28 +306,9 @@ lm_status lm_table_load(lm_table **out, lm_table_kind kind, const char *path)
     return st;
 }
 
-lm_status lm_table_probe(const char *path, lm_table_kind *kind)
+lm_status lm_table_load(lm_table **out, const char *path)
 {
-    if (!path || !kind)
-        return lm_err(LM_ERR_INVALID_ARG, "lm_table_probe: NULL argument");
-    lm_ydoc doc;
-    const char *format;
-    lm_status st = lm_ydoc_load_file(&doc, path);
-    if (st != LM_OK)
-        return st;
-    const lm_ynode *n = lm_ymap_get(doc.root, "format");
-    st = lm_yexpect(&doc, doc.root, LM_YNODE_MAPPING, "table file");
-    if (st == LM_OK)
-        st = lm_yget_string(&doc, n, "format", &format);
-    if (st == LM_OK && !strcmp(format, format_name(LM_TABLE_LATENCY)))
-        *kind = LM_TABLE_LATENCY;
-    else if (st == LM_OK && !strcmp(format, format_name(LM_TABLE_IMPORTANCE)))
-        *kind = LM_TABLE_IMPORTANCE;
-    else if (st == LM_OK)
-        st = lm_yerr(&doc, n, LM_ERR_PARSE, "format '%s' is not a table "
-                     "(layermerge-latency or layermerge-importance)", format);
-    lm_ydoc_free(&doc);
-    return st;
+    return lm_table_load_kind(out, path, 0);
 }
 
 /* ---- saving ------------------------------------------------------------ */

@@ -24,8 +24,8 @@ static int meta_search(const lm_weights *w, const char *key, size_t *pos)
                          offsetof(lm_st_meta, key), key, pos);
 }
 
-lm_status lm_weights_meta_get(const lm_weights *w, const char *key,
-                              const char **value)
+lm_status lm_weights_meta_get(const char **value, const lm_weights *w,
+                              const char *key)
 {
     if (!w || !key || !value)
         return lm_err(LM_ERR_INVALID_ARG, "lm_weights_meta_get: NULL argument");

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/strbuf.h"
+#include "graph/graph_query.h"
 
 typedef struct walk {
     lm_wneed_fn fn;
@@ -98,7 +99,7 @@ static lm_status walk_layers(walk *wk, const lm_graph *g, lm_site site,
     size_t n = lm_graph_layer_count(g, site, position);
     for (size_t i = 0; i < n; i++) {
         lm_layer_info l = {.size = sizeof l};
-        lm_status st = lm_graph_layer_info(g, site, position, i, &l);
+        lm_status st = lm_graph_layer_info(&l, g, site, position, i);
         if (st != LM_OK)
             return st;
         snprintf(wk->owner, sizeof wk->owner, "%s layer %zu (%s)", where, i,
@@ -121,7 +122,7 @@ static lm_status walk_trunk(walk *wk, const lm_graph *g)
 {
     for (size_t p = 1; p <= lm_graph_conv_count(g); p++) {
         lm_conv_info c = {.size = sizeof c};
-        lm_status st = lm_graph_conv_info(g, p, &c);
+        lm_status st = lm_graph_conv_info(&c, g, p);
         if (st != LM_OK)
             return st;
         snprintf(wk->owner, sizeof wk->owner, "conv %zu", p);
@@ -138,14 +139,16 @@ static lm_status walk_skips(walk *wk, const lm_graph *g)
 {
     for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
         lm_skip_info k = {.size = sizeof k};
-        lm_status st = lm_graph_skip_info(g, s, &k);
+        lm_status st = lm_graph_skip_info(&k, g, s);
         if (st != LM_OK)
             return st;
         if (!k.has_projection)
             continue;
         snprintf(wk->owner, sizeof wk->owner, "skip %zu (%zu -> %zu) "
                  "projection", s, k.source, k.target);
-        if ((st = emit_conv_info(wk, &k.projection)) != LM_OK)
+        lm_conv_info proj = {.size = sizeof proj};
+        if ((st = lm_graph_skip_projection(g, s, &proj)) != LM_OK ||
+            (st = emit_conv_info(wk, &proj)) != LM_OK)
             return st;
     }
     return LM_OK;

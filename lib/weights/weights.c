@@ -107,22 +107,28 @@ static lm_status lookup_status(const lm_weights *w, const char *name)
     return !w || !name ? LM_ERR_INVALID_ARG : LM_ERR_NOT_FOUND;
 }
 
-size_t lm_weights_count(const lm_weights *w)
+size_t lm_weights_tensor_count(const lm_weights *w)
 {
     return w ? w->n : 0;
 }
 
-const char *lm_weights_name(const lm_weights *w, size_t index)
+lm_status lm_weights_tensor_info(lm_tensor_info *info, const lm_weights *w,
+                                 size_t index)
 {
-    return w && index < w->n ? w->t[index].name : NULL;
+    if (!w || index >= w->n)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_weights_tensor_info: NULL "
+                      "store, or tensor %zu out of range (%zu tensors)",
+                      index, w ? w->n : 0);
+    const lm_wtensor *t = &w->t[index];
+    lm_tensor_info full = {.size = sizeof full, .name = t->name,
+                           .dtype = lm_st_dtype_name(t->dtype),
+                           .ndim = t->ndim,
+                           .shape = t->ndim ? t->shape : NULL,
+                           .numel = t->numel};
+    return lm_sized_copy(info, &full, sizeof full, "lm_weights_tensor_info");
 }
 
-const char *lm_weights_dtype(const lm_weights *w, size_t index)
-{
-    return w && index < w->n ? lm_st_dtype_name(w->t[index].dtype) : NULL;
-}
-
-lm_status lm_weights_find(const lm_weights *w, const char *name, size_t *index)
+lm_status lm_weights_find(size_t *index, const lm_weights *w, const char *name)
 {
     const lm_wtensor *t = lm_wt_lookup(w, name, "lm_weights_find");
     if (!t)
@@ -132,8 +138,8 @@ lm_status lm_weights_find(const lm_weights *w, const char *name, size_t *index)
     return LM_OK;
 }
 
-lm_status lm_weights_shape(const lm_weights *w, const char *name,
-                           int64_t *dims, size_t cap, size_t *ndim)
+lm_status lm_weights_shape(size_t *ndim, int64_t *dims, size_t cap,
+                           const lm_weights *w, const char *name)
 {
     if (!ndim)
         return lm_err(LM_ERR_INVALID_ARG, "lm_weights_shape: NULL ndim");
@@ -151,8 +157,8 @@ lm_status lm_weights_shape(const lm_weights *w, const char *name,
     return LM_OK;
 }
 
-lm_status lm_weights_numel(const lm_weights *w, const char *name,
-                           size_t *numel)
+lm_status lm_weights_numel(size_t *numel, const lm_weights *w,
+                           const char *name)
 {
     const lm_wtensor *t = lm_wt_lookup(w, name, "lm_weights_numel");
     if (!t)
@@ -180,8 +186,8 @@ static const lm_wtensor *float_tensor(const lm_weights *w, const char *name,
     return t;
 }
 
-lm_status lm_weights_get_f32(const lm_weights *w, const char *name,
-                             float *dst, size_t n)
+lm_status lm_weights_get_f32(float *dst, size_t n, const lm_weights *w,
+                             const char *name)
 {
     lm_status st;
     const lm_wtensor *t = float_tensor(w, name, "lm_weights_get_f32", &st);
@@ -197,8 +203,8 @@ lm_status lm_weights_get_f32(const lm_weights *w, const char *name,
     return LM_OK;
 }
 
-lm_status lm_weights_data_f32(const lm_weights *w, const char *name,
-                              const float **data, size_t *n)
+lm_status lm_weights_data_f32(const float **data, size_t *n,
+                              const lm_weights *w, const char *name)
 {
     if (!data)
         return lm_err(LM_ERR_INVALID_ARG, "lm_weights_data_f32: NULL data");

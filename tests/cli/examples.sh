@@ -27,7 +27,7 @@ graph_entries)
     check "succeeds" $st
     has "$out" "32 trunk convs, 16 skips, fingerprint 0d36d12e03886924"; check "graph summary" $?
     has "$out" "barriers: 0 7 15 27"; check "barriers" $?
-    has "$out" "segments: 62, entries: 150"; check "62 segments, 150 entries (SPEC 4)" $?
+    has "$out" "segments: 62, entries: 150"; check "62 segments, 150 entries (docs/method.md section 4)" $?
     has "$out" "segment 1 (0, 2\]: 2 entries"; check "segment (0, 2] has 2 entries" $?
     has "$out" "entry 2: K=5 stride=1 dw=0 in=64x56x56 out=64 keeps {1,2}"; check "merged 5x5 entry keeps convs 1 and 2" $?
     n=$(printf '%s\n' "$out" | grep -c "^segment ")

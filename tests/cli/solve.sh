@@ -68,7 +68,7 @@ has "$out" "method: *prune"; check "prune summary" $?
 "$lm" --help | grep -q "solve"; check "--help lists solve" $?
 
 # kim23 from the authors' files alone: the real MobileNetV2 time table and
-# a raw importance table with every (st_act, end_act) combination of SPEC 7
+# a raw importance table with every (st_act, end_act) combination of docs/method.md section 7
 # (identity positions 2, 5, ..., 50), scores falling with the span.
 time="$root/tests/data/upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv"
 awk -F, 'NR == 1 { print "id,st,end,st_act,end_act,val_acc"; next }
