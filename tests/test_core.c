@@ -212,6 +212,12 @@ START_TEST(sized_copy_refuses_an_unset_size)
     ck_assert_lm_status(lm_sized_copy(NULL, &full, sizeof full, "rec"),
                         LM_ERR_INVALID_ARG);
     ck_assert_str_eq(lm_last_error(), "rec: NULL record");
+    /* The check alone says the same, and writes nothing. */
+    r.size = 0;
+    ck_assert_lm_status(lm_sized_check(&r, "rec"), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_sized_check(NULL, "rec"), LM_ERR_INVALID_ARG);
+    r.size = sizeof r;
+    ck_assert_lm_ok(lm_sized_check(&r, "rec"));
 }
 END_TEST
 
