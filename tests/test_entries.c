@@ -251,14 +251,11 @@ START_TEST(resnet34_entry_records)
     /* Segment (6, 8) crosses barrier 7, (7, 9) cuts skip (8, 10); (8, 10)
      * is the second block of layer2: 128 channels at 28x28. */
     size_t id = 0;
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        LM_TEST_KEY(6, 8, 5, 2, 0)),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(6, 8, 5, 2, 0)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        LM_TEST_KEY(7, 9, 5, 1, 0)),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(7, 9, 5, 1, 0)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(8, 10, 5, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(8, 10, 5, 1, 0)));
     lm_entry_info info = {.size = sizeof info};
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_uint_eq(info.st, 8);
@@ -310,8 +307,7 @@ static lm_graph *chain(const int64_t (*c)[4], size_t n)
         int64_t out = c[i][1] < 0 ? -c[i][1] : c[i][1];
         int64_t groups = c[i][1] < 0 ? out : 1;
         ck_assert_lm_ok(
-            lm_graph_add_conv(g,
-                              LM_TEST_CONV(NULL, c[i][0], out, c[i][2],
+            lm_graph_add_conv(g, LM_TEST_CONV(NULL, c[i][0], out, c[i][2],
                                            c[i][3], c[i][2] / 2, groups, 0),
                               LM_ACT_RELU));
     }
@@ -339,14 +335,11 @@ START_TEST(plain_rule_keeps_earliest_convs)
     ck_assert_lm_ok(lm_entries_create(&e, g));
     /* Segment (0, 3): K=1 {2}, K=3 {1},{3},{1,2},{2,3}, K=5 {1,3},{1,2,3}. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 1, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 1, 1, 0)));
     expect_kept(e, id, (const size_t[]){2}, 1);
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 5, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 5, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2, 3}, 3);
     lm_segment_info si = {.size = sizeof si};
     ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
@@ -369,22 +362,18 @@ START_TEST(scored_rule_takes_largest_sum_over_all_sizes)
     size_t id = 0;
     /* K = 3: {1}=1, {3}=2, {1,2}=4, {2,3}=5. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){1, 3, 2}, 3));
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     /* K = 3: {3}=9 beats {1,2}=5 and {1}=5 although it keeps fewer. */
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 9}, 3));
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2); /* {2,3}=9 ties {3}: earliest */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(1, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){2, 3}, 2);
     lm_entries_destroy(e);
     ck_assert_lm_ok(lm_entries_create_scored(&e, g, (const double[]){5, 0, 4}, 3));
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 3, 1, 0)));
     expect_kept(e, id, (const size_t[]){1, 2}, 2);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -429,8 +418,7 @@ START_TEST(identity_option_entries)
     size_t id = 0;
     lm_entry_info info = {.size = sizeof info};
     /* (0, 1): identity first, then K = 3. */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 1, 0, 1, 1)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 1, 0, 1, 1)));
     ck_assert_uint_eq(id, 0);
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 1);
@@ -438,30 +426,22 @@ START_TEST(identity_option_entries)
     ck_assert_int_eq(info.padding, 0);
     ck_assert_uint_eq(info.n_kept, 0);
     ck_assert_ptr_null(info.kept);
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 1, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert_uint_eq(id, 1);
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        LM_TEST_KEY(1, 2, 0, 1, 1)),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(1, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        LM_TEST_KEY(0, 2, 0, 1, 1)),
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(0, 2, 0, 1, 1)),
                         LM_ERR_NOT_FOUND);
     /* (2, 3): a depthwise conv: identity, then K = 3 depthwise. */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(2, 3, 0, 1, 1)));
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(2, 3, 3, 1, 1)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(2, 3, 0, 1, 1)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(2, 3, 3, 1, 1)));
     ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
     ck_assert_int_eq(info.identity, 0);
     ck_assert_int_eq(info.depthwise, 1);
     /* (1, 3): dense conv 2 kept: dense K=3 and K=5; never depthwise. */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(1, 3, 3, 1, 0)));
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(1, 3, 5, 1, 0)));
-    ck_assert_lm_status(lm_entries_find(&id, e,
-                                        LM_TEST_KEY(1, 3, 3, 1, 1)),
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(1, 3, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(1, 3, 5, 1, 0)));
+    ck_assert_lm_status(lm_entries_find(&id, e, LM_TEST_KEY(1, 3, 3, 1, 1)),
                         LM_ERR_NOT_FOUND);
     lm_entries_destroy(e);
     lm_graph_destroy(g);
@@ -479,8 +459,7 @@ START_TEST(stride_rule_prunes_or_empties_segments)
     size_t id = 0;
     lm_segment_info si = {.size = sizeof si};
     /* (0, 3): conv 2 (3x3 after the strided conv) must go. */
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 3, 3, 2, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 3, 3, 2, 0)));
     expect_kept(e, id, (const size_t[]){1, 3}, 2);
     ck_assert_lm_ok(lm_entries_segment_info(&si, e, 2));
     ck_assert_uint_eq(si.end, 3);
@@ -853,8 +832,7 @@ START_TEST(long_segment_is_fast_and_exact)
     ck_assert_lm_ok(lm_graph_create(&g, 8, 8, 8));
     for (int i = 0; i < 24; i++)
         ck_assert_lm_ok(lm_graph_add_conv(
-            g,
-            LM_TEST_CONV(NULL, 8, 8, i % 3 == 0 ? 1 : 3, 1,
+            g, LM_TEST_CONV(NULL, 8, 8, i % 3 == 0 ? 1 : 3, 1,
                          (i % 3 == 0 ? 1 : 3) / 2, i % 2 ? 8 : 1, 0),
             LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_validate(g));

@@ -75,8 +75,7 @@ static lm_graph *mobilenet_like(void)
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         ck_assert_lm_ok(
-            lm_graph_add_conv(g,
-                              LM_TEST_CONV(NULL, c[i].in, c[i].out, c[i].k,
+            lm_graph_add_conv(g, LM_TEST_CONV(NULL, c[i].in, c[i].out, c[i].k,
                                            c[i].s, c[i].k / 2, c[i].groups, 0),
                               c[i].act));
     ck_assert_lm_ok(lm_graph_add_skip(g, 5, 8));
@@ -500,10 +499,65 @@ START_TEST(clone_is_deep_and_keeps_validation)
 }
 END_TEST
 
+/* lm_graph_position_info describes a position and refuses one out of
+ * range; the shape records give what the graph computed. */
+START_TEST(position_records_and_shapes)
+{
+    lm_graph *g = mobilenet_like();
+    lm_position_info pos = {.size = sizeof pos};
+    size_t n = lm_graph_conv_count(g);
+    for (size_t p = 0; p <= n; p++) {
+        ck_assert_lm_ok(lm_graph_position_info(&pos, g, p));
+        ck_assert_int_eq(pos.activation, lm_graph_position_act(g, p));
+        ck_assert_int_eq(pos.is_barrier, lm_graph_position_barrier(g, p));
+        ck_assert_int_eq(pos.identity_option,
+                         lm_graph_position_identity(g, p));
+        ck_assert_uint_eq(pos.layer_count,
+                          lm_graph_layer_count(g, LM_SITE_POSITION, p));
+    }
+    ck_assert_lm_ok(lm_graph_position_info(&pos, g, 0));
+    ck_assert_int_eq(pos.activation, LM_ACT_IDENTITY);
+    ck_assert_int_eq(pos.is_barrier, 1);
+    ck_assert_lm_status(lm_graph_position_info(&pos, g, n + 1),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "out of range"));
+    lm_position_info unset = {0};
+    ck_assert_lm_status(lm_graph_position_info(&unset, g, 1),
+                        LM_ERR_INVALID_ARG);
+
+    lm_shape shape = {.size = sizeof shape};
+    ck_assert_lm_ok(lm_graph_input_shape(&shape, g));
+    ck_assert(shape.channels == 3 && shape.height == 32 && shape.width == 32);
+    ck_assert_lm_status(lm_graph_position_shape(&shape, g, 4), LM_ERR_STATE);
+    ck_assert_lm_ok(lm_graph_validate(g));
+    ck_assert_lm_ok(lm_graph_position_shape(&shape, g, 4));
+    ck_assert(shape.channels == 96 && shape.height == 8 && shape.width == 8);
+    ck_assert_lm_status(lm_graph_position_shape(&shape, g, n + 1),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_graph_output_shape(&shape, g));
+    ck_assert_int_eq(shape.channels, 10);
+
+    /* Input records: NULL or one whose size is not set is refused, naming
+     * the conv, and the graph is left as it was. */
+    ck_assert_lm_status(lm_graph_add_conv(g, NULL, LM_ACT_RELU),
+                        LM_ERR_INVALID_ARG);
+    lm_conv_desc small = {.size = sizeof(size_t), .in_channels = 24};
+    ck_assert_lm_status(lm_graph_add_conv(g, &small, LM_ACT_RELU),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "conv 9"));
+    ck_assert_uint_eq(lm_graph_conv_count(g), n);
+    ck_assert_lm_status(lm_graph_add_layer_conv(g, LM_SITE_HEAD, 0, NULL),
+                        LM_ERR_INVALID_ARG);
+    ck_assert(lm_graph_is_valid(g));
+    lm_graph_destroy(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
     TCase *tc = tcase_create("graph");
+    tcase_add_test(tc, position_records_and_shapes);
     tcase_add_test(tc, resnet_shapes);
     tcase_add_test(tc, mobilenet_shapes_and_flags);
     tcase_add_test(tc, records_describe_convs_and_skips);

@@ -584,8 +584,7 @@ START_TEST(chain_bn_equals_folding_first)
     ck_assert_lm_ok(lm_chain_push_conv(c,
                                        LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0),
                                        w, b));
-    ck_assert_lm_ok(lm_chain_push_bn(c,
-                                     LM_TEST_BN(g, be, m, var, 1e-3)));
+    ck_assert_lm_ok(lm_chain_push_bn(c, LM_TEST_BN(g, be, m, var, 1e-3)));
     ck_assert_lm_ok(lm_chain_weight(cw, 8 * 3 * 9, c));
     ck_assert_lm_ok(lm_chain_bias(cb, 8, c));
     ck_assert_lm_ok(lm_bn_fold(fw, fb, w, b, 8, 27,
@@ -690,6 +689,14 @@ START_TEST(bad_convs_are_invalid_and_name_the_step)
                            nan_w + 7),
         LM_ERR_VALUE);
     assert_message_has("bias[0]");
+    /* Input records whose size is not set are refused, naming the step. */
+    lm_conv_desc unset = {0};
+    ck_assert_lm_status(lm_chain_push_conv(c, &unset, ones, NULL),
+                        LM_ERR_INVALID_ARG);
+    assert_message_has("chain step 2");
+    lm_bn_desc bn_unset = {0};
+    ck_assert_lm_status(lm_chain_push_bn(c, &bn_unset), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_chain_push_bn(c, NULL), LM_ERR_INVALID_ARG);
     ck_assert_uint_eq(lm_chain_step_count(c), 1);
     ck_assert_int_eq(lm_chain_padding(c), 1);
     lm_chain_destroy(c);
@@ -721,6 +728,12 @@ START_TEST(bad_skips_are_invalid)
             c, 0, LM_TEST_CONV(NULL, 3, 8, 1, 1, 0, 1, 0), NULL, NULL),
         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_chain_push_identity_skip(NULL, 0), LM_ERR_INVALID_ARG);
+    /* A projection is a dense 1x1 conv without padding. */
+    ck_assert_lm_status(
+        lm_chain_push_projection_skip(
+            c, 0, LM_TEST_CONV(NULL, 3, 8, 3, 1, 1, 1, 0), ones, NULL),
+        LM_ERR_INVALID_ARG);
+    assert_message_has("dense 1x1");
     lm_chain_destroy(c);
 
     ck_assert_lm_ok(lm_chain_create(&c, 8));

@@ -24,8 +24,7 @@ static lm_graph *load_model(const char *name)
 static size_t entry_id(const lm_entries *e, size_t st, size_t end, int64_t k)
 {
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(st, end, k, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(st, end, k, 1, 0)));
     return id;
 }
 
@@ -107,8 +106,7 @@ START_TEST(identity_boundary_gains_the_nonlinearity)
     ck_assert_int_eq(lm_graph_position_act(g, 8), LM_ACT_IDENTITY);
     /* Block (5, 8]: expand 1x1, dw 3x3, project 1x1 with a skip around. */
     size_t id = 0;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(5, 8, 3, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(5, 8, 3, 1, 0)));
     lm_plan *p = NULL;
     ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, id));
     ck_assert_int_eq(lm_plan_act_at(p, 6), LM_ACT_IDENTITY);
@@ -238,10 +236,88 @@ START_TEST(plan_yaml_lists_every_decision)
 }
 END_TEST
 
+/* A write callback collecting the bytes, NUL-terminated. */
+typedef struct collected {
+    char *data;
+    size_t len;
+} collected;
+
+static int collect(const void *data, size_t len, void *userdata)
+{
+    collected *c = userdata;
+    char *grown = realloc(c->data, c->len + len + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + c->len, data, len);
+    c->len += len;
+    grown[c->len] = '\0';
+    c->data = grown;
+    return 0;
+}
+
+/* The records of plan.h say what the plan decided, item by item, and an
+ * index out of range is an error naming it, not a silent 0. */
+START_TEST(public_records_match_and_refuse_out_of_range)
+{
+    lm_graph *g = load_model("resnet34");
+    lm_entries *e = NULL;
+    ck_assert_lm_ok(lm_entries_create(&e, g));
+    lm_plan *p = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_entry(&p, g, e, entry_id(e, 0, 4, 5)));
+    size_t n = lm_plan_conv_count(p);
+    for (size_t c = 1; c <= n; c++) {
+        lm_plan_conv conv = {.size = sizeof conv};
+        ck_assert_lm_ok(lm_plan_conv_info(&conv, p, c));
+        ck_assert_int_eq(conv.kept, lm_plan_keeps_conv(p, c));
+        ck_assert_int_eq(conv.padding, lm_plan_padding_at(p, c));
+        lm_plan_position pos = {.size = sizeof pos};
+        ck_assert_lm_ok(lm_plan_position_info(&pos, p, c));
+        ck_assert_int_eq(pos.activation, lm_plan_act_at(p, c));
+    }
+    for (size_t k = 0; k < lm_graph_skip_count(g); k++) {
+        lm_plan_skip skip = {.size = sizeof skip};
+        ck_assert_lm_ok(lm_plan_skip_info(&skip, p, k));
+        ck_assert_int_eq(skip.fused, lm_plan_fuses_skip(p, k));
+        ck_assert_int_eq(skip.dropped, lm_plan_drops_skip(p, k));
+    }
+    lm_plan_segment seg = {.size = sizeof seg};
+    ck_assert_lm_ok(lm_plan_segment_info(&seg, p, 0));
+    ck_assert(seg.st == 0 && seg.end == 4);
+    lm_plan_conv conv = {.size = sizeof conv};
+    ck_assert_lm_status(lm_plan_conv_info(&conv, p, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_plan_conv_info(&conv, p, n + 1),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "out of range"));
+    lm_plan_position pos = {.size = sizeof pos};
+    ck_assert_lm_status(lm_plan_position_info(&pos, p, n + 1),
+                        LM_ERR_INVALID_ARG);
+    lm_plan_skip skip = {.size = sizeof skip};
+    ck_assert_lm_status(lm_plan_skip_info(&skip, p, lm_graph_skip_count(g)),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_plan_segment_info(&seg, p, lm_plan_segment_count(p)),
+        LM_ERR_INVALID_ARG);
+    lm_plan_conv unset = {0};
+    ck_assert_lm_status(lm_plan_conv_info(&unset, p, 1), LM_ERR_INVALID_ARG);
+
+    /* The write callback gets the document lm_plan_save writes. */
+    collected out = {0};
+    ck_assert_lm_ok(lm_plan_write(p, collect, &out));
+    ck_assert_ptr_nonnull(strstr(out.data, "format: layermerge-plan"));
+    ck_assert_ptr_nonnull(strstr(out.data, "{conv: 1, keep: true"));
+    free(out.data);
+    ck_assert_lm_status(lm_plan_write(p, NULL, NULL), LM_ERR_INVALID_ARG);
+    lm_plan_destroy(p);
+    lm_entries_destroy(e);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("plan");
+    tcase_add_test(tc, public_records_match_and_refuse_out_of_range);
     tcase_add_test(tc, single_conv_entry_is_the_original_network);
     tcase_add_test(tc, merged_block_moves_padding_and_fuses_its_skip);
     tcase_add_test(tc, identity_boundary_gains_the_nonlinearity);

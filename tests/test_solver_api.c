@@ -11,7 +11,6 @@
 #include "helpers.h"
 #include "layermerge/layermerge.h"
 #include "graph/graph_query.h"
-#include "solve/result_query.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -89,6 +88,29 @@ static void problem_close(problem *p)
     lm_graph_destroy(p->g);
 }
 
+/* The result's per-position and per-conv decisions through the public
+ * records, asserting that each call succeeds. */
+static int pub_boundary(const lm_result *r, size_t position)
+{
+    lm_result_position x = {.size = sizeof x};
+    ck_assert_lm_ok(lm_result_position_info(&x, r, position));
+    return x.is_boundary;
+}
+
+static int pub_keeps_act(const lm_result *r, size_t position)
+{
+    lm_result_position x = {.size = sizeof x};
+    ck_assert_lm_ok(lm_result_position_info(&x, r, position));
+    return x.activation_kept;
+}
+
+static int pub_keeps_conv(const lm_result *r, size_t conv)
+{
+    lm_result_conv x = {.size = sizeof x};
+    ck_assert_lm_ok(lm_result_conv_info(&x, r, conv));
+    return x.kept;
+}
+
 /* ---- checks shared by the LayerMerge tests ----------------------------- */
 
 static int same_kept(const size_t *a, size_t na, const size_t *b, size_t nb)
@@ -119,13 +141,13 @@ static int check_result(const problem *p, const lm_result *r)
         for (size_t k = 0; k < si.n_kept; k++)
             kept[si.kept[k]] = 1;
         for (size_t q = si.st + 1; q < si.end; q++) {
-            ck_assert(!lm_result_boundary_at(r, q));
-            ck_assert(!lm_result_keeps_act(r, q));
+            ck_assert(!pub_boundary(r, q));
+            ck_assert(!pub_keeps_act(r, q));
         }
         int orig = lm_graph_position_act(p->g, si.end) != LM_ACT_IDENTITY;
         int want = orig || si.end - si.st > 1;
-        ck_assert(lm_result_boundary_at(r, si.end));
-        ck_assert_int_eq(lm_result_keeps_act(r, si.end), want);
+        ck_assert(pub_boundary(r, si.end));
+        ck_assert_int_eq(pub_keeps_act(r, si.end), want);
         gained += !orig && want;
         lat += si.latency;
         imp += si.importance;
@@ -133,7 +155,7 @@ static int check_result(const problem *p, const lm_result *r)
     }
     ck_assert_uint_eq(at, n);
     for (size_t c = 1; c <= n; c++)
-        ck_assert_int_eq(lm_result_keeps_conv(r, c), kept[c]);
+        ck_assert_int_eq(pub_keeps_conv(r, c), kept[c]);
     ck_assert(fabs(lat - lm_result_latency(r)) < 1e-9);
     ck_assert(fabs(imp - lm_result_importance(r)) < 1e-9);
     free(kept);
@@ -171,6 +193,21 @@ START_TEST(resnet34_ratio_budget)
     ck_assert_str_eq(lm_result_fingerprint(r), lm_graph_fingerprint(p.g));
     check_result(&p, r);
     ck_assert_uint_lt(lm_result_segment_count(r), 32);
+    /* Out of range is an error, not a silent "not kept". */
+    lm_result_conv rc = {.size = sizeof rc};
+    ck_assert_lm_status(lm_result_conv_info(&rc, r, 0), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_result_conv_info(&rc, r, 33), LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "out of range"));
+    lm_result_position rp = {.size = sizeof rp};
+    ck_assert_lm_status(lm_result_position_info(&rp, r, 33),
+                        LM_ERR_INVALID_ARG);
+    /* Each conv's segment is the chosen segment that spans it. */
+    for (size_t c = 1; c <= 32; c++) {
+        ck_assert_lm_ok(lm_result_conv_info(&rc, r, c));
+        lm_result_segment seg = {.size = sizeof seg};
+        ck_assert_lm_ok(lm_result_segment_info(&seg, r, rc.segment));
+        ck_assert(seg.st < c && c <= seg.end);
+    }
     lm_result_destroy(r);
     problem_close(&p);
 }
@@ -275,6 +312,11 @@ START_TEST(table_for_another_graph)
                         LM_ERR_MISMATCH);
     ck_assert_lm_status(lm_solver_create(&s, p.g, q.e, p.lat, p.imp),
                         LM_ERR_MISMATCH);
+    /* One table handle serves both kinds; the solver checks which is
+     * which. */
+    ck_assert_lm_status(lm_solver_create(&s, p.g, p.e, p.imp, p.lat),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "importance"));
     ck_assert_ptr_null(s);
     problem_close(&q);
     problem_close(&p);
@@ -456,9 +498,9 @@ static int same_result(const lm_result *a, const lm_result *b)
         lm_result_importance(a) != lm_result_importance(b))
         return 0;
     for (size_t p = 1; p <= lm_result_conv_count(a); p++)
-        if (lm_result_keeps_act(a, p) != lm_result_keeps_act(b, p) ||
-            lm_result_boundary_at(a, p) != lm_result_boundary_at(b, p) ||
-            lm_result_keeps_conv(a, p) != lm_result_keeps_conv(b, p))
+        if (pub_keeps_act(a, p) != pub_keeps_act(b, p) ||
+            pub_boundary(a, p) != pub_boundary(b, p) ||
+            pub_keeps_conv(a, p) != pub_keeps_conv(b, p))
             return 0;
     return 1;
 }
@@ -504,9 +546,9 @@ START_TEST(kim23_from_files)
     ck_assert_uint_eq(at, 50);
     ck_assert_uint_lt(lm_result_segment_count(a), 50);
     for (size_t p = 1; p <= 50; p++) {
-        ck_assert(lm_result_keeps_conv(a, p));
-        if (lm_result_keeps_act(a, p))
-            ck_assert(lm_result_boundary_at(a, p));
+        ck_assert(pub_keeps_conv(a, p));
+        if (pub_keeps_act(a, p))
+            ck_assert(pub_boundary(a, p));
     }
     /* Front and the wrong method. */
     lm_front *f = NULL;
@@ -579,12 +621,12 @@ START_TEST(prune_keeps_irreducible)
     for (size_t c = 1; c <= 32; c++) {
         lm_conv_info ci = {.size = sizeof ci};
         ck_assert_lm_ok(lm_graph_conv_info(&ci, p.g, c));
-        int kept = lm_result_keeps_conv(r, c);
+        int kept = pub_keeps_conv(r, c);
         if (ci.in_channels != ci.out_channels || ci.stride > 1)
             ck_assert(kept);
         pruned += !kept;
-        ck_assert(lm_result_boundary_at(r, c));
-        ck_assert_int_eq(lm_result_keeps_act(r, c),
+        ck_assert(pub_boundary(r, c));
+        ck_assert_int_eq(pub_keeps_act(r, c),
                          kept &&
                              lm_graph_position_act(p.g, c) != LM_ACT_IDENTITY);
     }

@@ -125,26 +125,20 @@ START_TEST(set_get_by_key_and_entry)
     ck_assert_lm_ok(lm_table_create_latency_for(&t, e));
     ck_assert_str_eq(lm_table_fingerprint(t),
                      lm_entries_fingerprint(e));
-    ck_assert_lm_ok(lm_table_set_latency(t,
-                                         LM_TEST_KEY(0, 2, 5, 1, 0),
+    ck_assert_lm_ok(lm_table_set_latency(t, LM_TEST_KEY(0, 2, 5, 1, 0),
                                          2.5, 0.25));
-    ck_assert_lm_ok(lm_table_set_latency(t,
-                                         LM_TEST_KEY(0, 1, 3, 1, 0),
+    ck_assert_lm_ok(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 3, 1, 0),
                                          1.5, 0.5));
     ck_assert_uint_eq(lm_table_count(t), 2);
-    ck_assert_int_eq(lm_table_has(t,
-                                  LM_TEST_KEY(0, 2, 5, 1, 0)), 1);
-    ck_assert_int_eq(lm_table_has(t,
-                                  LM_TEST_KEY(0, 2, 5, 1, 1)), 0);
+    ck_assert_int_eq(lm_table_has(t, LM_TEST_KEY(0, 2, 5, 1, 0)), 1);
+    ck_assert_int_eq(lm_table_has(t, LM_TEST_KEY(0, 2, 5, 1, 1)), 0);
     double ms = 0, sd = 0;
-    ck_assert_lm_ok(lm_table_get(&ms, &sd, t,
-                                 LM_TEST_KEY(0, 1, 3, 1, 0)));
+    ck_assert_lm_ok(lm_table_get(&ms, &sd, t, LM_TEST_KEY(0, 1, 3, 1, 0)));
     ck_assert(ms == 1.5 && sd == 0.5);
 
     /* By id: the same key, so it replaces the value in place. */
     size_t id;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 2, 5, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 2, 5, 1, 0)));
     ck_assert_lm_ok(lm_table_set_latency_entry(t, e, id, 3.0, 0.0));
     ck_assert_uint_eq(lm_table_count(t), 2);
     ck_assert_lm_ok(lm_table_get_entry(&ms, NULL, t, e, id));
@@ -158,21 +152,17 @@ START_TEST(set_get_by_key_and_entry)
     ck_assert_lm_status(lm_table_record_info(&rec, t, 2),
                         LM_ERR_INVALID_ARG);
 
-    ck_assert_lm_status(lm_table_get(&ms, &sd, t,
-                                     LM_TEST_KEY(1, 3, 3, 1, 1)),
+    ck_assert_lm_status(lm_table_get(&ms, &sd, t, LM_TEST_KEY(1, 3, 3, 1, 1)),
                         LM_ERR_NOT_FOUND);
     ck_assert_error_has("(st 1, end 3, K 3, stride 1, dw 1)");
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(1, 2, 3, 1, 1)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(1, 2, 3, 1, 1)));
     ck_assert_lm_status(lm_table_get_entry(&ms, NULL, t, e, id),
                         LM_ERR_NOT_FOUND);
     ck_assert_error_has("entry");
     /* Identity options cost 0 without being stored. */
-    ck_assert_lm_ok(lm_table_get(&ms, &sd, t,
-                                 LM_TEST_KEY(0, 3, 0, 1, 1)));
+    ck_assert_lm_ok(lm_table_get(&ms, &sd, t, LM_TEST_KEY(0, 3, 0, 1, 1)));
     ck_assert(ms == 0.0 && sd == 0.0);
-    ck_assert_lm_status(lm_table_set_latency(t,
-                                             LM_TEST_KEY(2, 1, 3, 1, 0),
+    ck_assert_lm_status(lm_table_set_latency(t, LM_TEST_KEY(2, 1, 3, 1, 0),
                                              1.0, 0.0),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_table_set_latency_entry(t, e, 9999, 1.0, 0.0),
@@ -182,31 +172,87 @@ START_TEST(set_get_by_key_and_entry)
 }
 END_TEST
 
+/* One handle type serves both kinds: each value call takes its own kind
+ * and refuses the other, naming it; shards of two kinds do not merge. */
+START_TEST(one_handle_two_kinds)
+{
+    lm_entries *e = tiny_entries();
+    lm_table *lat = NULL, *imp = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&lat, e));
+    ck_assert_lm_ok(lm_table_create_importance_for(&imp, e,
+                                                   LM_METRIC_ACCURACY));
+    ck_assert_int_eq(lm_table_get_kind(lat), LM_TABLE_LATENCY);
+    ck_assert_int_eq(lm_table_get_kind(imp), LM_TABLE_IMPORTANCE);
+    ck_assert_int_eq(lm_table_get_kind(NULL), 0);
+    ck_assert_str_eq(lm_table_kind_name(LM_TABLE_IMPORTANCE), "importance");
+    ck_assert_ptr_null(lm_table_kind_name((lm_table_kind)7));
+    ck_assert_int_eq(lm_table_metric(lat), 0);
+    ck_assert_int_eq(lm_table_metric(imp), LM_METRIC_ACCURACY);
+    ck_assert_lm_status(lm_table_set_latency(imp, LM_TEST_KEY(0, 1, 3, 1, 0),
+                                             1.0, 0.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_error_has("importance table");
+    ck_assert_lm_status(lm_table_set_importance(lat,
+                                                LM_TEST_KEY(0, 1, 3, 1, 0),
+                                                90.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_error_has("latency table");
+    ck_assert_lm_status(lm_table_set_importance_entry(lat, e, 0, 90.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_table_set_latency_entry(imp, e, 0, 1.0, 0.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(lm_table_count(lat) + lm_table_count(imp), 0);
+    /* A key record whose size is not set is refused, not read. */
+    lm_entry_key unset = {0};
+    ck_assert_lm_status(lm_table_set_latency(lat, &unset, 1.0, 0.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_error_has("sizeof(lm_entry_key)");
+    ck_assert_int_eq(lm_table_has(lat, &unset), 0);
+    /* lm_entries_entry_key gives the key lm_entries_find takes back. */
+    for (size_t id = 0; id < lm_entries_count(e); id++) {
+        lm_entry_key key = {.size = sizeof key};
+        ck_assert_lm_ok(lm_entries_entry_key(&key, e, id));
+        size_t back = SIZE_MAX;
+        ck_assert_lm_ok(lm_entries_find(&back, e, &key));
+        ck_assert_uint_eq(back, id);
+        ck_assert_lm_ok(lm_table_set_latency_entry(lat, e, id, 1.0, 0.0));
+        ck_assert_int_eq(lm_table_has(lat, &key), 1);
+        ck_assert_lm_ok(lm_table_set_importance_entry(imp, e, id, 50.0));
+    }
+    lm_entry_key key = {.size = sizeof key};
+    ck_assert_lm_status(lm_entries_entry_key(&key, e, lm_entries_count(e)),
+                        LM_ERR_INVALID_ARG);
+    const lm_table *mixed[2] = {lat, imp};
+    lm_table *m = NULL;
+    ck_assert_lm_status(lm_table_merge(&m, e, mixed, 2, 0), LM_ERR_MISMATCH);
+    ck_assert_error_has("shard 1 is of kind importance");
+    ck_assert_ptr_null(m);
+    lm_table_destroy(lat);
+    lm_table_destroy(imp);
+    lm_entries_destroy(e);
+}
+END_TEST
+
 START_TEST(bad_values_name_the_key)
 {
     lm_entries *e = tiny_entries();
     lm_table *t = NULL;
     ck_assert_lm_ok(lm_table_create_latency_for(&t, e));
-    ck_assert_lm_status(lm_table_set_latency(t,
-                                             LM_TEST_KEY(0, 1, 3, 1, 0),
+    ck_assert_lm_status(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 3, 1, 0),
                                              NAN, 0.0),
                         LM_ERR_VALUE);
     ck_assert_error_has("(st 0, end 1, K 3, stride 1, dw 0)");
-    ck_assert_lm_status(lm_table_set_latency(t,
-                                             LM_TEST_KEY(0, 1, 3, 1, 0),
+    ck_assert_lm_status(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 3, 1, 0),
                                              INFINITY, 0),
                         LM_ERR_VALUE);
-    ck_assert_lm_status(lm_table_set_latency(t,
-                                             LM_TEST_KEY(0, 1, 3, 1, 0),
+    ck_assert_lm_status(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 3, 1, 0),
                                              -1.0, 0.0),
                         LM_ERR_VALUE);
-    ck_assert_lm_status(lm_table_set_latency(t,
-                                             LM_TEST_KEY(0, 1, 3, 1, 0),
+    ck_assert_lm_status(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 3, 1, 0),
                                              1.0, -0.1),
                         LM_ERR_VALUE);
     size_t id;
-    ck_assert_lm_ok(lm_entries_find(&id, e,
-                                    LM_TEST_KEY(0, 2, 5, 1, 0)));
+    ck_assert_lm_ok(lm_entries_find(&id, e, LM_TEST_KEY(0, 2, 5, 1, 0)));
     ck_assert_lm_status(lm_table_set_latency_entry(t, e, id, NAN, 0.0),
                         LM_ERR_VALUE);
     char want[64];
@@ -289,8 +335,7 @@ START_TEST(yaml_round_trip_is_bit_exact)
     ck_assert_lm_ok(lm_table_set_latency_entry(t, e, 1, 1.0 / 3.0, 5e-324));
     ck_assert_lm_ok(lm_table_set_latency_entry(t, e, 2, 1.7976931348623157e308,
                                                0.1 + 0.2));
-    ck_assert_lm_ok(lm_table_set_latency(t,
-                                         LM_TEST_KEY(0, 4, -1, -1, 0),
+    ck_assert_lm_ok(lm_table_set_latency(t, LM_TEST_KEY(0, 4, -1, -1, 0),
                                          7.0, 0.0));
     ck_assert_lm_ok(lm_table_set_text(t, LM_TABLE_TIMER, "yes"));
     ck_assert_lm_ok(lm_table_set_int(t, LM_TABLE_BATCH, 64));
@@ -402,8 +447,7 @@ START_TEST(table_for_another_graph_is_a_mismatch)
     ck_assert_lm_status(lm_table_set_latency_entry(t, mbv2, 0, 1.0, 0.0),
                         LM_ERR_MISMATCH);
     /* A key that is no entry of the graph. */
-    ck_assert_lm_ok(lm_table_set_latency(t,
-                                         LM_TEST_KEY(0, 1, 7, 1, 0),
+    ck_assert_lm_ok(lm_table_set_latency(t, LM_TEST_KEY(0, 1, 7, 1, 0),
                                          1.0, 0.0));
     ck_assert_lm_status(lm_table_check(t, tiny), LM_ERR_NOT_FOUND);
     ck_assert_error_has("(st 0, end 1, K 7, stride 1, dw 0)");
@@ -747,6 +791,7 @@ static Suite *tables_suite(void)
     Suite *s = suite_create("tables");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, one_handle_two_kinds);
     tcase_add_test(tc, set_get_by_key_and_entry);
     tcase_add_test(tc, bad_values_name_the_key);
     tcase_add_test(tc, importance_normalisation);

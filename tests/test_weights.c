@@ -121,6 +121,17 @@ START_TEST(set_get_replace_and_order)
     ck_assert_str_eq(lm_test_tensor_name(w, 1), "mid");
     ck_assert_str_eq(lm_test_tensor_name(w, 2), "zeta");
     ck_assert_str_eq(lm_test_tensor_dtype(w, 2), "F32");
+    lm_tensor_info ti = {.size = sizeof ti};
+    ck_assert_lm_ok(lm_weights_tensor_info(&ti, w, 2));
+    ck_assert_uint_eq(ti.ndim, 2);
+    ck_assert(ti.shape[0] == 2 && ti.shape[1] == 3 && ti.numel == 6);
+    ck_assert_lm_ok(lm_weights_tensor_info(&ti, w, 0));
+    ck_assert(ti.ndim == 0 && ti.shape == NULL && ti.numel == 1);
+    ck_assert_lm_status(lm_weights_tensor_info(&ti, w, 3),
+                        LM_ERR_INVALID_ARG);
+    lm_tensor_info unset = {0};
+    ck_assert_lm_status(lm_weights_tensor_info(&unset, w, 0),
+                        LM_ERR_INVALID_ARG);
     size_t idx = 99;
     ck_assert_lm_ok(lm_weights_find(&idx, w, "zeta"));
     ck_assert_uint_eq(idx, 2);

@@ -6,12 +6,12 @@ digits (docs/training-loop.md):
 2. export it as a graph file + safetensors, load both with the library and
    check that the library's engine computes what torch computes;
 3. for every table entry, reconfigure a copy of the model as the entry's
-   plan says (lm_plan_for_entry), fine-tune it a few steps, score it on a
+   plan says (lm_plan_create_for_entry), fine-tune it a few steps, score it on a
    held-out split and store the accuracy in an importance table; measure
    the latency table with a torch timer called back through ctypes (or the
    library's engine timer);
 4. solve at a latency ratio, reconfigure the model as the result's plan
-   says, fine-tune it, merge it with the library (lm_merge_network), load
+   says, fine-tune it, merge it with the library (lm_graph_merge), load
    the merged graph + weights back into torch through a small interpreter
    of the graph format, and check that torch's merged network, the
    library's engine on the merged network and the fine-tuned torch chain
@@ -168,7 +168,7 @@ def score_entry(args, lm, graph, entries, model, data, i, x, tmp):
     """Fine-tune the model reconfigured by entry i's plan. Returns its val
     accuracy before and after, the relative difference of the library
     engine running the plan to torch, and that of the entry's merged
-    network (lm_merge_network) to the chain (lm_verify)."""
+    network (lm_graph_merge) to the chain (lm_graph_verify_merge)."""
     plan = lm.plan_for_entry(graph, entries, i)
     m = apply_plan(copy.deepcopy(model), lm, plan)
     before = accuracy(m, data[1])
@@ -178,8 +178,9 @@ def score_entry(args, lm, graph, entries, model, data, i, x, tmp):
     r_engine = rel_diff(eng.run(x), logits(m, x))
     save_safetensors(tmp, m.state_dict())
     tuned = lm.weights_load(tmp)
-    merged, merged_w = lm.merge_network(graph, tuned, plan)
-    r_merge = lm.verify(graph, tuned, plan, merged, merged_w, batch=2)[1]
+    merged, merged_w = lm.graph_merge(graph, tuned, plan)
+    r_merge = lm.verify_merge(graph, tuned, plan, merged, merged_w,
+                              batch=2).max_rel
     return before, accuracy(m, data[1]), r_engine, r_merge
 
 
@@ -222,7 +223,7 @@ def step_tables(args, lm, graph, model, data, out):
            f"running its plan = the reconfigured torch model (worst "
            f"relative {worst[0]:.2e})")
     expect(worst[1] <= TOLERANCE, f"for every entry its merged network = "
-           f"its fine-tuned chain (lm_verify, worst relative "
+           f"its fine-tuned chain (lm_graph_verify_merge, worst relative "
            f"{worst[1]:.2e})")
     latency.save(out / "latency.yaml")
     importance.save(out / "importance.yaml")
@@ -270,15 +271,17 @@ def step_finetune_merge(args, lm, graph, model, plan, data, out):
     wpath = out / "finetuned.safetensors"
     save_safetensors(wpath, chain.state_dict())
     tuned = lm.weights_load(wpath)
-    merged, merged_w = lm.merge_network(graph, tuned, plan)
+    merged, merged_w = lm.graph_merge(graph, tuned, plan)
     merged.save(out / "merged.yaml")
     merged_w.save(out / "merged.safetensors")
     print(f"merged: {merged.conv_count} trunk convs (was {graph.conv_count}),"
           f" {len(merged_w)} tensors")
     expect(merged.conv_count == plan.segment_count,
            "one merged conv per plan segment")
-    a, r = lm.verify(graph, tuned, plan, merged, merged_w, batch=2)
-    expect(r <= TOLERANCE, f"lm_verify: merged = chain in the library "
+    r = lm.verify_merge(graph, tuned, plan, merged, merged_w,
+                        batch=2).max_rel
+    expect(r <= TOLERANCE, f"lm_graph_verify_merge: merged = chain in the "
+           f"library "
            f"(relative {r:.2e})")
     back = GraphModule(out / "merged.yaml",
                        load_safetensors(out / "merged.safetensors"))
@@ -334,8 +337,10 @@ def main():
         back, merged, merged_w, acc_plan, acc_chain, acc_merged = \
             step_finetune_merge(args, lm, graph, model, plan, data, out)
         x = data[2][0][:CHECK_BATCH]
-        t_orig = lm.engine(graph, weights, CHECK_BATCH).time(3, 20)[0]
-        t_merged = lm.engine(merged, merged_w, CHECK_BATCH).time(3, 20)[0]
+        t_orig = lm.engine(graph, weights,
+                           CHECK_BATCH).time(3, 20)["median_ms"]
+        t_merged = lm.engine(merged, merged_w,
+                             CHECK_BATCH).time(3, 20)["median_ms"]
         tt_orig, tt_merged = torch_time(model, x), torch_time(back, x)
         print(f"\n==== summary ({time.perf_counter() - start:.1f} s) ====")
         print(f"network        trunk convs  test acc   engine ms  torch ms "

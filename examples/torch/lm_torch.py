@@ -4,8 +4,8 @@ ctypes wrapper (layermerge_ffi) lacks for it, added without changing it.
 * TorchLibrary: layermerge_ffi.Library plus the forward engine (created
   from a torch state_dict through a tensor callback, or from a weights
   store), plan-configured runs and timing, importance and latency tables
-  filled from Python, latency measurement with a caller timer callback,
-  per-skip plan queries and scored entries.
+  (lm_table) filled from Python, latency measurement with a caller timer
+  callback (lm_table_measure_latency) and scored entries.
 * Safetensors files written from and read into torch tensors by hand
   (8-byte little-endian header length, JSON header, data).
 
@@ -29,56 +29,48 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python"))
 from layermerge_ffi import (METRIC, P, PP, S, EntryInfo,  # noqa: E402
-                            Entries, Graph, ImportanceTable, LatencyTable,
-                            LayerMergeError, Library, Plan, Weights, _Handle)
+                            Entries, Graph, LayerMergeError, Library, Plan,
+                            Table, Timing, Weights, _Handle, _record)
 
 LM_ERR_NOT_FOUND, LM_ERR_MISMATCH, LM_ERR_CANCELLED = -6, -7, -15
 
-# lm_tensor_fn and lm_latency_timer_fn (include/layermerge/engine.h,
-# measure.h).
+# lm_tensor_fn (include/layermerge/engine.h) and lm_timer_fn (measure.h):
+# out-parameters first, as everywhere in API 0.2.
 TENSOR_FN = CFUNCTYPE(c_int, c_char_p, POINTER(c_int64), c_size_t,
                       POINTER(c_float), c_void_p)
-TIMER_FN = CFUNCTYPE(c_int, POINTER(EntryInfo), c_size_t, POINTER(c_double),
-                     POINTER(c_double), c_void_p)
+TIMER_FN = CFUNCTYPE(c_int, POINTER(c_double), POINTER(c_double),
+                     POINTER(EntryInfo), c_size_t, c_void_p)
 FLOATS = POINTER(c_float)
 
 _MORE = {
     "lm_entries_create_scored": (S, [PP, P, POINTER(c_double), c_size_t]),
-    "lm_engine_create_with": (S, [PP, P, TENSOR_FN, c_void_p, c_size_t]),
+    "lm_engine_create_with_fetch": (S, [PP, P, c_size_t, TENSOR_FN,
+                                        c_void_p]),
     "lm_engine_create": (S, [PP, P, P, c_size_t]),
     "lm_engine_destroy": (None, [P]),
     "lm_engine_input_size": (c_size_t, [P]),
     "lm_engine_output_size": (c_size_t, [P]),
-    "lm_engine_run": (S, [P, FLOATS, c_size_t, FLOATS, c_size_t]),
+    "lm_engine_run": (S, [FLOATS, c_size_t, P, FLOATS, c_size_t]),
     "lm_engine_configure_plan": (S, [P, P]),
-    "lm_engine_time": (S, [P, c_size_t, c_size_t, POINTER(c_double),
-                           POINTER(c_double)]),
+    "lm_engine_time": (S, [POINTER(Timing), P, c_size_t, c_size_t]),
     "lm_weights_check_graph": (S, [P, P]),
-    "lm_latency_table_create_for": (S, [PP, P]),
-    "lm_latency_table_get_entry": (S, [P, P, c_size_t, POINTER(c_double),
-                                       POINTER(c_double)]),
-    "lm_latency_options_create": (S, [PP]),
-    "lm_latency_options_destroy": (None, [P]),
-    "lm_latency_options_set_batch": (S, [P, c_size_t]),
-    "lm_latency_options_set_warmup": (S, [P, c_size_t]),
-    "lm_latency_options_set_repetitions": (S, [P, c_size_t]),
-    "lm_latency_options_set_timer": (S, [P, TIMER_FN, c_void_p]),
-    "lm_latency_measure": (S, [P, P, P, P]),
-    "lm_importance_table_create_for": (S, [PP, P, c_int]),
-    "lm_importance_table_set_text": (S, [P, c_int, c_char_p]),
-    "lm_importance_table_set_entry": (S, [P, P, c_size_t, c_double]),
-    "lm_importance_table_get_entry": (S, [P, P, c_size_t, POINTER(c_double),
-                                          POINTER(c_double)]),
-    "lm_plan_skip_fused": (c_int, [P, c_size_t]),
-    "lm_plan_skip_dropped": (c_int, [P, c_size_t]),
-    "lm_graph_nonlinearity": (c_int, [P]),
-    "lm_graph_activation": (c_int, [P, c_size_t]),
+    "lm_table_create_latency_for": (S, [PP, P]),
+    "lm_table_create_importance_for": (S, [PP, P, c_int]),
+    "lm_table_set_text": (S, [P, c_int, c_char_p]),
+    "lm_table_set_importance_entry": (S, [P, P, c_size_t, c_double]),
+    "lm_measure_options_create": (S, [PP]),
+    "lm_measure_options_destroy": (None, [P]),
+    "lm_measure_options_set_batch": (S, [P, c_size_t]),
+    "lm_measure_options_set_warmup": (S, [P, c_size_t]),
+    "lm_measure_options_set_repetitions": (S, [P, c_size_t]),
+    "lm_measure_options_set_timer": (S, [P, TIMER_FN, c_void_p]),
+    "lm_table_measure_latency": (S, [P, P, P, P]),
 }
 LM_TABLE_FINETUNE = 4
 
 
-class _LatencyOptions(_Handle):
-    _free = "lm_latency_options_destroy"
+class _MeasureOptions(_Handle):
+    _free = "lm_measure_options_destroy"
 
 
 class Engine(_Handle):
@@ -91,8 +83,8 @@ class Engine(_Handle):
         x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         n_out = self._lib.c.lm_engine_output_size(self.ptr)
         out = np.empty(n_out, dtype=np.float32)
-        self._lib.call("lm_engine_run", self.ptr, x.ctypes.data_as(FLOATS),
-                       x.size, out.ctypes.data_as(FLOATS), n_out)
+        self._lib.call("lm_engine_run", out.ctypes.data_as(FLOATS), n_out,
+                       self.ptr, x.ctypes.data_as(FLOATS), x.size)
         return out.reshape(x.shape[0], -1)
 
     def configure(self, plan):
@@ -101,11 +93,9 @@ class Engine(_Handle):
                        plan.ptr if plan is not None else None)
 
     def time(self, warmup=3, reps=20):
-        """(median, stdev) of lm_engine_run in milliseconds."""
-        med, sd = c_double(), c_double()
-        self._lib.call("lm_engine_time", self.ptr, warmup, reps,
-                       ctypes.byref(med), ctypes.byref(sd))
-        return med.value, sd.value
+        """lm_engine_time's figures in milliseconds: a dict of runs,
+        median_ms, stdev_ms, min_ms, max_ms."""
+        return _record(self._info("lm_engine_time", Timing, warmup, reps))
 
 
 class _Callback:
@@ -145,11 +135,11 @@ def state_fetcher(state):
 
 
 def torch_conv_timer(act_of, warmup=2, reps=10):
-    """lm_latency_timer_fn that times an entry's merged conv and its
-    activation with torch on this CPU. `act_of(entry)` names the
-    activation module to apply (docs/method.md section 5: the end position's, or the
-    network's nonlinearity where a longer segment ends at an identity)."""
-    def timer(entry_p, batch, median_ms, stdev_ms, _userdata):
+    """lm_timer_fn that times an entry's merged conv and its activation
+    with torch on this CPU. `act_of(entry)` names the activation module to
+    apply (docs/method.md section 5: the end position's, or the network's
+    nonlinearity where a longer segment ends at an identity)."""
+    def timer(median_ms, stdev_ms, entry_p, batch, _userdata):
         e = entry_p.contents
         groups = e.in_channels if e.depthwise else 1
         conv = torch.nn.Conv2d(e.in_channels, e.out_channels, e.kernel,
@@ -174,9 +164,7 @@ class TorchLibrary(Library):
 
     def __init__(self, path=None):
         super().__init__(path)
-        for name, (res, args) in _MORE.items():
-            fn = getattr(self.c, name)
-            fn.restype, fn.argtypes = res, args
+        self._declare(_MORE)
 
     # ---- entries, graph -----------------------------------------------
     def entries_scored(self, graph, scores):
@@ -187,24 +175,23 @@ class TorchLibrary(Library):
                           arr, len(scores))
 
     def activation(self, graph, position):
-        return self.c.lm_act_name(
-            self.c.lm_graph_activation(graph.ptr, position)).decode()
+        """Activation name of a graph position (lm_graph_position_info)."""
+        return graph.activation(position)
 
     def nonlinearity(self, graph):
-        return self.c.lm_act_name(
-            self.c.lm_graph_nonlinearity(graph.ptr)).decode()
+        return graph.nonlinearity
 
     # ---- engine --------------------------------------------------------
     def engine_from_state(self, graph, state, batch):
         """Engine over a torch state_dict, fetched through lm_tensor_fn."""
         cb = state_fetcher(state)
         out = c_void_p()
-        status = self.c.lm_engine_create_with(ctypes.byref(out), graph.ptr,
-                                              cb.fn, None, batch)
+        status = self.c.lm_engine_create_with_fetch(ctypes.byref(out),
+                                                    graph.ptr, batch, cb.fn,
+                                                    None)
         cb.reraise()
         if status != 0:
-            raise LayerMergeError("lm_engine_create_with", status,
-                                  self.c.lm_last_error().decode())
+            raise self.error("lm_engine_create_with_fetch", status)
         return Engine(self, out)
 
     def engine(self, graph, weights, batch):
@@ -216,57 +203,50 @@ class TorchLibrary(Library):
 
     # ---- tables --------------------------------------------------------
     def importance_table_for(self, entries, metric, finetune):
-        t = self._make(ImportanceTable, "lm_importance_table_create_for",
-                       entries.ptr, METRIC[metric])
-        self.call("lm_importance_table_set_text", t.ptr, LM_TABLE_FINETUNE,
+        t = self._make(Table, "lm_table_create_importance_for", entries.ptr,
+                       METRIC[metric])
+        self.call("lm_table_set_text", t.ptr, LM_TABLE_FINETUNE,
                   finetune.encode())
         return t
 
     def importance_set(self, table, entries, entry_id, raw):
-        self.call("lm_importance_table_set_entry", table.ptr, entries.ptr,
+        self.call("lm_table_set_importance_entry", table.ptr, entries.ptr,
                   entry_id, raw)
 
     def importance_get(self, table, entries, entry_id):
         """(normalised, raw) of an entry."""
-        v, r = c_double(), c_double()
-        self.call("lm_importance_table_get_entry", table.ptr, entries.ptr,
-                  entry_id, ctypes.byref(v), ctypes.byref(r))
-        return v.value, r.value
+        return table.get_entry(entries, entry_id)
 
     def latency_measure(self, graph, entries, batch, timer=None, warmup=2,
                         reps=10):
         """A latency table for every entry: the library's engine timer, or
         `timer` (a _Callback from torch_conv_timer) through ctypes."""
-        table = self._make(LatencyTable, "lm_latency_table_create_for",
-                           entries.ptr)
-        opts = self._make(_LatencyOptions, "lm_latency_options_create")
-        self.call("lm_latency_options_set_batch", opts.ptr, batch)
-        self.call("lm_latency_options_set_warmup", opts.ptr, warmup)
-        self.call("lm_latency_options_set_repetitions", opts.ptr, reps)
+        table = self._make(Table, "lm_table_create_latency_for", entries.ptr)
+        opts = self._make(_MeasureOptions, "lm_measure_options_create")
+        self.call("lm_measure_options_set_batch", opts.ptr, batch)
+        self.call("lm_measure_options_set_warmup", opts.ptr, warmup)
+        self.call("lm_measure_options_set_repetitions", opts.ptr, reps)
         if timer is not None:
-            self.call("lm_latency_options_set_timer", opts.ptr, timer.fn,
+            self.call("lm_measure_options_set_timer", opts.ptr, timer.fn,
                       None)
-        status = self.c.lm_latency_measure(table.ptr, graph.ptr, entries.ptr,
-                                           opts.ptr)
+        status = self.c.lm_table_measure_latency(table.ptr, graph.ptr,
+                                                 entries.ptr, opts.ptr)
         if timer is not None:
             timer.reraise()
         if status != 0:
-            raise LayerMergeError("lm_latency_measure", status,
-                                  self.c.lm_last_error().decode())
+            raise self.error("lm_table_measure_latency", status)
         return table
 
     def latency_get(self, table, entries, entry_id):
-        ms, sd = c_double(), c_double()
-        self.call("lm_latency_table_get_entry", table.ptr, entries.ptr,
-                  entry_id, ctypes.byref(ms), ctypes.byref(sd))
-        return ms.value
+        """The latency of an entry in ms."""
+        return table.get_entry(entries, entry_id)[0]
 
     # ---- plans ---------------------------------------------------------
     def skip_fused(self, plan, skip):
-        return bool(self.c.lm_plan_skip_fused(plan.ptr, skip))
+        return bool(plan.skip_info(skip)["fused"])
 
     def skip_dropped(self, plan, skip):
-        return bool(self.c.lm_plan_skip_dropped(plan.ptr, skip))
+        return bool(plan.skip_info(skip)["dropped"])
 
 
 # ---- safetensors ------------------------------------------------------

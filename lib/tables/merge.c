@@ -125,8 +125,8 @@ lm_status lm_table_merge(lm_table **out, const lm_entries *e,
     lm_table_kind kind = shards[0]->kind;
     for (size_t s = 1; s < n; s++)
         if (shards[s]->kind != kind)
-            return lm_err(LM_ERR_MISMATCH, "lm_table_merge: shard %zu is a "
-                          "%s table, shard 0 a %s table", s,
+            return lm_err(LM_ERR_MISMATCH, "lm_table_merge: shard %zu is "
+                          "of kind %s, shard 0 of kind %s", s,
                           lm_table_kind_name(shards[s]->kind),
                           lm_table_kind_name(kind));
     size_t n_ids = lm_entries_count(e);
