@@ -5,7 +5,7 @@
 # otherwise it prints the command.
 set -euo pipefail
 packages=(gcc g++ clang meson ninja-build pkg-config libopenblas-dev libyaml-dev
-          check valgrind abigail-tools python3 python3-numpy python3-torch
+          libjansson-dev check valgrind abigail-tools python3 python3-numpy python3-torch
           python3-torchvision python3-cffi python3-yaml python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do
