@@ -116,9 +116,13 @@ static int mobilenet(bench_items *b, const char *path)
     for (size_t r = 0; r < csv.n_rows; r++) {
         int64_t st, end;
         double t;
-        lm_csv_int(&csv, r, c_st, &st);
-        lm_csv_int(&csv, r, c_end, &end);
-        lm_csv_double(&csv, r, c_time, &t);
+        if (lm_csv_int(&csv, r, c_st, &st) != LM_OK ||
+            lm_csv_int(&csv, r, c_end, &end) != LM_OK ||
+            lm_csv_double(&csv, r, c_time, &t) != LM_OK) {
+            fprintf(stderr, "bench_solve: %s\n", lm_last_error());
+            lm_csv_free(&csv);
+            return -1;
+        }
         int n_opt = 1;
         while (end - st > n_opt && n_opt < 4 && extra > 0) {
             n_opt++;
@@ -161,7 +165,12 @@ static void run(const char *name, const bench_items *b, double precision,
         }
         double t1 = now_ms();
         lm_dp_solution *f = NULL;
-        lm_dp_front(dp, &f, &n_front);
+        if (lm_dp_front(dp, &f, &n_front) != LM_OK) {
+            fprintf(stderr, "bench_solve: %s\n", lm_last_error());
+            lm_dp_solution_clear(&s);
+            lm_dp_destroy(dp);
+            return;
+        }
         double t2 = now_ms();
         solve[r] = t1 - t0;
         front[r] = t2 - t0;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages liblayermerge needs to build, test and run
-# its examples. As root it runs apt-get; otherwise it prints the command.
+# its examples, and those CI adds (clang for the second -Werror build,
+# abigail-tools for scripts/abi-check.sh). As root it runs apt-get;
+# otherwise it prints the command.
 set -euo pipefail
-packages=(gcc g++ meson ninja-build pkg-config libopenblas-dev libyaml-dev
-          check valgrind python3 python3-numpy python3-torch
+packages=(gcc g++ clang meson ninja-build pkg-config libopenblas-dev libyaml-dev
+          libjansson-dev check valgrind abigail-tools python3 python3-numpy python3-torch
           python3-torchvision python3-cffi python3-yaml python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do

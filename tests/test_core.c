@@ -1,5 +1,6 @@
 /* Status strings, the per-thread last error, version, atomic file writes. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "helpers.h"
 #include "layermerge/version.h"
@@ -130,6 +132,159 @@ START_TEST(grow_doubles_capacity)
 }
 END_TEST
 
+/* A record as the library knows it, and the shapes a caller may hold. */
+typedef struct rec_v2 {
+    size_t size;
+    int a;
+    double b;
+    const char *c;
+} rec_v2;
+
+typedef struct rec_v1 {
+    size_t size;
+    int a;
+} rec_v1;
+
+typedef struct rec_v3 {
+    rec_v2 v2;
+    long d;
+} rec_v3;
+
+START_TEST(sized_copy_writes_only_within_the_callers_size)
+{
+    const rec_v2 full = {.size = sizeof full, .a = 7, .b = 2.5, .c = "x"};
+    /* Same version: every field, the size as the caller set it. */
+    rec_v2 same = {.size = sizeof same};
+    ck_assert_lm_ok(lm_sized_copy(&same, &full, sizeof full, "rec"));
+    ck_assert_uint_eq(same.size, sizeof same);
+    ck_assert_int_eq(same.a, 7);
+    ck_assert_double_eq(same.b, 2.5);
+    ck_assert_str_eq(same.c, "x");
+
+    /* An older, smaller record inside a larger block: nothing past its
+     * size is written. */
+    unsigned char buf[sizeof(rec_v2) + 16];
+    memset(buf, 0xAB, sizeof buf);
+    size_t small = sizeof(rec_v1);
+    memcpy(buf, &small, sizeof small);
+    ck_assert_lm_ok(lm_sized_copy(buf, &full, sizeof full, "rec"));
+    rec_v1 old;
+    memcpy(&old, buf, sizeof old);
+    ck_assert_uint_eq(old.size, sizeof(rec_v1));
+    ck_assert_int_eq(old.a, 7);
+    for (size_t i = sizeof(rec_v1); i < sizeof buf; i++)
+        ck_assert_uint_eq(buf[i], 0xAB);
+
+    /* A size field alone: valid, nothing but the size is there. */
+    size_t only = sizeof(size_t);
+    ck_assert_lm_ok(lm_sized_copy(&only, &full, sizeof full, "rec"));
+    ck_assert_uint_eq(only, sizeof(size_t));
+
+    /* A newer, larger record: our fields, its own extra left alone. */
+    rec_v3 newer = {.v2 = {.size = sizeof newer}, .d = 42};
+    ck_assert_lm_ok(lm_sized_copy(&newer, &full, sizeof full, "rec"));
+    ck_assert_uint_eq(newer.v2.size, sizeof newer);
+    ck_assert_int_eq(newer.v2.a, 7);
+    ck_assert_int_eq(newer.d, 42);
+}
+END_TEST
+
+START_TEST(sized_copy_refuses_an_unset_size)
+{
+    const rec_v2 full = {.size = sizeof full, .a = 7};
+    rec_v2 r = {.size = 3, .a = -1};
+    ck_assert_lm_status(lm_sized_copy(&r, &full, sizeof full, "lm_thing_info"),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_str_eq(lm_last_error(), "lm_thing_info: record size 3 is too "
+                     "small (set size = sizeof the record before the call)");
+    ck_assert_int_eq(r.a, -1);
+    r.size = 0;
+    ck_assert_lm_status(lm_sized_copy(&r, &full, sizeof full, "rec"),
+                        LM_ERR_INVALID_ARG);
+    r.size = LM_RECORD_SIZE_MAX + 1;
+    ck_assert_lm_status(lm_sized_copy(&r, &full, sizeof full, "rec"),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "larger than any record"));
+    ck_assert_int_eq(r.a, -1);
+    r.size = LM_RECORD_SIZE_MAX;
+    ck_assert_lm_ok(lm_sized_copy(&r, &full, sizeof full, "rec"));
+    ck_assert_int_eq(r.a, 7);
+    ck_assert_lm_status(lm_sized_copy(NULL, &full, sizeof full, "rec"),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_str_eq(lm_last_error(), "rec: NULL record");
+    /* The check alone says the same, and writes nothing. */
+    r.size = 0;
+    ck_assert_lm_status(lm_sized_check(&r, "rec"), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_sized_check(NULL, "rec"), LM_ERR_INVALID_ARG);
+    r.size = sizeof r;
+    ck_assert_lm_ok(lm_sized_check(&r, "rec"));
+}
+END_TEST
+
+START_TEST(strbuf_grows_without_truncating)
+{
+    lm_strbuf b = LM_STRBUF_INIT("tensor name");
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    lm_strbuf_append(&b, "layer1.0");
+    lm_strbuf_appendc(&b, '.');
+    lm_strbuf_appendn(&b, "weightXYZ", 6);
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    ck_assert_str_eq(lm_strbuf_str(&b), "layer1.0.weight");
+    ck_assert_uint_eq(b.len, strlen("layer1.0.weight"));
+
+    /* A module name longer than any fixed buffer the library had. */
+    char module[5000];
+    memset(module, 'm', sizeof module - 1);
+    module[sizeof module - 1] = '\0';
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "%s.%s", module, "running_mean"));
+    ck_assert_uint_eq(b.len, sizeof module - 1 + strlen(".running_mean"));
+    ck_assert_str_eq(lm_strbuf_str(&b) + sizeof module - 1, ".running_mean");
+    ck_assert_int_eq(strncmp(lm_strbuf_str(&b), module, sizeof module - 1), 0);
+
+    /* setf replaces; appendf adds; the storage is reused. */
+    size_t cap = b.cap;
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "conv%d", 3));
+    lm_strbuf_appendf(&b, ".%s", "bias");
+    ck_assert_str_eq(lm_strbuf_str(&b), "conv3.bias");
+    ck_assert_uint_eq(b.cap, cap);
+    lm_strbuf_reset(&b);
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+
+    /* Many small appends across several growths. */
+    for (int i = 0; i < 1000; i++)
+        lm_strbuf_appendf(&b, "%d,", i % 10);
+    ck_assert_lm_ok(lm_strbuf_status(&b));
+    ck_assert_uint_eq(b.len, 2000);
+    ck_assert_int_eq(strncmp(lm_strbuf_str(&b), "0,1,2,", 6), 0);
+    lm_strbuf_free(&b);
+    ck_assert_str_eq(lm_strbuf_str(&b), "");
+    ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
+START_TEST(strbuf_failure_is_sticky_and_named)
+{
+    lm_strbuf b = LM_STRBUF_INIT("tensor name");
+    lm_strbuf_append(&b, "ok");
+    /* An append that cannot be satisfied fails and keeps the text. */
+    lm_strbuf_appendn(&b, "x", SIZE_MAX - 1);
+    lm_strbuf_append(&b, "more");
+    ck_assert_str_eq(lm_strbuf_str(&b), "ok");
+    ck_assert_lm_status(lm_strbuf_status(&b), LM_ERR_NOMEM);
+    ck_assert_str_eq(lm_last_error(), "building tensor name: out of memory");
+    /* A reset (or setf) starts afresh. */
+    ck_assert_lm_ok(lm_strbuf_setf(&b, "%s", "again"));
+    ck_assert_str_eq(lm_strbuf_str(&b), "again");
+    lm_strbuf_free(&b);
+    lm_strbuf unnamed = LM_STRBUF_INIT(NULL);
+    lm_strbuf_appendn(&unnamed, "x", SIZE_MAX);
+    ck_assert_lm_status(lm_strbuf_status(&unnamed), LM_ERR_NOMEM);
+    ck_assert_str_eq(lm_last_error(), "building a string: out of memory");
+    lm_strbuf_free(&unnamed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -139,6 +294,10 @@ int main(void)
     tcase_add_test(tc, version_matches_headers);
     tcase_add_test(tc, atomic_file_replaces_whole_or_nothing);
     tcase_add_test(tc, grow_doubles_capacity);
+    tcase_add_test(tc, sized_copy_writes_only_within_the_callers_size);
+    tcase_add_test(tc, sized_copy_refuses_an_unset_size);
+    tcase_add_test(tc, strbuf_grows_without_truncating);
+    tcase_add_test(tc, strbuf_failure_is_sticky_and_named);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }

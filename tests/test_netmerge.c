@@ -262,6 +262,74 @@ START_TEST(test_small_structure)
 }
 END_TEST
 
+/* Module names longer than the fixed buffers the name builders once had
+ * (256 bytes for a merged conv, 512 for an engine lookup, 1024 for the
+ * merged tensors): each name is kept whole through merge, engine and
+ * verify, so nothing is looked up under a truncated name. */
+static char *long_name(char fill, const char *tail)
+{
+    char *s = malloc(1000);
+    ck_assert_ptr_nonnull(s);
+    memset(s, fill, 900);
+    snprintf(s + 900, 100, "%s", tail);
+    return s;
+}
+
+START_TEST(test_long_names)
+{
+    char *c1 = long_name('a', ".conv"), *b1 = long_name('a', ".bn");
+    char *c2 = long_name('b', ".conv"), *c3 = long_name('c', ".conv");
+    char *gname = long_name('g', "");
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_create(&g, 3, 8, 8));
+    ck_assert_lm_ok(lm_graph_set_name(g, gname));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c1, 3, 4, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, b1, 1e-5));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c2, 4, 4, 3, 1, 1, 1, 1), LM_ACT_IDENTITY));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(c3, 4, 4, 1, 1, 0, 1, 1), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_layer_adaptive_avgpool(g, LM_SITE_HEAD, 0, 1,
+                                                        1));
+    ck_assert_lm_ok(lm_graph_add_layer_flatten(g, LM_SITE_HEAD, 0));
+    ck_assert_lm_ok(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "fc", 4, 2,
+                                              1));
+    ck_assert_lm_ok(lm_graph_validate(g));
+    lm_weights *w = random_weights(g, 5);
+    /* conv 1 alone keeps its name; convs 2 and 3 merge into one. */
+    static const small_case sc = {{0, 1, 3}, 3, NULL, ""};
+    uint8_t kept[3] = {1, 1, 1};
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, sc.bounds,
+                                                sc.n_bounds, kept));
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
+    ck_assert_uint_eq(strlen(lm_graph_name(mg)), 900 + strlen("-merged"));
+    lm_conv_info ci = {.size = sizeof ci};
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 1));
+    ck_assert_str_eq(ci.name, c1);
+    char *wname = long_name('a', ".conv.bias");
+    ck_assert_lm_ok(lm_weights_find(NULL, mw, wname));
+    free(wname);
+    ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_ok(lm_graph_verify_merge(&dev, g, w, plan, mg, mw, 1, 3));
+    ck_assert(dev.max_rel <= TOLERANCE);
+    lm_plan_destroy(plan);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+    free(c1);
+    free(b1);
+    free(c2);
+    free(c3);
+    free(gname);
+}
+END_TEST
+
 /* ---- the zoo at a reduced input size ----------------------------------- */
 
 static lm_graph *zoo_at(const char *model, int side)
@@ -589,6 +657,7 @@ static Suite *netmerge_suite(void)
     TCase *tc = tcase_create("small");
     tcase_add_test(tc, test_small_cases);
     tcase_add_test(tc, test_small_structure);
+    tcase_add_test(tc, test_long_names);
     tcase_add_test(tc, test_engine_plan);
     tcase_add_test(tc, test_bad_weights);
     tcase_add_test(tc, test_result_of_other_graph);

@@ -249,10 +249,10 @@ static void random_dp_problem(lm_dp_problem *prob, lm_dp_item *items,
     double lo = 0, hi = 0;
     for (size_t s = 0; s < n_seg; s++) {
         int k = 1 + rng_int(2);
-        for (int j = 0; j < k; j++)
-            items[n++] = (lm_dp_item){segs[s].st, segs[s].end,
-                                      rnd_value(dyadic, 3.0),
-                                      rnd_value(dyadic, 2.0), (int64_t)n};
+        for (int j = 0; j < k; j++, n++)
+            items[n] = (lm_dp_item){segs[s].st, segs[s].end,
+                                    rnd_value(dyadic, 3.0),
+                                    rnd_value(dyadic, 2.0), (int64_t)n};
     }
     for (size_t i = 0; i < n; i++)
         hi += items[i].latency;

@@ -403,7 +403,7 @@ static void brute_walk(brute *b, size_t pos, int64_t units, double imp)
     }
     for (size_t id = 0; id < lm_entries_count(b->p->e); id++) {
         lm_entry_info in = {.size = sizeof in};
-        lm_entries_entry_info(&in, b->p->e, id);
+        ck_assert_lm_ok(lm_entries_entry_info(&in, b->p->e, id));
         if (in.st == pos)
             brute_walk(b, in.end, units + (int64_t)b->units_of[id],
                        imp + b->imp_of[id]);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers.h"
 #include "weights_names.h"
@@ -415,20 +416,38 @@ static const bad_case bad_cases[] = {
     {"end before begin", "{" T1("w", "F32", "[0]", 8, 0) "}", 0, 8,
      LM_ERR_PARSE, "end before they begin"},
     {"duplicate name", "{" T1("w", "F32", "[1]", 0, 4) "," T1("w", "F32", "[1]", 4, 8)
-     "}", 0, 8, LM_ERR_PARSE, "'w' appears twice"},
+     "}", 0, 8, LM_ERR_PARSE, "header:1:57: duplicate object key near '\"w\"'"},
+    {"duplicate metadata", "{\"__metadata__\":{\"a\":\"x\"},"
+     "\"__metadata__\":{}}", 0, 0, LM_ERR_PARSE, "duplicate object key"},
+    {"duplicate metadata key", "{\"__metadata__\":{\"a\":\"x\",\"a\":\"y\"}}",
+     0, 0, LM_ERR_PARSE, "header:1:28: duplicate object key near '\"a\"'"},
     {"missing key", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 0, 4,
      LM_ERR_PARSE, "missing data_offsets"},
     {"unknown key", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"offsets\":[0,4]}}",
      0, 4, LM_ERR_PARSE, "unknown key 'offsets'"},
     {"leading whitespace", "\t{}", 0, 0, LM_ERR_PARSE, "does not begin with '{'"},
-    {"unclosed object", "{\"w\":{\"dtype\":\"F32\"", 0, 0, LM_ERR_PARSE, "header:"},
-    {"unquoted name", "{w: 1}", 0, 0, LM_ERR_PARSE, "not a JSON string"},
-    {"surrogate escape", "{\"\\ud83d\\ude00\":{}}", 0, 0, LM_ERR_PARSE,
-     "invalid Unicode character escape"},
+    {"unclosed object", "{\"w\":{\"dtype\":\"F32\"", 0, 0, LM_ERR_PARSE,
+     "header:1:19: '}' expected near end of file"},
+    {"unquoted name", "{w: 1}", 0, 0, LM_ERR_PARSE,
+     "header:1:2: string or '}' expected near 'w' (byte 2 of the JSON header)"},
+    {"lone surrogate escape", "{\"__metadata__\":{\"k\":\"\\ud83d\"}}", 0, 0,
+     LM_ERR_PARSE, "invalid Unicode '\\uD83D'"},
+    {"NUL escape", "{\"__metadata__\":{\"k\":\"a\\u0000b\"}}", 0, 0,
+     LM_ERR_PARSE, "\\u0000 is not allowed"},
     {"metadata not strings", "{\"__metadata__\":{\"k\":1}}", 0, 0, LM_ERR_PARSE,
      "must be strings"},
     {"non-integer offset", "{" T1("w", "F32", "[1]", 0, 4.0) "}", 0, 4,
-     LM_ERR_PARSE, "expected an integer"},
+     LM_ERR_PARSE, "tensor 'w' data_offsets: expected an integer, found a "
+     "non-integer number"},
+    {"string dimension", "{" T1("w", "F32", "[\"1\"]", 0, 4) "}", 0, 4,
+     LM_ERR_PARSE, "tensor 'w' shape: expected an integer, found a string"},
+    {"entry not an object", "{\"w\":[1]}", 0, 0, LM_ERR_PARSE,
+     "tensor 'w' entry: expected an object, found an array"},
+    {"YAML comment", "{" T1("w", "F32", "[1]", 0, 4) "} # c", 0, 4,
+     LM_ERR_PARSE, "end of file expected"},
+    {"trailing comma", "{" T1("w", "F32", "[1]", 0, 4) ",}", 0, 4,
+     LM_ERR_PARSE, "string or '}' expected near '}'"},
+    {"single quotes", "{'w':{}}", 0, 0, LM_ERR_PARSE, "header:1:2: "},
 };
 
 START_TEST(rejects_malformed_files)
@@ -447,6 +466,68 @@ START_TEST(rejects_malformed_files)
                   c->what, lm_last_error());
     ck_assert_msg(strstr(lm_last_error(), c->needle) != NULL, "%s: '%s' lacks '%s'",
                   c->what, lm_last_error(), c->needle);
+    free(path);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+/* Python's json.dumps (ensure_ascii, its default) writes non-ASCII text as
+ * \\u escapes, a surrogate pair for a character beyond the BMP; strict JSON
+ * takes them as the one character they stand for. */
+START_TEST(reads_surrogate_pair_escapes)
+{
+    char *dir = lm_test_tmpdir();
+    char *path = path_in(dir, "s.safetensors");
+    const char *h = "{\"__metadata__\":{\"note\":\"caf\\u00e9 \\ud83d\\ude00\","
+                    "\"\\ud83e\\udd16\":\"bot\"},"
+                    "\"w\\ud83d\\ude00\":{\"dtype\":\"F32\",\"shape\":[1],"
+                    "\"data_offsets\":[0,4]}}    ";
+    float one = 1.0f;
+    write_st(path, h, 0, &one, sizeof one);
+    lm_weights *w = NULL;
+    ck_assert_lm_ok(lm_weights_load(&w, path));
+    const char *v = NULL;
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "note"));
+    ck_assert_str_eq(v, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    ck_assert_lm_ok(lm_weights_meta_get(&v, w, "\xf0\x9f\xa4\x96"));
+    ck_assert_str_eq(v, "bot");
+    ck_assert_str_eq(lm_test_tensor_name(w, 0), "w\xf0\x9f\x98\x80");
+    float got = 0.0f;
+    ck_assert_lm_ok(lm_weights_get_f32(&got, 1, w, "w\xf0\x9f\x98\x80"));
+    ck_assert_float_eq(got, 1.0f);
+    lm_weights_destroy(w);
+    free(path);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+/* 100000 nested arrays: refused at the parser's depth limit, after a few
+ * kilobytes, not after a walk of the whole header or a blown stack. */
+START_TEST(refuses_deep_nesting_quickly)
+{
+    char *dir = lm_test_tmpdir();
+    char *path = path_in(dir, "deep.safetensors");
+    size_t depth = 100000;
+    char *h = malloc(depth + 8);
+    ck_assert_ptr_nonnull(h);
+    memcpy(h, "{\"a\":", 5);
+    memset(h + 5, '[', depth);
+    h[5 + depth] = '\0';
+    write_st(path, h, 0, NULL, 0);
+    free(h);
+    lm_weights *w = (lm_weights *)1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_lm_status(lm_weights_load(&w, path), LM_ERR_PARSE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) +
+               1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    ck_assert_ptr_null(w);
+    ck_assert_error_has(path);
+    ck_assert_error_has("maximum parsing depth reached");
+    ck_assert_error_has("header:1:");
+    /* Generous for valgrind; the parse itself takes microseconds. */
+    ck_assert_msg(s < 5.0, "refusing took %.3f s", s);
     free(path);
     lm_test_rmtree(dir);
 }
@@ -678,6 +759,8 @@ static Suite *weights_suite(void)
     tcase_add_loop_test(files, rejects_malformed_files, 0,
                         (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(files, rejects_truncated_and_missing_files);
+    tcase_add_test(files, reads_surrogate_pair_escapes);
+    tcase_add_test(files, refuses_deep_nesting_quickly);
     suite_add_tcase(s, files);
     TCase *graph = tcase_create("graph");
     tcase_set_timeout(graph, 120);

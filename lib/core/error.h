@@ -2,13 +2,8 @@
 #ifndef LM_CORE_ERROR_H
 #define LM_CORE_ERROR_H
 
+#include "core/attr.h"
 #include "layermerge/status.h"
-
-#if defined(__GNUC__)
-#define LM_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define LM_PRINTF(a, b)
-#endif
 
 /* Record a formatted message for this thread and return `status`, so that
  * error paths read `return lm_err(LM_ERR_PARSE, "%s:%d: ...", ...);`. */

@@ -6,11 +6,13 @@
 
 #include <stddef.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* LM_OK when `record` is not NULL and its size field holds at least
  * `min_size` (the bytes up to the record's last field in this release);
  * else LM_ERR_INVALID_ARG naming `what` and both sizes. */
+LM_NODISCARD
 lm_status lm_record_check(const void *record, size_t min_size,
                           const char *what);
 

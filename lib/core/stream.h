@@ -5,6 +5,7 @@
 #define LM_CORE_STREAM_H
 
 #include "core/atomic_file.h"
+#include "core/attr.h"
 #include "layermerge/api.h"
 #include "layermerge/status.h"
 
@@ -12,6 +13,7 @@
  * `write`. LM_ERR_IO when the callback refuses them ("writing <what>: the
  * write callback failed"), LM_ERR_NOMEM when the buffer cannot grow, or
  * the writer's own status. */
+LM_NODISCARD
 lm_status lm_stream_to_callback(lm_write_fn write, void *userdata,
                                 lm_atomic_write_fn writer, const void *obj,
                                 const char *what);

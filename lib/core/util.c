@@ -36,3 +36,35 @@ lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem)
     *cap = ncap;
     return LM_OK;
 }
+
+lm_status lm_sized_check(const void *dst, const char *what)
+{
+    size_t size;
+    if (!dst)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL record", what);
+    memcpy(&size, dst, sizeof size);
+    if (size < sizeof size)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu is too small "
+                      "(set size = sizeof the record before the call)", what,
+                      size);
+    if (size > LM_RECORD_SIZE_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu is larger than "
+                      "any record (set size = sizeof the record before the "
+                      "call)", what, size);
+    return LM_OK;
+}
+
+lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
+                        const char *what)
+{
+    lm_status st = lm_sized_check(dst, what);
+    if (st != LM_OK)
+        return st;
+    size_t size;
+    memcpy(&size, dst, sizeof size);
+    size_t n = size < src_size ? size : src_size;
+    if (n > sizeof size)
+        memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
+               n - sizeof size);
+    return LM_OK;
+}

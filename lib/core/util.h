@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* strdup that accepts NULL (giving NULL); NULL also on allocation failure
@@ -13,9 +14,30 @@ char *lm_strdup(const char *s);
 /* Grow *items (element size `elem`) so that it holds at least `need`
  * elements; doubles the capacity. LM_ERR_NOMEM on failure (the old block
  * stays valid). */
+LM_NODISCARD
 lm_status lm_grow(void **items, size_t *cap, size_t need, size_t elem);
 
 #define LM_GROW(arr, cap, need) \
     lm_grow((void **)&(arr), &(cap), (need), sizeof *(arr))
+
+/* Largest `size` a caller's size-versioned record may claim: records are a
+ * few hundred bytes, so a larger value is a size field left unset. */
+#define LM_RECORD_SIZE_MAX 65536u
+
+/* The checks of lm_sized_copy alone, for a call that should refuse a bad
+ * record before its work rather than after it. */
+LM_NODISCARD
+lm_status lm_sized_check(const void *dst, const char *what);
+
+/* Copy the library's full record `src` (`src_size` bytes, a public record
+ * that starts with `size_t size`) into the caller's `dst`, which may be an
+ * older, smaller version or a newer, larger one: only the first dst->size
+ * bytes are the library's to write, and dst->size itself is left as the
+ * caller set it. Copies min(dst->size, src_size) bytes past the size field.
+ * LM_ERR_INVALID_ARG "<what>: ..." when `dst` is NULL or dst->size is below
+ * sizeof(size_t) or above LM_RECORD_SIZE_MAX; `dst` is then untouched. */
+LM_NODISCARD
+lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
+                        const char *what);
 
 #endif

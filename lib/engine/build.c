@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "engine/engine_internal.h"
 #include "graph/graph_query.h"
 
@@ -20,19 +21,23 @@ static lm_status fetch(const fetcher *f, const char *what, const char *base,
                        const char *suffix, const int64_t *shape, size_t ndim,
                        float *dst)
 {
-    char name[512];
     if (!base)
         return lm_err(LM_ERR_INVALID_ARG,
                       "%s has weights but no name to look them up by", what);
-    snprintf(name, sizeof name, "%s.%s", base, suffix);
+    lm_strbuf name = LM_STRBUF_INIT("tensor name");
+    lm_status st = lm_strbuf_setf(&name, "%s.%s", base, suffix);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "%s: ", what);
     lm_clear_error();
-    lm_status st = f->fn(name, shape, ndim, dst, f->userdata);
-    if (st == LM_OK)
-        return LM_OK;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", lm_last_error());
-    return lm_err(st, "%s: tensor '%s': %s", what, name,
-                  msg[0] ? msg : lm_status_str(st));
+    st = f->fn(lm_strbuf_str(&name), shape, ndim, dst, f->userdata);
+    if (st != LM_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        st = lm_err(st, "%s: tensor '%s': %s", what, lm_strbuf_str(&name),
+                    msg[0] ? msg : lm_status_str(st));
+    }
+    lm_strbuf_free(&name);
+    return st;
 }
 
 static float *alloc_floats(size_t n)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "engine/kernels.h"
+#include "core/attr.h"
 #include "layermerge/engine.h"
 #include "layermerge/plan.h"
 
@@ -105,11 +106,13 @@ double lm_engine_now_ms(void);
 void lm_engine_apply_threads(const lm_engine *e);
 
 /* Build the engine's layers and weights from the graph (build.c). */
+LM_NODISCARD
 lm_status lm_engine_build(lm_engine *e, const lm_graph *g, lm_tensor_fn fetch,
                           void *userdata);
 
 /* The original network's plan (every conv kept with its own padding, the
  * graph's activations, every skip on). */
+LM_NODISCARD
 lm_status lm_eplan_default(lm_eplan *plan, const lm_engine *e);
 void lm_eplan_free(lm_eplan *plan);
 
@@ -120,6 +123,7 @@ void lm_eplan_free(lm_eplan *plan);
  * LM_ERR_MISMATCH naming the conv/skip/layer; LM_ERR_NOMEM. On failure the
  * engine is left unconfigured and lm_engine_run returns LM_ERR_STATE until
  * a configuration succeeds. */
+LM_NODISCARD
 lm_status lm_engine_configure(lm_engine *e, const lm_eplan *plan);
 
 void lm_econv_free(lm_econv *c);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "engine/blas_threads.h"
 #include "engine/engine_internal.h"
 
@@ -143,8 +144,7 @@ lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
             full.trunk_ms += e->prof_conv[p];
             full.other_ms += e->prof_other[p];
         }
-        memcpy(profile, &full,
-               profile->size < sizeof full ? profile->size : sizeof full);
+        st = lm_sized_copy(profile, &full, sizeof full, "lm_engine_profile");
     }
     free(m);
     free(scratch);

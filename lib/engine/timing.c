@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "engine/blas_threads.h"
 #include "engine/engine_internal.h"
 
@@ -42,7 +43,7 @@ static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
     for (size_t i = 0; st == LM_OK && i < warmup; i++)
         st = lm_engine_run(out, n_out, e, in, n_in);
     for (size_t i = 0; st == LM_OK && i < reps; i++) {
-        double t0, t1;
+        double t0 = 0.0, t1 = 0.0;
         st = now_ms(&t0);
         if (st == LM_OK)
             st = lm_engine_run(out, n_out, e, in, n_in);
@@ -72,9 +73,12 @@ static void summarise(double *t, size_t reps, lm_timing *out)
 lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
                          size_t reps)
 {
-    if (!e || !timing || timing->size < sizeof timing->size || reps == 0)
+    if (!e || reps == 0)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_time: NULL engine or "
-                      "timing, timing->size not set, or reps 0");
+                      "reps 0");
+    lm_status rc = lm_sized_check(timing, "lm_engine_time");
+    if (rc != LM_OK)
+        return rc;
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     float *in = malloc(n_in * sizeof *in), *out = malloc(n_out * sizeof *out);
     double *t = malloc(reps * sizeof *t);
@@ -84,11 +88,9 @@ lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
         st = timed_runs(e, warmup, reps, in, out, t);
     }
     if (st == LM_OK) {
-        lm_timing full = {.size = timing->size,
-                          .threads = lm_blas_threads()};
+        lm_timing full = {.size = sizeof full, .threads = lm_blas_threads()};
         summarise(t, reps, &full);
-        memcpy(timing, &full,
-               timing->size < sizeof full ? timing->size : sizeof full);
+        st = lm_sized_copy(timing, &full, sizeof full, "lm_engine_time");
     }
     free(in);
     free(out);

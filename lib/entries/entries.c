@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/record.h"
+#include "core/util.h"
 #include "entries/entries_private.h"
 
 void lm_entries_destroy(lm_entries *e)
@@ -47,33 +48,30 @@ const char *lm_entries_graph_name(const lm_entries *e)
 lm_status lm_entries_segment_info(lm_segment_info *info, const lm_entries *e,
                                   size_t segment)
 {
-    if (!e || !info || info->size < sizeof info->size)
+    if (!e)
         return lm_err(LM_ERR_INVALID_ARG, "lm_entries_segment_info: NULL "
-                      "argument or info->size not set");
+                      "entries");
     if (segment >= e->n_segs)
         return lm_err(LM_ERR_INVALID_ARG, "segment %zu out of range "
                       "(%zu segments)", segment, e->n_segs);
     const lm_seg_rec *r = &e->segs[segment];
-    lm_segment_info full = {info->size, r->st, r->end, r->first, r->count};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    lm_segment_info full = {sizeof full, r->st, r->end, r->first, r->count};
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_segment_info");
 }
 
 lm_status lm_entries_entry_info(lm_entry_info *info, const lm_entries *e,
                                 size_t id)
 {
-    if (!e || !info || info->size < sizeof info->size)
-        return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_entries_entry_info: NULL argument "
-                      "or info->size not set");
+    if (!e)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_info: NULL "
+                      "entries");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
                       "(%zu entries)", id, e->n_ents);
     const lm_entry_rec *r = &e->ents[id];
     const lm_seg_rec *s = &e->segs[r->segment];
     lm_entry_info full = {
-        .size = info->size, .id = id, .segment = r->segment,
+        .size = sizeof full, .id = id, .segment = r->segment,
         .st = s->st, .end = s->end, .kernel = r->opt.kernel,
         .stride = r->opt.stride, .padding = r->opt.padding,
         .depthwise = r->opt.depthwise, .identity = r->opt.identity,
@@ -82,28 +80,24 @@ lm_status lm_entries_entry_info(lm_entry_info *info, const lm_entries *e,
         .n_kept = r->opt.n_kept,
         .kept = r->opt.n_kept ? e->kept + r->opt.kept_off : NULL,
     };
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_entries_entry_info");
 }
 
 lm_status lm_entries_entry_key(lm_entry_key *key, const lm_entries *e,
                                size_t id)
 {
-    if (!e || !key || key->size < sizeof key->size)
+    if (!e)
         return lm_err(LM_ERR_INVALID_ARG, "lm_entries_entry_key: NULL "
-                      "argument or key->size not set");
+                      "entries");
     if (id >= e->n_ents)
         return lm_err(LM_ERR_INVALID_ARG, "entry id %zu out of range "
                       "(%zu entries)", id, e->n_ents);
     const lm_entry_rec *r = &e->ents[id];
     const lm_seg_rec *s = &e->segs[r->segment];
-    lm_entry_key full = {.size = key->size, .st = s->st, .end = s->end,
+    lm_entry_key full = {.size = sizeof full, .st = s->st, .end = s->end,
                          .kernel = r->opt.kernel, .stride = r->opt.stride,
                          .depthwise = r->opt.depthwise};
-    size_t n = key->size < sizeof full ? key->size : sizeof full;
-    memcpy(key, &full, n);
-    return LM_OK;
+    return lm_sized_copy(key, &full, sizeof full, "lm_entries_entry_key");
 }
 
 /* Segments are sorted by (st, end): binary search. */

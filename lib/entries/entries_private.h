@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/entries.h"
 
 /* What the option search needs to know of one trunk conv. */
@@ -42,6 +43,7 @@ void lm_optset_free(lm_optset *set);
 /* Search the options of the segment whose convs are conv[0 .. n-1], the
  * first being trunk conv `first` (1-based), and fill `out` (which the
  * caller frees with lm_optset_free, also on failure). */
+LM_NODISCARD
 lm_status lm_segment_options(const lm_conv_traits *conv, size_t n,
                              size_t first, int identity_allowed,
                              lm_optset *out);

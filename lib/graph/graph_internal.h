@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/graph.h"
 
 /* A trunk conv or a skip projection (projections derive in/out/kernel). */
@@ -74,6 +75,7 @@ void lm_graph_compute_fingerprint(lm_graph *g);
 
 /* Output shape of a fixed layer for input `in`; LM_ERR_VALIDATION naming
  * `where` ("stem layer 2 (conv1)") when it does not fit (validate.c). */
+LM_NODISCARD
 lm_status lm_glayer_apply(const lm_glayer *l, const char *where,
                           lm_gshape in, lm_gshape *out);
 

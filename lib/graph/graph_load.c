@@ -298,7 +298,7 @@ static lm_status get_bn(const loader *ld, const lm_ynode *bn,
                         const char *what, const char **name, double *eps)
 {
     static const char *const keys[] = {"name", "eps", NULL};
-    char field[96];
+    char field[128];
     snprintf(field, sizeof field, "%s: bn", what);
     lm_status st = lm_ycheck_keys(ld->doc, bn, field, keys);
     if (st == LM_OK) st = get_str(ld, bn, "name", field, name);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/graph.h"
 
 /* Activation of position 1..N; LM_ACT_IDENTITY for 0 or out of range. */
@@ -18,14 +19,17 @@ int lm_graph_position_barrier(const lm_graph *g, size_t position);
 int lm_graph_position_identity(const lm_graph *g, size_t position);
 /* Skip `skip`'s projection as a conv record (kernel 1, padding 0,
  * groups 1); LM_ERR_STATE when the skip has none. */
+LM_NODISCARD
 lm_status lm_graph_skip_projection(const lm_graph *g, size_t skip,
                                    lm_conv_info *info);
 /* Shapes as three numbers (any pointer may be NULL). */
 void lm_graph_input_chw(const lm_graph *g, int64_t *channels,
                         int64_t *height, int64_t *width);
+LM_NODISCARD
 lm_status lm_graph_position_chw(const lm_graph *g, size_t position,
                                 int64_t *channels, int64_t *height,
                                 int64_t *width);
+LM_NODISCARD
 lm_status lm_graph_output_chw(const lm_graph *g, int64_t *channels,
                               int64_t *height, int64_t *width);
 

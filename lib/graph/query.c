@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "graph/graph_internal.h"
 #include "graph/graph_query.h"
 
@@ -62,23 +63,6 @@ void lm_graph_input_chw(const lm_graph *g, int64_t *channels,
         *width = s.w;
 }
 
-/* Copy a full record into the caller's, which may be an older, smaller
- * version: only its first `size` bytes are ours to write. */
-static lm_status copy_record(void *dst, const void *src, size_t full,
-                             const char *what)
-{
-    size_t size;
-    if (!dst)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL record", what);
-    memcpy(&size, dst, sizeof size);
-    if (size < sizeof size)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: record size %zu too small",
-                      what, size);
-    memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
-           (size < full ? size : full) - sizeof size);
-    return LM_OK;
-}
-
 static lm_conv_info conv_record(const lm_gconv *c)
 {
     return (lm_conv_info){
@@ -97,7 +81,7 @@ lm_status lm_graph_conv_info(lm_conv_info *info, const lm_graph *g,
                       "lm_graph_conv_info: conv %zu out of range 1..%zu",
                       conv, lm_graph_conv_count(g));
     lm_conv_info full = conv_record(&g->convs[conv - 1]);
-    return copy_record(info, &full, sizeof full, "lm_graph_conv_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_conv_info");
 }
 
 lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *g,
@@ -120,7 +104,7 @@ lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *g,
         full.projection_name = s->proj.name;
         full.projection_bn_name = s->proj.bn_name;
     }
-    return copy_record(info, &full, sizeof full, "lm_graph_skip_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_skip_info");
 }
 
 lm_status lm_graph_skip_projection(const lm_graph *g, size_t skip,
@@ -132,7 +116,7 @@ lm_status lm_graph_skip_projection(const lm_graph *g, size_t skip,
     if (!g->skips[skip].has_proj)
         return lm_err(LM_ERR_STATE, "skip %zu has no projection", skip);
     lm_conv_info full = conv_record(&g->skips[skip].proj);
-    return copy_record(info, &full, sizeof full, "skip projection");
+    return lm_sized_copy(info, &full, sizeof full, "skip projection");
 }
 
 lm_status lm_graph_position_info(lm_position_info *info, const lm_graph *g,
@@ -149,7 +133,7 @@ lm_status lm_graph_position_info(lm_position_info *info, const lm_graph *g,
         .is_barrier = !!p->barrier,
         .identity_option = position && p->identity_option,
         .layer_count = p->layers.n};
-    return copy_record(info, &full, sizeof full, "lm_graph_position_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_position_info");
 }
 
 lm_status lm_graph_input_shape(lm_shape *shape, const lm_graph *g)
@@ -157,7 +141,7 @@ lm_status lm_graph_input_shape(lm_shape *shape, const lm_graph *g)
     if (!g)
         return lm_err(LM_ERR_INVALID_ARG, "lm_graph_input_shape: NULL graph");
     lm_shape full = {sizeof full, g->input.c, g->input.h, g->input.w};
-    return copy_record(shape, &full, sizeof full, "lm_graph_input_shape");
+    return lm_sized_copy(shape, &full, sizeof full, "lm_graph_input_shape");
 }
 
 static const lm_glist *site_list_const(const lm_graph *g, lm_site site,
@@ -195,7 +179,7 @@ lm_status lm_graph_layer_info(lm_layer_info *info, const lm_graph *g,
         .stride = l->stride, .padding = l->padding, .groups = l->groups,
         .out_height = l->out_h, .out_width = l->out_w,
         .has_bias = l->has_bias, .eps = l->eps, .name = l->name};
-    return copy_record(info, &full, sizeof full, "lm_graph_layer_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_graph_layer_info");
 }
 
 int lm_graph_is_valid(const lm_graph *g)
@@ -252,7 +236,7 @@ lm_status lm_graph_position_shape(lm_shape *shape, const lm_graph *g,
     lm_shape full = {.size = sizeof full};
     lm_status st = lm_graph_position_chw(g, position, &full.channels,
                                          &full.height, &full.width);
-    return st == LM_OK ? copy_record(shape, &full, sizeof full,
+    return st == LM_OK ? lm_sized_copy(shape, &full, sizeof full,
                                      "lm_graph_position_shape")
                        : st;
 }
@@ -262,7 +246,7 @@ lm_status lm_graph_output_shape(lm_shape *shape, const lm_graph *g)
     lm_shape full = {.size = sizeof full};
     lm_status st = lm_graph_output_chw(g, &full.channels, &full.height,
                                        &full.width);
-    return st == LM_OK ? copy_record(shape, &full, sizeof full,
+    return st == LM_OK ? lm_sized_copy(shape, &full, sizeof full,
                                      "lm_graph_output_shape")
                        : st;
 }

@@ -9,28 +9,21 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "io/read_file.h"
 
-/* One field being assembled, then one record of fields. */
-typedef struct csv_buf {
-    char *text;
-    size_t len, cap;
-} csv_buf;
-
+/* One record of fields; each field is assembled in an lm_strbuf. */
 typedef struct csv_rec {
     char **fields;
     size_t n, cap;
     size_t line;
 } csv_rec;
 
-static lm_status buf_put(csv_buf *b, char c)
+static lm_status buf_put(lm_strbuf *b, char c)
 {
-    if (LM_GROW(b->text, b->cap, b->len + 2) != LM_OK)
-        return LM_ERR_NOMEM;
-    b->text[b->len++] = c;
-    b->text[b->len] = '\0';
-    return LM_OK;
+    lm_strbuf_appendc(b, c);
+    return lm_strbuf_status(b);
 }
 
 static void rec_clear(csv_rec *r)
@@ -40,17 +33,15 @@ static void rec_clear(csv_rec *r)
     r->n = 0;
 }
 
-static lm_status rec_push(csv_rec *r, csv_buf *b)
+static lm_status rec_push(csv_rec *r, lm_strbuf *b)
 {
     if (LM_GROW(r->fields, r->cap, r->n + 1) != LM_OK)
         return LM_ERR_NOMEM;
-    char *f = lm_strdup(b->text ? b->text : "");
+    char *f = lm_strdup(lm_strbuf_str(b));
     if (!f)
         return lm_err_nomem();
     r->fields[r->n++] = f;
-    b->len = 0;
-    if (b->text)
-        b->text[0] = '\0';
+    lm_strbuf_reset(b);
     return LM_OK;
 }
 
@@ -62,7 +53,7 @@ typedef struct csv_parser {
 } csv_parser;
 
 /* Read a quoted field body (opening quote consumed). */
-static lm_status read_quoted(csv_parser *ps, csv_buf *b)
+static lm_status read_quoted(csv_parser *ps, lm_strbuf *b)
 {
     size_t start_line = ps->line;
     for (;;) {
@@ -79,14 +70,16 @@ static lm_status read_quoted(csv_parser *ps, csv_buf *b)
         } else if (c == '\n') {
             ps->line++;
         }
-        if (buf_put(b, c) != LM_OK)
-            return lm_err_nomem();
+        lm_status st = buf_put(b, c);
+        if (st != LM_OK)
+            return st;
     }
 }
 
 /* Read one record into r; *eof set when no record remains. Blank lines are
  * skipped (pandas writes none, editors sometimes add a final one). */
-static lm_status read_record(csv_parser *ps, csv_rec *r, csv_buf *b, int *eof)
+static lm_status read_record(csv_parser *ps, csv_rec *r, lm_strbuf *b,
+                             int *eof)
 {
     rec_clear(r);
     while (ps->p < ps->end && (*ps->p == '\n' || *ps->p == '\r')) {
@@ -113,8 +106,9 @@ static lm_status read_record(csv_parser *ps, csv_rec *r, csv_buf *b, int *eof)
                 return lm_err(LM_ERR_PARSE,
                               "%s:%zu: text after a closing quote",
                               ps->src, ps->line);
-            if (buf_put(b, *ps->p++) != LM_OK)
-                return lm_err_nomem();
+            lm_status st = buf_put(b, *ps->p++);
+            if (st != LM_OK)
+                return st;
         }
         if (rec_push(r, b) != LM_OK)
             return LM_ERR_NOMEM;
@@ -158,7 +152,8 @@ static lm_status add_row(lm_csv *csv, csv_rec *r, size_t cap[2])
     return LM_OK;
 }
 
-static lm_status parse_all(lm_csv *csv, csv_parser *ps, csv_rec *r, csv_buf *b)
+static lm_status parse_all(lm_csv *csv, csv_parser *ps, csv_rec *r,
+                           lm_strbuf *b)
 {
     int eof = 0;
     lm_status st = read_record(ps, r, b, &eof);
@@ -193,11 +188,11 @@ lm_status lm_csv_load_string(lm_csv *csv, const char *source_name,
         return lm_err_nomem();
     csv_parser ps = {csv->source, text, text + len, 1};
     csv_rec r = {0};
-    csv_buf b = {0};
+    lm_strbuf b = LM_STRBUF_INIT("a CSV field");
     lm_status st = parse_all(csv, &ps, &r, &b);
     rec_clear(&r);
     free(r.fields);
-    free(b.text);
+    lm_strbuf_free(&b);
     if (st != LM_OK)
         lm_csv_free(csv);
     return st;

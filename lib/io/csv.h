@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 typedef struct lm_csv {
@@ -21,16 +22,21 @@ typedef struct lm_csv {
 
 /* Parse a whole file. A row with a different number of fields than the
  * header is LM_ERR_PARSE "SOURCE:LINE: expected N fields, found M". */
+LM_NODISCARD
 lm_status lm_csv_load(lm_csv *csv, const char *path);
+LM_NODISCARD
 lm_status lm_csv_load_string(lm_csv *csv, const char *source_name,
                              const char *text, size_t len);
 void lm_csv_free(lm_csv *csv);
 
 /* Index of column `name`, or LM_ERR_PARSE "SOURCE: no column 'name'". */
+LM_NODISCARD
 lm_status lm_csv_column(const lm_csv *csv, const char *name, size_t *out);
 
 /* Typed cell access; errors name SOURCE:LINE and the column. */
+LM_NODISCARD
 lm_status lm_csv_int(const lm_csv *csv, size_t row, size_t col, int64_t *out);
+LM_NODISCARD
 lm_status lm_csv_double(const lm_csv *csv, size_t row, size_t col,
                         double *out);
 

@@ -8,16 +8,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/util.h"
-#include "io/yaml_doc.h"
-
-/* Room for a field description around the longest name ydoc reads. */
-#define LM_FIELD_MAX 1100
 
 /* ---- dtypes ------------------------------------------------------------ */
 
@@ -148,175 +146,209 @@ void lm_st_close(lm_st_file *f)
     memset(f, 0, sizeof *f);
 }
 
-static lm_status parse_meta(lm_st_file *f, const lm_ydoc *doc,
-                            const lm_ynode *map)
+/* ---- the JSON header, read with jansson ------------------------------- */
+
+/* JSON types in messages ("expected an array, found a string"). */
+static const char *json_kind(const json_t *v)
 {
-    lm_status st = lm_yexpect(doc, map, LM_YNODE_MAPPING, "__metadata__");
-    if (st != LM_OK)
-        return st;
-    f->meta = calloc(map->count ? map->count : 1, sizeof *f->meta);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a non-integer number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown value";
+}
+
+/* jansson keeps no position for a parsed value, so faults in a well-formed
+ * header name the file, the tensor and the field: "FILE: tensor 'x'
+ * shape: expected an array, found a string". */
+static lm_status kind_err(const lm_st_file *f, const char *name,
+                          const char *field, const char *want,
+                          const json_t *got)
+{
+    return lm_err(LM_ERR_PARSE, "%s: tensor '%s' %s: expected %s, found %s",
+                  f->source, name, field, want, json_kind(got));
+}
+
+/* A JSON integer (callers check its sign and name the field). */
+static lm_status get_count(const lm_st_file *f, const char *name,
+                           const char *field, const json_t *v, int64_t *out)
+{
+    if (!json_is_integer(v))
+        return kind_err(f, name, field, "an integer", v);
+    *out = (int64_t)json_integer_value(v);
+    return LM_OK;
+}
+
+static lm_status parse_meta(lm_st_file *f, const json_t *map)
+{
+    if (!json_is_object(map))
+        return lm_err(LM_ERR_PARSE, "%s: __metadata__: expected an object, "
+                      "found %s", f->source, json_kind(map));
+    size_t n = json_object_size(map);
+    f->meta = calloc(n ? n : 1, sizeof *f->meta);
     if (!f->meta)
         return lm_err_nomem();
-    for (size_t i = 0; i < map->count; i++) {
-        const lm_ynode *k = map->items[2 * i], *v = map->items[2 * i + 1];
-        const char *ks, *vs;
-        if ((st = lm_yget_string(doc, k, "__metadata__ key", &ks)) != LM_OK ||
-            (st = lm_yget_string(doc, v, "__metadata__ value", &vs)) != LM_OK)
-            return st;
-        if (!k->quoted || !v->quoted)
-            return lm_yerr(doc, k->quoted ? v : k, LM_ERR_PARSE,
-                           "__metadata__: keys and values must be strings");
-        for (size_t j = 0; j < f->n_meta; j++)
-            if (!strcmp(f->meta[j].key, ks))
-                return lm_yerr(doc, k, LM_ERR_PARSE,
-                               "__metadata__: key '%s' appears twice", ks);
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)map, key, v) {
+        if (!json_is_string(v))
+            return lm_err(LM_ERR_PARSE, "%s: __metadata__: key '%s': keys "
+                          "and values must be strings, found %s", f->source,
+                          key, json_kind(v));
         lm_st_meta *m = &f->meta[f->n_meta++];
-        m->key = lm_strdup(ks);
-        m->value = lm_strdup(vs);
+        m->key = lm_strdup(key);
+        m->value = lm_strdup(json_string_value(v));
         if (!m->key || !m->value)
             return lm_err_nomem();
     }
     return LM_OK;
 }
 
-/* "tensor 'x' shape": the field named in ydoc messages, so that they read
- * "FILE header:LINE:COL: tensor 'x' shape: expected ...". */
-typedef struct field_name {
-    char text[LM_FIELD_MAX];
-} field_name;
-
-static field_name field(const char *name, const char *key)
-{
-    field_name f;
-    snprintf(f.text, sizeof f.text, "tensor '%s' %s", name, key);
-    return f;
-}
-
-static lm_status parse_dtype(const lm_ydoc *doc, const lm_ynode *node,
+static lm_status parse_dtype(const lm_st_file *f, const json_t *v,
                              const char *name, lm_st_tensor *t)
 {
-    const char *s;
-    lm_status st = lm_yget_string(doc, node, field(name, "dtype").text, &s);
-    if (st != LM_OK)
-        return st;
+    if (!json_is_string(v))
+        return kind_err(f, name, "dtype", "a string", v);
+    const char *s = json_string_value(v);
     if (!lm_st_dtype_from_name(s, &t->dtype))
-        return lm_yerr(doc, node, LM_ERR_PARSE,
-                       "tensor '%s': unknown dtype '%s'", name, s);
+        return lm_err(LM_ERR_PARSE, "%s: tensor '%s': unknown dtype '%s'",
+                      f->source, name, s);
     return LM_OK;
 }
 
 /* numel of a shape, or an error when a dimension is negative or the
  * product overflows. */
-static lm_status parse_shape(const lm_ydoc *doc, const lm_ynode *node,
+static lm_status parse_shape(const lm_st_file *f, const json_t *v,
                              const char *name, lm_st_tensor *t)
 {
-    field_name what = field(name, "shape");
-    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, what.text);
-    if (st != LM_OK)
-        return st;
-    t->ndim = node->count;
+    if (!json_is_array(v))
+        return kind_err(f, name, "shape", "an array", v);
+    t->ndim = json_array_size(v);
     t->shape = calloc(t->ndim ? t->ndim : 1, sizeof *t->shape);
     if (!t->shape)
         return lm_err_nomem();
     t->numel = 1;
     for (size_t d = 0; d < t->ndim; d++) {
-        const lm_ynode *item = node->items[d];
-        if ((st = lm_yget_int(doc, item, what.text, &t->shape[d])) != LM_OK)
+        lm_status st = get_count(f, name, "shape", json_array_get(v, d),
+                                 &t->shape[d]);
+        if (st != LM_OK)
             return st;
         if (t->shape[d] < 0)
-            return lm_yerr(doc, item, LM_ERR_PARSE,
-                           "tensor '%s': negative dimension %" PRId64, name,
-                           t->shape[d]);
+            return lm_err(LM_ERR_PARSE, "%s: tensor '%s': negative dimension "
+                          "%" PRId64, f->source, name, t->shape[d]);
         uint64_t dim = (uint64_t)t->shape[d];
         if (dim && t->numel > UINT64_MAX / dim)
-            return lm_yerr(doc, node, LM_ERR_PARSE,
-                           "tensor '%s': shape too large", name);
+            return lm_err(LM_ERR_PARSE, "%s: tensor '%s': shape too large",
+                          f->source, name);
         t->numel *= dim;
     }
     return LM_OK;
 }
 
-static lm_status parse_offsets(const lm_ydoc *doc, const lm_ynode *node,
+static lm_status parse_offsets(const lm_st_file *f, const json_t *v,
                                const char *name, lm_st_tensor *t)
 {
-    field_name what = field(name, "data_offsets");
-    lm_status st = lm_yexpect(doc, node, LM_YNODE_SEQUENCE, what.text);
-    if (st != LM_OK)
-        return st;
-    if (node->count != 2)
-        return lm_yerr(doc, node, LM_ERR_PARSE,
-                       "tensor '%s': data_offsets needs 2 numbers, found %zu",
-                       name, node->count);
-    int64_t v[2];
+    if (!json_is_array(v))
+        return kind_err(f, name, "data_offsets", "an array", v);
+    if (json_array_size(v) != 2)
+        return lm_err(LM_ERR_PARSE, "%s: tensor '%s': data_offsets needs 2 "
+                      "numbers, found %zu", f->source, name,
+                      json_array_size(v));
+    int64_t o[2];
     for (size_t i = 0; i < 2; i++) {
-        if ((st = lm_yget_int(doc, node->items[i], what.text, &v[i])))
+        lm_status st = get_count(f, name, "data_offsets",
+                                 json_array_get(v, i), &o[i]);
+        if (st != LM_OK)
             return st;
-        if (v[i] < 0)
-            return lm_yerr(doc, node->items[i], LM_ERR_PARSE,
-                           "tensor '%s': negative data offset", name);
+        if (o[i] < 0)
+            return lm_err(LM_ERR_PARSE, "%s: tensor '%s': negative data "
+                          "offset", f->source, name);
     }
-    if (v[1] < v[0])
-        return lm_yerr(doc, node, LM_ERR_PARSE,
-                       "tensor '%s': data_offsets [%" PRId64 ", %" PRId64
-                       "] end before they begin", name, v[0], v[1]);
-    t->begin = (uint64_t)v[0];
-    t->end = (uint64_t)v[1];
+    if (o[1] < o[0])
+        return lm_err(LM_ERR_PARSE, "%s: tensor '%s': data_offsets [%" PRId64
+                      ", %" PRId64 "] end before they begin", f->source, name,
+                      o[0], o[1]);
+    t->begin = (uint64_t)o[0];
+    t->end = (uint64_t)o[1];
     return LM_OK;
 }
 
-static lm_status parse_tensor(const lm_ydoc *doc, const lm_ynode *key,
-                              const lm_ynode *val, lm_st_tensor *t)
+static lm_status parse_tensor(const lm_st_file *f, const char *name,
+                              const json_t *val, lm_st_tensor *t)
 {
     static const char *const keys[] = {"dtype", "shape", "data_offsets",
                                        NULL};
-    const char *name = key->scalar;
-    if (!key->quoted)
-        return lm_yerr(doc, key, LM_ERR_PARSE,
-                       "tensor name '%s' is not a JSON string", name);
     if (!(t->name = lm_strdup(name)))
         return lm_err_nomem();
-    field_name what = field(name, "entry");
-    lm_status st = lm_yexpect(doc, val, LM_YNODE_MAPPING, what.text);
-    if (st == LM_OK)
-        st = lm_ycheck_keys(doc, val, what.text, keys);
-    if (st != LM_OK)
-        return st;
+    if (!json_is_object(val))
+        return kind_err(f, name, "entry", "an object", val);
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)val, key, v) {
+        size_t k = 0;
+        while (keys[k] && strcmp(keys[k], key))
+            k++;
+        if (!keys[k])
+            return lm_err(LM_ERR_PARSE, "%s: unknown key '%s' in tensor '%s' "
+                          "entry", f->source, key, name);
+    }
     for (size_t i = 0; keys[i]; i++)
-        if (!lm_ymap_get(val, keys[i]))
-            return lm_yerr(doc, val, LM_ERR_PARSE, "tensor '%s': missing %s",
-                           name, keys[i]);
-    if ((st = parse_dtype(doc, lm_ymap_get(val, "dtype"), name, t)) ||
-        (st = parse_shape(doc, lm_ymap_get(val, "shape"), name, t)) ||
-        (st = parse_offsets(doc, lm_ymap_get(val, "data_offsets"), name, t)))
+        if (!json_object_get(val, keys[i]))
+            return lm_err(LM_ERR_PARSE, "%s: tensor '%s': missing %s",
+                          f->source, name, keys[i]);
+    lm_status st;
+    if ((st = parse_dtype(f, json_object_get(val, "dtype"), name, t)) ||
+        (st = parse_shape(f, json_object_get(val, "shape"), name, t)) ||
+        (st = parse_offsets(f, json_object_get(val, "data_offsets"), name, t)))
         return st;
     return LM_OK;
 }
 
-static lm_status parse_root(lm_st_file *f, const lm_ydoc *doc)
+/* Tensors and metadata in header order (jansson keeps insertion order);
+ * a duplicate key was refused by the parser. */
+static lm_status parse_root(lm_st_file *f, const json_t *root)
 {
-    const lm_ynode *root = doc->root;
-    lm_status st = lm_yexpect(doc, root, LM_YNODE_MAPPING, "header");
-    if (st != LM_OK)
-        return st;
-    f->tensors = calloc(root->count ? root->count : 1, sizeof *f->tensors);
+    if (!json_is_object(root))
+        return lm_err(LM_ERR_PARSE, "%s: header: expected an object, found "
+                      "%s", f->source, json_kind(root));
+    size_t n = json_object_size(root);
+    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
     if (!f->tensors)
         return lm_err_nomem();
-    for (size_t i = 0; i < root->count; i++) {
-        const lm_ynode *k = root->items[2 * i], *v = root->items[2 * i + 1];
-        if ((st = lm_yexpect(doc, k, LM_YNODE_SCALAR, "header key")))
-            return st;
-        if (k->quoted && !strcmp(k->scalar, "__metadata__")) {
-            if (f->meta)
-                return lm_yerr(doc, k, LM_ERR_PARSE,
-                               "__metadata__ appears twice");
-            st = parse_meta(f, doc, v);
-        } else {
-            st = parse_tensor(doc, k, v, &f->tensors[f->n_tensors++]);
-        }
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)root, key, v) {
+        lm_status st;
+        if (!strcmp(key, "__metadata__"))
+            st = parse_meta(f, v);
+        else
+            st = parse_tensor(f, key, v, &f->tensors[f->n_tensors++]);
         if (st != LM_OK)
             return st;
     }
     return LM_OK;
+}
+
+/* Strict JSON (RFC 8259), duplicate keys refused, nesting bounded by
+ * jansson's JSON_PARSER_MAX_DEPTH; a syntax fault names the header's line,
+ * column and byte as jansson reports them. */
+static lm_status load_json(const lm_st_file *f, const char *header,
+                           size_t len, json_t **out)
+{
+    json_error_t e;
+    *out = json_loadb(header, len, JSON_REJECT_DUPLICATES, &e);
+    if (*out)
+        return LM_OK;
+    if (json_error_code(&e) == json_error_out_of_memory)
+        return lm_err_nomem();
+    return lm_err(LM_ERR_PARSE, "%s header:%d:%d: %s (byte %d of the JSON "
+                  "header)", f->source, e.line, e.column, e.text, e.position);
 }
 
 static int by_name(const void *a, const void *b)
@@ -415,19 +447,17 @@ lm_status lm_st_parse_header(lm_st_file *f, const char *source,
         return lm_err_nomem();
     f->data_len = data_len;
     lm_status st = LM_OK;
-    /* The format requires it, and it keeps YAML-only document forms
-     * (directives, block mappings, leading tabs) out. */
+    /* The format requires it (a header starting with whitespace is not
+     * one). */
     if (len == 0 || header[0] != '{')
         st = lm_err(LM_ERR_PARSE, "%s: the JSON header does not begin with "
                     "'{'", f->source);
-    char what[64 + 1024];
-    snprintf(what, sizeof what, "%s header", f->source);
-    lm_ydoc doc = {0};
+    json_t *root = NULL;
     if (st == LM_OK)
-        st = lm_ydoc_load_string(&doc, what, header, len);
+        st = load_json(f, header, len, &root);
     if (st == LM_OK)
-        st = parse_root(f, &doc);
-    lm_ydoc_free(&doc);
+        st = parse_root(f, root);
+    json_decref(root);
     if (st == LM_OK)
         st = check_layout(f);
     if (st != LM_OK)
@@ -502,30 +532,10 @@ lm_status lm_st_read_raw(lm_st_file *f, size_t i, void *dst)
 
 /* ---- writing ----------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed || LM_GROW(b->s, b->cap, b->len + n + 1) != LM_OK) {
-        b->failed = 1;
-        return;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* JSON escape for one byte position of `s`; returns bytes consumed and
- * sets `out` (NUL-terminated). libyaml refuses raw DEL and C1 controls even
- * inside quotes, so those are escaped too. */
+ * sets `out` (NUL-terminated). DEL and C1 controls are escaped too: JSON
+ * allows them raw, but the libyaml-based reader of earlier builds refuses
+ * them. */
 static size_t json_escape_at(const unsigned char *s, char out[8])
 {
     unsigned c = s[0];
@@ -557,69 +567,67 @@ size_t lm_st_json_escaped_len(const char *s)
     return n;
 }
 
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(lm_strbuf *b, const char *s)
 {
     char tmp[8];
-    sb_str(b, "\"");
+    lm_strbuf_append(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         p += json_escape_at(p, tmp);
-        sb_str(b, tmp);
+        lm_strbuf_append(b, tmp);
     }
-    sb_str(b, "\"");
+    lm_strbuf_append(b, "\"");
 }
 
-static void sb_u64(sbuf *b, uint64_t v)
+static void sb_u64(lm_strbuf *b, uint64_t v)
 {
-    char tmp[24];
-    snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    sb_str(b, tmp);
+    lm_strbuf_appendf(b, "%" PRIu64, v);
 }
 
-static void header_tensor(sbuf *b, const lm_st_out *t, uint64_t begin)
+static void header_tensor(lm_strbuf *b, const lm_st_out *t, uint64_t begin)
 {
     sb_json(b, t->name);
-    sb_str(b, ":{\"dtype\":");
+    lm_strbuf_append(b, ":{\"dtype\":");
     sb_json(b, lm_st_dtype_name(t->dtype));
-    sb_str(b, ",\"shape\":[");
+    lm_strbuf_append(b, ",\"shape\":[");
     for (size_t d = 0; d < t->ndim; d++) {
         if (d)
-            sb_str(b, ",");
+            lm_strbuf_append(b, ",");
         sb_u64(b, (uint64_t)t->shape[d]);
     }
-    sb_str(b, "],\"data_offsets\":[");
+    lm_strbuf_append(b, "],\"data_offsets\":[");
     sb_u64(b, begin);
-    sb_str(b, ",");
+    lm_strbuf_append(b, ",");
     sb_u64(b, begin + t->nbytes);
-    sb_str(b, "]}");
+    lm_strbuf_append(b, "]}");
 }
 
 /* Compact JSON like the reference writer, metadata first, padded with
  * spaces so that the data buffer starts 8-byte aligned in the file. */
-static void build_header(sbuf *b, const lm_st_out *t, size_t n,
+static void build_header(lm_strbuf *b, const lm_st_out *t, size_t n,
                          const lm_st_meta *meta, size_t n_meta)
 {
-    sb_str(b, "{");
+    lm_strbuf_append(b, "{");
     if (n_meta) {
-        sb_str(b, "\"__metadata__\":{");
+        lm_strbuf_append(b, "\"__metadata__\":{");
         for (size_t i = 0; i < n_meta; i++) {
             if (i)
-                sb_str(b, ",");
+                lm_strbuf_append(b, ",");
             sb_json(b, meta[i].key);
-            sb_str(b, ":");
+            lm_strbuf_append(b, ":");
             sb_json(b, meta[i].value);
         }
-        sb_str(b, n ? "}," : "}");
+        lm_strbuf_append(b, n ? "}," : "}");
     }
     uint64_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_str(b, ",");
+            lm_strbuf_append(b, ",");
         header_tensor(b, &t[i], offset);
         offset += t[i].nbytes;
     }
-    sb_str(b, "}");
-    while (!b->failed && b->len % 8)
-        sb_str(b, " ");
+    lm_strbuf_append(b, "}");
+    while (b->err == LM_OK && b->len % 8)
+        lm_strbuf_append(b, " ");
 }
 
 static int host_is_little_endian(void)
@@ -651,17 +659,18 @@ static int write_f32(FILE *fp, const float *data, uint64_t nbytes)
 lm_status lm_st_write(FILE *fp, const char *source, const lm_st_out *tensors,
                       size_t n, const lm_st_meta *meta, size_t n_meta)
 {
-    sbuf b = {0};
+    lm_strbuf b = LM_STRBUF_INIT("the safetensors header");
     build_header(&b, tensors, n, meta, n_meta);
-    if (b.failed) {
-        free(b.s);
-        return lm_err_nomem();
+    lm_status st = lm_strbuf_status(&b);
+    if (st != LM_OK) {
+        lm_strbuf_free(&b);
+        return lm_err_prefix(st, "%s: ", source);
     }
     unsigned char len[8];
     for (int k = 0; k < 8; k++)
         len[k] = (unsigned char)((uint64_t)b.len >> (8 * k));
     int ok = fwrite(len, 1, 8, fp) == 8 && fwrite(b.s, 1, b.len, fp) == b.len;
-    free(b.s);
+    lm_strbuf_free(&b);
     for (size_t i = 0; ok && i < n; i++) {
         const lm_st_out *t = &tensors[i];
         if (t->dtype == LM_ST_F32)

@@ -2,8 +2,8 @@
  * length N, N bytes of JSON header naming each tensor's dtype, shape and
  * byte range, then the data buffer. This layer knows the bytes on disk and
  * nothing of what the tensors mean; lib/weights builds the store on it.
- * The header is JSON, parsed as YAML flow syntax through yaml_doc.h
- * (docs/weights.md lists what that accepts beyond JSON and what it lacks). */
+ * The header is strict JSON, parsed with jansson (duplicate keys refused,
+ * nesting bounded); docs/weights.md says what is accepted. */
 #ifndef LM_IO_SAFETENSORS_H
 #define LM_IO_SAFETENSORS_H
 
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* Dtypes of the format. F32, F64, F16 and BF16 convert to float; the rest
@@ -62,8 +63,11 @@ typedef struct lm_st_file {
 /* Parse and check a JSON header of `len` bytes for a data buffer of
  * `data_len` bytes: every tensor's dtype is known, shape non-negative,
  * byte size = numel * dtype size, ranges inside the buffer, no overlaps, no
- * holes, no duplicate names. LM_ERR_PARSE "SOURCE: tensor 'x': ..." on any
- * fault; LM_ERR_NOMEM. On failure `f` is left empty. */
+ * holes, no duplicate names. LM_ERR_PARSE on any fault: "SOURCE header:
+ * LINE:COL: <jansson's message> (byte N of the JSON header)" for malformed
+ * JSON, "SOURCE: tensor 'x' ..." otherwise; LM_ERR_NOMEM. On failure `f`
+ * is left empty. */
+LM_NODISCARD
 lm_status lm_st_parse_header(lm_st_file *f, const char *source,
                              const char *header, size_t len,
                              uint64_t data_len);
@@ -71,9 +75,11 @@ lm_status lm_st_parse_header(lm_st_file *f, const char *source,
 /* Open `path`, read and check its header against the file size (so a
  * truncated file fails here, before any data is read). LM_ERR_IO,
  * LM_ERR_PARSE, LM_ERR_NOMEM. Close with lm_st_close. */
+LM_NODISCARD
 lm_status lm_st_open(lm_st_file *f, const char *path);
 
 /* Read tensor `i`'s raw bytes (end - begin of them) into `dst`. */
+LM_NODISCARD
 lm_status lm_st_read_raw(lm_st_file *f, size_t i, void *dst);
 
 /* Free everything and close the file; accepts a zeroed or freed `f`. */
@@ -98,6 +104,7 @@ typedef struct lm_st_out {
  * contiguous, metadata first (omitted when n_meta is 0), compact JSON
  * padded with spaces to a multiple of 8 bytes. `source` names the file in
  * messages. LM_ERR_IO, LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_st_write(FILE *fp, const char *source, const lm_st_out *tensors,
                       size_t n, const lm_st_meta *meta, size_t n_meta);
 

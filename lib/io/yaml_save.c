@@ -5,7 +5,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/yaml_doc.h"
+#include "io/yaml_emit.h"
 
 lm_status lm_yemit_write(FILE *fp, lm_yemit_body_fn body, const void *obj,
                          const char *what)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/measure.h"
 
 /* What the latency and proxy loops share: which ids, where to save, whom
@@ -47,11 +48,14 @@ void lm_proxy_options_init(lm_proxy_options *o);
 
 void lm_mrun_defaults(lm_mrun *run);
 void lm_mrun_free(lm_mrun *run);
+LM_NODISCARD
 lm_status lm_mrun_set_range(lm_mrun *run, size_t lo, size_t hi);
+LM_NODISCARD
 lm_status lm_mrun_set_save_path(lm_mrun *run, const char *path);
 
 /* Clip the range to `count` entries; LM_ERR_INVALID_ARG (naming `what`)
  * when it starts past the last entry. */
+LM_NODISCARD
 lm_status lm_mrun_bounds(const lm_mrun *run, size_t count, const char *what,
                          size_t *lo, size_t *hi);
 
@@ -74,11 +78,13 @@ typedef struct lm_mfill {
  * report progress. A store error is prefixed "<what>: entry N (st S, end
  * E, kernel K, stride T, dw D): "; a progress callback that returns
  * non-zero stops the run with LM_ERR_CANCELLED. */
+LM_NODISCARD
 lm_status lm_mrun_fill(const lm_mrun *run, size_t lo, size_t hi,
                        const lm_mfill *f);
 
 /* The entries must come from `graph` and the table (fingerprint
  * `table_fp`) belong to it: LM_ERR_MISMATCH "<what>: ..." otherwise. */
+LM_NODISCARD
 lm_status lm_measure_check_owner(const char *what, const lm_graph *graph,
                                  const lm_entries *entries,
                                  const char *table_fp);
@@ -97,17 +103,20 @@ lm_act lm_measure_end_act(const lm_graph *graph, size_t st, size_t end);
 
 /* A validated copy of `graph` with input height x width (graph's own when
  * 0); LM_ERR_VALIDATION when the graph refuses that size. */
+LM_NODISCARD
 lm_status lm_measure_resized_graph(lm_graph **out, const lm_graph *graph,
                                    int64_t height, int64_t width);
 
 /* Check a resumed table's provenance integer: 0 in the table (unset) or
  * equal. LM_ERR_MISMATCH naming the field and both values otherwise. */
+LM_NODISCARD
 lm_status lm_measure_same_int(const char *what, int64_t have, int64_t want);
 
 /* With the built-in timer: profile the original network at the table's
  * shape (height x width; 0: the graph's own), batch and threads, and store
  * its fixed cost and, when every original entry is in the table, the
  * in-network calibration of each stage (network.c). */
+LM_NODISCARD
 lm_status lm_measure_network(lm_table *table, const lm_graph *graph,
                              const lm_entries *entries,
                              const lm_measure_options *o, int64_t height,

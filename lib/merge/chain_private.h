@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/merge.h"
 
 /* One chain state as a map from the chain input x:
@@ -43,6 +44,7 @@ size_t lm_kstate_weight_count(int64_t channels, int64_t in, int64_t kernel,
                               int depthwise);
 
 /* Allocate a zeroed state; LM_ERR_NOMEM / LM_ERR_UNSUPPORTED (too large). */
+LM_NODISCARD
 lm_status lm_kstate_alloc(lm_kstate *s, int64_t channels, int64_t in,
                           int64_t kernel, int64_t stride, int depthwise);
 
@@ -50,17 +52,20 @@ void lm_kstate_free(lm_kstate *s);
 
 /* out = conv applied after `prev`. The caller has checked the channels and
  * that a conv with kernel > 1 does not follow a strided state. */
+LM_NODISCARD
 lm_status lm_kstate_compose(lm_kstate *out, const lm_kstate *prev,
                             const lm_kconv *conv, int64_t chain_in);
 
 /* dst += src placed at the centre of dst's kernel; same channels and
  * stride, src's kernel no larger. dst becomes dense when src is dense. */
+LM_NODISCARD
 lm_status lm_kstate_add_centred(lm_kstate *dst, const lm_kstate *src,
                                 int64_t chain_in);
 
 /* Widen n floats to a fresh double array, checking each is finite; on a
  * non-finite value sets *bad to its index and returns LM_ERR_VALUE
  * without a message. */
+LM_NODISCARD
 lm_status lm_widen(double **out, const float *v, size_t n, size_t *bad);
 
 /* The current (last) state of a chain. */

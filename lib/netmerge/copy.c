@@ -4,23 +4,24 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
 
 lm_status lm_nm_copy_tensor(lm_weights *dst, const lm_weights *src,
                             const char *name, const char *suffix)
 {
-    char full[1024];
-    if (snprintf(full, sizeof full, "%s%s", name, suffix) >= (int)sizeof full)
-        return lm_err(LM_ERR_INVALID_ARG, "tensor name '%s%s' is too long",
-                      name, suffix);
+    lm_strbuf full = LM_STRBUF_INIT("tensor name");
     int64_t dims[8];
     size_t ndim = 0, n = 0;
     const float *data = NULL;
-    lm_status st = lm_weights_shape(&ndim, dims, 8, src, full);
+    lm_status st = lm_strbuf_setf(&full, "%s%s", name, suffix);
     if (st == LM_OK)
-        st = lm_weights_data_f32(&data, &n, src, full);
+        st = lm_weights_shape(&ndim, dims, 8, src, full.s);
     if (st == LM_OK)
-        st = lm_weights_set_f32(dst, full, dims, ndim, data);
+        st = lm_weights_data_f32(&data, &n, src, full.s);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(dst, full.s, dims, ndim, data);
+    lm_strbuf_free(&full);
     return st;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
 #include "graph/graph_query.h"
 #include "plan/plan_query.h"
@@ -34,7 +35,9 @@ static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
     size_t ns = lm_plan_segment_count(plan);
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_plan_segment_bounds(plan, i, &st, &end);
+        lm_status rc = lm_plan_segment_bounds(plan, i, &st, &end);
+        if (rc != LM_OK)
+            return rc;
         int any = 0;
         for (size_t c = st + 1; c <= end; c++)
             any |= lm_plan_keeps_conv(plan, c);
@@ -55,7 +58,9 @@ static lm_status check_skips(const nm *m)
         if (lm_plan_fuses_skip(m->plan, k) || lm_plan_drops_skip(m->plan, k))
             continue;
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(&si, m->g, k);
+        lm_status st = lm_graph_skip_info(&si, m->g, k);
+        if (st != LM_OK)
+            return st;
         if (m->newpos[si.source] == SIZE_MAX ||
             m->newpos[si.target] == SIZE_MAX)
             return lm_err(LM_ERR_INVALID_ARG, "lm_graph_merge: skip %zu "
@@ -77,16 +82,19 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
     int64_t k = lm_chain_kernel(ch), out = lm_chain_out_channels(ch);
     int64_t wshape[4] = {out, lm_chain_in_channels(ch) / lm_chain_groups(ch),
                          k, k};
-    char full[1024];
+    lm_strbuf full = LM_STRBUF_INIT("merged tensor name");
     lm_status st = lm_chain_weight(wt, nw, ch);
     if (st == LM_OK)
         st = lm_chain_bias(b, nb, ch);
-    snprintf(full, sizeof full, "%s.weight", name);
     if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full, wshape, 4, wt);
-    snprintf(full, sizeof full, "%s.bias", name);
+        st = lm_strbuf_setf(&full, "%s.weight", name);
     if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full, &out, 1, b);
+        st = lm_weights_set_f32(m->ow, full.s, wshape, 4, wt);
+    if (st == LM_OK)
+        st = lm_strbuf_setf(&full, "%s.bias", name);
+    if (st == LM_OK)
+        st = lm_weights_set_f32(m->ow, full.s, &out, 1, b);
+    lm_strbuf_free(&full);
     free(wt);
     free(b);
     return st;
@@ -101,15 +109,15 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
     if (rc != LM_OK)
         return rc;
     lm_conv_info ci = {.size = sizeof ci};
-    lm_graph_conv_info(&ci, m->g, end);
-    char name[256];
-    if (end - st == 1 && ci.name)
-        snprintf(name, sizeof name, "%s", ci.name);
-    else
-        snprintf(name, sizeof name, "merged.%zu_%zu", st, end);
+    lm_strbuf name = LM_STRBUF_INIT("merged conv name");
+    rc = lm_graph_conv_info(&ci, m->g, end);
+    if (rc == LM_OK && end - st == 1 && ci.name)
+        rc = lm_strbuf_setf(&name, "%s", ci.name);
+    else if (rc == LM_OK)
+        rc = lm_strbuf_setf(&name, "merged.%zu_%zu", st, end);
     size_t q = i + 1;
     lm_conv_desc merged = {.size = sizeof merged,
-                           .name = name,
+                           .name = lm_strbuf_str(&name),
                            .in_channels = lm_chain_in_channels(ch),
                            .out_channels = lm_chain_out_channels(ch),
                            .kernel = lm_chain_kernel(ch),
@@ -117,9 +125,11 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
                            .padding = lm_chain_padding(ch),
                            .groups = lm_chain_groups(ch),
                            .has_bias = 1};
-    rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
     if (rc == LM_OK)
-        rc = write_merged(m, ch, name);
+        rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
+    if (rc == LM_OK)
+        rc = write_merged(m, ch, name.s);
+    lm_strbuf_free(&name);
     lm_chain_destroy(ch);
     if (rc == LM_OK && lm_graph_position_barrier(m->g, end))
         rc = lm_graph_set_barrier(m->out, q, 1);
@@ -168,10 +178,12 @@ static lm_status build(nm *m)
     lm_status st = lm_graph_create(&m->out, c, h, w);
     if (st == LM_OK)
         st = lm_weights_create(&m->ow);
-    char name[512];
-    snprintf(name, sizeof name, "%s-merged", lm_graph_name(m->g));
+    lm_strbuf name = LM_STRBUF_INIT("merged graph name");
     if (st == LM_OK)
-        st = lm_graph_set_name(m->out, name);
+        st = lm_strbuf_setf(&name, "%s-merged", lm_graph_name(m->g));
+    if (st == LM_OK)
+        st = lm_graph_set_name(m->out, name.s);
+    lm_strbuf_free(&name);
     if (st == LM_OK)
         st = lm_graph_set_nonlinearity(m->out, lm_graph_nonlinearity(m->g));
     if (st == LM_OK)
@@ -181,8 +193,9 @@ static lm_status build(nm *m)
     size_t nseg = lm_plan_segment_count(m->plan);
     for (size_t i = 0; i < nseg && st == LM_OK; i++) {
         size_t s0 = 0, s1 = 0;
-        lm_plan_segment_bounds(m->plan, i, &s0, &s1);
-        st = add_segment(m, i, s0, s1);
+        st = lm_plan_segment_bounds(m->plan, i, &s0, &s1);
+        if (st == LM_OK)
+            st = add_segment(m, i, s0, s1);
     }
     size_t nk = lm_graph_skip_count(m->g);
     for (size_t k = 0; k < nk && st == LM_OK; k++)
@@ -209,7 +222,9 @@ static lm_status boundary_map(nm *m)
     m->newpos[0] = 0;
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
-        lm_plan_segment_bounds(m->plan, i, &st, &end);
+        lm_status rc = lm_plan_segment_bounds(m->plan, i, &st, &end);
+        if (rc != LM_OK)
+            return rc;
         m->newpos[end] = i + 1;
     }
     return LM_OK;

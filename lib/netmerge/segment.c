@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "netmerge/netmerge_internal.h"
 #include "plan/plan_query.h"
 #include "graph/graph_query.h"
@@ -22,16 +23,16 @@ typedef struct seg {
 static lm_status tensor(const lm_weights *w, const char *name,
                         const char *suffix, size_t expect, const float **out)
 {
-    char full[1024];
-    snprintf(full, sizeof full, "%s%s", name ? name : "", suffix);
+    lm_strbuf full = LM_STRBUF_INIT("tensor name");
     size_t n = 0;
-    lm_status st = lm_weights_data_f32(out, &n, w, full);
-    if (st != LM_OK)
-        return st;
-    if (n != expect)
-        return lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
-                      "expected", full, n, expect);
-    return LM_OK;
+    lm_status st = lm_strbuf_setf(&full, "%s%s", name ? name : "", suffix);
+    if (st == LM_OK)
+        st = lm_weights_data_f32(out, &n, w, full.s);
+    if (st == LM_OK && n != expect)
+        st = lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
+                    "expected", full.s, n, expect);
+    lm_strbuf_free(&full);
+    return st;
 }
 
 typedef struct bn_view {
@@ -157,29 +158,38 @@ static lm_status push_skip(seg *s, size_t k)
     return LM_OK;
 }
 
-/* Indices of the fused skips into position c, in graph order. */
-static size_t skips_into(const seg *s, size_t c, size_t k0)
+/* The first fused skip into position c from index k0 on, in graph order,
+ * in *next (SIZE_MAX when there is none). */
+static lm_status skips_into(const seg *s, size_t c, size_t k0, size_t *next)
 {
     size_t ns = lm_graph_skip_count(s->g);
+    *next = SIZE_MAX;
     for (size_t k = k0; k < ns; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(&si, s->g, k);
-        if (si.target == c && lm_plan_fuses_skip(s->plan, k))
-            return k;
+        lm_status st = lm_graph_skip_info(&si, s->g, k);
+        if (st != LM_OK)
+            return st;
+        if (si.target == c && lm_plan_fuses_skip(s->plan, k)) {
+            *next = k;
+            break;
+        }
     }
-    return SIZE_MAX;
+    return LM_OK;
 }
 
 static lm_status push_position(seg *s, size_t c)
 {
-    lm_status st = LM_OK;
-    size_t k = skips_into(s, c, 0);
-    if (lm_plan_keeps_conv(s->plan, c))
+    size_t k = SIZE_MAX;
+    lm_status st = skips_into(s, c, 0, &k);
+    if (st == LM_OK && lm_plan_keeps_conv(s->plan, c))
         st = push_conv(s, c);
-    else if (k != SIZE_MAX)
+    else if (st == LM_OK && k != SIZE_MAX)
         st = push_identity_step(s);
-    for (; k != SIZE_MAX && st == LM_OK; k = skips_into(s, c, k + 1))
+    while (st == LM_OK && k != SIZE_MAX) {
         st = push_skip(s, k);
+        if (st == LM_OK)
+            st = skips_into(s, c, k + 1, &k);
+    }
     s->step_of[c - s->st] = lm_chain_step_count(s->chain);
     if (st != LM_OK)
         return lm_err_prefix(st, "position %zu: ", c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "layermerge/engine.h"
 #include "netmerge/netmerge_internal.h"
 
@@ -67,11 +68,14 @@ lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
                                 uint64_t seed)
 {
     if (!graph || !weights || !plan || !merged || !merged_weights ||
-        !deviation || deviation->size < sizeof deviation->size || batch == 0)
+        batch == 0)
         return lm_err(LM_ERR_INVALID_ARG, "lm_graph_verify_merge: NULL "
-                      "argument, deviation->size not set, or batch 0");
+                      "argument or batch 0");
+    lm_status st = lm_sized_check(deviation, "lm_graph_verify_merge");
+    if (st != LM_OK)
+        return st;
     lm_engine *a = NULL, *b = NULL;
-    lm_status st = lm_engine_create(&a, graph, weights, batch);
+    st = lm_engine_create(&a, graph, weights, batch);
     if (st == LM_OK)
         st = lm_engine_configure_plan(a, plan);
     if (st == LM_OK) {
@@ -79,13 +83,12 @@ lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
         if (st != LM_OK)
             st = lm_err_prefix(st, "lm_graph_verify_merge: merged network: ");
     }
-    lm_merge_deviation full = {.size = deviation->size};
+    lm_merge_deviation full = {.size = sizeof full};
     if (st == LM_OK)
         st = run_both(a, b, seed, &full.max_abs, &full.max_rel);
     if (st == LM_OK)
-        memcpy(deviation, &full, deviation->size < sizeof full
-                                     ? deviation->size
-                                     : sizeof full);
+        st = lm_sized_copy(deviation, &full, sizeof full,
+                           "lm_graph_verify_merge");
     lm_engine_destroy(a);
     lm_engine_destroy(b);
     return st;

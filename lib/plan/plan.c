@@ -91,7 +91,9 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
     size_t first = 0;
     for (size_t c = st + 1; c <= end; c++) {
         lm_conv_info ci = {.size = sizeof ci};
-        lm_graph_conv_info(&ci, g, c);
+        lm_status rc = lm_graph_conv_info(&ci, g, c);
+        if (rc != LM_OK)
+            return rc;
         if (!p->kept[c - 1]) {
             if (conv_irreducible(&ci))
                 return lm_err(LM_ERR_INVALID_ARG,
@@ -131,11 +133,13 @@ static void plan_activations(lm_plan *p, const lm_graph *g)
     }
 }
 
-static void plan_skips(lm_plan *p, const lm_graph *g)
+static lm_status plan_skips(lm_plan *p, const lm_graph *g)
 {
     for (size_t k = 0; k < p->n_skips; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(&si, g, k);
+        lm_status rc = lm_graph_skip_info(&si, g, k);
+        if (rc != LM_OK)
+            return rc;
         p->skip_src[k] = si.source;
         p->skip_dst[k] = si.target;
         for (size_t i = 0; i + 1 < p->n_bounds; i++) {
@@ -151,6 +155,7 @@ static void plan_skips(lm_plan *p, const lm_graph *g)
                 p->skip_fused[k] = 1;
         }
     }
+    return LM_OK;
 }
 
 /* The validity test wants the barrier flags and skip spans as arrays. */
@@ -169,7 +174,14 @@ static lm_status graph_topology(const lm_graph *g, unsigned char **barrier,
         (*barrier)[q] = (unsigned char)lm_graph_position_barrier(g, q);
     for (size_t k = 0; k < ns; k++) {
         lm_skip_info si = {.size = sizeof si};
-        lm_graph_skip_info(&si, g, k);
+        lm_status st = lm_graph_skip_info(&si, g, k);
+        if (st != LM_OK) {
+            free(*barrier);
+            free(*spans);
+            *barrier = NULL;
+            *spans = NULL;
+            return st;
+        }
         (*spans)[k].s = si.source;
         (*spans)[k].t = si.target;
     }
@@ -210,12 +222,14 @@ lm_status lm_plan_create_for_segments(lm_plan **out, const lm_graph *graph,
         p->kept[c - 1] = kept ? (kept[c - 1] != 0) : 1;
     for (size_t i = 0; i + 1 < n_bounds && st == LM_OK; i++)
         st = plan_segment(p, graph, bounds[i], bounds[i + 1]);
+    if (st == LM_OK) {
+        plan_activations(p, graph);
+        st = plan_skips(p, graph);
+    }
     if (st != LM_OK) {
         lm_plan_destroy(p);
         return st;
     }
-    plan_activations(p, graph);
-    plan_skips(p, graph);
     *out = p;
     return LM_OK;
 }

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/plan.h"
 
+LM_NODISCARD
 lm_status lm_plan_segment_bounds(const lm_plan *p, size_t index, size_t *st,
                                  size_t *end);
 int lm_plan_keeps_conv(const lm_plan *p, size_t conv);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "plan/plan_internal.h"
 #include "plan/plan_query.h"
 
@@ -59,28 +60,12 @@ int lm_plan_drops_skip(const lm_plan *p, size_t skip)
     return p && skip < p->n_skips && p->skip_dropped[skip];
 }
 
-/* Copy a full record into the caller's, which may be an older, smaller
- * version: only its first `size` bytes are written. */
-static lm_status copy_out(void *dst, const void *full, size_t full_size,
-                          const char *fn)
-{
-    size_t size = 0;
-    if (dst)
-        memcpy(&size, dst, sizeof size);
-    if (!dst || size < sizeof size)
-        return lm_err(LM_ERR_INVALID_ARG, "%s: NULL record or size not set",
-                      fn);
-    memcpy((char *)dst + sizeof size, (const char *)full + sizeof size,
-           (size < full_size ? size : full_size) - sizeof size);
-    return LM_OK;
-}
-
 lm_status lm_plan_segment_info(lm_plan_segment *info, const lm_plan *p,
                                size_t index)
 {
     lm_plan_segment full = {.size = sizeof full};
     lm_status st = lm_plan_segment_bounds(p, index, &full.st, &full.end);
-    return st == LM_OK ? copy_out(info, &full, sizeof full,
+    return st == LM_OK ? lm_sized_copy(info, &full, sizeof full,
                                   "lm_plan_segment_info")
                        : st;
 }
@@ -92,7 +77,7 @@ lm_status lm_plan_conv_info(lm_plan_conv *info, const lm_plan *p, size_t conv)
                       "of range 1..%zu", conv, lm_plan_conv_count(p));
     lm_plan_conv full = {.size = sizeof full, .kept = p->kept[conv - 1],
                          .padding = p->padding[conv - 1]};
-    return copy_out(info, &full, sizeof full, "lm_plan_conv_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_conv_info");
 }
 
 lm_status lm_plan_position_info(lm_plan_position *info, const lm_plan *p,
@@ -104,7 +89,7 @@ lm_status lm_plan_position_info(lm_plan_position *info, const lm_plan *p,
                       lm_plan_conv_count(p));
     lm_plan_position full = {.size = sizeof full,
                              .activation = p->act[position]};
-    return copy_out(info, &full, sizeof full, "lm_plan_position_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_position_info");
 }
 
 lm_status lm_plan_skip_info(lm_plan_skip *info, const lm_plan *p, size_t skip)
@@ -115,5 +100,5 @@ lm_status lm_plan_skip_info(lm_plan_skip *info, const lm_plan *p, size_t skip)
     lm_plan_skip full = {.size = sizeof full,
                          .fused = p->skip_fused[skip],
                          .dropped = p->skip_dropped[skip]};
-    return copy_out(info, &full, sizeof full, "lm_plan_skip_info");
+    return lm_sized_copy(info, &full, sizeof full, "lm_plan_skip_info");
 }

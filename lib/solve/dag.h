@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 #include "solve/discretise.h"
 
@@ -44,6 +45,7 @@ void lm_dag_min_units(size_t n_nodes, const uint8_t *is_source,
  * (the order within one target breaks exact ties) and stay alive as long
  * as the dag. LM_ERR_NOMEM when the table does not fit (the message gives
  * its size). */
+LM_NODISCARD
 lm_status lm_dag_solve(lm_dag *dag, size_t n_nodes, const uint8_t *is_source,
                        const lm_dag_edge *edges, size_t n_edges,
                        int64_t budget, const int64_t *min_units);
@@ -81,6 +83,7 @@ typedef struct lm_dag_job {
  * job->uncovered when no sink is reachable, or naming the smallest
  * feasible budget when the cheapest path does not fit (lm_disc_infeasible);
  * LM_ERR_NOMEM; what lm_dag_solve returns. */
+LM_NODISCARD
 lm_status lm_dag_tabulate(lm_dag *dag, const lm_dag_job *job, int64_t *units);
 
 /* How a solver reads solutions for lm_dag_front: read() fills the
@@ -97,6 +100,7 @@ typedef struct lm_dag_reader {
  * t = 0..budget whose best value (lm_key7) beats every cheaper one, by
  * increasing t, as an array of solutions the caller owns. On failure
  * (LM_ERR_NOMEM, or what read() returns) nothing is left allocated. */
+LM_NODISCARD
 lm_status lm_dag_front(const lm_dag *dag, const uint32_t *sinks,
                        size_t n_sinks, const lm_dag_reader *r, void **out,
                        size_t *n_out);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 
 /* How an entry's latency T becomes units at precision P.
@@ -57,16 +58,19 @@ static inline double lm_key7(double v)
 /* Check the solver options shared by all three solvers. LM_ERR_INVALID_ARG
  * for a precision that is not finite and > 0, LM_ERR_VALUE for a budget
  * that is NaN or infinite. */
+LM_NODISCARD
 lm_status lm_disc_check_options(double precision, double budget,
                                 lm_round_mode mode);
 
 /* Check one item's numbers; `what` names it in the message ("item 3
  * (id 17, segment (2, 5))"). LM_ERR_VALUE for NaN, infinite or negative
  * latency, or NaN or infinite importance. */
+LM_NODISCARD
 lm_status lm_disc_check_item(double latency, double importance,
                              const char *what);
 
 /* Message for an infeasible budget: states the smallest feasible budget. */
+LM_NODISCARD
 lm_status lm_disc_infeasible(double budget, int64_t budget_units,
                              int64_t min_units, double precision,
                              lm_round_mode mode);

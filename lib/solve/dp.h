@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 #include "solve/discretise.h"
 
@@ -51,16 +52,19 @@ typedef struct lm_dp lm_dp;
  * smallest feasible one, which the message states), LM_ERR_NOMEM,
  * LM_ERR_UNSUPPORTED (a budget beyond 2^31 units). *out owned by the
  * caller: lm_dp_destroy. */
+LM_NODISCARD
 lm_status lm_dp_solve(lm_dp **out, const lm_dp_problem *prob);
 void lm_dp_destroy(lm_dp *dp);
 
 /* The optimum within the budget; `out` filled, owned by the caller
  * (lm_dp_solution_clear). LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_dp_best(const lm_dp *dp, lm_dp_solution *out);
 
 /* Every non-dominated (units, importance) pair with units <= B, by
  * increasing units (and importance), each with its solution. *out owned by
  * the caller: lm_dp_front_free. LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_dp_front(const lm_dp *dp, lm_dp_solution **out, size_t *n_out);
 
 void lm_dp_solution_clear(lm_dp_solution *sol);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 #include "solve/discretise.h"
 
@@ -34,6 +35,7 @@ typedef struct lm_k23_cover {
  * caller (lm_k23_covers_free). LM_ERR_INVALID_ARG (st >= end, end beyond
  * LM_K23_MAX_POSITIONS), LM_ERR_VALUE (time or stdev NaN, infinite or
  * negative), LM_ERR_DUPLICATE (a segment twice), LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_k23_opt_time(lm_k23_cover **out, const lm_k23_segment *segs,
                           size_t n);
 void lm_k23_covers_free(lm_k23_cover *covers, size_t n);
@@ -57,6 +59,7 @@ typedef struct lm_k23_row {
  * of range, flag not 0/1), LM_ERR_VALUE (score NaN/infinite),
  * LM_ERR_DUPLICATE, LM_ERR_MISSING (a position p without its default row
  * (p-1, p)), LM_ERR_NOMEM. */
+LM_NODISCARD
 lm_status lm_k23_ext_importance(double *ext, double *mean_out,
                                 const lm_k23_row *raw, size_t n,
                                 size_t n_positions, const uint8_t *nonlinear);
@@ -95,14 +98,17 @@ typedef struct lm_k23 lm_k23;
  * (naming the row), LM_ERR_MISSING (an ext row whose segment has no
  * cover), LM_ERR_INFEASIBLE (message states the smallest feasible budget),
  * LM_ERR_NOMEM, LM_ERR_UNSUPPORTED. */
+LM_NODISCARD
 lm_status lm_k23_run(lm_k23 **out, const lm_k23_problem *prob);
 void lm_k23_destroy(lm_k23 *k);
 
 /* The optimum: the better of a = 0 and a = 1 at (B, N) by the tie rule,
  * a = 0 on a full tie. Caller owns *out (lm_k23_solution_clear). */
+LM_NODISCARD
 lm_status lm_k23_best(const lm_k23 *k, lm_k23_solution *out);
 
 /* The Pareto front over both end states, by increasing units. */
+LM_NODISCARD
 lm_status lm_k23_front(const lm_k23 *k, lm_k23_solution **out, size_t *n);
 
 void lm_k23_solution_clear(lm_k23_solution *sol);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/status.h"
 #include "solve/discretise.h"
 
@@ -41,6 +42,7 @@ typedef struct lm_ks_solution {
  * (naming the item), LM_ERR_INFEASIBLE (required items alone exceed the
  * budget; the message states their sum), LM_ERR_NOMEM,
  * LM_ERR_UNSUPPORTED. *out owned by the caller (lm_ks_solution_clear). */
+LM_NODISCARD
 lm_status lm_ks_solve(lm_ks_solution *out, const lm_ks_problem *prob);
 void lm_ks_solution_clear(lm_ks_solution *sol);
 

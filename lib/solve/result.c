@@ -116,22 +116,21 @@ const char *lm_result_fingerprint(const lm_result *r)
     return r ? r->fingerprint : "";
 }
 
-/* The record is copied up to info->size bytes: a caller built against an
- * older, smaller record gets the fields it knows. */
+/* The record is copied within info->size bytes (lm_sized_copy): a caller
+ * built against an older, smaller record gets the fields it knows. */
 lm_status lm_result_segment_info(lm_result_segment *info, const lm_result *r,
                                  size_t index)
 {
-    if (!r || !info || info->size < sizeof info->size)
+    if (!r)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_result_segment_info: NULL argument "
-                      "or size too small");
+                      "lm_result_segment_info: NULL result");
     if (index >= r->n_segs)
         return lm_err(LM_ERR_INVALID_ARG,
                       "lm_result_segment_info: segment %zu out "
                       "of range (%zu segments)",
                       index, r->n_segs);
     const lm_rseg *s = &r->segs[index];
-    lm_result_segment full = {.size = info->size,
+    lm_result_segment full = {.size = sizeof full,
                               .st = s->st,
                               .end = s->end,
                               .entry = s->entry,
@@ -143,9 +142,7 @@ lm_status lm_result_segment_info(lm_result_segment *info, const lm_result *r,
                               .importance = s->importance,
                               .n_kept = s->n_kept,
                               .kept = s->kept};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_segment_info");
 }
 
 static int flag(const lm_result *r, size_t p, uint8_t f)
@@ -171,38 +168,34 @@ int lm_result_boundary_at(const lm_result *r, size_t position)
 lm_status lm_result_conv_info(lm_result_conv *info, const lm_result *r,
                               size_t conv)
 {
-    if (!r || !info || info->size < sizeof info->size)
+    if (!r)
         return lm_err(LM_ERR_INVALID_ARG, "lm_result_conv_info: NULL "
-                      "argument or size not set");
+                      "result");
     if (conv < 1 || conv > r->n_convs)
         return lm_err(LM_ERR_INVALID_ARG, "lm_result_conv_info: conv %zu out "
                       "of range 1..%zu", conv, r->n_convs);
-    lm_result_conv full = {.size = info->size,
+    lm_result_conv full = {.size = sizeof full,
                            .kept = flag(r, conv, LM_RF_CONV)};
     for (size_t i = 0; i < r->n_segs; i++)
         if (r->segs[i].st < conv && conv <= r->segs[i].end)
             full.segment = i;
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_conv_info");
 }
 
 lm_status lm_result_position_info(lm_result_position *info,
                                   const lm_result *r, size_t position)
 {
-    if (!r || !info || info->size < sizeof info->size)
+    if (!r)
         return lm_err(LM_ERR_INVALID_ARG, "lm_result_position_info: NULL "
-                      "argument or size not set");
+                      "result");
     if (position < 1 || position > r->n_convs)
         return lm_err(LM_ERR_INVALID_ARG, "lm_result_position_info: position "
                       "%zu out of range 1..%zu", position, r->n_convs);
     lm_result_position full = {
-        .size = info->size,
+        .size = sizeof full,
         .is_boundary = flag(r, position, LM_RF_BOUNDARY),
         .activation_kept = flag(r, position, LM_RF_ACT)};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_result_position_info");
 }
 
 void lm_front_destroy(lm_front *f)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/solver.h"
 
 typedef struct lm_rseg {
@@ -38,14 +39,17 @@ struct lm_front {
 };
 
 /* A zeroed result with room for n_segs segments and the flags. */
+LM_NODISCARD
 lm_status lm_result_new(lm_result **out, lm_method method, size_t n_convs,
                         size_t n_segs, const char *fingerprint);
 /* Copy `n` kept convs into segment s. */
+LM_NODISCARD
 lm_status lm_rseg_set_kept(lm_rseg *s, const size_t *kept, size_t n);
 /* Set kept-conv flags from the segments and boundary flags at their ends. */
 void lm_result_mark_segments(lm_result *r);
 /* Check that the segments partition 0..N in order; the message names the
  * first segment at fault. LM_ERR_INVALID_ARG. */
+LM_NODISCARD
 lm_status lm_result_check_partition(const lm_result *r);
 
 #endif

@@ -260,7 +260,7 @@ static lm_status explain(const run_ctx *c, lm_status st)
 lm_status lm_solver_run(lm_result **out, const lm_solver *s,
                         const lm_solve_options *o)
 {
-    run_ctx c;
+    run_ctx c = {0};
     lm_status st = start(&c, s, o, out);
     if (st != LM_OK)
         return st;
@@ -340,7 +340,7 @@ static lm_status k23_front(const run_ctx *c, lm_front **out)
 lm_status lm_solver_run_front(lm_front **out, const lm_solver *s,
                               const lm_solve_options *o)
 {
-    run_ctx c;
+    run_ctx c = {0};
     lm_status st = start(&c, s, o, out);
     if (st != LM_OK)
         return st;

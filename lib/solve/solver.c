@@ -159,7 +159,9 @@ static lm_status alloc_items(lm_solver *s, const lm_entries *e)
     size_t n = lm_entries_count(e), n_kept = 0;
     for (size_t id = 0; id < n; id++) {
         lm_entry_info in = {.size = sizeof in};
-        lm_entries_entry_info(&in, e, id);
+        lm_status st = lm_entries_entry_info(&in, e, id);
+        if (st != LM_OK)
+            return st;
         n_kept += in.n_kept;
     }
     s->n_items = n;

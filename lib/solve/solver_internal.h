@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/solver.h"
 #include "solve/dp.h"
 #include "solve/kim23.h"
@@ -54,6 +55,7 @@ struct lm_solver {
 };
 
 /* A zeroed solver of `family` for n_convs convs (nonlinear allocated). */
+LM_NODISCARD
 lm_status lm_solver_alloc(lm_solver **out, lm_method family, size_t n_convs,
                           const char *fingerprint);
 

@@ -232,19 +232,17 @@ lm_status lm_table_get_tkey(const lm_table *t, const lm_tkey *key,
 lm_status lm_table_record_info(lm_table_record *rec, const lm_table *t,
                                size_t index)
 {
-    if (!t || !rec || rec->size < sizeof rec->size || index >= t->n)
-        return lm_err(LM_ERR_INVALID_ARG, "table record %zu: NULL argument, "
-                      "index out of range or size too small", index);
+    if (!t || index >= t->n)
+        return lm_err(LM_ERR_INVALID_ARG, "table record %zu: NULL table or "
+                      "index out of range", index);
     const lm_trec *r = &t->recs[index];
     lm_table_record full = {
-        .size = rec->size, .id = r->id, .st = r->key.st, .end = r->key.end,
+        .size = sizeof full, .id = r->id, .st = r->key.st, .end = r->key.end,
         .kernel = r->key.kernel, .stride = r->key.stride,
         .depthwise = r->key.dw, .value = r->value, .extra = r->extra,
         .note = r->note ? r->note : "", .passes = r->n_passes,
         .spread = lm_trec_spread(r), .noisy = r->noisy};
-    size_t n = rec->size < sizeof full ? rec->size : sizeof full;
-    memcpy(rec, &full, n);
-    return LM_OK;
+    return lm_sized_copy(rec, &full, sizeof full, "table record");
 }
 
 static int text_index(lm_table_text_field field)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/tables.h"
 
 #define LM_TABLE_N_TEXT 4
@@ -57,6 +58,7 @@ typedef struct lm_table {
 
 
 /* ---- table.c: the store ---- */
+LM_NODISCARD
 lm_status lm_table_new(lm_table **out, lm_table_kind kind,
                        const char *fingerprint, lm_importance_metric metric);
 void lm_table_free(lm_table *t);
@@ -64,42 +66,53 @@ lm_tkey lm_tkey_make(size_t st, size_t end, int64_t kernel, int64_t stride,
                      int dw);
 /* "(st 0, end 2, K 5, stride 1, dw 0)" into buf[LM_TABLE_KEYBUF]. */
 const char *lm_tkey_str(char *buf, const lm_tkey *key);
+LM_NODISCARD
 lm_status lm_tkey_check(const lm_tkey *key);
 /* Index of the record holding `key`, or -1. */
 long lm_table_find(const lm_table *t, const lm_tkey *key);
 /* LM_ERR_VALUE naming the key (and id when >= 0) for a bad pair. */
+LM_NODISCARD
 lm_status lm_table_check_values(const lm_table *t, const lm_tkey *key,
                                 int64_t id, double value, double extra);
 /* Insert or replace; `note` is copied (NULL keeps no note). Values are
  * checked. *index (may be NULL) gets the record's index. */
+LM_NODISCARD
 lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
                        double value, double extra, const char *note,
                        size_t *index);
 /* The value of `key`; an absent identity key of a latency table reads 0. */
+LM_NODISCARD
 lm_status lm_table_get_tkey(const lm_table *t, const lm_tkey *key,
                             double *value, double *extra);
 /* Append one pass median to record `index`: its value becomes the median
  * of its passes, its stdev `stdev` of this pass; `noisy` is cleared. */
+LM_NODISCARD
 lm_status lm_table_add_pass(lm_table *t, size_t index, double ms,
                             double stdev);
 /* Replace record `index`'s pass medians (copied) and noisy flag, as a
  * file or a shard holds them; its value is left as it is. */
+LM_NODISCARD
 lm_status lm_table_set_passes(lm_table *t, size_t index, const double *ms,
                               size_t n, int noisy);
 /* Relative spread of a record's passes, (max - min) / value, leaving out
  * the slowest pass from three passes on; 0 for fewer than two. */
 double lm_trec_spread(const lm_trec *r);
 /* Replace the stage calibration (copied). */
+LM_NODISCARD
 lm_status lm_table_set_stages(lm_table *t, const lm_tstage *stages,
                               size_t n);
 /* Copy fingerprint-independent provenance (texts, ints, metric). */
+LM_NODISCARD
 lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src);
 
 /* ---- entry.c: access through an lm_entries ---- */
+LM_NODISCARD
 lm_status lm_table_entry_key(const lm_entries *e, size_t id, lm_tkey *key);
+LM_NODISCARD
 lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
                              double value, double extra);
 /* Key of the conv merging every conv of segment (st, end). */
+LM_NODISCARD
 lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                                  lm_tkey *key);
 
@@ -117,6 +130,7 @@ static inline lm_entry_key lm_tkey_public(const lm_tkey *key)
 /* A public key record as a store key: LM_ERR_INVALID_ARG for NULL or a
  * record too small to hold its fields; the key's ranges are checked when
  * it is stored (lm_tkey_check). */
+LM_NODISCARD
 lm_status lm_tkey_from_public(lm_tkey *key, const lm_entry_key *pub);
 
 #endif

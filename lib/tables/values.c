@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "tables/table.h"
 
 /* ---- names ------------------------------------------------------------- */
@@ -296,8 +297,7 @@ lm_status lm_table_network_info(lm_table_network *info, const lm_table *t)
                              .fixed_stdev = t->fixed_stdev,
                              .measured_ms = t->measured_ms,
                              .stage_count = t->n_stages};
-    memcpy(info, &full, info->size < sizeof full ? info->size : sizeof full);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_table_network_info");
 }
 
 lm_status lm_table_stage_info(lm_table_stage *info, const lm_table *t,
@@ -312,8 +312,7 @@ lm_status lm_table_stage_info(lm_table_stage *info, const lm_table *t,
         .size = info->size, .st = s->st, .end = s->end,
         .alone_ms = s->alone_ms, .in_network_ms = s->in_network_ms,
         .ratio = s->alone_ms > 0.0 ? s->in_network_ms / s->alone_ms : 0.0};
-    memcpy(info, &full, info->size < sizeof full ? info->size : sizeof full);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_table_stage_info");
 }
 
 lm_status lm_table_set_fixed_cost(lm_table *t, double ms, double stdev)

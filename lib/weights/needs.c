@@ -8,29 +8,27 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "graph/graph_query.h"
 
 typedef struct walk {
     lm_wneed_fn fn;
     void *userdata;
     char owner[128];
+    lm_strbuf name; /* the tensor name being emitted */
 } walk;
 
 static lm_status emit(walk *wk, const char *module, const char *suffix,
                       lm_wrole role, size_t ndim, const int64_t *shape,
                       int64_t fan_in)
 {
-    size_t len = strlen(module) + strlen(suffix) + 1;
-    char *name = malloc(len);
-    if (!name)
-        return lm_err_nomem();
-    snprintf(name, len, "%s%s", module, suffix);
-    lm_wneed need = {.owner = wk->owner, .tensor = name, .role = role,
-                     .ndim = ndim, .fan_in = fan_in};
+    lm_status st = lm_strbuf_setf(&wk->name, "%s%s", module, suffix);
+    if (st != LM_OK)
+        return st;
+    lm_wneed need = {.owner = wk->owner, .tensor = lm_strbuf_str(&wk->name),
+                     .role = role, .ndim = ndim, .fan_in = fan_in};
     memcpy(need.shape, shape, ndim * sizeof *shape);
-    lm_status st = wk->fn(&need, wk->userdata);
-    free(name);
-    return st;
+    return wk->fn(&need, wk->userdata);
 }
 
 static lm_status need_name(const walk *wk, const char *name, const char *what)
@@ -162,7 +160,8 @@ lm_status lm_wneeds_each(const lm_graph *g, lm_wneed_fn fn, void *userdata)
         return lm_err(LM_ERR_INVALID_ARG, "NULL graph");
     if (!lm_graph_is_valid(g))
         return lm_err(LM_ERR_STATE, "graph not validated");
-    walk wk = {.fn = fn, .userdata = userdata};
+    walk wk = {.fn = fn, .userdata = userdata,
+               .name = LM_STRBUF_INIT("tensor name")};
     lm_status st = walk_layers(&wk, g, LM_SITE_STEM, 0, "stem");
     if (st == LM_OK)
         st = walk_trunk(&wk, g);
@@ -170,5 +169,6 @@ lm_status lm_wneeds_each(const lm_graph *g, lm_wneed_fn fn, void *userdata)
         st = walk_skips(&wk, g);
     if (st == LM_OK)
         st = walk_layers(&wk, g, LM_SITE_HEAD, 0, "head");
+    lm_strbuf_free(&wk.name);
     return st;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/attr.h"
 #include "layermerge/graph.h"
 #include "layermerge/status.h"
 
@@ -34,6 +35,7 @@ typedef lm_status (*lm_wneed_fn)(const lm_wneed *need, void *userdata);
  * status other than LM_OK. LM_ERR_INVALID_ARG (NULL graph), LM_ERR_STATE
  * (not validated), LM_ERR_NOT_FOUND (a layer needing tensors is unnamed),
  * LM_ERR_NOMEM, or what `fn` returns. */
+LM_NODISCARD
 lm_status lm_wneeds_each(const lm_graph *graph, lm_wneed_fn fn,
                          void *userdata);
 

@@ -115,19 +115,17 @@ size_t lm_weights_tensor_count(const lm_weights *w)
 lm_status lm_weights_tensor_info(lm_tensor_info *info, const lm_weights *w,
                                  size_t index)
 {
-    if (!w || !info || info->size < sizeof info->size || index >= w->n)
+    if (!w || index >= w->n)
         return lm_err(LM_ERR_INVALID_ARG, "lm_weights_tensor_info: NULL "
-                      "argument, size not set, or tensor %zu out of range "
-                      "(%zu tensors)", index, w ? w->n : 0);
+                      "store, or tensor %zu out of range (%zu tensors)",
+                      index, w ? w->n : 0);
     const lm_wtensor *t = &w->t[index];
-    lm_tensor_info full = {.size = info->size, .name = t->name,
+    lm_tensor_info full = {.size = sizeof full, .name = t->name,
                            .dtype = lm_st_dtype_name(t->dtype),
                            .ndim = t->ndim,
                            .shape = t->ndim ? t->shape : NULL,
                            .numel = t->numel};
-    size_t n = info->size < sizeof full ? info->size : sizeof full;
-    memcpy(info, &full, n);
-    return LM_OK;
+    return lm_sized_copy(info, &full, sizeof full, "lm_weights_tensor_info");
 }
 
 lm_status lm_weights_find(size_t *index, const lm_weights *w, const char *name)
@@ -222,7 +220,8 @@ lm_status lm_weights_data_f32(const float **data, size_t *n,
 
 /* ---- adding and replacing ---------------------------------------------- */
 
-/* Length of the UTF-8 sequence at `s` that libyaml accepts, or 0. */
+/* Length of the UTF-8 sequence at `s` that jansson and libyaml accept, or
+ * 0. */
 static size_t utf8_seq(const unsigned char *s)
 {
     uint32_t c = s[0];

@@ -6,14 +6,16 @@
 #include <stdint.h>
 
 #include "io/safetensors.h"
+#include "core/attr.h"
 #include "layermerge/weights.h"
 
 /* Storage alignment: enough for any SIMD load the engine may use. */
 #define LM_WEIGHTS_ALIGN 64
 
-/* Longest name or metadata key, JSON-escaped: libyaml refuses a mapping
- * key longer than 1024 characters, so a longer one could be written but
- * never read back. */
+/* Longest name or metadata key, JSON-escaped. The reader (jansson) has no
+ * such limit, but builds that read headers with libyaml refuse a mapping
+ * key longer than 1024 characters: the limit keeps every file written
+ * readable by them. */
 #define LM_WEIGHTS_NAME_MAX 1000
 
 typedef struct lm_wtensor {
@@ -43,9 +45,11 @@ void lm_wt_tensor_free(lm_wtensor *t);
 const lm_wtensor *lm_wt_lookup(const lm_weights *w, const char *name,
                                const char *fn);
 
-/* LM_ERR_INVALID_ARG unless `s` is valid UTF-8 that libyaml will read
- * back (no surrogates or U+FFFE/U+FFFF) and, when `limit` is non-zero, at
+/* LM_ERR_INVALID_ARG unless `s` is valid UTF-8 that every reader of the
+ * header reads back (no surrogates; no U+FFFE/U+FFFF, which the libyaml
+ * reader of earlier builds refuses) and, when `limit` is non-zero, at
  * most `limit` bytes once JSON-escaped. `what` names it in the message. */
+LM_NODISCARD
 lm_status lm_wt_check_text(const char *s, const char *what, size_t limit);
 
 /* Sort w->t by name after a bulk fill (names are known to be distinct). */
