@@ -32,8 +32,16 @@ static void compress_usage(FILE *out)
 "  --size S             input resolution for measuring and timing\n"
 "                       (default: the graph's own)\n"
 "  --batch N            batch of latency tables and timing (default 1)\n"
+"  --threads T          OpenBLAS threads for measuring and timing (default 1)\n"
+"  --passes P           passes of the latency measurement (default 3)\n"
+"  --rounds R           rounds of interleaved network timing (default 5)\n"
 "  --reps N             timed repetitions per entry and network (default 10)\n"
 "  --warmup N           untimed runs before each timing (default 2)\n"
+"  --remeasure N        after a solve, time the chosen entries again and,\n"
+"                       if they break the budget, re-solve; at most N times\n"
+"                       (default 2; 0 turns it off)\n"
+"  --calibrate on|off   solve on the latency table scaled to in-network\n"
+"                       cost, stage by stage (default off; docs/measure.md)\n"
 "  --precision P        DP units per millisecond (default 10)\n"
 "  --proxy-batch N      calibration batch of the proxy importance (default 2)\n"
 "  --seed N             seed of the random weights and inputs (default 0)\n"
@@ -45,9 +53,14 @@ static void compress_usage(FILE *out)
 "Files: OUT.latency.yaml and OUT.importance.yaml (measured tables; a\n"
 "re-run resumes them), and per budget R: OUT-rR.result.yaml (the\n"
 "solution), OUT-rR.yaml and OUT-rR.safetensors (the merged network).\n\n"
+"The original and merged networks are timed interleaved: R rounds, each\n"
+"timing every network in an order rotated by one per round.\n\n"
 "The last lines, one per budget, read\n"
-"  budget_ratio=R predicted_ms=P original_ms=O merged_ms=M speedup=S max_rel_error=E\n"
-"where P is the latency table's sum for the solution, O and M are measured.\n"
+"  budget_ratio=R predicted_ms=P original_ms=O merged_ms=M merged_ms_min=A\n"
+"  merged_ms_max=B speedup=S max_rel_error=E threads=T\n"
+"where P is the whole-network prediction (the table's fixed cost plus the\n"
+"chosen entries, re-measured), O and M the medians over the rounds, A and\n"
+"B the merged network's fastest and slowest round, S = O / M.\n"
 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
@@ -55,7 +68,9 @@ typedef struct compress_args {
     const char *graph, *weights, *out, *latency, *importance;
     double ratios[MAX_RATIOS];
     size_t n_ratios;
-    size_t size, batch, reps, warmup, proxy_batch;
+    size_t size, batch, reps, warmup, proxy_batch, threads, passes, rounds;
+    size_t remeasure;
+    int calibrate;
     double precision;
     uint64_t seed;
 } compress_args;
@@ -94,6 +109,11 @@ static int compress_value(const char *opt, const char *val, void *args)
         if (!parse_ratios(val, a))
             return lm_tool_usage_error("compress", "--ratio takes numbers in "
                                        "(0, 1] separated by commas");
+    } else if (!strcmp(opt, "--calibrate")) {
+        if (strcmp(val, "on") && strcmp(val, "off"))
+            return lm_tool_usage_error("compress", "--calibrate takes on or "
+                                       "off");
+        a->calibrate = !strcmp(val, "on");
     } else if (!strcmp(opt, "--precision")) {
         char *end = NULL;
         a->precision = strtod(val, &end);
@@ -107,6 +127,10 @@ static int compress_value(const char *opt, const char *val, void *args)
         else if (!strcmp(opt, "--reps")) a->reps = n;
         else if (!strcmp(opt, "--warmup")) a->warmup = n;
         else if (!strcmp(opt, "--proxy-batch")) a->proxy_batch = n;
+        else if (!strcmp(opt, "--threads")) a->threads = n;
+        else if (!strcmp(opt, "--passes")) a->passes = n;
+        else if (!strcmp(opt, "--rounds")) a->rounds = n;
+        else if (!strcmp(opt, "--remeasure")) a->remeasure = n;
         else a->seed = n;
     }
     return 0;
@@ -129,9 +153,11 @@ static int parse_args(int argc, char **argv, compress_args *a)
     static const char *const valued[] = {
         "-o", "--output", "--ratio", "--latency", "--importance", "--size",
         "--batch", "--reps", "--warmup", "--precision", "--proxy-batch",
-        "--seed", NULL};
+        "--seed", "--threads", "--passes", "--rounds", "--remeasure",
+        "--calibrate", NULL};
     *a = (compress_args){.batch = 1, .reps = 10, .warmup = 2,
-                         .proxy_batch = 2, .precision = 10.0};
+                         .proxy_batch = 2, .precision = 10.0, .threads = 1,
+                         .passes = 3, .rounds = 5, .remeasure = 2};
     parse_ratios("0.7,0.6,0.5", a);
     lm_tool_opts o = {"compress", valued, compress_value, compress_file};
     int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
@@ -141,9 +167,11 @@ static int parse_args(int argc, char **argv, compress_args *a)
         return lm_tool_usage_error("compress", "no graph file given");
     if (!a->out)
         return lm_tool_usage_error("compress", "no output prefix (-o OUT)");
-    if (a->batch == 0 || a->reps == 0 || a->proxy_batch == 0)
-        return lm_tool_usage_error("compress", "--batch, --reps and "
-                                   "--proxy-batch must be at least 1");
+    if (a->batch == 0 || a->reps == 0 || a->proxy_batch == 0 ||
+        a->threads == 0 || a->passes == 0 || a->rounds == 0)
+        return lm_tool_usage_error("compress", "--batch, --reps, "
+                                   "--proxy-batch, --threads, --passes and "
+                                   "--rounds must be at least 1");
     return 0;
 }
 
@@ -153,16 +181,20 @@ typedef struct compress_state {
     lm_weights *weights;
     lm_entries *entries;
     lm_table *latency;
+    lm_table *solve_latency; /* latency, or its calibrated copy */
     lm_table *importance;
     lm_solver *solver;
+    lm_measure_options *measure; /* for re-measuring chosen entries */
     int64_t in_c, in_h, in_w; /* the graph's own input, for saving */
-    double original_ms;
     double original_importance; /* sum over the original single-conv entries */
 } compress_state;
 
 static void state_free(compress_state *s)
 {
     lm_solver_destroy(s->solver);
+    lm_measure_options_destroy(s->measure);
+    if (s->solve_latency != s->latency)
+        lm_table_destroy(s->solve_latency);
     lm_table_destroy(s->importance);
     lm_table_destroy(s->latency);
     lm_entries_destroy(s->entries);
@@ -262,17 +294,36 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
     lm_tool_span span = {.out = path};
     lm_tool_run run = lm_tool_table_run("compress", s->entries, s->latency);
     lm_tool_run_begin(&run, &span);
+    lm_measure_options *o = s->measure;
+    double load0 = lm_tool_load_average();
+    st = lm_measure_options_set_progress(o, lm_tool_progress, &run.bar);
+    if (st == LM_OK)
+        st = lm_table_measure_latency(s->latency, s->graph, s->entries, o);
+    if (st == LM_OK)
+        st = lm_measure_options_set_progress(o, NULL, NULL);
+    if (st == LM_OK)
+        lm_tool_report_passes(s->latency, a->threads, a->passes, load0);
+    return st;
+}
+
+/* The options of every latency measurement of this run: the table's own
+ * and the re-measuring of chosen entries. */
+static lm_status measure_options(compress_state *s, const compress_args *a,
+                                 const char *path)
+{
     lm_measure_options *o = NULL;
-    st = lm_measure_options_create(&o);
+    lm_status st = lm_measure_options_create(&o);
     if (st == LM_OK) st = lm_measure_options_set_batch(o, a->batch);
     if (st == LM_OK) st = lm_measure_options_set_warmup(o, a->warmup);
     if (st == LM_OK) st = lm_measure_options_set_repetitions(o, a->reps);
-    if (st == LM_OK) st = lm_measure_options_set_save_path(o, path);
-    if (st == LM_OK)
-        st = lm_measure_options_set_progress(o, lm_tool_progress, &run.bar);
-    if (st == LM_OK)
-        st = lm_table_measure_latency(s->latency, s->graph, s->entries, o);
-    lm_measure_options_destroy(o);
+    if (st == LM_OK) st = lm_measure_options_set_threads(o, a->threads);
+    if (st == LM_OK) st = lm_measure_options_set_passes(o, a->passes, 1);
+    if (st == LM_OK && !a->latency)
+        st = lm_measure_options_set_save_path(o, path);
+    if (st != LM_OK)
+        lm_measure_options_destroy(o);
+    else
+        s->measure = o;
     return st;
 }
 
@@ -335,24 +386,19 @@ static int result_keeps_conv(const lm_result *r, size_t conv)
     return lm_result_conv_info(&info, r, conv) == LM_OK && info.kept;
 }
 
-static lm_status time_network(const lm_graph *g, const lm_weights *w,
-                              const compress_args *a, double *ms)
-{
-    lm_engine *e = NULL;
-    lm_timing t = {.size = sizeof t};
-    lm_status st = lm_engine_create(&e, g, w, a->batch);
-    if (st == LM_OK)
-        st = lm_engine_time(&t, e, a->warmup, a->reps);
-    *ms = t.median_ms;
-    lm_engine_destroy(e);
-    return st;
-}
+/* One network to time: the original (index 0) or a budget's merge. */
+typedef struct timed_net {
+    lm_engine *engine;
+    double rounds_ms[64];
+    double median_ms, min_ms, max_ms;
+} timed_net;
 
 /* One budget's outcome, for the summary. */
 typedef struct budget_row {
-    double ratio, budget_ms, predicted_ms, merged_ms, importance;
-    double max_abs, max_rel, merge_s;
-    size_t segments, convs_after, pruned;
+    double ratio, budget_ms, solver_ms, predicted_ms, importance;
+    double max_abs, max_rel, merge_s, ratio_median;
+    size_t segments, convs_after, pruned, resolves;
+    timed_net net;
 } budget_row;
 
 static lm_status save_merged(compress_state *s, lm_graph *mg,
@@ -369,9 +415,20 @@ static lm_status save_merged(compress_state *s, lm_graph *mg,
     return st;
 }
 
-static lm_status merge_and_measure(compress_state *s, const compress_args *a,
-                                   const lm_result *r, const char *prefix,
-                                   budget_row *row)
+static lm_status make_engine(const lm_graph *g, const lm_weights *w,
+                             const compress_args *a, lm_engine **out)
+{
+    lm_status st = lm_engine_create(out, g, w, a->batch);
+    if (st == LM_OK)
+        st = lm_engine_set_threads(*out, a->threads);
+    return st;
+}
+
+/* Merge, verify and keep an engine of the merged network for timing (the
+ * merged files are saved before their input size is restored). */
+static lm_status merge_and_verify(compress_state *s, const compress_args *a,
+                                  const lm_result *r, const char *prefix,
+                                  budget_row *row)
 {
     lm_plan *plan = NULL;
     lm_graph *mg = NULL;
@@ -388,7 +445,7 @@ static lm_status merge_and_measure(compress_state *s, const compress_args *a,
     row->max_rel = dev.max_rel;
     if (st == LM_OK) {
         row->convs_after = lm_graph_conv_count(mg);
-        st = time_network(mg, mw, a, &row->merged_ms);
+        st = make_engine(mg, mw, a, &row->net.engine);
     }
     if (st == LM_OK)
         st = save_merged(s, mg, mw, prefix);
@@ -398,23 +455,119 @@ static lm_status merge_and_measure(compress_state *s, const compress_args *a,
     return st;
 }
 
+static lm_status solve(compress_state *s, const compress_args *a,
+                       double ratio, lm_result **r)
+{
+    lm_solve_options *o = NULL;
+    lm_status st = lm_solve_options_create(&o);
+    if (st == LM_OK) st = lm_solve_options_set_precision(o, a->precision);
+    if (st == LM_OK) st = lm_solve_options_set_budget_ratio(o, ratio);
+    if (st == LM_OK) st = lm_solver_run(r, s->solver, o);
+    lm_solve_options_destroy(o);
+    return st;
+}
+
+/* The solver's table after re-measured entries changed: rebuilt, so the
+ * next solve sees them (and their calibration, when on). */
+static lm_status rebuild_solver(compress_state *s, const compress_args *a)
+{
+    if (s->solve_latency != s->latency)
+        lm_table_destroy(s->solve_latency);
+    s->solve_latency = s->latency;
+    lm_status st = a->calibrate ? lm_table_create_calibrated(
+                                      &s->solve_latency, s->latency)
+                                : LM_OK;
+    if (st != LM_OK) {
+        s->solve_latency = s->latency;
+        return st;
+    }
+    lm_solver_destroy(s->solver);
+    s->solver = NULL;
+    return lm_solver_create(&s->solver, s->graph, s->entries,
+                            s->solve_latency, s->importance);
+}
+
+/* The chosen entries timed again in a fresh pass; *predicted_ms gets the
+ * whole-network prediction from those fresh times (calibrated like the
+ * solver's table when --calibrate is on). */
+static lm_status remeasure(compress_state *s, const lm_result *r,
+                           double *predicted_ms)
+{
+    size_t n = lm_result_segment_count(r), k = 0;
+    size_t *ids = calloc(n ? n : 1, sizeof *ids);
+    double *fresh = calloc(n ? n : 1, sizeof *fresh);
+    lm_status st = ids && fresh ? LM_OK : LM_ERR_NOMEM;
+    for (size_t i = 0; st == LM_OK && i < n; i++) {
+        lm_result_segment seg = {.size = sizeof seg};
+        st = lm_result_segment_info(&seg, r, i);
+        if (st == LM_OK && seg.entry != SIZE_MAX)
+            ids[k++] = seg.entry;
+    }
+    if (st == LM_OK)
+        st = lm_table_remeasure_entries(fresh, s->latency, s->graph,
+                                        s->entries, ids, k, s->measure);
+    double sum = lm_solver_fixed_latency(s->solver);
+    for (size_t i = 0; st == LM_OK && i < k; i++) {
+        double scale = 1.0, v, alone;
+        /* Calibrated: the fresh time scaled as the solver's table was. */
+        if (s->solve_latency != s->latency &&
+            lm_table_get_entry(&v, NULL, s->solve_latency, s->entries,
+                               ids[i]) == LM_OK &&
+            lm_table_get_entry(&alone, NULL, s->latency, s->entries,
+                               ids[i]) == LM_OK &&
+            alone > 0.0)
+            scale = v / alone;
+        sum += fresh[i] * scale;
+    }
+    *predicted_ms = sum;
+    free(ids);
+    free(fresh);
+    return st;
+}
+
+/* Solve, re-measure what was chosen, and re-solve while the fresh times
+ * break the budget (at most --remeasure times). */
+static lm_status choose(compress_state *s, const compress_args *a,
+                        double ratio, budget_row *row, lm_result **r)
+{
+    lm_status st = solve(s, a, ratio, r);
+    if (st != LM_OK)
+        return st;
+    row->solver_ms = row->predicted_ms = lm_result_latency(*r);
+    int remeasurable = !strcmp(lm_table_text(s->latency, LM_TABLE_TIMER),
+                               "lm_engine");
+    for (size_t it = 0; remeasurable && it < a->remeasure; it++) {
+        double fresh = 0.0;
+        st = remeasure(s, *r, &fresh);
+        if (st != LM_OK)
+            return st;
+        row->predicted_ms = fresh;
+        if (fresh <= lm_result_budget(*r) || it + 1 == a->remeasure)
+            break;
+        /* The winner's curse: the solver picked entries that had come out
+         * fast. Their fresh passes are in the table now; solve again. */
+        lm_result_destroy(*r);
+        *r = NULL;
+        if ((st = rebuild_solver(s, a)) != LM_OK ||
+            (st = solve(s, a, ratio, r)) != LM_OK)
+            return st;
+        row->resolves++;
+        row->predicted_ms = lm_result_latency(*r);
+    }
+    return LM_OK;
+}
+
 static lm_status run_budget(compress_state *s, const compress_args *a,
                             double ratio, budget_row *row)
 {
     char prefix[4096], path[4200];
     snprintf(prefix, sizeof prefix, "%s-r%.2f", a->out, ratio);
-    lm_solve_options *o = NULL;
     lm_result *r = NULL;
-    lm_status st = lm_solve_options_create(&o);
-    if (st == LM_OK) st = lm_solve_options_set_precision(o, a->precision);
-    if (st == LM_OK) st = lm_solve_options_set_budget_ratio(o, ratio);
-    if (st == LM_OK) st = lm_solver_run(&r, s->solver, o);
-    lm_solve_options_destroy(o);
+    lm_status st = choose(s, a, ratio, row, &r);
     if (st != LM_OK)
         return st;
     row->ratio = ratio;
     row->budget_ms = lm_result_budget(r);
-    row->predicted_ms = lm_result_latency(r);
     row->importance = lm_result_importance(r);
     row->segments = lm_result_segment_count(r);
     size_t n = lm_graph_conv_count(s->graph);
@@ -423,43 +576,121 @@ static lm_status run_budget(compress_state *s, const compress_args *a,
     snprintf(path, sizeof path, "%s.result.yaml", prefix);
     st = lm_result_save(r, path);
     if (st == LM_OK)
-        st = merge_and_measure(s, a, r, prefix, row);
+        st = merge_and_verify(s, a, r, prefix, row);
     lm_result_destroy(r);
     return st;
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+    double u = *(const double *)x, v = *(const double *)y;
+    return (u > v) - (u < v);
+}
+
+static double median(const double *v, size_t n)
+{
+    double tmp[64];
+    memcpy(tmp, v, n * sizeof *v);
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
+/* Every network timed in every round, in an order rotated by one each
+ * round, so that drift of the machine's speed falls on all of them alike
+ * instead of showing up as differences between them. */
+static lm_status time_interleaved(timed_net **nets, size_t n,
+                                  const compress_args *a)
+{
+    size_t rounds = a->rounds < 64 ? a->rounds : 64;
+    for (size_t r = 0; r < rounds; r++) {
+        fprintf(stderr, "\rtiming: round %zu of %zu", r + 1, rounds);
+        for (size_t j = 0; j < n; j++) {
+            timed_net *t = nets[(j + r) % n];
+            lm_timing tm = {.size = sizeof tm};
+            lm_status st = lm_engine_time(&tm, t->engine, a->warmup, a->reps);
+            if (st != LM_OK)
+                return st;
+            t->rounds_ms[r] = tm.median_ms;
+        }
+    }
+    fprintf(stderr, "\n");
+    for (size_t j = 0; j < n; j++) {
+        timed_net *t = nets[j];
+        t->median_ms = median(t->rounds_ms, rounds);
+        t->min_ms = t->max_ms = t->rounds_ms[0];
+        for (size_t r = 1; r < rounds; r++) {
+            t->min_ms = fmin(t->min_ms, t->rounds_ms[r]);
+            t->max_ms = fmax(t->max_ms, t->rounds_ms[r]);
+        }
+    }
+    return LM_OK;
+}
+
+/* Per budget: the median over rounds of merged / original in that round. */
+static void round_ratios(const timed_net *orig, budget_row *rows, size_t n,
+                         size_t rounds)
+{
+    rounds = rounds < 64 ? rounds : 64;
+    for (size_t i = 0; i < n; i++) {
+        double q[64];
+        for (size_t r = 0; r < rounds; r++)
+            q[r] = rows[i].net.rounds_ms[r] / orig->rounds_ms[r];
+        rows[i].ratio_median = median(q, rounds);
+    }
+}
+
 static void print_summary(const compress_state *s, const compress_args *a,
-                          const budget_row *rows, size_t n)
+                          const timed_net *orig, const budget_row *rows,
+                          size_t n)
 {
     lm_shape in = {.size = sizeof in};
     lm_graph_input_shape(&in, s->graph);
-    int64_t c = in.channels, h = in.height, w = in.width;
     printf("\n%s: %zu trunk convs, %zu entries; timed at batch %zu, "
-           "%lldx%lldx%lld, median of %zu runs\n",
-           lm_graph_name(s->graph), lm_graph_conv_count(s->graph),
-           lm_entries_count(s->entries), a->batch, (long long)c,
-           (long long)h, (long long)w, a->reps);
-    printf("original: predicted %.3f ms (latency table sum), measured %.3f ms\n\n",
-           lm_solver_original_latency(s->solver), s->original_ms);
-    printf("%6s %9s %10s %10s %10s %8s %6s %6s %7s %11s %10s\n", "ratio",
-           "budget_ms", "predicted", "original", "merged", "speedup",
-           "convs", "pruned", "merge_s", "importance", "max_rel");
+           "%lldx%lldx%lld, %zu thread%s, %zu interleaved rounds of %zu "
+           "runs\n", lm_graph_name(s->graph), lm_graph_conv_count(s->graph),
+           lm_entries_count(s->entries), a->batch, (long long)in.channels,
+           (long long)in.height, (long long)in.width, a->threads,
+           a->threads == 1 ? "" : "s", a->rounds, a->reps);
+    printf("original: predicted %.2f ms (fixed %.2f + entries), measured "
+           "%.2f ms (%.2f-%.2f)\n\n", lm_solver_original_latency(s->solver),
+           lm_solver_fixed_latency(s->solver), orig->median_ms,
+           orig->min_ms, orig->max_ms);
+    printf("%6s %9s %9s %9s %9s %15s %7s %8s %6s %6s %10s %9s\n", "ratio",
+           "budget", "solver", "predicted", "merged", "merged min-max",
+           "m/orig", "speedup", "convs", "pruned", "importance", "max_rel");
     for (size_t i = 0; i < n; i++) {
         const budget_row *r = &rows[i];
-        printf("%6.2f %9.3f %10.3f %10.3f %10.3f %7.2fx %6zu %6zu %7.1f "
-               "%11.4f %10.2e\n", r->ratio, r->budget_ms, r->predicted_ms,
-               s->original_ms, r->merged_ms, s->original_ms / r->merged_ms,
-               r->convs_after, r->pruned, r->merge_s, r->importance,
-               r->max_rel);
+        char range[40];
+        snprintf(range, sizeof range, "%.2f-%.2f", r->net.min_ms,
+                 r->net.max_ms);
+        printf("%6.2f %9.2f %9.2f %9.2f %9.2f %15s %7.3f %7.2fx %6zu %6zu "
+               "%10.4f %9.1e\n", r->ratio, r->budget_ms, r->solver_ms,
+               r->predicted_ms, r->net.median_ms, range, r->ratio_median,
+               orig->median_ms / r->net.median_ms, r->convs_after,
+               r->pruned, r->importance, r->max_rel);
     }
-    printf("(importance: summed table scores of the chosen entries; the "
-           "original network's is %.4f)\n\n", s->original_importance);
+    printf("(ms; solver: the prediction the solve chose by; predicted: the "
+           "same network from the chosen entries timed again%s; m/orig: "
+           "median of the per-round ratios; importance: summed table "
+           "scores, the original network's %.4f)\n", "",
+           s->original_importance);
+    for (size_t i = 0; i < n; i++) {
+        const budget_row *r = &rows[i];
+        double off = r->predicted_ms / r->net.median_ms - 1.0;
+        if (fabs(off) > 0.10)
+            fprintf(stderr, "layermerge compress: warning: budget %.2f: "
+                    "predicted %.2f ms, measured %.2f ms (%+.0f%%)\n",
+                    r->ratio, r->predicted_ms, r->net.median_ms, 100 * off);
+    }
+    printf("\n");
     for (size_t i = 0; i < n; i++)
         printf("budget_ratio=%.2f predicted_ms=%.4f original_ms=%.4f "
-               "merged_ms=%.4f speedup=%.4f max_rel_error=%.3e\n",
-               rows[i].ratio, rows[i].predicted_ms, s->original_ms,
-               rows[i].merged_ms, s->original_ms / rows[i].merged_ms,
-               rows[i].max_rel);
+               "merged_ms=%.4f merged_ms_min=%.4f merged_ms_max=%.4f "
+               "speedup=%.4f max_rel_error=%.3e threads=%zu\n",
+               rows[i].ratio, rows[i].predicted_ms, orig->median_ms,
+               rows[i].net.median_ms, rows[i].net.min_ms, rows[i].net.max_ms,
+               orig->median_ms / rows[i].net.median_ms, rows[i].max_rel,
+               a->threads);
 }
 
 int lm_cmd_compress(int argc, char **argv)
@@ -474,6 +705,8 @@ int lm_cmd_compress(int argc, char **argv)
         return rc;
     compress_state s = {0};
     budget_row rows[MAX_RATIOS] = {{0}};
+    timed_net orig = {0};
+    timed_net *nets[MAX_RATIOS + 1] = {&orig};
     char lat_path[4200], imp_path[4200];
     snprintf(lat_path, sizeof lat_path, "%s.latency.yaml", a.out);
     snprintf(imp_path, sizeof imp_path, "%s.importance.yaml", a.out);
@@ -481,30 +714,47 @@ int lm_cmd_compress(int argc, char **argv)
     lm_status st = load_network(&s, &a);
     if (st != LM_OK) { rc = lm_tool_fail(a.graph); goto out; }
     if (build_entries(&s) != LM_OK) { rc = lm_tool_fail("entries"); goto out; }
-    if (latency_table(&s, &a, lat_path) != LM_OK) { rc = lm_tool_fail("latency"); goto out; }
+    if (measure_options(&s, &a, lat_path) != LM_OK ||
+        latency_table(&s, &a, lat_path) != LM_OK) {
+        rc = lm_tool_fail("latency");
+        goto out;
+    }
     if (importance_table(&s, &a, imp_path) != LM_OK) { rc = lm_tool_fail("importance"); goto out; }
-    st = lm_solver_create(&s.solver, s.graph, s.entries, s.latency, s.importance);
+    st = rebuild_solver(&s, &a);
     if (st == LM_OK) st = original_importance(&s);
-    if (st == LM_OK) st = time_network(s.graph, s.weights, &a, &s.original_ms);
+    if (st == LM_OK) st = make_engine(s.graph, s.weights, &a, &orig.engine);
     if (st != LM_OK) { rc = lm_tool_fail("original network"); goto out; }
     size_t n_done = 0;
     for (size_t i = 0; i < a.n_ratios; i++) {
-        fprintf(stderr, "budget %.2f: solving, merging, verifying, timing\n",
-                a.ratios[i]);
+        fprintf(stderr, "budget %.2f: solving, re-measuring, merging, "
+                "verifying\n", a.ratios[i]);
         st = run_budget(&s, &a, a.ratios[i], &rows[n_done]);
         if (st == LM_ERR_INFEASIBLE) {
             /* The other budgets are still worth their answer. */
             rc = lm_tool_fail("compress");
+            lm_engine_destroy(rows[n_done].net.engine);
+            rows[n_done] = (budget_row){0};
             continue;
         }
         if (st != LM_OK) {
             rc = lm_tool_fail("compress");
+            lm_engine_destroy(rows[n_done].net.engine);
             goto out;
         }
         n_done++;
     }
-    print_summary(&s, &a, rows, n_done);
+    for (size_t i = 0; i < n_done; i++)
+        nets[i + 1] = &rows[i].net;
+    if ((st = time_interleaved(nets, n_done + 1, &a)) != LM_OK) {
+        rc = lm_tool_fail("timing");
+        goto out;
+    }
+    round_ratios(&orig, rows, n_done, a.rounds);
+    print_summary(&s, &a, &orig, rows, n_done);
 out:
+    for (size_t i = 0; i < MAX_RATIOS; i++)
+        lm_engine_destroy(rows[i].net.engine);
+    lm_engine_destroy(orig.engine);
     state_free(&s);
     return rc;
 }

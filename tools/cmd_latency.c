@@ -1,15 +1,9 @@
 /* `layermerge latency GRAPH.yaml -o TABLE.yaml [...]`: measure the latency
  * table on this machine with the reference engine, resumably. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#if defined(__has_include)
-#if __has_include(<openblas_config.h>)
-#include <cblas.h>
-#define LM_TOOL_OPENBLAS 1
-#endif
-#endif
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
@@ -21,11 +15,18 @@ static void latency_usage(FILE *out)
             "usage: layermerge latency GRAPH.yaml -o TABLE.yaml [--batch N] "
             "[--size S]\n"
             "                          [--reps R] [--warmup W] [--threads T] "
-            "[--range A:B]\n\n"
+            "[--range A:B]\n"
+            "                          [--passes P] [--seed S] "
+            "[--noise-limit X] [--extra-passes E]\n\n"
             "Time every table entry's merged conv and its activation on this\n"
-            "machine with the reference engine (docs/measure.md). The table is\n"
-            "saved after every entry; re-running with the same -o resumes,\n"
-            "skipping the entries already measured. Ctrl-C stops cleanly.\n\n"
+            "machine with the reference engine (docs/measure.md), in P passes\n"
+            "over the entries in shuffled orders; an entry's latency is the\n"
+            "median of its pass medians, and one whose passes disagree by more\n"
+            "than X is timed again, up to E more times, then marked noisy. The\n"
+            "whole network is profiled too: the table gets the fixed cost of\n"
+            "what no entry carries (stem, head, skips). The table is saved\n"
+            "after every timing; re-running with the same -o resumes without\n"
+            "timing a finished pass again. Ctrl-C stops cleanly.\n\n"
             "options:\n"
             "  -o TABLE.yaml  the latency table to write (and resume)\n"
             "  --batch N      images per run (default 1)\n"
@@ -33,8 +34,14 @@ static void latency_usage(FILE *out)
             "                 graph's own (entry shapes scale with it)\n"
             "  --reps R       timed runs per entry, median kept (default 20)\n"
             "  --warmup W     untimed runs first (default 3)\n"
-            "  --threads T    OpenBLAS threads (default: OPENBLAS_NUM_THREADS\n"
-            "                 or OpenBLAS's own choice)\n"
+            "  --threads T    OpenBLAS threads while measuring (default 1, the\n"
+            "                 steadiest on a shared machine); recorded, and a\n"
+            "                 table measured with another count is refused\n"
+            "  --passes P     passes over the entries (default 3)\n"
+            "  --seed S       seed of the pass orders (default 1)\n"
+            "  --noise-limit X  spread of an entry's passes, (max - min) /\n"
+            "                 median, above which it is re-timed (default 0.1)\n"
+            "  --extra-passes E  re-timing passes at most (default 2)\n"
             "  --range A:B    only entry ids A <= id < B (one worker's shard)\n"
             "  -h, --help     show this help\n\n"
             "Progress goes to standard error. Exit status: 0 success, 1 failure\n"
@@ -46,14 +53,25 @@ static void latency_usage(FILE *out)
 typedef struct latency_args {
     const char *graph;
     lm_tool_span span;
-    size_t batch, size, reps, warmup, threads;
-    int has_size, has_reps, has_warmup, has_threads;
+    size_t batch, size, reps, warmup, threads, passes, seed, extra;
+    double noise;
+    int has_size, has_reps, has_warmup, has_noise, has_extra;
 } latency_args;
 
 static int parse_value(const char *opt, const char *val, void *args)
 {
     latency_args *a = args;
     size_t v = 0;
+    if (!strcmp(opt, "--noise-limit")) {
+        char *end = NULL;
+        a->noise = strtod(val, &end);
+        a->has_noise = 1;
+        return end != val && *end == '\0' && a->noise >= 0.0 &&
+                       a->noise < 1e9
+                   ? 0
+                   : lm_tool_usage_error("latency", "--noise-limit needs a "
+                                                    "number >= 0");
+    }
     int rc = lm_tool_span_value("latency", opt, val, &a->span, &v);
     if (rc != LM_TOOL_NUMBER)
         return rc;
@@ -65,8 +83,14 @@ static int parse_value(const char *opt, const char *val, void *args)
         a->reps = v, a->has_reps = 1;
     else if (!strcmp(opt, "--warmup"))
         a->warmup = v, a->has_warmup = 1;
+    else if (!strcmp(opt, "--passes"))
+        a->passes = v;
+    else if (!strcmp(opt, "--seed"))
+        a->seed = v;
+    else if (!strcmp(opt, "--extra-passes"))
+        a->extra = v, a->has_extra = 1;
     else
-        a->threads = v, a->has_threads = 1;
+        a->threads = v;
     return 0;
 }
 
@@ -83,10 +107,17 @@ static int parse_args(int argc, char **argv, latency_args *a)
 {
     static const char *const valued[] = {"-o", "--output", "--batch", "--size",
                                          "--reps", "--warmup", "--threads",
-                                         "--range", NULL};
+                                         "--range", "--passes", "--seed",
+                                         "--noise-limit", "--extra-passes",
+                                         NULL};
     static const lm_tool_opts opts = {"latency", valued, parse_value,
                                       parse_file};
     a->batch = 1;
+    a->threads = 1;
+    a->passes = 3;
+    a->seed = 1;
+    a->noise = 0.10;
+    a->extra = 2;
     int rc = lm_tool_parse_argv(&opts, argc, argv, 1, a);
     if (rc)
         return rc;
@@ -94,24 +125,11 @@ static int parse_args(int argc, char **argv, latency_args *a)
         return lm_tool_usage_error("latency", "GRAPH.yaml and -o TABLE.yaml "
                                               "are required");
     if (a->batch == 0 || (a->has_size && a->size == 0) ||
-        (a->has_reps && a->reps == 0) || (a->has_threads && a->threads == 0))
-        return lm_tool_usage_error("latency", "--batch, --size, --reps and "
-                                              "--threads must be >= 1");
+        (a->has_reps && a->reps == 0) || a->threads == 0 || a->passes == 0)
+        return lm_tool_usage_error("latency", "--batch, --size, --reps, "
+                                              "--threads and --passes must "
+                                              "be >= 1");
     return 0;
-}
-
-static int set_threads(const latency_args *a)
-{
-    if (!a->has_threads)
-        return 0;
-#ifdef LM_TOOL_OPENBLAS
-    /* The library never sets threads; the tool does, as its caller. */
-    openblas_set_num_threads((int)a->threads);
-    return 0;
-#else
-    return lm_tool_usage_error("latency", "--threads needs OpenBLAS; set the "
-                                          "BLAS library's own variable");
-#endif
 }
 
 static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
@@ -130,6 +148,12 @@ static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
         st = lm_measure_options_set_warmup(o, a->warmup);
     if (st == LM_OK && a->span.has_range)
         st = lm_measure_options_set_range(o, a->span.lo, a->span.hi);
+    if (st == LM_OK)
+        st = lm_measure_options_set_threads(o, a->threads);
+    if (st == LM_OK)
+        st = lm_measure_options_set_passes(o, a->passes, a->seed);
+    if (st == LM_OK)
+        st = lm_measure_options_set_noise_limit(o, a->noise, a->extra);
     if (st == LM_OK)
         st = lm_measure_options_set_save_path(o, a->span.out);
     if (st == LM_OK)
@@ -164,9 +188,13 @@ static int run_measure(const latency_args *a, const lm_graph *g,
     lm_measure_options *o = NULL;
     if (build_options(a, &run.bar, &o) != LM_OK)
         return lm_tool_fail("latency");
+    double load0 = lm_tool_load_average();
     lm_status st = lm_table_measure_latency(t, g, entries, o);
     lm_measure_options_destroy(o);
-    return lm_tool_run_end(&run, &a->span, st);
+    int rc = lm_tool_run_end(&run, &a->span, st);
+    if (st == LM_OK)
+        lm_tool_report_passes(t, a->threads, a->passes, load0);
+    return rc;
 }
 
 int lm_cmd_latency(int argc, char **argv)
@@ -178,8 +206,6 @@ int lm_cmd_latency(int argc, char **argv)
     latency_args a;
     memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
-    if (rc == 0)
-        rc = set_threads(&a);
     if (rc)
         return rc;
     lm_graph *g = NULL;

@@ -136,15 +136,20 @@ int lm_tool_span_value(const char *cmd, const char *opt, const char *val,
     return LM_TOOL_NUMBER;
 }
 
-/* Entries of [lo, hi) the table already holds. */
+/* Entries of [lo, hi) the table already holds in full: a latency
+ * record measured in fewer passes than the table's is still owed some. */
 static size_t count_present(const lm_tool_run *r, size_t lo, size_t hi)
 {
+    int64_t passes = lm_table_get_kind(r->table) == LM_TABLE_LATENCY
+                         ? lm_table_int(r->table, LM_TABLE_PASSES)
+                         : 0;
     size_t n = 0;
-    for (size_t id = lo; id < hi; id++) {
-        lm_entry_key key = {.size = sizeof key};
-        if (lm_entries_entry_key(&key, r->entries, id) == LM_OK &&
-            lm_table_has(r->table, &key))
-            n++;
+    for (size_t i = 0; i < lm_table_count(r->table); i++) {
+        lm_table_record rec = {.size = sizeof rec};
+        if (lm_table_record_info(&rec, r->table, i) != LM_OK || rec.id < 0 ||
+            (size_t)rec.id < lo || (size_t)rec.id >= hi)
+            continue;
+        n += rec.passes == 0 || (int64_t)rec.passes >= passes;
     }
     return n;
 }
@@ -188,4 +193,72 @@ int lm_tool_run_end(const lm_tool_run *r, const lm_tool_span *span,
     printf("%s %zu entries (%zu already %s) into %s\n", r->verb,
            r->total - r->present, r->present, r->verb, span->out);
     return 0;
+}
+
+double lm_tool_load_average(void)
+{
+    FILE *fp = fopen("/proc/loadavg", "r");
+    double load = -1.0;
+    if (fp) {
+        if (fscanf(fp, "%lf", &load) != 1)
+            load = -1.0;
+        fclose(fp);
+    }
+    return load;
+}
+
+static void report_network(const lm_table *t)
+{
+    lm_table_network net = {.size = sizeof net};
+    if (lm_table_network_info(&net, t) != LM_OK || net.measured_ms <= 0.0)
+        return;
+    printf("network: %.2f ms whole, %.2f ms of it outside the entries "
+           "(stem, head, skips; stdev %.2f ms)\n", net.measured_ms,
+           net.fixed_ms, net.fixed_stdev);
+    if (net.stage_count == 0)
+        return;
+    printf("in-network / alone, per stage:");
+    for (size_t i = 0; i < net.stage_count; i++) {
+        lm_table_stage s = {.size = sizeof s};
+        if (lm_table_stage_info(&s, t, i) == LM_OK)
+            printf(" (%zu,%zu] %.2f", s.st, s.end, s.ratio);
+    }
+    printf("\n");
+}
+
+void lm_tool_report_passes(const lm_table *t, size_t threads, size_t passes,
+                           double load0)
+{
+    size_t retimed = 0, noisy = 0, timed = 0;
+    for (size_t i = 0; i < lm_table_count(t); i++) {
+        lm_table_record rec = {.size = sizeof rec};
+        if (lm_table_record_info(&rec, t, i) != LM_OK || rec.passes == 0)
+            continue;
+        timed++;
+        retimed += rec.passes > passes;
+        noisy += rec.noisy != 0;
+    }
+    printf("threads %zu, %zu passes: %zu entries timed, %zu re-timed, %zu "
+           "noisy", threads, passes, timed, retimed, noisy);
+    const char *sep = ": ";
+    for (size_t i = 0, shown = 0; i < lm_table_count(t) && shown < 20; i++) {
+        lm_table_record rec = {.size = sizeof rec};
+        if (lm_table_record_info(&rec, t, i) == LM_OK && rec.noisy) {
+            printf("%s%lld (spread %.0f%%)", sep, (long long)rec.id,
+                   100.0 * rec.spread);
+            sep = ", ";
+            shown++;
+        }
+    }
+    printf("\n");
+    report_network(t);
+    double load = lm_tool_load_average();
+    load = load0 > load ? load0 : load;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The measurement itself keeps `threads` cores busy. */
+    if (load > (double)threads + 0.5)
+        fprintf(stderr, "layermerge: warning: the load average reached "
+                        "%.2f on %ld cores during the measurement: timings "
+                        "may be noisy (%zu entries re-timed, %zu noisy)\n",
+                load, cores, retimed, noisy);
 }

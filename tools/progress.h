@@ -23,6 +23,16 @@ int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata);
 void lm_tool_catch_interrupt(void);
 
+/* The 1-minute load average (/proc/loadavg), or -1 when unknown. */
+double lm_tool_load_average(void);
+
+/* After a latency measurement: its threads and passes, how many entries
+ * were re-timed and which are noisy, the whole-network figures, and a
+ * warning naming the load average when the machine was busy (`load0` is
+ * the load average before the run). */
+void lm_tool_report_passes(const lm_table *t, size_t threads, size_t passes,
+                           double load0);
+
 /* Parse a non-negative integer / "A:B" with A < B; 1 on success. */
 int lm_tool_parse_size(const char *s, size_t *out);
 int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi);

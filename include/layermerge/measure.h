@@ -192,6 +192,22 @@ LM_API lm_status lm_table_measure_latency(lm_table *table,
                                           const lm_entries *entries,
                                           const lm_measure_options *opts);
 
+/** Time entries `ids` once more, in a fresh pass (shuffled from the
+ * options' seed): the answer to the winner's curse. A solver picks the
+ * entries whose measured latency happened to come out low; timing them
+ * again, in a pass it did not select on, tells what the chosen network
+ * really costs. Each fresh median is added to its entry's passes (so the
+ * table's value moves toward it) and returned in `fresh_ms`.
+ * @param[out] fresh_ms  n fresh pass medians, ids[i]'s at [i] (0 for an
+ *                       identity entry, which is not timed)
+ * @return as lm_table_measure_latency(), plus LM_ERR_INVALID_ARG (NULL
+ *         ids or fresh_ms with n > 0, an id out of range) @since 0.2 */
+LM_API lm_status lm_table_remeasure_entries(double *fresh_ms, lm_table *table,
+                                            const lm_graph *graph,
+                                            const lm_entries *entries,
+                                            const size_t *ids, size_t n,
+                                            const lm_measure_options *opts);
+
 /** Time one entry's merged conv and its activation with the built-in
  * engine timer: the same measurement lm_table_measure_latency() makes for
  * a non-identity entry.

@@ -169,10 +169,15 @@ LM_API lm_status lm_solver_set_conv_importance(lm_solver *solver,
                                                const double *importance,
                                                size_t n);
 
-/** Latency of the original network: the sum of the single-conv entries
- * that keep every conv (kim23: of the single-conv segments); 0 for NULL.
- * @since 0.2 */
+/** Predicted latency of the original network: the latency table's fixed
+ * cost plus the sum of the single-conv entries that keep every conv
+ * (kim23: of the single-conv segments); 0 for NULL. A budget ratio is a
+ * fraction of it. @since 0.2 */
 LM_API double lm_solver_original_latency(const lm_solver *solver);
+/** The latency table's fixed cost (lm_table_network.fixed_ms): the part of
+ * every network's latency that no entry carries; 0 when the table has
+ * none, for kim23 and for NULL. @since 0.2 */
+LM_API double lm_solver_fixed_latency(const lm_solver *solver);
 /** N, the number of trunk convs (0 for NULL). @since 0.2 */
 LM_API size_t lm_solver_conv_count(const lm_solver *solver);
 
@@ -209,15 +214,20 @@ LM_API lm_rounding lm_result_rounding(const lm_result *result);
 /** Summed importance of the chosen entries (kim23: extended importance;
  * prune: of the kept prunable convs). @since 0.2 */
 LM_API double lm_result_importance(const lm_result *result);
-/** Real-valued latency sum of the chosen entries. @since 0.2 */
+/** Predicted latency of the whole compressed network: the fixed cost plus
+ * the real-valued sum of the chosen entries. @since 0.2 */
 LM_API double lm_result_latency(const lm_result *result);
-/** Discretised latency sum, in units (divide by the precision for time).
+/** The fixed cost included in lm_result_latency (0 without one).
  * @since 0.2 */
+LM_API double lm_result_fixed_latency(const lm_result *result);
+/** Discretised latency sum of the chosen entries, in units (divide by the
+ * precision for time; the fixed cost is not included). @since 0.2 */
 LM_API int64_t lm_result_latency_units(const lm_result *result);
 /** The budget that was asked for, in latency units (a ratio already
  * multiplied by the original latency). @since 0.2 */
 LM_API double lm_result_budget(const lm_result *result);
-/** The budget in units, floor(budget * precision). @since 0.2 */
+/** The entries' budget in units, floor((budget - fixed cost) *
+ * precision). @since 0.2 */
 LM_API int64_t lm_result_budget_units(const lm_result *result);
 /** Precision used. @since 0.2 */
 LM_API double lm_result_precision(const lm_result *result);
@@ -290,7 +300,8 @@ LM_API lm_status lm_result_position_info(lm_result_position *info,
 /** Write the result as YAML (temporary file renamed over `path`): keys
  * `format: layermerge-result`, `version`, `method`, `fingerprint`,
  * `conv_count`, `budget`, `budget_units`, `precision`, `rounding`,
- * `importance`, `latency`, `latency_discrete`, `activations` (positions
+ * `importance`, `latency` (the whole network's), `fixed_latency`,
+ * `latency_discrete`, `activations` (positions
  * whose activation is kept), `convs` (kept conv indices), `merges`
  * (boundary positions), `segments` (each with `st`, `end`, `entry` (absent
  * when none), `ker`, `str`, `is_dw`, `latency`, `importance`, `convs`).

@@ -349,6 +349,16 @@ LM_API lm_status lm_table_network_info(lm_table_network *info,
  * @since 0.2 */
 LM_API lm_status lm_table_stage_info(lm_table_stage *info,
                                      const lm_table *table, size_t index);
+/** A copy of a latency table with every entry scaled by its stage's
+ * in-network ratio (lm_table_stage.ratio): what its conv costs inside the
+ * running network rather than alone. The copy has no stages (it cannot
+ * be calibrated twice) and its timer text says "(calibrated in-network)".
+ * @param[out] out  the calibrated table, owned by the caller
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, an importance table),
+ *         LM_ERR_STATE (the table has no calibration), LM_ERR_NOMEM
+ * @since 0.2 */
+LM_API lm_status lm_table_create_calibrated(lm_table **out,
+                                            const lm_table *table);
 /** Set the fixed cost of a latency table measured by the caller's own
  * means (another runtime's timer); lm_table_measure_latency sets it
  * itself with the built-in timer.

@@ -104,6 +104,7 @@ lm_rounding lm_result_rounding(const lm_result *r)
 
 double lm_result_importance(const lm_result *r) { return r ? r->importance : 0.0; }
 double lm_result_latency(const lm_result *r) { return r ? r->latency : 0.0; }
+double lm_result_fixed_latency(const lm_result *r) { return r ? r->fixed : 0.0; }
 int64_t lm_result_latency_units(const lm_result *r) { return r ? r->units : 0; }
 double lm_result_budget(const lm_result *r) { return r ? r->budget : 0.0; }
 int64_t lm_result_budget_units(const lm_result *r) { return r ? r->budget_units : 0; }

@@ -26,6 +26,7 @@ struct lm_result {
     lm_rounding rounding;
     char *fingerprint;
     double budget, precision, importance, latency;
+    double fixed; /* part of latency outside the segments */
     int64_t budget_units, units;
     size_t n_convs;
     size_t n_segs;

@@ -50,7 +50,7 @@ static lm_status check_format(const loader *ld)
     static const char *const keys[] = {
         "format", "version", "method", "fingerprint", "conv_count", "budget",
         "budget_units", "precision", "rounding", "importance", "latency",
-        "latency_discrete", "activations", "convs", "merges", "segments",
+        "fixed_latency", "latency_discrete", "activations", "convs", "merges", "segments",
         NULL};
     lm_status st = lm_yexpect(ld->doc, ld->root, LM_YNODE_MAPPING, "result");
     if (st == LM_OK)
@@ -94,6 +94,14 @@ static lm_status read_numbers(const loader *ld, lm_result *r)
     if (st == LM_OK) st = get_dbl(ld, "importance", &r->importance);
     if (st == LM_OK) st = get_dbl(ld, "latency", &r->latency);
     if (st == LM_OK) st = get_int(ld, "latency_discrete", &r->units);
+    /* Optional: results saved before the whole-network model have none. */
+    const lm_ynode *fixed = lm_ymap_get(ld->root, "fixed_latency");
+    if (st == LM_OK && fixed)
+        st = lm_yget_double(ld->doc, fixed, "fixed_latency", &r->fixed);
+    if (st == LM_OK && !(r->fixed >= 0.0 && r->fixed <= r->latency))
+        st = lm_yerr(ld->doc, fixed, LM_ERR_VALUE, "fixed_latency %g is "
+                     "negative or above the latency %g", r->fixed,
+                     r->latency);
     return st;
 }
 

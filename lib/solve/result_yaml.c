@@ -52,6 +52,8 @@ static lm_status y_header(lm_yemit *y, const lm_result *r)
                                                 : "ceil");
     if (st == LM_OK) st = lm_yemit_kv_double(y, "importance", r->importance);
     if (st == LM_OK) st = lm_yemit_kv_double(y, "latency", r->latency);
+    if (st == LM_OK)
+        st = lm_yemit_kv_double(y, "fixed_latency", r->fixed);
     if (st == LM_OK) st = lm_yemit_kv_int(y, "latency_discrete", r->units);
     return st;
 }

@@ -15,7 +15,8 @@
 typedef struct run_ctx {
     const lm_solver *s;
     const lm_solve_options *o;
-    double budget;
+    double budget;  /* the whole network's */
+    double entries; /* what is left for the entries: budget - fixed */
 } run_ctx;
 
 static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
@@ -27,8 +28,9 @@ static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
     lm_result *r = *out;
     r->rounding = c->o->rounding;
     r->budget = c->budget;
+    r->fixed = c->s->fixed;
     r->precision = c->o->precision;
-    r->budget_units = lm_disc_budget(c->budget, c->o->precision,
+    r->budget_units = lm_disc_budget(c->entries, c->o->precision,
                                      lm_options_round(c->o));
     return LM_OK;
 }
@@ -44,7 +46,7 @@ static lm_status finish(lm_status st, lm_result **out, int64_t units,
         return st;
     }
     (*out)->units = units;
-    (*out)->latency = latency;
+    (*out)->latency = (*out)->fixed + latency;
     (*out)->importance = importance;
     lm_result_mark_segments(*out);
     return LM_OK;
@@ -80,7 +82,7 @@ static lm_status dp_solve(const run_ctx *c, lm_dp **dp)
         return lm_err(LM_ERR_INVALID_ARG, "this solver was made without an "
                       "importance table: it can only prune");
     lm_dp_problem prob = {c->s->n_convs, c->s->items, c->s->n_items,
-                          c->o->precision, c->budget, lm_options_round(c->o)};
+                          c->o->precision, c->entries, lm_options_round(c->o)};
     return lm_dp_solve(dp, &prob);
 }
 
@@ -163,7 +165,7 @@ static lm_status k23_solve(const run_ctx *c, lm_k23 **k)
 {
     const lm_solver *s = c->s;
     lm_k23_problem prob = {s->n_convs, s->segs, s->covers, s->n_segs, s->ext,
-                           s->n_ext, c->o->precision, c->budget,
+                           s->n_ext, c->o->precision, c->entries,
                            lm_options_round(c->o)};
     return lm_k23_run(k, &prob);
 }
@@ -221,7 +223,7 @@ static lm_status prune_run(const run_ctx *c, lm_result **out)
     for (size_t i = 0; i < s->n_convs; i++)
         items[i] = (lm_ks_item){s->conv_latency[i], s->conv_importance[i],
                                 s->required[i], (int64_t)(i + 1)};
-    lm_ks_problem prob = {items, s->n_convs, c->o->precision, c->budget,
+    lm_ks_problem prob = {items, s->n_convs, c->o->precision, c->entries,
                           lm_options_round(c->o)};
     lm_ks_solution sol = {0};
     lm_status st = lm_ks_solve(&sol, &prob);
@@ -244,14 +246,24 @@ static lm_status start(run_ctx *c, const lm_solver *s,
         return lm_err(LM_ERR_INVALID_ARG, "method %s needs a solver made by "
                       "%s", lm_method_name(o->method),
                       k23 ? "lm_solver_create_kim23" : "lm_solver_create");
-    *c = (run_ctx){s, o, lm_options_budget(o, s->original)};
+    double budget = lm_options_budget(o, s->original);
+    *c = (run_ctx){s, o, budget, budget - s->fixed};
+    if (c->entries < 0.0)
+        return lm_err(LM_ERR_INFEASIBLE, "budget %.15g is below the "
+                      "network's fixed cost %.15g (stem, head, skips: what "
+                      "no entry carries)", budget, s->fixed);
     return LM_OK;
 }
 
 /* A ratio budget is named with its origin, so the message says why. */
 static lm_status explain(const run_ctx *c, lm_status st)
 {
-    if (st == LM_OK || c->o->absolute)
+    if (st == LM_OK)
+        return st;
+    if (st == LM_ERR_INFEASIBLE && c->s->fixed > 0.0)
+        st = lm_err_prefix(st, "entries' budget = %.15g - fixed cost %.15g: ",
+                           c->budget, c->s->fixed);
+    if (c->o->absolute)
         return st;
     return lm_err_prefix(st, "budget ratio %g x original latency %.15g: ",
                          c->o->ratio, c->s->original);

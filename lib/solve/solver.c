@@ -61,6 +61,11 @@ double lm_solver_original_latency(const lm_solver *s)
     return s ? s->original : 0.0;
 }
 
+double lm_solver_fixed_latency(const lm_solver *s)
+{
+    return s ? s->fixed : 0.0;
+}
+
 size_t lm_solver_conv_count(const lm_solver *s)
 {
     return s ? s->n_convs : 0;
@@ -233,6 +238,7 @@ static lm_status copy_convs(lm_solver *s, const lm_graph *g,
         s->nonlinear[c] = lm_graph_position_act(g, c) != LM_ACT_IDENTITY;
         s->original += s->items[id].latency;
     }
+    s->original += s->fixed;
     return LM_OK;
 }
 
@@ -267,6 +273,9 @@ lm_status lm_solver_create(lm_solver **out, const lm_graph *graph,
                          lm_graph_fingerprint(graph));
     if (st == LM_OK)
         st = copy_entries(s, entries, latency, importance);
+    lm_table_network net = {.size = sizeof net};
+    if (st == LM_OK && (st = lm_table_network_info(&net, latency)) == LM_OK)
+        s->fixed = net.fixed_ms;
     if (st == LM_OK)
         st = copy_convs(s, graph, entries);
     if (st != LM_OK) {

@@ -25,7 +25,8 @@ struct lm_solver {
     lm_method family; /* LM_METHOD_LAYERMERGE (also prune) or KIM23 */
     char *fingerprint;
     size_t n_convs;
-    double original;
+    double fixed;          /* latency outside the entries (lm_table_network) */
+    double original;       /* fixed + the original network's entries */
     uint8_t *nonlinear;    /* n_convs + 1: originally nonlinear position */
     int has_nonlinearity;  /* the network has a nonlinearity to insert */
 
