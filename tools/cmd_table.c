@@ -149,6 +149,47 @@ static void print_range(const lm_table *v)
                lo, unit, lo_i, hi, unit, hi_i);
 }
 
+/* The whole-network model of a latency table (docs/measure.md). */
+static void print_network(const lm_table *t)
+{
+    lm_table_network net = {.size = sizeof net};
+    if (lm_table_network_info(&net, t) != LM_OK)
+        return;
+    printf("  fixed cost:   %.4g ms (stdev %.2g; outside the entries)\n",
+           net.fixed_ms, net.fixed_stdev);
+    printf("  network:      %.4g ms, the original timed whole\n",
+           net.measured_ms);
+    for (size_t i = 0; i < net.stage_count; i++) {
+        lm_table_stage s = {.size = sizeof s};
+        if (lm_table_stage_info(&s, t, i) == LM_OK)
+            printf("  stage (%zu,%zu]: %.4g ms alone, %.4g ms in the network "
+                   "(x%.3f)\n", s.st, s.end, s.alone_ms, s.in_network_ms,
+                   s.ratio);
+    }
+}
+
+/* Entries whose passes still disagreed after re-timing. */
+static void print_noisy(const lm_table *t)
+{
+    size_t n = 0, retimed = 0;
+    int64_t passes = lm_table_int(t, LM_TABLE_PASSES);
+    for (size_t i = 0; i < lm_table_count(t); i++) {
+        lm_table_record r = {.size = sizeof r};
+        if (lm_table_record_info(&r, t, i) != LM_OK)
+            continue;
+        retimed += passes > 0 && (int64_t)r.passes > passes;
+        if (!r.noisy)
+            continue;
+        if (n++ == 0)
+            printf("  noisy entries (spread of their passes):\n");
+        printf("    %lld (st %zu, end %zu, K %lld): %.4g ms, %zu passes, "
+               "spread %.0f%%\n", (long long)r.id, r.st, r.end,
+               (long long)r.kernel, r.value, r.passes, 100.0 * r.spread);
+    }
+    printf("  timed again:  %zu entries (beyond %lld passes), %zu noisy\n",
+           retimed, (long long)passes, n);
+}
+
 static void print_view(const char *path, const lm_table *v)
 {
     size_t lo, hi;
@@ -169,10 +210,20 @@ static void print_view(const char *path, const lm_table *v)
            lm_table_int(v, LM_TABLE_HEIGHT), lm_table_int(v, LM_TABLE_WIDTH));
     printf("  repetitions:  %" PRId64 "\n",
            lm_table_int(v, LM_TABLE_REPETITIONS));
+    int lat = lm_table_get_kind(v) == LM_TABLE_LATENCY;
+    if (lat) {
+        printf("  threads:      %" PRId64 "\n",
+               lm_table_int(v, LM_TABLE_THREADS));
+        printf("  passes:       %" PRId64 "\n",
+               lm_table_int(v, LM_TABLE_PASSES));
+        print_network(v);
+    }
     if (shard)
         printf("  shard:        [%zu, %zu)\n", lo, hi);
     printf("  records:      %zu\n", lm_table_count(v));
     print_range(v);
+    if (lat)
+        print_noisy(v);
 }
 
 static int table_show(int argc, char **argv)

@@ -247,11 +247,10 @@ static lm_status start(run_ctx *c, const lm_solver *s,
                       "%s", lm_method_name(o->method),
                       k23 ? "lm_solver_create_kim23" : "lm_solver_create");
     double budget = lm_options_budget(o, s->original);
-    *c = (run_ctx){s, o, budget, budget - s->fixed};
-    if (c->entries < 0.0)
-        return lm_err(LM_ERR_INFEASIBLE, "budget %.15g is below the "
-                      "network's fixed cost %.15g (stem, head, skips: what "
-                      "no entry carries)", budget, s->fixed);
+    /* Below the fixed cost nothing fits: the solve then says what the
+     * entries would need (explain adds the fixed cost to the message). */
+    double entries = budget - s->fixed;
+    *c = (run_ctx){s, o, budget, entries > 0.0 ? entries : 0.0};
     return LM_OK;
 }
 
@@ -261,8 +260,9 @@ static lm_status explain(const run_ctx *c, lm_status st)
     if (st == LM_OK)
         return st;
     if (st == LM_ERR_INFEASIBLE && c->s->fixed > 0.0)
-        st = lm_err_prefix(st, "entries' budget = %.15g - fixed cost %.15g: ",
-                           c->budget, c->s->fixed);
+        st = lm_err_prefix(st, "budget %.15g = fixed cost %.15g (what no "
+                           "entry carries) + %.15g for the entries; for the "
+                           "entries: ", c->budget, c->s->fixed, c->entries);
     if (c->o->absolute)
         return st;
     return lm_err_prefix(st, "budget ratio %g x original latency %.15g: ",

@@ -15,8 +15,19 @@ out=$("$lm" compress $args 2>"$tmp/err"); st=$?
 echo "$out"
 check "compress succeeds" $st
 has "$out" "seeded random weights"; check "says it uses random weights" $?
-lines=$(printf '%s\n' "$out" | grep -c '^budget_ratio=[0-9.]* predicted_ms=[0-9.]* original_ms=[0-9.]* merged_ms=[0-9.]* speedup=[0-9.]* max_rel_error=[0-9.e+-]*$')
+lines=$(printf '%s\n' "$out" | grep -c '^budget_ratio=[0-9.]* predicted_ms=[0-9.]* original_ms=[0-9.]* merged_ms=[0-9.]* merged_ms_min=[0-9.]* merged_ms_max=[0-9.]* speedup=[0-9.]* max_rel_error=[0-9.e+-]* threads=1$')
 [ "$lines" -eq 1 ]; check "one machine-readable line per budget" $?
+printf '%s\n' "$out" | grep '^budget_ratio=' | tr ' =' '\n\n' |
+    awk 'NR % 2 == 0 { v[++n] = $1 } END {
+        # predicted, original, merged, min, max, speedup
+        p = v[2]; o = v[3]; m = v[4]; lo = v[5]; hi = v[6]; s = v[7]
+        ok = p > 0 && lo <= m && m <= hi && s > 0 && (s - o / m) ^ 2 < 1e-6
+        exit !ok }'
+check "min <= median <= max, speedup = original / merged" $?
+has "$out" "1 thread, 5 interleaved rounds"; check "the timing protocol is stated" $?
+has "$out" "threads 1, 3 passes"; check "the measurement states its passes" $?
+has "$out" "outside the entries"; check "and the fixed cost it measured" $?
+"$lm" table show "$tmp/r18.latency.yaml" | grep -q "threads: *1"; check "the table records its thread count" $?
 printf '%s\n' "$out" | grep '^budget_ratio=' | sed 's/.*max_rel_error=//' |
     awk '{ if ($1 > 1e-5) bad = 1 } END { exit bad }'; check "merge error <= 1e-5 relative" $?
 for r in 0.97; do
