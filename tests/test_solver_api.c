@@ -193,6 +193,13 @@ START_TEST(resnet34_ratio_budget)
     ck_assert_str_eq(lm_result_fingerprint(r), lm_graph_fingerprint(p.g));
     check_result(&p, r);
     ck_assert_uint_lt(lm_result_segment_count(r), 32);
+    /* Automatic precision: the original network is 10000 units. */
+    lm_result *ra = NULL;
+    ck_assert_lm_ok(lm_solve_options_set_precision(p.o, 0.0));
+    ck_assert_lm_ok(lm_solver_run(&ra, p.s, p.o));
+    ck_assert(fabs(lm_result_precision(ra) * orig - 10000.0) < 1e-6);
+    ck_assert(lm_result_latency(ra) <= lm_result_budget(ra));
+    lm_result_destroy(ra);
     /* Out of range is an error, not a silent "not kept". */
     lm_result_conv rc = {.size = sizeof rc};
     ck_assert_lm_status(lm_result_conv_info(&rc, r, 0), LM_ERR_INVALID_ARG);
@@ -705,8 +712,9 @@ START_TEST(options_checked)
 {
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
-    ck_assert_lm_status(lm_solve_options_set_precision(o, 0.0),
+    ck_assert_lm_status(lm_solve_options_set_precision(o, -1.0),
                         LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_solve_options_set_precision(o, 0.0)); /* automatic */
     ck_assert_lm_status(lm_solve_options_set_precision(o, NAN),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_solve_options_set_budget(o, -1.0), LM_ERR_VALUE);

@@ -40,9 +40,12 @@ static void compress_usage(FILE *out)
 "  --remeasure N        after a solve, time the chosen entries again and,\n"
 "                       if they break the budget, re-solve; at most N times\n"
 "                       (default 2; 0 turns it off)\n"
-"  --calibrate on|off   solve on the latency table scaled to in-network\n"
-"                       cost, stage by stage (default off; docs/measure.md)\n"
-"  --precision P        DP units per millisecond (default 10)\n"
+"  --calibrate MODE     on: solve on the latency table scaled to in-network\n"
+"                       cost, stage by stage; off: on the table as timed;\n"
+"                       auto (default): on when the table has a calibration\n"
+"                       (docs/measure.md)\n"
+"  --precision P        DP units per millisecond; 0 (the default): so many\n"
+"                       that the original network is 10000 units\n"
 "  --proxy-batch N      calibration batch of the proxy importance (default 2)\n"
 "  --seed N             seed of the random weights and inputs (default 0)\n"
 "  -h, --help           show this help\n\n"
@@ -110,15 +113,16 @@ static int compress_value(const char *opt, const char *val, void *args)
             return lm_tool_usage_error("compress", "--ratio takes numbers in "
                                        "(0, 1] separated by commas");
     } else if (!strcmp(opt, "--calibrate")) {
-        if (strcmp(val, "on") && strcmp(val, "off"))
-            return lm_tool_usage_error("compress", "--calibrate takes on or "
-                                       "off");
-        a->calibrate = !strcmp(val, "on");
+        a->calibrate = lm_tool_calibrate_mode(val);
+        if (a->calibrate < -1)
+            return lm_tool_usage_error("compress", "--calibrate takes on, "
+                                       "off or auto");
     } else if (!strcmp(opt, "--precision")) {
         char *end = NULL;
         a->precision = strtod(val, &end);
-        if (*end || !(a->precision > 0.0))
-            return lm_tool_usage_error("compress", "--precision must be > 0");
+        if (*end || !(a->precision >= 0.0))
+            return lm_tool_usage_error("compress", "--precision must be >= 0 "
+                                       "(0: automatic)");
     } else {
         if (!lm_tool_parse_size(val, &n))
             return lm_tool_usage_error("compress", "expected a whole number");
@@ -156,8 +160,9 @@ static int parse_args(int argc, char **argv, compress_args *a)
         "--seed", "--threads", "--passes", "--rounds", "--remeasure",
         "--calibrate", NULL};
     *a = (compress_args){.batch = 1, .reps = 10, .warmup = 2,
-                         .proxy_batch = 2, .precision = 10.0, .threads = 1,
-                         .passes = 3, .rounds = 5, .remeasure = 2};
+                         .proxy_batch = 2, .precision = 0.0, .threads = 1,
+                         .passes = 3, .rounds = 5, .remeasure = 2,
+                         .calibrate = -1};
     parse_ratios("0.7,0.6,0.5", a);
     lm_tool_opts o = {"compress", valued, compress_value, compress_file};
     int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
@@ -474,9 +479,10 @@ static lm_status rebuild_solver(compress_state *s, const compress_args *a)
     if (s->solve_latency != s->latency)
         lm_table_destroy(s->solve_latency);
     s->solve_latency = s->latency;
-    lm_status st = a->calibrate ? lm_table_create_calibrated(
-                                      &s->solve_latency, s->latency)
-                                : LM_OK;
+    lm_status st = lm_tool_calibrates(s->latency, a->calibrate)
+                       ? lm_table_create_calibrated(&s->solve_latency,
+                                                    s->latency)
+                       : LM_OK;
     if (st != LM_OK) {
         s->solve_latency = s->latency;
         return st;
@@ -651,6 +657,9 @@ static void print_summary(const compress_state *s, const compress_args *a,
            lm_entries_count(s->entries), a->batch, (long long)in.channels,
            (long long)in.height, (long long)in.width, a->threads,
            a->threads == 1 ? "" : "s", a->rounds, a->reps);
+    printf("latency table: %s\n", s->solve_latency != s->latency
+                                       ? "calibrated in-network (--calibrate)"
+                                       : "as timed, entry by entry");
     printf("original: predicted %.2f ms (fixed %.2f + entries), measured "
            "%.2f ms (%.2f-%.2f)\n\n", lm_solver_original_latency(s->solver),
            lm_solver_fixed_latency(s->solver), orig->median_ms,

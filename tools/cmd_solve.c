@@ -16,7 +16,7 @@ static void solve_usage(FILE *out, const char *cmd)
             "usage: layermerge %s GRAPH.yaml --latency T.yaml|T.csv\n"
             "           --importance I.yaml|I.csv (--budget MS | --ratio R)\n"
             "           [--precision P] [--rounding ceil|floor]\n"
-            "           [--method layermerge|kim23|prune]%s\n"
+            "           [--method layermerge|kim23|prune] [--calibrate MODE]%s\n"
             "       layermerge %s --method kim23 --latency TIME.csv\n"
             "           --importance RAW.csv (--budget MS | --ratio R) [--graph G.yaml]\n"
             "       layermerge %s GRAPH.yaml --method prune --latency T.yaml|T.csv\n"
@@ -40,14 +40,20 @@ static void solve_usage(FILE *out, const char *cmd)
             "  --conv-importance FILE  prune: CSV conv,importance (conv 1..N)\n"
             "  --budget MS         latency budget in the tables' unit (ms)\n"
             "  --ratio R           budget as R x the original network's latency\n"
-            "  --precision P       units per ms when discretising (default 10)\n"
+            "  --precision P       units per ms when discretising (default 10, the\n"
+            "                      authors'; 0: the original network is 10000 units)\n"
             "  --rounding MODE     ceil (default: never exceeds the budget) or floor\n"
             "                      (the authors' parity rounding)\n"
             "  --method NAME       layermerge (default), kim23 or prune\n"
+            "  --calibrate MODE    on: solve on the latency table scaled by its\n"
+            "                      in-network stage ratios; off: as timed; auto\n"
+            "                      (default): on when the table has them\n"
             "  --graph FILE        kim23: the graph (identity positions, kernels)\n"
             "%s"
             "  -h, --help          show this help\n\n"
-            "Without --budget or --ratio the budget is the original latency.\n"
+            "Latencies are whole-network predictions: the table's fixed cost\n"
+            "(what no entry carries) plus the chosen entries. Without --budget\n"
+            "or --ratio the budget is the original network's prediction.\n"
             "Exit status: 0 success, 1 failure (an infeasible budget names the\n"
             "smallest feasible one), 2 bad usage.\n",
             front ? "" : "  -o, --output FILE   write the result as YAML (atomically)\n");
@@ -57,7 +63,7 @@ typedef struct solve_args {
     const char *cmd;
     const char *graph, *latency, *importance, *conv_importance, *output;
     lm_importance_metric metric;
-    int has_budget, has_ratio, has_precision;
+    int has_budget, has_ratio, has_precision, calibrate;
     double budget, ratio, precision;
     lm_rounding rounding;
     lm_method method;
@@ -119,6 +125,13 @@ static int set_option(solve_args *a, const char *opt, const char *val)
         return a->has_ratio = 1, parse_number(a, val, &a->ratio);
     if (!strcmp(opt, "--precision"))
         return a->has_precision = 1, parse_number(a, val, &a->precision);
+    if (!strcmp(opt, "--calibrate")) {
+        a->calibrate = lm_tool_calibrate_mode(val);
+        if (a->calibrate < -1)
+            return usage_error(a, "--calibrate must be on, off or auto, not ",
+                               val, "");
+        return 0;
+    }
     if (!strcmp(opt, "--rounding") || !strcmp(opt, "--metric") ||
         !strcmp(opt, "--method"))
         return set_choice(a, opt, val);
@@ -144,6 +157,7 @@ static int parse_args(int argc, char **argv, solve_args *a)
 {
     a->cmd = argv[0];
     a->metric = LM_METRIC_NORMALISED;
+    a->calibrate = -1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] == '-' && arg[1] != '\0') {
@@ -195,6 +209,12 @@ static lm_status load_tables(const solve_args *a, inputs *in)
                                              in->entries)
                        : lm_table_load_kind(&in->lat, a->latency,
                                             LM_TABLE_LATENCY);
+    if (st == LM_OK && lm_tool_calibrates(in->lat, a->calibrate)) {
+        lm_table *cal = NULL;
+        st = lm_table_create_calibrated(&cal, in->lat);
+        lm_table_destroy(in->lat);
+        in->lat = cal;
+    }
     if (st != LM_OK || a->method == LM_METHOD_PRUNE)
         return st;
     return is_csv(a->importance)
@@ -351,9 +371,11 @@ static void print_summary(const lm_result *r, double original)
            "rounding %s)\n", lm_result_budget(r),
            (long long)lm_result_budget_units(r), prec,
            lm_result_rounding(r) == LM_ROUNDING_FLOOR ? "floor" : "ceil");
-    printf("original latency:   %.6g ms\n", original);
-    printf("predicted latency:  %.6g ms real, %lld units (%.6g ms discretised)\n",
-           lm_result_latency(r), (long long)lm_result_latency_units(r),
+    printf("original latency:   %.6g ms (predicted: fixed cost %.6g ms + "
+           "its entries)\n", original, lm_result_fixed_latency(r));
+    printf("predicted latency:  %.6g ms real, entries %lld units (%.6g ms "
+           "discretised)\n", lm_result_latency(r),
+           (long long)lm_result_latency_units(r),
            (double)lm_result_latency_units(r) / prec);
     printf("importance:         %.9g\n", lm_result_importance(r));
     printf("segments:           %zu\n", lm_result_segment_count(r));

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "layermerge/tables.h"
+
 /* A subcommand gets argv starting at its own name and returns the exit
  * code: 0 success, 1 failure of the work, 2 bad usage. */
 typedef struct lm_command {
@@ -22,6 +24,12 @@ int lm_tool_usage_error(const char *cmd, const char *msg);
 /* An lm_write_fn for the library's *_write calls: `userdata` is the
  * FILE * to write to. */
 int lm_tool_write_file(const void *data, size_t len, void *userdata);
+
+/* --calibrate on|off|auto as 1, 0, -1; -2 for anything else. */
+int lm_tool_calibrate_mode(const char *val);
+/* Whether to solve on the calibrated copy of latency table `t`: mode 1
+ * or 0 as given, auto (-1) when the table has a calibration. */
+int lm_tool_calibrates(const lm_table *t, int mode);
 
 /* 1 when argv holds -h or --help. */
 int lm_tool_wants_help(int argc, char **argv);

@@ -36,6 +36,20 @@ int lm_tool_write_file(const void *data, size_t len, void *userdata)
     return fwrite(data, 1, len, (FILE *)userdata) == len ? 0 : -1;
 }
 
+int lm_tool_calibrate_mode(const char *val)
+{
+    return !strcmp(val, "on") ? 1 : !strcmp(val, "off") ? 0
+           : !strcmp(val, "auto") ? -1 : -2;
+}
+
+int lm_tool_calibrates(const lm_table *t, int mode)
+{
+    if (mode >= 0)
+        return mode;
+    lm_table_network net = {.size = sizeof net};
+    return lm_table_network_info(&net, t) == LM_OK && net.stage_count > 0;
+}
+
 int lm_tool_fail(const char *what)
 {
     const char *msg = lm_last_error();

@@ -95,8 +95,11 @@ LM_API void lm_solve_options_destroy(lm_solve_options *options);
 /** @return LM_OK, LM_ERR_INVALID_ARG (NULL, unknown method) @since 0.2 */
 LM_API lm_status lm_solve_options_set_method(lm_solve_options *options,
                                              lm_method method);
-/** Units per latency unit (e.g. 10 per ms).
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, not finite and > 0)
+/** Units per latency unit (e.g. 10 per ms, the authors'); 0 chooses it so
+ * that the original network's predicted latency is 10000 units, which
+ * keeps the rounding of small entries (a CPU table at a small input size)
+ * from distorting the solve.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative or not finite)
  * @since 0.2 */
 LM_API lm_status lm_solve_options_set_precision(lm_solve_options *options,
                                                 double precision);

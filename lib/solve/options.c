@@ -65,9 +65,9 @@ lm_status lm_solve_options_set_precision(lm_solve_options *o, double p)
 {
     if (!o)
         return null_options("lm_solve_options_set_precision");
-    if (!(isfinite(p) && p > 0.0))
+    if (!(isfinite(p) && p >= 0.0))
         return lm_err(LM_ERR_INVALID_ARG, "precision %g is not a finite "
-                      "number > 0", p);
+                      "number >= 0 (0: automatic)", p);
     o->precision = p;
     return LM_OK;
 }

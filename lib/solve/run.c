@@ -11,12 +11,15 @@
 #include "solve/result_internal.h"
 #include "solve/solver_internal.h"
 
+#define LM_AUTO_UNITS 10000.0
+
 /* What every result of one run shares. */
 typedef struct run_ctx {
     const lm_solver *s;
     const lm_solve_options *o;
     double budget;  /* the whole network's */
     double entries; /* what is left for the entries: budget - fixed */
+    double precision; /* the options', or the automatic one */
 } run_ctx;
 
 static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
@@ -29,8 +32,8 @@ static lm_status new_result(const run_ctx *c, size_t n_segs, lm_result **out)
     r->rounding = c->o->rounding;
     r->budget = c->budget;
     r->fixed = c->s->fixed;
-    r->precision = c->o->precision;
-    r->budget_units = lm_disc_budget(c->entries, c->o->precision,
+    r->precision = c->precision;
+    r->budget_units = lm_disc_budget(c->entries, c->precision,
                                      lm_options_round(c->o));
     return LM_OK;
 }
@@ -82,7 +85,7 @@ static lm_status dp_solve(const run_ctx *c, lm_dp **dp)
         return lm_err(LM_ERR_INVALID_ARG, "this solver was made without an "
                       "importance table: it can only prune");
     lm_dp_problem prob = {c->s->n_convs, c->s->items, c->s->n_items,
-                          c->o->precision, c->entries, lm_options_round(c->o)};
+                          c->precision, c->entries, lm_options_round(c->o)};
     return lm_dp_solve(dp, &prob);
 }
 
@@ -165,7 +168,7 @@ static lm_status k23_solve(const run_ctx *c, lm_k23 **k)
 {
     const lm_solver *s = c->s;
     lm_k23_problem prob = {s->n_convs, s->segs, s->covers, s->n_segs, s->ext,
-                           s->n_ext, c->o->precision, c->entries,
+                           s->n_ext, c->precision, c->entries,
                            lm_options_round(c->o)};
     return lm_k23_run(k, &prob);
 }
@@ -223,7 +226,7 @@ static lm_status prune_run(const run_ctx *c, lm_result **out)
     for (size_t i = 0; i < s->n_convs; i++)
         items[i] = (lm_ks_item){s->conv_latency[i], s->conv_importance[i],
                                 s->required[i], (int64_t)(i + 1)};
-    lm_ks_problem prob = {items, s->n_convs, c->o->precision, c->entries,
+    lm_ks_problem prob = {items, s->n_convs, c->precision, c->entries,
                           lm_options_round(c->o)};
     lm_ks_solution sol = {0};
     lm_status st = lm_ks_solve(&sol, &prob);
@@ -250,7 +253,13 @@ static lm_status start(run_ctx *c, const lm_solver *s,
     /* Below the fixed cost nothing fits: the solve then says what the
      * entries would need (explain adds the fixed cost to the message). */
     double entries = budget - s->fixed;
-    *c = (run_ctx){s, o, budget, entries > 0.0 ? entries : 0.0};
+    /* Automatic precision: the original network is LM_AUTO_UNITS units,
+     * so that rounding each entry to a unit moves a solution's latency by
+     * well under a percent however small the entries are. */
+    double p = o->precision;
+    if (p == 0.0)
+        p = s->original > 0.0 ? LM_AUTO_UNITS / s->original : 10.0;
+    *c = (run_ctx){s, o, budget, entries > 0.0 ? entries : 0.0, p};
     return LM_OK;
 }
 
