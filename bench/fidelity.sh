@@ -9,7 +9,7 @@
 #
 # usage: bench/fidelity.sh LAYERMERGE GRAPH SIZE THREADS [RATIOS] [CALIBRATE]
 #   RATIOS     budgets, default 0.9,0.8,0.7,0.6,0.5,0.4
-#   CALIBRATE  on or off (compress --calibrate), default off
+#   CALIBRATE  on, off or auto (compress --calibrate), default auto
 # e.g. bench/fidelity.sh build/tools/layermerge examples/models/resnet34.yaml 112 1
 set -eu
 lm=$1
@@ -17,7 +17,7 @@ graph=$2
 size=$3
 threads=$4
 ratios=${5:-0.9,0.8,0.7,0.6,0.5,0.4}
-calibrate=${6:-off}
+calibrate=${6:-auto}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 name=$(basename "$graph" .yaml)

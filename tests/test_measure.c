@@ -13,6 +13,7 @@
 #include "helpers.h"
 #include "layermerge/entries.h"
 #include "layermerge/measure.h"
+#include "layermerge/solver.h"
 #include "layermerge/tables.h"
 #include "layermerge/weights.h"
 
@@ -615,6 +616,103 @@ START_TEST(thread_batch_size_mismatches)
 }
 END_TEST
 
+/* The winner's curse: an entry whose first timing came out far too low
+ * is what a solver picks; timing the chosen entries again in a fresh pass
+ * shows it, moves the table's value, and a new solve no longer picks it. */
+typedef struct lucky {
+    size_t calls, lucky_id, lucky_calls;
+} lucky;
+
+static lm_status lucky_timer(double *median, double *stdev,
+                             const lm_entry_info *e, size_t batch, void *ud)
+{
+    lucky *t = ud;
+    (void)batch;
+    t->calls++;
+    *median = (double)e->kernel; /* a merged kernel costs its size */
+    if (e->id == t->lucky_id && t->lucky_calls++ == 0)
+        *median = 0.01; /* one burst of luck */
+    *stdev = 0.0;
+    return LM_OK;
+}
+
+START_TEST(remeasure_lifts_the_winners_curse)
+{
+    fix f;
+    fix_init(&f);
+    /* The lucky entry: (1, 3] merging c2 and c3 (and their skip), K 5. */
+    size_t lucky_id = 0;
+    ck_assert_lm_ok(lm_entries_find(&lucky_id, f.e,
+                                    LM_TEST_KEY(1, 3, 5, 1, 0)));
+    lucky t = {.lucky_id = lucky_id};
+    lm_measure_options *o = NULL;
+    ck_assert_lm_ok(lm_measure_options_create(&o));
+    ck_assert_lm_ok(lm_measure_options_set_timer(o, lucky_timer, &t));
+    ck_assert_lm_ok(lm_measure_options_set_passes(o, 1, 3));
+    ck_assert_lm_ok(lm_measure_options_set_noise_limit(o, 0.10, 0));
+    lm_table *lat = NULL, *imp = NULL;
+    ck_assert_lm_ok(lm_table_create_latency_for(&lat, f.e));
+    ck_assert_lm_ok(lm_table_measure_latency(lat, f.g, f.e, o));
+    ck_assert_lm_ok(lm_table_create_importance_for(&imp, f.e,
+                                                   LM_METRIC_NORMALISED));
+    /* Every segment is worth 1, an identity one almost nothing. */
+    for (size_t id = 0; id < f.n; id++) {
+        double v = entry(&f, id).identity ? 0.01 : 1.0;
+        ck_assert_lm_ok(
+            lm_table_set_importance_entry_normalised(imp, f.e, id, v, v));
+    }
+    /* The original network's 4 convs cost 3 ms each (12 ms); at 7 ms the
+     * lucky merge (0.01 ms for a 5x5) wins. */
+    lm_solver *s = NULL;
+    lm_solve_options *so = NULL;
+    lm_result *r = NULL;
+    ck_assert_lm_ok(lm_solver_create(&s, f.g, f.e, lat, imp));
+    ck_assert_lm_ok(lm_solve_options_create(&so));
+    ck_assert_lm_ok(lm_solve_options_set_budget(so, 7.0));
+    ck_assert_lm_ok(lm_solver_run(&r, s, so));
+    lm_result_segment seg = {.size = sizeof seg};
+    /* Time what was chosen again: the lucky entry comes back at 5 ms. */
+    size_t ids[8], n = 0, at = SIZE_MAX;
+    for (size_t i = 0; i < lm_result_segment_count(r); i++) {
+        ck_assert_lm_ok(lm_result_segment_info(&seg, r, i));
+        if (seg.entry == lucky_id)
+            at = n;
+        if (seg.entry != SIZE_MAX)
+            ids[n++] = seg.entry;
+    }
+    ck_assert_uint_ne(at, SIZE_MAX); /* cursed: the solver took it */
+    double fresh[8];
+    size_t before = t.calls;
+    ck_assert_lm_ok(
+        lm_table_remeasure_entries(fresh, lat, f.g, f.e, ids, n, o));
+    ck_assert_uint_eq(t.calls - before, n);
+    ck_assert(fresh[at] == 5.0);
+    lm_table_record rec = {.size = sizeof rec};
+    double v = 0.0;
+    ck_assert_lm_ok(lm_table_get_entry(&v, NULL, lat, f.e, lucky_id));
+    ck_assert(v > 2.0); /* median of 0.01 and 5 */
+    /* Solved again on the updated table, the entry is not chosen. */
+    lm_result_destroy(r);
+    lm_solver_destroy(s);
+    ck_assert_lm_ok(lm_solver_create(&s, f.g, f.e, lat, imp));
+    ck_assert_lm_ok(lm_solver_run(&r, s, so));
+    for (size_t i = 0; i < lm_result_segment_count(r); i++) {
+        ck_assert_lm_ok(lm_result_segment_info(&seg, r, i));
+        ck_assert(seg.entry != lucky_id);
+    }
+    ck_assert_lm_status(lm_table_remeasure_entries(fresh, lat, f.g, f.e,
+                                                   (size_t[]){f.n}, 1, o),
+                        LM_ERR_INVALID_ARG);
+    lm_result_destroy(r);
+    lm_solve_options_destroy(so);
+    lm_solver_destroy(s);
+    lm_table_destroy(imp);
+    lm_table_destroy(lat);
+    lm_measure_options_destroy(o);
+    fix_free(&f);
+}
+END_TEST
+
 START_TEST(builtin_timer_and_provenance)
 {
     fix f;
@@ -840,6 +938,7 @@ static Suite *measure_suite(void)
     tcase_add_test(lat, passes_are_shuffled_and_robust);
     tcase_add_test(lat, resume_mid_pass);
     tcase_add_test(lat, thread_batch_size_mismatches);
+    tcase_add_test(lat, remeasure_lifts_the_winners_curse);
     suite_add_tcase(s, lat);
     TCase *px = tcase_create("proxy");
     tcase_set_timeout(px, 60);
