@@ -512,6 +512,155 @@ static int same_result(const lm_result *a, const lm_result *b)
     return 1;
 }
 
+/* The authors' conv_comb is the subset their importance was measured with:
+ * solving from their CSV keeps exactly those convs, and entries built
+ * another way are refused, naming the entry. */
+START_TEST(conv_comb_is_the_subset_solved)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load(
+        &g, lm_test_source_path("examples/models/resnet34.yaml")));
+    /* The tests' importance CSV with one change: entry (0, 4) K 3 was
+     * measured keeping conv 3, not conv 1 (the earliest rule's). */
+    char *dir = lm_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/imp.csv", dir);
+    FILE *in = fopen(lm_test_data_path("solve_resnet34_importance.csv"), "r");
+    FILE *out = fopen(path, "w");
+    ck_assert(in && out);
+    char line[512];
+    while (fgets(line, sizeof line, in)) {
+        if (!strncmp(line, "3,0,4,3,1,0,\"1\",", 16))
+            fprintf(out, "3,0,4,3,1,0,\"3\",%s", line + 16);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    lm_entries *plain = NULL, *measured = NULL;
+    lm_table *lat = NULL, *imp = NULL;
+    ck_assert_lm_ok(lm_entries_create(&plain, g));
+    ck_assert_lm_ok(lm_table_import_csv(
+        &lat, LM_TABLE_LATENCY, lm_test_data_path("solve_resnet34_latency.csv"),
+        LM_TABLE_CSV_LAYERMERGE, 0, plain));
+    ck_assert_lm_ok(lm_table_import_csv(&imp, LM_TABLE_IMPORTANCE, path,
+                                        LM_TABLE_CSV_LAYERMERGE,
+                                        LM_METRIC_NORMALISED, plain));
+    /* Every record carries its subset. */
+    for (size_t i = 0; i < lm_table_count(imp); i++) {
+        lm_table_record rec = {.size = sizeof rec};
+        ck_assert_lm_ok(lm_table_record_info(&rec, imp, i));
+        ck_assert_int_eq(rec.has_convs, 1);
+    }
+    /* Entries built by the earliest rule disagree at entry 3. */
+    lm_solver *s = NULL;
+    ck_assert_lm_status(lm_solver_create(&s, g, plain, lat, imp),
+                        LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "entry 3 "));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "{3}"));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "{1}"));
+    /* Entries built from the table keep what it names. */
+    ck_assert_lm_ok(lm_entries_create_from_table(&measured, g, imp));
+    lm_entry_info info = {.size = sizeof info};
+    ck_assert_lm_ok(lm_entries_entry_info(&info, measured, 3));
+    ck_assert(info.n_kept == 1 && info.kept[0] == 3);
+    ck_assert_int_eq(info.padding, 1);
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_entry(&plan, g, measured, 3));
+    lm_plan_conv pc = {.size = sizeof pc};
+    ck_assert_lm_ok(lm_plan_conv_info(&pc, plan, 1));
+    ck_assert_int_eq(pc.kept, 0);
+    ck_assert_lm_ok(lm_plan_conv_info(&pc, plan, 3));
+    ck_assert_int_eq(pc.kept, 1);
+    lm_plan_destroy(plan);
+    /* Solved at several budgets, every segment keeps its record's convs. */
+    ck_assert_lm_ok(lm_solver_create(&s, g, measured, lat, imp));
+    lm_solve_options *o = NULL;
+    ck_assert_lm_ok(lm_solve_options_create(&o));
+    ck_assert_lm_ok(lm_solve_options_set_rounding(o, LM_ROUNDING_FLOOR));
+    for (double ratio = 0.9; ratio > 0.45; ratio -= 0.1) {
+        lm_result *r = NULL;
+        ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratio));
+        ck_assert_lm_ok(lm_solver_run(&r, s, o));
+        for (size_t i = 0; i < lm_result_segment_count(r); i++) {
+            lm_result_segment seg = {.size = sizeof seg};
+            ck_assert_lm_ok(lm_result_segment_info(&seg, r, i));
+            lm_entry_key key = {.size = sizeof key};
+            ck_assert_lm_ok(lm_entries_entry_key(&key, measured, seg.entry));
+            size_t j = 0;
+            lm_table_record rec = {.size = sizeof rec};
+            for (; j < lm_table_count(imp); j++) {
+                ck_assert_lm_ok(lm_table_record_info(&rec, imp, j));
+                if (rec.st == key.st && rec.end == key.end &&
+                    rec.kernel == key.kernel && rec.stride == key.stride &&
+                    rec.depthwise == key.depthwise)
+                    break;
+            }
+            ck_assert_uint_lt(j, lm_table_count(imp));
+            ck_assert_uint_eq(seg.n_kept, rec.n_convs);
+            for (size_t k = 0; k < seg.n_kept; k++)
+                ck_assert_uint_eq(seg.kept[k], rec.convs[k]);
+        }
+        lm_result_destroy(r);
+    }
+    /* The subset survives the table file and the CSV round trip. */
+    snprintf(path, sizeof path, "%s/imp.yaml", dir);
+    ck_assert_lm_ok(lm_table_save(imp, path));
+    lm_table *back = NULL;
+    ck_assert_lm_ok(lm_table_load(&back, path));
+    lm_entries *again = NULL;
+    ck_assert_lm_ok(lm_entries_create_from_table(&again, g, back));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, again, 3));
+    ck_assert(info.n_kept == 1 && info.kept[0] == 3);
+    snprintf(path, sizeof path, "%s/back.csv", dir);
+    ck_assert_lm_ok(lm_table_export_csv(back, path, LM_TABLE_CSV_LAYERMERGE));
+    lm_table *csv = NULL;
+    ck_assert_lm_ok(lm_table_import_csv(&csv, LM_TABLE_IMPORTANCE, path,
+                                        LM_TABLE_CSV_LAYERMERGE,
+                                        LM_METRIC_NORMALISED, plain));
+    lm_entries_destroy(again);
+    again = NULL;
+    ck_assert_lm_ok(lm_entries_create_from_table(&again, g, csv));
+    ck_assert_lm_ok(lm_entries_entry_info(&info, again, 3));
+    ck_assert(info.n_kept == 1 && info.kept[0] == 3);
+    /* A subset that is no option of its key is refused, naming it:
+     * convs 2 and 3 merge into a 5x5, not entry 3's 3x3. */
+    snprintf(path, sizeof path, "%s/bad.csv", dir);
+    in = fopen(lm_test_data_path("solve_resnet34_importance.csv"), "r");
+    out = fopen(path, "w");
+    ck_assert(in && out);
+    while (fgets(line, sizeof line, in)) {
+        if (!strncmp(line, "3,0,4,3,1,0,\"1\",", 16))
+            fprintf(out, "3,0,4,3,1,0,\"2,3\",%s", line + 16);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    lm_table *bad = NULL;
+    ck_assert_lm_ok(lm_table_import_csv(&bad, LM_TABLE_IMPORTANCE, path,
+                                        LM_TABLE_CSV_LAYERMERGE,
+                                        LM_METRIC_NORMALISED, plain));
+    lm_entries_destroy(again);
+    again = NULL;
+    ck_assert_lm_status(lm_entries_create_from_table(&again, g, bad),
+                        LM_ERR_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "entry 3"));
+    ck_assert_ptr_null(again);
+    lm_table_destroy(csv);
+    lm_table_destroy(back);
+    lm_table_destroy(bad);
+    lm_solve_options_destroy(o);
+    lm_solver_destroy(s);
+    lm_table_destroy(imp);
+    lm_table_destroy(lat);
+    lm_entries_destroy(measured);
+    lm_entries_destroy(plain);
+    lm_graph_destroy(g);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(kim23_from_files)
 {
     const char *time = lm_test_data_path(
@@ -742,6 +891,7 @@ static Suite *solver_api_suite(void)
     Suite *s = suite_create("solver_api");
     TCase *tc = tcase_create("layermerge");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, conv_comb_is_the_subset_solved);
     tcase_add_test(tc, resnet34_ratio_budget);
     tcase_add_test(tc, mobilenetv2_gains_nonlinearity);
     tcase_add_test(tc, infeasible_states_minimum);

@@ -190,7 +190,10 @@ typedef struct compress_state {
     lm_table *importance;
     lm_solver *solver;
     lm_measure_options *measure; /* for re-measuring chosen entries */
-    int64_t in_c, in_h, in_w; /* the graph's own input, for saving */
+    /* The graph keeps its own input size, so that tables, results and
+     * merged files belong to it (their fingerprint includes the size);
+     * --size only sets where measuring, verifying and timing run. */
+    int64_t in_c;
     double original_importance; /* sum over the original single-conv entries */
 } compress_state;
 
@@ -228,16 +231,6 @@ static lm_status load_network(compress_state *s, const compress_args *a)
     lm_shape in = {.size = sizeof in};
     lm_graph_input_shape(&in, s->graph);
     s->in_c = in.channels;
-    s->in_h = in.height;
-    s->in_w = in.width;
-    if (a->size) {
-        st = lm_graph_set_input_shape(s->graph, s->in_c, (int64_t)a->size,
-                                      (int64_t)a->size);
-        if (st == LM_OK)
-            st = lm_graph_validate(s->graph);
-        if (st != LM_OK)
-            return st;
-    }
     if (a->weights) {
         st = lm_weights_load(&s->weights, a->weights);
         if (st == LM_OK)
@@ -251,32 +244,17 @@ static lm_status load_network(compress_state *s, const compress_args *a)
                        : lm_weights_init_random(s->weights, s->graph, a->seed);
 }
 
-/* docs/method.md section 4: with weights known, each entry's kept subset is
- * the one with the largest summed L1 norm of its convs' weights. */
-static lm_status build_entries(compress_state *s)
+/* docs/method.md section 4: the subsets an importance table was
+ * measured with, else (weights known) the largest summed L1 norm. */
+static lm_status build_entries(compress_state *s, const compress_args *a)
 {
-    size_t n = lm_graph_conv_count(s->graph);
-    double *l1 = calloc(n ? n : 1, sizeof *l1);
-    if (!l1) {
-        fprintf(stderr, "layermerge compress: out of memory\n");
-        return LM_ERR_NOMEM;
-    }
-    lm_status st = LM_OK;
-    for (size_t c = 1; c <= n && st == LM_OK; c++) {
-        lm_conv_info ci = {.size = sizeof ci};
-        st = lm_graph_conv_info(&ci, s->graph, c);
-        char name[512];
-        const float *w = NULL;
-        size_t len = 0;
-        snprintf(name, sizeof name, "%s.weight", ci.name ? ci.name : "");
-        if (st == LM_OK)
-            st = lm_weights_data_f32(&w, &len, s->weights, name);
-        for (size_t i = 0; st == LM_OK && i < len; i++)
-            l1[c - 1] += fabs((double)w[i]);
-    }
+    lm_table *given = NULL;
+    lm_status st = a->importance ? lm_table_load_kind(&given, a->importance,
+                                                      LM_TABLE_IMPORTANCE)
+                                 : LM_OK;
     if (st == LM_OK)
-        st = lm_entries_create_scored(&s->entries, s->graph, l1, n);
-    free(l1);
+        st = lm_tool_entries(&s->entries, s->graph, s->weights, given);
+    lm_table_destroy(given);
     return st;
 }
 
@@ -323,6 +301,9 @@ static lm_status measure_options(compress_state *s, const compress_args *a,
     if (st == LM_OK) st = lm_measure_options_set_repetitions(o, a->reps);
     if (st == LM_OK) st = lm_measure_options_set_threads(o, a->threads);
     if (st == LM_OK) st = lm_measure_options_set_passes(o, a->passes, 1);
+    if (st == LM_OK && a->size)
+        st = lm_measure_options_set_input_size(o, (int64_t)a->size,
+                                               (int64_t)a->size);
     if (st == LM_OK && !a->latency)
         st = lm_measure_options_set_save_path(o, path);
     if (st != LM_OK)
@@ -355,6 +336,9 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
     st = lm_proxy_options_create(&o);
     if (st == LM_OK) st = lm_proxy_options_set_batch(o, a->proxy_batch);
     if (st == LM_OK) st = lm_proxy_options_set_seed(o, a->seed);
+    if (st == LM_OK && a->size)
+        st = lm_proxy_options_set_input_size(o, (int64_t)a->size,
+                                             (int64_t)a->size);
     if (st == LM_OK) st = lm_proxy_options_set_save_path(o, path);
     if (st == LM_OK)
         st = lm_proxy_options_set_progress(o, lm_tool_progress, &run.bar);
@@ -406,26 +390,45 @@ typedef struct budget_row {
     timed_net net;
 } budget_row;
 
-static lm_status save_merged(compress_state *s, lm_graph *mg,
-                             const lm_weights *mw, const char *prefix)
+static lm_status save_merged(const lm_graph *mg, const lm_weights *mw,
+                             const char *prefix)
 {
     char path[4200];
-    /* Saved at the network's own resolution, whatever --size timed. */
-    lm_status st = lm_graph_set_input_shape(mg, s->in_c, s->in_h, s->in_w);
-    if (st == LM_OK) st = lm_graph_validate(mg);
     snprintf(path, sizeof path, "%s.yaml", prefix);
-    if (st == LM_OK) st = lm_graph_save(mg, path);
+    lm_status st = lm_graph_save(mg, path);
     snprintf(path, sizeof path, "%s.safetensors", prefix);
     if (st == LM_OK) st = lm_weights_save(mw, path);
+    return st;
+}
+
+/* `g` at the --size the run times at (the graph itself without one). */
+static lm_status at_size(const lm_graph *g, const compress_args *a,
+                         int64_t channels, lm_graph **out)
+{
+    lm_status st = lm_graph_clone(out, g);
+    if (st == LM_OK && a->size) {
+        st = lm_graph_set_input_shape(*out, channels, (int64_t)a->size,
+                                      (int64_t)a->size);
+        if (st == LM_OK)
+            st = lm_graph_validate(*out);
+    }
+    if (st != LM_OK) {
+        lm_graph_destroy(*out);
+        *out = NULL;
+    }
     return st;
 }
 
 static lm_status make_engine(const lm_graph *g, const lm_weights *w,
                              const compress_args *a, lm_engine **out)
 {
-    lm_status st = lm_engine_create(out, g, w, a->batch);
-    if (st == LM_OK)
-        st = lm_engine_set_threads(*out, a->threads);
+    lm_graph *sized = NULL;
+    lm_shape in = {.size = sizeof in};
+    lm_status st = lm_graph_input_shape(&in, g);
+    if (st == LM_OK) st = at_size(g, a, in.channels, &sized);
+    if (st == LM_OK) st = lm_engine_create(out, sized, w, a->batch);
+    if (st == LM_OK) st = lm_engine_set_threads(*out, a->threads);
+    lm_graph_destroy(sized);
     return st;
 }
 
@@ -442,6 +445,7 @@ static lm_status merge_and_verify(compress_state *s, const compress_args *a,
     lm_status st = lm_plan_create_for_result(&plan, s->graph, r);
     if (st == LM_OK) st = lm_graph_merge(&mg, &mw, s->graph, s->weights, plan);
     row->merge_s = now_s() - t0;
+    /* Verified at the network's own size: the files saved are these. */
     lm_merge_deviation dev = {.size = sizeof dev};
     if (st == LM_OK)
         st = lm_graph_verify_merge(&dev, s->graph, s->weights, plan, mg, mw,
@@ -453,7 +457,7 @@ static lm_status merge_and_verify(compress_state *s, const compress_args *a,
         st = make_engine(mg, mw, a, &row->net.engine);
     }
     if (st == LM_OK)
-        st = save_merged(s, mg, mw, prefix);
+        st = save_merged(mg, mw, prefix);
     lm_weights_destroy(mw);
     lm_graph_destroy(mg);
     lm_plan_destroy(plan);
@@ -655,7 +659,8 @@ static void print_summary(const compress_state *s, const compress_args *a,
            "%lldx%lldx%lld, %zu thread%s, %zu interleaved rounds of %zu "
            "runs\n", lm_graph_name(s->graph), lm_graph_conv_count(s->graph),
            lm_entries_count(s->entries), a->batch, (long long)in.channels,
-           (long long)in.height, (long long)in.width, a->threads,
+           (long long)(a->size ? (int64_t)a->size : in.height),
+           (long long)(a->size ? (int64_t)a->size : in.width), a->threads,
            a->threads == 1 ? "" : "s", a->rounds, a->reps);
     printf("latency table: %s\n", s->solve_latency != s->latency
                                        ? "calibrated in-network (--calibrate)"
@@ -722,7 +727,7 @@ int lm_cmd_compress(int argc, char **argv)
 
     lm_status st = load_network(&s, &a);
     if (st != LM_OK) { rc = lm_tool_fail(a.graph); goto out; }
-    if (build_entries(&s) != LM_OK) { rc = lm_tool_fail("entries"); goto out; }
+    if (build_entries(&s, &a) != LM_OK) { rc = lm_tool_fail("entries"); goto out; }
     if (measure_options(&s, &a, lat_path) != LM_OK ||
         latency_table(&s, &a, lat_path) != LM_OK) {
         rc = lm_tool_fail("latency");

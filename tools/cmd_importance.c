@@ -163,24 +163,15 @@ static int run_proxy(const imp_args *a, const lm_graph *g,
 }
 
 static int cmd_proxy(const imp_args *a, const lm_graph *g,
-                     const lm_entries *e)
+                     const lm_weights *w, const lm_entries *e)
 {
-    if (!a->span.out)
-        return lm_tool_usage_error("importance", "proxy needs -o TABLE.yaml");
-    if (!a->weights == !a->has_wseed)
-        return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
-                                                 "or --random-weights SEED");
-    lm_weights *w = NULL;
     lm_table *t = NULL;
     int rc;
-    if (load_weights(a, g, &w) != LM_OK)
-        rc = lm_tool_fail(a->weights ? a->weights : "random weights");
-    else if (open_table(a->span.out, e, &t) != LM_OK)
+    if (open_table(a->span.out, e, &t) != LM_OK)
         rc = lm_tool_fail(a->span.out);
     else
         rc = run_proxy(a, g, w, e, t);
     lm_table_destroy(t);
-    lm_weights_destroy(w);
     return rc;
 }
 
@@ -276,16 +267,27 @@ int lm_cmd_importance(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
+    int proxy = !strcmp(argv[1], "proxy");
+    if (proxy && !a.span.out)
+        return lm_tool_usage_error("importance", "proxy needs -o TABLE.yaml");
+    if (proxy && !a.weights == !a.has_wseed)
+        return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
+                                                 "or --random-weights SEED");
     lm_graph *g = NULL;
+    lm_weights *w = NULL;
     lm_entries *e = NULL;
     if (lm_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
-    if (lm_entries_create(&e, g) != LM_OK)
+    /* With weights, the subsets follow them (largest L1), as in compress
+     * and merge: the plans and scores are of the network merged later. */
+    if ((proxy || a.weights) && load_weights(&a, g, &w) != LM_OK)
+        rc = lm_tool_fail(a.weights ? a.weights : "random weights");
+    else if (lm_tool_entries(&e, g, w, NULL) != LM_OK)
         rc = lm_tool_fail(a.graph);
     else
-        rc = !strcmp(argv[1], "proxy") ? cmd_proxy(&a, g, e)
-                                       : cmd_shard(&a, g, e);
+        rc = proxy ? cmd_proxy(&a, g, w, e) : cmd_shard(&a, g, e);
     lm_entries_destroy(e);
+    lm_weights_destroy(w);
     lm_graph_destroy(g);
     return rc;
 }

@@ -281,6 +281,16 @@ static int open_inputs(const solve_args *a, inputs *in)
         return lm_tool_fail("enumerating entries");
     if (load_tables(a, in) != LM_OK)
         return lm_tool_fail("reading tables");
+    /* Solve over the subsets the importance was measured with (the
+     * authors' conv_comb, or a table this library measured). */
+    lm_entries *measured = NULL;
+    if (in->imp && lm_tool_entries(&measured, in->graph, NULL, in->imp) !=
+                       LM_OK)
+        return lm_tool_fail("the importance table's kept convs");
+    if (measured) {
+        lm_entries_destroy(in->entries);
+        in->entries = measured;
+    }
     if (lm_solver_create(&in->solver, in->graph, in->entries, in->lat,
                          in->imp) != LM_OK)
         return lm_tool_fail("setting up the solver");

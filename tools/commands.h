@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "layermerge/tables.h"
+#include "layermerge/layermerge.h"
 
 /* A subcommand gets argv starting at its own name and returns the exit
  * code: 0 success, 1 failure of the work, 2 bad usage. */
@@ -24,6 +24,15 @@ int lm_tool_usage_error(const char *cmd, const char *msg);
 /* An lm_write_fn for the library's *_write calls: `userdata` is the
  * FILE * to write to. */
 int lm_tool_write_file(const void *data, size_t len, void *userdata);
+
+/* The entries every command builds by one rule (docs/method.md section 4):
+ * an importance table that records the subsets it was measured with gives
+ * those; else, with weights, each entry keeps the subset with the largest
+ * summed L1 norm of its convs' weights; else the earliest convs. `weights`
+ * and `importance` may be NULL. */
+lm_status lm_tool_entries(lm_entries **out, const lm_graph *graph,
+                          const lm_weights *weights,
+                          const lm_table *importance);
 
 /* --calibrate on|off|auto as 1, 0, -1; -2 for anything else. */
 int lm_tool_calibrate_mode(const char *val);

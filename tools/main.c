@@ -1,5 +1,7 @@
 /* layermerge — command-line front end of liblayermerge. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -34,6 +36,47 @@ static void usage(FILE *out)
 int lm_tool_write_file(const void *data, size_t len, void *userdata)
 {
     return fwrite(data, 1, len, (FILE *)userdata) == len ? 0 : -1;
+}
+
+static int records_subsets(const lm_table *t)
+{
+    for (size_t i = 0; t && i < lm_table_count(t); i++) {
+        lm_table_record r = {.size = sizeof r};
+        if (lm_table_record_info(&r, t, i) == LM_OK && r.has_convs)
+            return 1;
+    }
+    return 0;
+}
+
+lm_status lm_tool_entries(lm_entries **out, const lm_graph *graph,
+                          const lm_weights *weights,
+                          const lm_table *importance)
+{
+    if (records_subsets(importance))
+        return lm_entries_create_from_table(out, graph, importance);
+    if (!weights)
+        return lm_entries_create(out, graph);
+    size_t n = lm_graph_conv_count(graph);
+    double *l1 = calloc(n ? n : 1, sizeof *l1);
+    if (!l1)
+        return LM_ERR_NOMEM;
+    lm_status st = LM_OK;
+    for (size_t c = 1; c <= n && st == LM_OK; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        st = lm_graph_conv_info(&ci, graph, c);
+        char name[512];
+        const float *w = NULL;
+        size_t len = 0;
+        snprintf(name, sizeof name, "%s.weight", ci.name ? ci.name : "");
+        if (st == LM_OK)
+            st = lm_weights_data_f32(&w, &len, weights, name);
+        for (size_t i = 0; st == LM_OK && i < len; i++)
+            l1[c - 1] += fabs((double)w[i]);
+    }
+    if (st == LM_OK)
+        st = lm_entries_create_scored(out, graph, l1, n);
+    free(l1);
+    return st;
 }
 
 int lm_tool_calibrate_mode(const char *val)

@@ -277,6 +277,13 @@ typedef struct lm_table_record {
     size_t passes;
     double spread;
     int32_t noisy;
+    /** The kept-conv subset the record was measured with (1-based conv
+     * indices, ascending; borrowed from the table), when recorded: set
+     * through an lm_entries, loaded with `convs:`, or imported from the
+     * authors' `conv_comb` column. has_convs 0: not recorded. */
+    int32_t has_convs;
+    size_t n_convs;
+    const size_t *convs;
 } lm_table_record;
 
 /** Number of records (0 for NULL). @since 0.2 */
@@ -306,6 +313,22 @@ LM_API lm_status lm_table_check(const lm_table *table,
 LM_API lm_status lm_table_missing(size_t *n_missing, size_t *ids, size_t cap,
                                   const lm_table *table,
                                   const lm_entries *entries);
+
+/** The entries of `graph` whose representative subsets are the ones
+ * `table` was measured with: every record with a recorded subset
+ * (lm_table_record.convs) gives its entry that subset; the others follow
+ * lm_entries_create()'s rule. This is how solve, plan and merge build the
+ * network whose importance was measured (docs/method.md section 4).
+ * (Declared here rather than in entries.h because it reads a table.)
+ * @param[out] out  owned by the caller (lm_entries_destroy)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL), LM_ERR_STATE (graph not
+ *         validated), LM_ERR_MISMATCH (a table of another graph; a
+ *         recorded subset that is no option of its entry's key, naming the
+ *         record and why), LM_ERR_NOT_FOUND (a record whose key is no
+ *         entry), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_entries_create_from_table(lm_entries **out,
+                                              const lm_graph *graph,
+                                              const lm_table *table);
 
 /* ---- the whole network ------------------------------------------------ */
 

@@ -156,3 +156,75 @@ lm_status lm_entries_find_original(size_t *id, const lm_entries *e,
     *id = e->original[conv - 1];
     return LM_OK;
 }
+
+/* Does `convs` form an option with entry `r`'s key? Its padding on
+ * success; else LM_ERR_MISMATCH saying why. */
+static lm_status subset_option(const lm_graph *g, const lm_entries *e,
+                               size_t id, const size_t *convs, size_t n,
+                               int64_t *padding)
+{
+    const lm_entry_rec *r = &e->ents[id];
+    const lm_seg_rec *s = &e->segs[r->segment];
+    int64_t k = 1, stride = 1, pad = 0;
+    int dw = 1, strided = 0;
+    size_t j = 0;
+    for (size_t c = s->st + 1; c <= s->end; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        lm_status st = lm_graph_conv_info(&ci, g, c);
+        if (st != LM_OK)
+            return st;
+        int kept = j < n && convs[j] == c;
+        if (!kept) {
+            if (ci.in_channels != ci.out_channels || ci.stride > 1)
+                return lm_err(LM_ERR_MISMATCH, "entry %zu: the subset leaves "
+                              "out conv %zu, which must be kept (its channels "
+                              "or stride change)", id, c);
+            continue;
+        }
+        j++;
+        if (strided && ci.kernel > 1)
+            return lm_err(LM_ERR_MISMATCH, "entry %zu: conv %zu (%lldx%lld) "
+                          "follows a strided conv in the subset", id, c,
+                          (long long)ci.kernel, (long long)ci.kernel);
+        strided |= ci.stride > 1;
+        k += ci.kernel - 1;
+        stride *= ci.stride;
+        pad += ci.padding;
+        dw &= ci.groups > 1;
+    }
+    if (j != n)
+        return lm_err(LM_ERR_MISMATCH, "entry %zu: the subset names conv %zu, "
+                      "outside the segment (%zu, %zu] or out of order", id,
+                      j < n ? convs[j] : 0, s->st, s->end);
+    if (n == 0 ? !r->opt.identity
+               : (r->opt.identity || k != r->opt.kernel ||
+                  stride != r->opt.stride || dw != r->opt.depthwise))
+        return lm_err(LM_ERR_MISMATCH, "entry %zu (st %zu, end %zu, K %lld, "
+                      "stride %lld, dw %d): the subset gives K %lld, stride "
+                      "%lld, dw %d", id, s->st, s->end,
+                      (long long)r->opt.kernel, (long long)r->opt.stride,
+                      (int)r->opt.depthwise, (long long)(n ? k : 0),
+                      (long long)stride, n ? dw : 1);
+    *padding = pad;
+    return LM_OK;
+}
+
+lm_status lm_entries_use_subset(lm_entries *e, const lm_graph *graph,
+                                size_t id, const size_t *convs, size_t n)
+{
+    int64_t padding = 0;
+    lm_status st = subset_option(graph, e, id, convs, n, &padding);
+    if (st != LM_OK)
+        return st;
+    /* The new subset goes to the end of the pool; the old slots stay
+     * unused (a few words). */
+    if (LM_GROW(e->kept, e->cap_kept, e->kept_len + n + 1) != LM_OK)
+        return lm_err_nomem();
+    lm_option *o = &e->ents[id].opt;
+    o->kept_off = e->kept_len;
+    o->n_kept = n;
+    o->padding = padding;
+    for (size_t i = 0; i < n; i++)
+        e->kept[e->kept_len++] = convs[i];
+    return LM_OK;
+}

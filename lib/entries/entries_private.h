@@ -85,4 +85,14 @@ struct lm_entries {
     size_t *original; /* n_convs entry ids, index conv - 1 */
 };
 
+/* Make `convs` (n 1-based convs of `graph`, ascending) entry `id`'s
+ * representative subset: a subset measured elsewhere (an importance
+ * table's record) replaces the one the rule chose. LM_ERR_MISMATCH naming
+ * the entry when the subset is no option with the entry's key (its merged
+ * kernel, stride or depthwise differ, it leaves out an irreducible conv,
+ * or a conv other than 1x1 follows a strided one); LM_ERR_NOMEM. */
+LM_NODISCARD
+lm_status lm_entries_use_subset(lm_entries *e, const lm_graph *graph,
+                                size_t id, const size_t *convs, size_t n);
+
 #endif

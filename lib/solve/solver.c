@@ -11,6 +11,7 @@
 #include "solve/solver_internal.h"
 #include "graph/graph_query.h"
 #include "entries/entry_key.h"
+#include "tables/table.h"
 
 /* How many missing ids a message lists before "...". */
 #define LM_MISSING_SHOWN 8
@@ -97,6 +98,12 @@ static lm_status check_inputs(const lm_graph *g, const lm_entries *e,
     if (st == LM_OK && imp)
         st = same_graph("importance table",
                         lm_table_fingerprint(imp), fp);
+    /* The importance belongs to the subset it was measured with: solving
+     * it with another would build a network nobody measured. (A latency
+     * depends only on the merged conv's shape, not on which convs it
+     * merges, so a latency table's subsets are not held to this.) */
+    if (st == LM_OK && imp)
+        st = lm_table_check_subsets(imp, e);
     return st;
 }
 

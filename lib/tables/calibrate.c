@@ -22,6 +22,8 @@ static lm_status copy_record(lm_table *out, const lm_trec *r, double ratio)
     size_t index;
     lm_status st = lm_table_put(out, &r->key, r->id, r->value * ratio,
                                 r->extra * ratio, r->note, &index);
+    if (st == LM_OK && r->has_convs)
+        st = lm_table_set_convs(out, index, r->convs, r->n_convs);
     if (st != LM_OK || !r->n_passes)
         return st;
     double *p = malloc(r->n_passes * sizeof *p);

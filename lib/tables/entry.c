@@ -54,7 +54,14 @@ lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
         st = lm_table_check_values(t, &key, (int64_t)id, value, extra);
     if (st != LM_OK)
         return st;
-    return lm_table_put(t, &key, (int64_t)id, value, extra, NULL, NULL);
+    size_t index;
+    lm_entry_info info = {.size = sizeof info};
+    if ((st = lm_table_put(t, &key, (int64_t)id, value, extra, NULL,
+                           &index)) != LM_OK ||
+        (st = lm_entries_entry_info(&info, e, id)) != LM_OK)
+        return st;
+    /* The subset the value was measured with is part of the value. */
+    return lm_table_set_convs(t, index, info.kept, info.n_kept);
 }
 
 lm_status lm_table_get_entry(double *value, double *extra, const lm_table *t,

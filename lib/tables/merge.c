@@ -108,6 +108,8 @@ static lm_status build(lm_table *out, const owner *own, size_t n_ids,
         if (st == LM_OK && r->n_passes)
             st = lm_table_set_passes(out, index, r->passes, r->n_passes,
                                      r->noisy);
+        if (st == LM_OK && r->has_convs)
+            st = lm_table_set_convs(out, index, r->convs, r->n_convs);
         if (st != LM_OK)
             return st;
     }

@@ -43,6 +43,7 @@ void lm_table_free(lm_table *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->recs[i].note);
         free(t->recs[i].passes);
+        free(t->recs[i].convs);
     }
     free(t->stages);
     for (size_t i = 0; i < LM_TABLE_N_TEXT; i++)
@@ -191,11 +192,16 @@ lm_status lm_table_put(lm_table *t, const lm_tkey *key, int64_t id,
         r->id = id;
     r->value = value;
     r->extra = extra;
-    /* A value set directly is not one measured in passes. */
+    /* A value set directly is not one measured in passes, nor (until the
+     * caller says) with a known subset. */
     free(r->passes);
     r->passes = NULL;
     r->n_passes = 0;
     r->noisy = 0;
+    free(r->convs);
+    r->convs = NULL;
+    r->n_convs = 0;
+    r->has_convs = 0;
     if (note) {
         free(r->note);
         r->note = copy;
@@ -241,7 +247,9 @@ lm_status lm_table_record_info(lm_table_record *rec, const lm_table *t,
         .kernel = r->key.kernel, .stride = r->key.stride,
         .depthwise = r->key.dw, .value = r->value, .extra = r->extra,
         .note = r->note ? r->note : "", .passes = r->n_passes,
-        .spread = lm_trec_spread(r), .noisy = r->noisy};
+        .spread = lm_trec_spread(r), .noisy = r->noisy,
+        .has_convs = r->has_convs, .n_convs = r->n_convs,
+        .convs = r->n_convs ? r->convs : NULL};
     return lm_sized_copy(rec, &full, sizeof full, "table record");
 }
 
@@ -374,6 +382,43 @@ lm_status lm_table_set_passes(lm_table *t, size_t index, const double *ms,
 /* Load on a shared machine only ever slows a run down, so from three
  * passes on the slowest is left out: one burst does not make an entry
  * noisy, two do. */
+lm_status lm_table_set_convs(lm_table *t, size_t index, const size_t *convs,
+                             size_t n)
+{
+    lm_trec *r = &t->recs[index];
+    char kb[LM_TABLE_KEYBUF];
+    for (size_t i = 0; i < n; i++)
+        if (convs[i] <= r->key.st || convs[i] > r->key.end ||
+            (i && convs[i] <= convs[i - 1]))
+            return lm_err(LM_ERR_VALUE, "key %s: kept conv %zu is not an "
+                          "ascending conv of the segment (%zu, %zu]",
+                          lm_tkey_str(kb, &r->key), convs[i], r->key.st,
+                          r->key.end);
+    size_t *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return lm_err_nomem();
+    if (n)
+        memcpy(copy, convs, n * sizeof *copy);
+    free(r->convs);
+    r->convs = copy;
+    r->n_convs = n;
+    r->has_convs = 1;
+    return LM_OK;
+}
+
+const char *lm_trec_convs_text(char *buf, size_t cap, const lm_trec *r)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->n_convs && at < cap; i++) {
+        int w = snprintf(buf + at, cap - at, i ? ",%zu" : "%zu", r->convs[i]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    return buf;
+}
+
 double lm_trec_spread(const lm_trec *r)
 {
     size_t n = r->n_passes;

@@ -30,6 +30,9 @@ typedef struct lm_trec {
     double *passes;  /* latency: the median of each measuring pass */
     size_t n_passes;
     int noisy;       /* spread above the noise limit after re-measuring */
+    size_t *convs;   /* the kept-conv subset measured, 1-based ascending; */
+    size_t n_convs;  /* NULL when not recorded (0 convs: the identity) */
+    int has_convs;
 } lm_trec;
 
 /* One stage's in-network calibration (lm_table_stage). */
@@ -94,6 +97,13 @@ lm_status lm_table_add_pass(lm_table *t, size_t index, double ms,
 LM_NODISCARD
 lm_status lm_table_set_passes(lm_table *t, size_t index, const double *ms,
                               size_t n, int noisy);
+/* Record `index`'s kept-conv subset (copied; n may be 0 for the identity
+ * entry). LM_ERR_VALUE when it is not ascending inside (st, end]. */
+LM_NODISCARD
+lm_status lm_table_set_convs(lm_table *t, size_t index, const size_t *convs,
+                             size_t n);
+/* The subset as the authors' conv_comb text ("1,2") into buf. */
+const char *lm_trec_convs_text(char *buf, size_t cap, const lm_trec *r);
 /* Relative spread of a record's passes, (max - min) / value, leaving out
  * the slowest pass from three passes on; 0 for fewer than two. */
 double lm_trec_spread(const lm_trec *r);
@@ -115,6 +125,12 @@ lm_status lm_table_put_entry(lm_table *t, const lm_entries *e, size_t id,
 LM_NODISCARD
 lm_status lm_table_merge_all_key(const lm_entries *e, size_t st, size_t end,
                                  lm_tkey *key);
+
+/* LM_ERR_MISMATCH naming the first entry whose recorded subset differs
+ * from the one `e` keeps (records without a subset, or whose key is no
+ * entry, are left to lm_table_check). */
+LM_NODISCARD
+lm_status lm_table_check_subsets(const lm_table *t, const lm_entries *e);
 
 /* The store key as a public key record. */
 static inline lm_entry_key lm_tkey_public(const lm_tkey *key)

@@ -158,6 +158,46 @@ static lm_status read_values(const importer *im, size_t row, double *value,
     return LM_OK;
 }
 
+/* The authors' conv_comb cell, "1,2": the convs they kept (1-based,
+ * absolute), so that solve, plan and merge keep those. */
+static lm_status read_conv_comb(importer *im, size_t row, size_t index,
+                                const char *text)
+{
+    size_t convs[256], n = 0;
+    const char *p = text;
+    char msg[320];
+    while (*p) {
+        while (*p == ' ' || *p == '[' || *p == ']')
+            p++;
+        if (!*p)
+            break;
+        char *end = NULL;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || v == 0 || n == sizeof convs / sizeof *convs) {
+            snprintf(msg, sizeof msg, "conv_comb \"%s\" is not a list of "
+                     "conv numbers", text);
+            return row_err(im, row, LM_ERR_PARSE, msg);
+        }
+        convs[n++] = (size_t)v;
+        p = end;
+        while (*p == ' ' || *p == ']')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p) {
+            snprintf(msg, sizeof msg, "conv_comb \"%s\" is not a list of "
+                     "conv numbers", text);
+            return row_err(im, row, LM_ERR_PARSE, msg);
+        }
+    }
+    if (lm_table_set_convs(im->t, index, convs, n) != LM_OK) {
+        snprintf(msg, sizeof msg, "conv_comb \"%s\": %s", text,
+                 lm_last_error());
+        return row_err(im, row, LM_ERR_VALUE, msg);
+    }
+    return LM_OK;
+}
+
 static lm_status import_row(importer *im, size_t row)
 {
     lm_tkey key;
@@ -189,6 +229,8 @@ static lm_status import_row(importer *im, size_t row)
         st = lm_err_nomem();
     if (st == LM_OK)
         im->lines[index] = im->csv->line[row];
+    if (st == LM_OK && note && im->t->kind == LM_TABLE_IMPORTANCE)
+        st = read_conv_comb(im, row, index, note);
     return st;
 }
 
@@ -259,7 +301,12 @@ static void write_row(FILE *fp, const lm_table *t, lm_table_csv_format format,
         fprintf(fp, "%" PRId64 ",%" PRId64 ",%s,", r->key.kernel,
                 r->key.stride, r->key.dw ? "True" : "False");
     if (t->kind == LM_TABLE_IMPORTANCE) {
-        lm_csv_write_field(fp, r->note);
+        /* conv_comb: the recorded subset, else whatever text came in. */
+        char comb[2048];
+        lm_csv_write_field(fp, r->has_convs ? lm_trec_convs_text(comb,
+                                                                 sizeof comb,
+                                                                 r)
+                                            : r->note);
         fputc(',', fp);
         write_double(fp, r->extra);
         fputc('\n', fp);

@@ -2,6 +2,7 @@
  * provenance, then one flow mapping per record. Saving goes through a
  * temporary file so that a measured entry is never lost to a crash. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +201,38 @@ static lm_status read_passes(const loader *ld, const lm_ynode *rec,
     return st;
 }
 
+/* The kept-conv subset a record was measured with (optional). */
+static lm_status read_convs(const loader *ld, const lm_ynode *rec,
+                            size_t index)
+{
+    const lm_ydoc *doc = ld->doc;
+    const lm_ynode *seq = lm_ymap_get(rec, "convs");
+    if (!seq)
+        return LM_OK;
+    lm_status st = lm_yexpect(doc, seq, LM_YNODE_SEQUENCE, "convs");
+    if (st != LM_OK)
+        return st;
+    size_t *convs = malloc((seq->count ? seq->count : 1) * sizeof *convs);
+    if (!convs)
+        return lm_err_nomem();
+    for (size_t i = 0; st == LM_OK && i < seq->count; i++) {
+        int64_t v;
+        st = lm_yget_int(doc, seq->items[i], "conv", &v);
+        if (st == LM_OK && v < 1)
+            st = lm_yerr(doc, seq->items[i], LM_ERR_VALUE, "conv %lld is not "
+                         "a trunk conv (1..N)", (long long)v);
+        convs[i] = (size_t)v;
+    }
+    if (st == LM_OK && lm_table_set_convs(ld->t, index, convs, seq->count) !=
+                           LM_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", lm_last_error());
+        st = lm_yerr(doc, seq, LM_ERR_VALUE, "%s", msg);
+    }
+    free(convs);
+    return st;
+}
+
 /* The whole-network model of a latency table (version 2, optional). */
 static lm_status read_stage(const lm_ydoc *doc, const lm_ynode *n,
                             lm_tstage *s)
@@ -267,9 +300,9 @@ static lm_status remember_line(loader *ld, size_t index, size_t line)
 static lm_status read_record(loader *ld, const lm_ynode *rec)
 {
     static const char *const lat_keys[] = {"id", "st", "end", "ker", "str",
-        "dw", "ms", "stdev", "breaks", "passes", "noisy", NULL};
+        "dw", "ms", "stdev", "breaks", "passes", "noisy", "convs", NULL};
     static const char *const imp_keys[] = {"id", "st", "end", "ker", "str",
-        "dw", "raw", "value", "comb", NULL};
+        "dw", "raw", "value", "comb", "convs", NULL};
     const lm_ydoc *doc = ld->doc;
     lm_tkey key;
     int64_t id;
@@ -303,6 +336,8 @@ static lm_status read_record(loader *ld, const lm_ynode *rec)
         st = remember_line(ld, index, rec->line);
     if (st == LM_OK && ld->kind == LM_TABLE_LATENCY)
         st = read_passes(ld, rec, index);
+    if (st == LM_OK)
+        st = read_convs(ld, rec, index);
     return st;
 }
 
@@ -480,6 +515,8 @@ static lm_status emit_record(lm_yemit *e, const void *obj, size_t i)
     }
     if (st == LM_OK && r->noisy)
         st = lm_yemit_kv_bool(e, "noisy", 1);
+    if (st == LM_OK && r->has_convs)
+        st = lm_yemit_kv_sizes(e, "convs", r->convs, r->n_convs);
     return st == LM_OK ? lm_yemit_map_end(e) : st;
 }
 

@@ -38,6 +38,18 @@ for r in 0.97; do
 done
 [ -s "$tmp/r18.latency.yaml" ] && [ -s "$tmp/r18.importance.yaml" ]; check "tables saved" $?
 
+# merge, given the same (seeded) weights and the result, builds the same
+# network as compress: one subset rule for every command.
+"$lm" merge "$root/examples/models/resnet18.yaml" --random-weights 0 \
+    "$tmp/r18-r0.97.result.yaml" -o "$tmp/again" >/dev/null 2>&1
+check "merge the compress result" $?
+cmp -s "$tmp/again.safetensors" "$tmp/r18-r0.97.safetensors"
+check "the same merged weights as compress" $?
+cmp -s "$tmp/again.yaml" "$tmp/r18-r0.97.yaml"
+check "the same merged graph as compress" $?
+grep -q "convs: \[" "$tmp/r18.importance.yaml"
+check "the importance table records each entry's kept convs" $?
+
 # A second run finds both tables complete and measures nothing again.
 # shellcheck disable=SC2086
 "$lm" compress $args >"$tmp/out2" 2>&1; check "second run succeeds" $?

@@ -65,7 +65,7 @@ has "$out" "measured $((n - k)) entries"; check "and times only the rest" $?
 check "proxy importance of ids 0..3" $?
 [ "$(records "$tmp/imp.yaml")" = 4 ]; check "4 records" $?
 "$lm" table show "$tmp/imp.yaml" | grep -q "data-free proxy (not the paper"; check "labelled as a proxy" $?
-grep -q "{id: 0, .*value: 1.0, raw: 0.0}" "$tmp/imp.yaml"; check "the original conv 1 scores 1" $?
+grep -q "{id: 0, .*value: 1.0, raw: 0.0, convs: \[1\]}" "$tmp/imp.yaml"; check "the original conv 1 scores 1, with the subset it kept" $?
 out=$("$lm" importance proxy "$r18" --random-weights 1 -o "$tmp/imp.yaml" --size 32 --batch 2 --range 0:6 2>/dev/null)
 has "$out" "4 of 6 entries already scored"; check "proxy resumes" $?
 "$lm" importance proxy "$r18" -o "$tmp/x.yaml" >/dev/null 2>&1
