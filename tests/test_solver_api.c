@@ -220,6 +220,55 @@ START_TEST(resnet34_ratio_budget)
 }
 END_TEST
 
+/* The whole-network model: a latency table's fixed cost is part of every
+ * prediction, a ratio is a fraction of the whole original network, and the
+ * entries get what is left of the budget. */
+START_TEST(fixed_cost_enters_every_prediction)
+{
+    problem p;
+    problem_load(&p, "resnet34");
+    fill_tables(&p, SIZE_MAX, SIZE_MAX);
+    double entries = original_sum(&p), fixed = 0.25 * entries;
+    ck_assert_lm_ok(lm_table_set_fixed_cost(p.lat, fixed, 0.01));
+    lm_table_network net = {.size = sizeof net};
+    ck_assert_lm_ok(lm_table_network_info(&net, p.lat));
+    ck_assert(net.fixed_ms == fixed && net.fixed_stdev == 0.01);
+    ck_assert_lm_status(lm_table_set_fixed_cost(p.lat, -1.0, 0.0),
+                        LM_ERR_VALUE);
+    ck_assert_lm_status(lm_table_set_fixed_cost(p.imp, 1.0, 0.0),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_solver_create(&p.s, p.g, p.e, p.lat, p.imp));
+    double orig = lm_solver_original_latency(p.s);
+    ck_assert(fabs(orig - (fixed + entries)) < 1e-9 * orig);
+    ck_assert(lm_solver_fixed_latency(p.s) == fixed);
+    ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.7));
+    lm_result *r = NULL;
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
+    ck_assert(fabs(lm_result_budget(r) - 0.7 * orig) < 1e-9 * orig);
+    ck_assert(lm_result_fixed_latency(r) == fixed);
+    double segs = 0.0;
+    for (size_t i = 0; i < lm_result_segment_count(r); i++) {
+        lm_result_segment seg = {.size = sizeof seg};
+        ck_assert_lm_ok(lm_result_segment_info(&seg, r, i));
+        segs += seg.latency;
+    }
+    ck_assert(fabs(lm_result_latency(r) - (fixed + segs)) < 1e-9 * orig);
+    ck_assert(lm_result_latency(r) <= lm_result_budget(r));
+    /* The entries' budget is what the fixed cost leaves: in units. */
+    ck_assert_int_le(lm_result_latency_units(r), lm_result_budget_units(r));
+    ck_assert(lm_result_budget_units(r) <=
+              (int64_t)floor((0.7 * orig - fixed) * 10.0 + 1e-6));
+    /* A budget below the fixed cost cannot be met, and says why. */
+    lm_result_destroy(r);
+    r = NULL;
+    ck_assert_lm_ok(lm_solve_options_set_budget(p.o, 0.5 * fixed));
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_INFEASIBLE);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "fixed cost"));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "smallest feasible"));
+    problem_close(&p);
+}
+END_TEST
+
 START_TEST(mobilenetv2_gains_nonlinearity)
 {
     problem p;
@@ -893,6 +942,7 @@ static Suite *solver_api_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, conv_comb_is_the_subset_solved);
     tcase_add_test(tc, resnet34_ratio_budget);
+    tcase_add_test(tc, fixed_cost_enters_every_prediction);
     tcase_add_test(tc, mobilenetv2_gains_nonlinearity);
     tcase_add_test(tc, infeasible_states_minimum);
     tcase_add_test(tc, missing_entries_listed);
