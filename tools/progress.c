@@ -239,18 +239,23 @@ void lm_tool_report_passes(const lm_table *t, size_t threads, size_t passes,
         noisy += rec.noisy != 0;
     }
     printf("threads %zu, %zu passes: %zu entries timed, %zu re-timed, %zu "
-           "noisy", threads, passes, timed, retimed, noisy);
-    const char *sep = ": ";
-    for (size_t i = 0, shown = 0; i < lm_table_count(t) && shown < 20; i++) {
+           "noisy\n", threads, passes, timed, retimed, noisy);
+    /* Which entries were timed again, and with what spread in the end
+     * (noisy ones marked): the first 20. */
+    const char *sep = "re-timed entries: ";
+    size_t shown = 0;
+    for (size_t i = 0; i < lm_table_count(t) && shown < 20; i++) {
         lm_table_record rec = {.size = sizeof rec};
-        if (lm_table_record_info(&rec, t, i) == LM_OK && rec.noisy) {
-            printf("%s%lld (spread %.0f%%)", sep, (long long)rec.id,
-                   100.0 * rec.spread);
+        if (lm_table_record_info(&rec, t, i) == LM_OK && rec.passes > passes) {
+            printf("%s%lld (%zu passes, spread %.0f%%%s)", sep,
+                   (long long)rec.id, rec.passes, 100.0 * rec.spread,
+                   rec.noisy ? ", noisy" : "");
             sep = ", ";
             shown++;
         }
     }
-    printf("\n");
+    if (shown)
+        printf("%s\n", retimed > shown ? ", ..." : "");
     report_network(t);
     double load = lm_tool_load_average();
     load = load0 > load ? load0 : load;
