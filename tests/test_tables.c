@@ -860,6 +860,14 @@ START_TEST(authors_importance_csv_and_bad_rows)
     ck_assert_error_has("bad.csv:2:");
     write_text(path, "id,st,end,ker,str,is_dw,time,stdev\n"
                      "0,0,1,3,1,0,nan,0.1\n");
+    /* nan is no number at all (one syntax with YAML: core/util.h). */
+    ck_assert_lm_status(lm_table_import_csv(&t, LM_TABLE_LATENCY, path,
+                                            LM_TABLE_CSV_LAYERMERGE, 0, e),
+                        LM_ERR_PARSE);
+    ck_assert_error_has("bad.csv:2:13: column 'time': expected a number, "
+                        "found 'nan'");
+    write_text(path, "id,st,end,ker,str,is_dw,time,stdev\n"
+                     "0,0,1,3,1,0,-1.0,0.1\n");
     ck_assert_lm_status(lm_table_import_csv(&t, LM_TABLE_LATENCY, path,
                                             LM_TABLE_CSV_LAYERMERGE, 0, e),
                         LM_ERR_VALUE);

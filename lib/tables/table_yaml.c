@@ -283,7 +283,7 @@ static lm_status require_keys(const loader *ld, const lm_ynode *rec,
     return st;
 }
 
-static lm_status read_record(loader *ld, const lm_ynode *rec, size_t index)
+static lm_status read_record(loader *ld, const lm_ynode *rec, size_t at)
 {
     static const char *const lat_keys[] = {"id", "st", "end", "ker", "str",
         "dw", "ms", "stdev", "breaks", "passes", "noisy", NULL};
@@ -299,7 +299,7 @@ static lm_status read_record(loader *ld, const lm_ynode *rec, size_t index)
                                   ld->kind == LM_TABLE_LATENCY ? lat_keys
                                                                : imp_keys);
     if (st == LM_OK)
-        st = require_keys(ld, rec, index);
+        st = require_keys(ld, rec, at);
     if (st == LM_OK)
         st = read_key(doc, rec, &key);
     if (st == LM_OK)
