@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -114,6 +118,125 @@ START_TEST(atomic_file_replaces_whole_or_nothing)
     snprintf(bad, sizeof bad, "%s/missing/x.yaml", dir);
     ck_assert_lm_status(lm_atomic_open(&af, bad), LM_ERR_IO);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "missing/x.yaml"));
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+static void write_atomic(const char *path, const char *text)
+{
+    lm_atomic_file af;
+    ck_assert_lm_ok(lm_atomic_open(&af, path));
+    fputs(text, af.fp);
+    ck_assert_lm_ok(lm_atomic_commit(&af));
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return sb.st_mode & 07777;
+}
+
+/* A new file gets 0666 & ~umask like any other program's; a replaced one
+ * keeps its own mode (not mkstemp's 0600). */
+START_TEST(atomic_file_mode_follows_umask_and_is_kept)
+{
+    char *dir = lm_test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/new.yaml", dir);
+    mode_t old = umask(022);
+    write_atomic(path, "one\n");
+    ck_assert_uint_eq(mode_of(path), 0644);
+    umask(027);
+    snprintf(path, sizeof path, "%s/other.yaml", dir);
+    write_atomic(path, "one\n");
+    ck_assert_uint_eq(mode_of(path), 0640);
+
+    /* Replacing keeps the file's mode, whatever the umask. */
+    umask(077);
+    ck_assert_int_eq(chmod(path, 0664), 0);
+    write_atomic(path, "two\n");
+    ck_assert_uint_eq(mode_of(path), 0664);
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    write_atomic(path, "three\n");
+    ck_assert_uint_eq(mode_of(path), 0640);
+    char *s = slurp(path);
+    ck_assert_str_eq(s, "three\n");
+    free(s);
+    umask(old);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
+/* A pid that no process has: a child that has exited and been reaped. */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return (long)pid;
+}
+
+static void touch(const char *dir, const char *name, time_t age)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("half", fp);
+    fclose(fp);
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age;
+    t[1] = t[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[1024];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0;
+}
+
+/* The next successful write of a target removes the orphans of killed
+ * writers of that target, and nothing else. */
+START_TEST(atomic_file_removes_only_stale_orphans)
+{
+    char *dir = lm_test_tmpdir();
+    char path[512], name[7][128];
+    snprintf(path, sizeof path, "%s/t.yaml", dir);
+    long dead = dead_pid();
+    /* Removed: ours by name, writer gone, old. */
+    snprintf(name[0], sizeof name[0], "t.yaml.tmp.%ld.Ab3dEf", dead);
+    /* Kept: writer gone but touched recently (it may be another pid
+     * namespace's live writer). */
+    snprintf(name[1], sizeof name[1], "t.yaml.tmp.%ld.Zz9yXw", dead);
+    /* Kept: the writer is alive (our parent, or init). */
+    snprintf(name[2], sizeof name[2], "t.yaml.tmp.%ld.Ab3dEf",
+             (long)getppid());
+    /* Kept: not our exact pattern, or another target's. */
+    snprintf(name[3], sizeof name[3], "t.yaml.tmp.%ld.Ab3dE", dead);
+    snprintf(name[4], sizeof name[4], "t.yaml.tmp.Ab3dEf");
+    snprintf(name[5], sizeof name[5], "u.yaml.tmp.%ld.Ab3dEf", dead);
+    snprintf(name[6], sizeof name[6], "t.yaml.tmp.%ld.Ab3dEf.x", dead);
+    for (int i = 0; i < 7; i++)
+        touch(dir, name[i], i == 1 ? 0 : 3600);
+    write_atomic(path, "whole\n");
+    ck_assert_msg(!exists(dir, name[0]), "%s was not removed", name[0]);
+    for (int i = 1; i < 7; i++)
+        ck_assert_msg(exists(dir, name[i]), "%s was removed", name[i]);
+    /* A failed write removes nothing. */
+    snprintf(name[0], sizeof name[0], "t.yaml.tmp.%ld.Qq1234", dead);
+    touch(dir, name[0], 3600);
+    lm_atomic_file af;
+    ck_assert_lm_ok(lm_atomic_open(&af, path));
+    lm_atomic_abort(&af);
+    ck_assert(exists(dir, name[0]));
     lm_test_rmtree(dir);
 }
 END_TEST
@@ -293,6 +416,8 @@ int main(void)
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, version_matches_headers);
     tcase_add_test(tc, atomic_file_replaces_whole_or_nothing);
+    tcase_add_test(tc, atomic_file_mode_follows_umask_and_is_kept);
+    tcase_add_test(tc, atomic_file_removes_only_stale_orphans);
     tcase_add_test(tc, grow_doubles_capacity);
     tcase_add_test(tc, sized_copy_writes_only_within_the_callers_size);
     tcase_add_test(tc, sized_copy_refuses_an_unset_size);

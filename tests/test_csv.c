@@ -76,12 +76,68 @@ START_TEST(bad_numbers_name_line_and_column)
     ck_assert_double_eq(d, 1.5);
     ck_assert_lm_status(lm_csv_double(&csv, 1, 1, &d), LM_ERR_PARSE);
     ck_assert_str_eq(lm_last_error(),
-                     "t.csv:3: column 'time': expected a number, found 'fast'");
+                     "t.csv:3:3: column 'time': expected a number, found 'fast'");
     ck_assert_lm_status(lm_csv_double(&csv, 2, 1, &d), LM_ERR_PARSE);
     ck_assert_lm_status(lm_csv_double(&csv, 3, 1, &d), LM_ERR_PARSE);
     ck_assert_lm_status(lm_csv_int(&csv, 0, 1, &i), LM_ERR_PARSE);
-    ck_assert_ptr_nonnull(strstr(lm_last_error(), "t.csv:2: column 'time'"));
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "t.csv:2:3: column 'time'"));
     ck_assert_lm_status(lm_csv_int(&csv, 9, 0, &i), LM_ERR_INVALID_ARG);
+    lm_csv_free(&csv);
+}
+END_TEST
+
+/* One number syntax with the YAML reader (core/util.h): decimal with an
+ * optional sign and exponent, nothing else. */
+START_TEST(numbers_are_decimal_only)
+{
+    lm_csv csv;
+    ck_assert_lm_ok(load(&csv, "id,time\n0,-1.5e-3\n1,.5\n2,+7.\n3,0x1p3\n"
+                               "4,inf\n5,nan\n6, 1\n7,1e\n8,-\n9,1e-400\n"));
+    double d = 0;
+    ck_assert_lm_ok(lm_csv_double(&csv, 0, 1, &d));
+    ck_assert(d == -1.5e-3);
+    ck_assert_lm_ok(lm_csv_double(&csv, 1, 1, &d));
+    ck_assert(d == 0.5);
+    ck_assert_lm_ok(lm_csv_double(&csv, 2, 1, &d));
+    ck_assert(d == 7.0);
+    ck_assert_lm_status(lm_csv_double(&csv, 3, 1, &d), LM_ERR_PARSE);
+    ck_assert_str_eq(lm_last_error(),
+                     "t.csv:5:3: column 'time': expected a number, found '0x1p3'");
+    for (size_t r = 4; r <= 8; r++)
+        ck_assert_lm_status(lm_csv_double(&csv, r, 1, &d), LM_ERR_PARSE);
+    /* Underflow reads as 0, like the YAML reader. */
+    ck_assert_lm_ok(lm_csv_double(&csv, 9, 1, &d));
+    ck_assert(d == 0.0);
+    lm_csv_free(&csv);
+}
+END_TEST
+
+/* A NUL byte would cut a cell short ("1\0002" read as 1). */
+START_TEST(nul_byte_is_refused_with_its_place)
+{
+    lm_csv csv;
+    static const char text[] = "id,time\n0,1\0002\n";
+    ck_assert_lm_status(
+        lm_csv_load_string(&csv, "t.csv", text, sizeof text - 1),
+        LM_ERR_PARSE);
+    ck_assert_str_eq(lm_last_error(), "t.csv:2:4: NUL byte in a field");
+    static const char quoted[] = "id,time\n0,\"a\nb\0\"\n";
+    ck_assert_lm_status(
+        lm_csv_load_string(&csv, "t.csv", quoted, sizeof quoted - 1),
+        LM_ERR_PARSE);
+    ck_assert_str_eq(lm_last_error(), "t.csv:3:2: NUL byte in a field");
+}
+END_TEST
+
+START_TEST(duplicate_column_is_refused)
+{
+    lm_csv csv;
+    ck_assert_lm_status(load(&csv, "id,time,stdev,time\n0,1,2,3\n"),
+                        LM_ERR_PARSE);
+    ck_assert_str_eq(lm_last_error(), "t.csv:1:15: column 'time' appears "
+                                      "twice (first at column 4)");
+    /* Unnamed columns (pandas' index) are never looked up. */
+    ck_assert_lm_ok(load(&csv, ",,id\n0,1,2\n"));
     lm_csv_free(&csv);
 }
 END_TEST
@@ -137,6 +193,9 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, wrong_field_count_names_the_line);
     tcase_add_test(tc, missing_column_is_named);
     tcase_add_test(tc, bad_numbers_name_line_and_column);
+    tcase_add_test(tc, numbers_are_decimal_only);
+    tcase_add_test(tc, nul_byte_is_refused_with_its_place);
+    tcase_add_test(tc, duplicate_column_is_refused);
     tcase_add_test(tc, file_round_trip_with_written_fields);
     tcase_add_test(tc, reads_the_upstream_tables);
     suite_add_tcase(s, tc);

@@ -411,6 +411,64 @@ START_TEST(builder_rejects_bad_arguments)
 }
 END_TEST
 
+/* Names are the weights' module names: one module per name. */
+START_TEST(module_names_are_unique)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_create(&g, 8, 8, 8));
+    ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, "bn0", 8,
+                                                 1e-5));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("a", 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_status(lm_graph_add_conv(g, LM_TEST_CONV("a", 8, 8, 3, 1, 1,
+                                                          1, 0), LM_ACT_RELU),
+                        LM_ERR_DUPLICATE);
+    ck_assert_str_eq(lm_last_error(),
+                     "conv 2: name 'a' is already the name of conv 1");
+    ck_assert_uint_eq(lm_graph_conv_count(g), 1);
+    ck_assert_lm_status(lm_graph_add_conv(g, LM_TEST_CONV("bn0", 8, 8, 3, 1,
+                                                          1, 1, 0),
+                                          LM_ACT_RELU),
+                        LM_ERR_DUPLICATE);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "stem layer 0 (batchnorm)"));
+    /* Unnamed modules never clash; a module may keep its own name. */
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV(NULL, 8, 8, 3, 1, 1, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, "bn1", 1e-5));
+    ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, "bn1", 1e-3));
+    ck_assert_lm_status(lm_graph_set_conv_bn(g, 2, "bn1", 1e-5),
+                        LM_ERR_DUPLICATE);
+    ck_assert_str_eq(lm_last_error(), "the batch norm of conv 2: name 'bn1' "
+                                      "is already the name of the batch norm "
+                                      "of conv 1");
+    ck_assert_lm_status(lm_graph_set_conv_bn(g, 2, "a", 1e-5),
+                        LM_ERR_DUPLICATE);
+    ck_assert_lm_ok(lm_graph_add_skip(g, 0, 2));
+    ck_assert_lm_status(lm_graph_set_skip_projection(g, 0, "a", 1, 0),
+                        LM_ERR_DUPLICATE);
+    ck_assert_lm_ok(lm_graph_set_skip_projection(g, 0, "down", 1, 0));
+    ck_assert_lm_status(lm_graph_set_skip_bn(g, 0, "down", 1e-5),
+                        LM_ERR_DUPLICATE);
+    ck_assert_str_eq(lm_last_error(), "the batch norm of skip 0's projection: "
+                                      "name 'down' is already the name of the "
+                                      "projection of skip 0");
+    ck_assert_lm_status(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "down",
+                                                  8, 2, 1),
+                        LM_ERR_DUPLICATE);
+    ck_assert_str_eq(lm_last_error(), "head layer 0 (linear): name 'down' is "
+                                      "already the name of the projection of "
+                                      "skip 0");
+    /* The graph is as it was before each refused call. */
+    lm_conv_info ci = {.size = sizeof ci};
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, g, 2));
+    ck_assert_ptr_null(ci.bn_name);
+    ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_HEAD, 0), 0);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(names_of_acts_and_kinds)
 {
     for (int a = LM_ACT_IDENTITY; a <= LM_ACT_TANH; a++) {
@@ -567,6 +625,7 @@ int main(void)
     tcase_add_test(tc, validation_checks_skips);
     tcase_add_test(tc, validation_checks_fixed_layers);
     tcase_add_test(tc, builder_rejects_bad_arguments);
+    tcase_add_test(tc, module_names_are_unique);
     tcase_add_test(tc, names_of_acts_and_kinds);
     tcase_add_test(tc, fingerprint_follows_structure_only);
     tcase_add_test(tc, clone_is_deep_and_keeps_validation);

@@ -8,6 +8,7 @@
 #include "layermerge/entries.h"
 #include "layermerge/graph.h"
 #include "layermerge/plan.h"
+#include "layermerge/solver.h"
 #include "graph/graph_query.h"
 #include "plan/plan_query.h"
 
@@ -313,6 +314,80 @@ START_TEST(public_records_match_and_refuse_out_of_range)
 }
 END_TEST
 
+/* A hand-written result for tests/data/bad/tiny_graph.yaml: three
+ * single-conv segments with entry ids e0..e2 and the kernel of segment 0
+ * given as k0. */
+static lm_status tiny_result_plan(const lm_graph *g, const char *dir,
+                                  size_t e0, size_t e1, size_t e2, int k0)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/r.yaml", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp,
+            "format: layermerge-result\nversion: 1\nmethod: layermerge\n"
+            "fingerprint: %s\nconv_count: 3\nbudget: 10.0\n"
+            "budget_units: 100\nprecision: 10.0\nrounding: ceil\n"
+            "importance: 1.0\nlatency: 1.0\nfixed_latency: 0.0\n"
+            "latency_discrete: 10\nactivations: [1, 2, 3]\n"
+            "convs: [1, 2, 3]\nmerges: [1, 2, 3]\nsegments:\n"
+            "  - {st: 0, end: 1, entry: %zu, ker: %d, str: 1, is_dw: 0, "
+            "latency: 0.3, importance: 0.3, convs: [1]}\n"
+            "  - {st: 1, end: 2, entry: %zu, ker: 3, str: 1, is_dw: 1, "
+            "latency: 0.3, importance: 0.3, convs: [2]}\n"
+            "  - {st: 2, end: 3, entry: %zu, ker: 1, str: 1, is_dw: 0, "
+            "latency: 0.4, importance: 0.4, convs: [3]}\n",
+            lm_graph_fingerprint(g), e0, k0, e1, e2);
+    fclose(fp);
+    lm_result *r = NULL;
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_result_load(&r, path));
+    lm_status st = lm_plan_create_for_result(&plan, g, r);
+    if (st == LM_OK)
+        ck_assert_ptr_nonnull(plan);
+    else
+        ck_assert_ptr_null(plan);
+    lm_plan_destroy(plan);
+    lm_result_destroy(r);
+    return st;
+}
+
+/* The loader cannot know the graph's entries; the plan can. A result
+ * whose segment names another entry, no entry at all, or a kernel its
+ * kept convs do not merge to is refused, naming the segment. */
+START_TEST(result_segments_must_match_the_graph)
+{
+    lm_graph *g = NULL;
+    lm_entries *e = NULL;
+    ck_assert_lm_ok(lm_graph_load(&g, lm_test_data_path("bad/tiny_graph.yaml")));
+    ck_assert_lm_ok(lm_entries_create(&e, g));
+    size_t id[3];
+    for (size_t c = 1; c <= 3; c++)
+        ck_assert_lm_ok(lm_entries_find_original(&id[c - 1], e, c));
+    char *dir = lm_test_tmpdir();
+    ck_assert_lm_ok(tiny_result_plan(g, dir, id[0], id[1], id[2], 3));
+    ck_assert_lm_status(tiny_result_plan(g, dir, 99999, id[1], id[2], 3),
+                        LM_ERR_MISMATCH);
+    ck_assert_msg(strstr(lm_last_error(), "result segment 0 (0, 1): entry "
+                                          "99999 is not an entry of graph "
+                                          "'tiny'"), "%s", lm_last_error());
+    ck_assert_lm_status(tiny_result_plan(g, dir, id[0], id[2], id[2], 3),
+                        LM_ERR_MISMATCH);
+    ck_assert_msg(strstr(lm_last_error(), "result segment 1 (1, 2, K 3, "
+                                          "stride 1, dw 1): entry"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(tiny_result_plan(g, dir, id[0], id[1], id[2], 5),
+                        LM_ERR_MISMATCH);
+    ck_assert_msg(strstr(lm_last_error(), "result segment 0 (0, 1): kernel 5, "
+                                          "stride 1, but its 1 kept convs of "
+                                          "graph 'tiny' merge to kernel 3"),
+                  "%s", lm_last_error());
+    lm_test_rmtree(dir);
+    lm_entries_destroy(e);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plan");
@@ -323,6 +398,7 @@ int main(void)
     tcase_add_test(tc, identity_boundary_gains_the_nonlinearity);
     tcase_add_test(tc, bad_partitions_name_the_fault);
     tcase_add_test(tc, entries_of_another_graph_are_refused);
+    tcase_add_test(tc, result_segments_must_match_the_graph);
     tcase_add_test(tc, plan_yaml_lists_every_decision);
     suite_add_tcase(s, tc);
     return lm_test_run(s);

@@ -906,6 +906,86 @@ START_TEST(result_yaml_round_trip)
 }
 END_TEST
 
+/* `text` with the first line starting with `prefix` replaced by `line`,
+ * loaded from dir/edited.yaml: the status, with the message checked. */
+static void expect_edited(const char *dir, const char *text,
+                          const char *prefix, const char *line,
+                          lm_status want, const char *message)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/edited.yaml", dir);
+    const char *at = strstr(text, prefix);
+    ck_assert_ptr_nonnull(at);
+    const char *eol = strchr(at, '\n');
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "%.*s%s%s", (int)(at - text), text, line, eol);
+    fclose(fp);
+    lm_result *r = NULL;
+    ck_assert_lm_status(lm_result_load(&r, path), want);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(lm_last_error(), message), "'%s' lacks '%s'",
+                  lm_last_error(), message);
+}
+
+/* What the loader can check without the graph: finite numbers in range,
+ * and each segment's merged conv consistent with its kept convs. */
+START_TEST(result_loader_checks_numbers_and_segments)
+{
+    problem p;
+    problem_open(&p, "resnet34");
+    ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.7));
+    lm_result *r = NULL;
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
+    char *dir = lm_test_tmpdir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/result.yaml", dir);
+    ck_assert_lm_ok(lm_result_save(r, path));
+    FILE *fp = fopen(path, "r");
+    static char text[1 << 17];
+    size_t len = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[len] = '\0';
+    expect_edited(dir, text, "budget:", "budget: .nan", LM_ERR_PARSE,
+                  "budget: expected a number, found '.nan'");
+    expect_edited(dir, text, "budget:", "budget: -1.0", LM_ERR_VALUE,
+                  "budget -1 is not a finite number >= 0");
+    expect_edited(dir, text, "precision:", "precision: -10.0", LM_ERR_VALUE,
+                  "precision -10 is not a finite number > 0");
+    expect_edited(dir, text, "precision:", "precision: 0.0", LM_ERR_VALUE,
+                  "precision 0 is not a finite number > 0");
+    expect_edited(dir, text, "budget_units:", "budget_units: -3",
+                  LM_ERR_VALUE, "budget_units -3 is negative");
+    expect_edited(dir, text, "latency_discrete:", "latency_discrete: -1",
+                  LM_ERR_VALUE, "latency_discrete -1 is negative");
+    /* The first segment keeps convs (ResNet-34 has no identity option);
+     * say it keeps none, then that its kernel is 0. */
+    const char *segs = strstr(text, "segments:");
+    ck_assert_ptr_nonnull(segs);
+    const char *seg = strstr(segs, "- {");
+    ck_assert_ptr_nonnull(seg);
+    char orig[512], line[512];
+    const char *eol = strchr(seg, '\n');
+    snprintf(orig, sizeof orig, "%.*s", (int)(eol - seg), seg);
+    snprintf(line, sizeof line, "%s", orig);
+    char *convs = strstr(line, "convs: [");
+    ck_assert_ptr_nonnull(convs);
+    snprintf(convs, sizeof line - (size_t)(convs - line), "convs: []}");
+    expect_edited(dir, text, orig, line, LM_ERR_VALUE,
+                  "keeps no conv, so its kernel must be 0");
+    snprintf(line, sizeof line, "%s", orig);
+    char *ker = strstr(line, "ker: ");
+    ck_assert_ptr_nonnull(ker);
+    memmove(ker + 6, ker + 5 + strspn(ker + 5, "0123456789"),
+            strlen(ker + 5 + strspn(ker + 5, "0123456789")) + 1);
+    ker[5] = '0';
+    expect_edited(dir, text, orig, line, LM_ERR_VALUE,
+                  "keeps convs but has kernel 0");
+    lm_result_destroy(r);
+    lm_test_rmtree(dir);
+    problem_close(&p);
+}
+END_TEST
+
 START_TEST(options_checked)
 {
     lm_solve_options *o = NULL;
@@ -957,6 +1037,7 @@ static Suite *solver_api_suite(void)
     tcase_add_test(other, kim23_bad_files);
     tcase_add_test(other, prune_keeps_irreducible);
     tcase_add_test(other, result_yaml_round_trip);
+    tcase_add_test(other, result_loader_checks_numbers_and_segments);
     tcase_add_test(other, options_checked);
     suite_add_tcase(s, other);
     return s;

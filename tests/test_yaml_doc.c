@@ -132,7 +132,7 @@ START_TEST(typed_getters_accept_their_types)
     lm_ydoc doc;
     ck_assert_lm_ok(load(&doc, "i: -42\nbig: 9007199254740993\nd: 1.0e-05\n"
                                "e: 3\nt: yes\nf: False\ns: hello\nq: '12'\n"
-                               "inf: -.inf\n"));
+                               "h: .5\nj: -5.\nk: +2E+3\n"));
     int64_t i = 0;
     double d = 0;
     int b = -1;
@@ -145,8 +145,12 @@ START_TEST(typed_getters_accept_their_types)
     ck_assert(d == 1e-5);
     ck_assert_lm_ok(lm_yget_double(&doc, lm_ymap_get(doc.root, "e"), "e", &d));
     ck_assert(d == 3.0);
-    ck_assert_lm_ok(lm_yget_double(&doc, lm_ymap_get(doc.root, "inf"), "inf", &d));
-    ck_assert(isinf(d) && d < 0);
+    ck_assert_lm_ok(lm_yget_double(&doc, lm_ymap_get(doc.root, "h"), "h", &d));
+    ck_assert(d == 0.5);
+    ck_assert_lm_ok(lm_yget_double(&doc, lm_ymap_get(doc.root, "j"), "j", &d));
+    ck_assert(d == -5.0);
+    ck_assert_lm_ok(lm_yget_double(&doc, lm_ymap_get(doc.root, "k"), "k", &d));
+    ck_assert(d == 2000.0);
     ck_assert_lm_ok(lm_yget_bool(&doc, lm_ymap_get(doc.root, "t"), "t", &b));
     ck_assert_int_eq(b, 1);
     ck_assert_lm_ok(lm_yget_bool(&doc, lm_ymap_get(doc.root, "f"), "f", &b));
@@ -189,6 +193,17 @@ START_TEST(typed_getters_reject_other_types)
     expect_getter_error("w: 1\n", 0, "t.yaml: missing field v");
     expect_getter_error("v: inf\n", 1, "expected a number, found 'inf'");
     expect_getter_error("v: 0x10\n", 1, "expected a number");
+    /* One number syntax with the CSV reader: no hex floats, no
+     * infinities or NaN, nothing after the number. */
+    expect_getter_error("v: 0x1p3\n", 1, "t.yaml:1:4: field v: expected a number, found '0x1p3'");
+    expect_getter_error("v: .inf\n", 1, "expected a number, found '.inf'");
+    expect_getter_error("v: -.inf\n", 1, "expected a number, found '-.inf'");
+    expect_getter_error("v: .nan\n", 1, "expected a number, found '.nan'");
+    expect_getter_error("v: nan\n", 1, "expected a number, found 'nan'");
+    expect_getter_error("v: 1.5x\n", 1, "expected a number, found '1.5x'");
+    expect_getter_error("v: 1e\n", 1, "expected a number, found '1e'");
+    expect_getter_error("v: .\n", 1, "expected a number, found '.'");
+    expect_getter_error("v: 1.2.3\n", 1, "expected a number, found '1.2.3'");
     expect_getter_error("v: 1e999\n", 1, "out of range");
     expect_getter_error("v: \"1.0\"\n", 1, "expected a number");
     expect_getter_error("v: maybe\n", 2, "expected true or false, found 'maybe'");
@@ -235,7 +250,7 @@ static char *emit_values(const double *vals, size_t nv, const char *const *strs)
 START_TEST(emitter_round_trips_bit_exact)
 {
     const double vals[] = {1e-5, 0.1, 1.0 / 3.0, 3.0, -0.0, 1e300, 5e-324,
-                           123456789012345678.0, 2.5e-7, INFINITY, -INFINITY};
+                           123456789012345678.0, 2.5e-7};
     const size_t nv = sizeof vals / sizeof vals[0];
     static const char *const strs[] = {"yes", "1", "null", "", "No", "~",
         "1.5", "true", "a: b", "#x", " lead", "layer1.0.conv1", "y", "-3",
@@ -274,19 +289,25 @@ START_TEST(emitter_round_trips_bit_exact)
 }
 END_TEST
 
-START_TEST(nan_round_trips)
+/* Files hold decimal numbers only: the emitter refuses what the reader
+ * would refuse (and the reader refuses .nan/.inf, above). */
+START_TEST(non_finite_numbers_are_not_written)
 {
-    const double vals[] = {NAN};
-    static const char *const strs[] = {NULL};
-    char *text = emit_values(vals, 1, strs);
-    lm_ydoc doc;
-    ck_assert_lm_ok(load(&doc, text));
-    double got = 0;
-    ck_assert_lm_ok(lm_yget_double(
-        &doc, lm_ymap_get(doc.root, "doubles")->items[0], "v", &got));
-    ck_assert(isnan(got));
-    lm_ydoc_free(&doc);
-    free(text);
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *fp = open_memstream(&buf, &len);
+        lm_yemit *e = NULL;
+        ck_assert_lm_ok(lm_yemit_begin(&e, fp));
+        ck_assert_lm_ok(lm_yemit_seq_begin(e, 1));
+        ck_assert_lm_status(lm_yemit_double(e, bad[i]), LM_ERR_VALUE);
+        ck_assert_msg(strstr(lm_last_error(), "finite numbers only"), "%s",
+                      lm_last_error());
+        lm_yemit_abort(e);
+        fclose(fp);
+        free(buf);
+    }
 }
 END_TEST
 
@@ -322,7 +343,7 @@ int main(void)
     tcase_add_test(tc, typed_getters_accept_their_types);
     tcase_add_test(tc, typed_getters_reject_other_types);
     tcase_add_test(tc, emitter_round_trips_bit_exact);
-    tcase_add_test(tc, nan_round_trips);
+    tcase_add_test(tc, non_finite_numbers_are_not_written);
     tcase_add_test(tc, emitter_reports_misuse);
     suite_add_tcase(s, tc);
     return lm_test_run(s);

@@ -152,6 +152,31 @@ static int compress_file(const char *word, void *args)
     return 0;
 }
 
+/* Every file the run writes against every file it reads: the tables it
+ * measures (unless given), and per budget the result and merged network. */
+static int check_outputs(const compress_args *a)
+{
+    enum { PER_RATIO = 3 };
+    char paths[2 + PER_RATIO * MAX_RATIOS][4200];
+    const char *outs[2 + PER_RATIO * MAX_RATIOS];
+    size_t n = 0;
+    if (!a->latency)
+        snprintf(paths[n++], sizeof paths[0], "%s.latency.yaml", a->out);
+    if (!a->importance)
+        snprintf(paths[n++], sizeof paths[0], "%s.importance.yaml", a->out);
+    for (size_t i = 0; i < a->n_ratios; i++) {
+        static const char *const ext[PER_RATIO] = {".result.yaml", ".yaml",
+                                                   ".safetensors"};
+        for (size_t k = 0; k < PER_RATIO; k++)
+            snprintf(paths[n++], sizeof paths[0], "%s-r%.2f%s", a->out,
+                     a->ratios[i], ext[k]);
+    }
+    for (size_t i = 0; i < n; i++)
+        outs[i] = paths[i];
+    const char *ins[] = {a->graph, a->weights, a->latency, a->importance};
+    return lm_tool_check_outputs("compress", outs, n, ins, 4);
+}
+
 static int parse_args(int argc, char **argv, compress_args *a)
 {
     static const char *const valued[] = {
@@ -177,7 +202,7 @@ static int parse_args(int argc, char **argv, compress_args *a)
         return lm_tool_usage_error("compress", "--batch, --reps, "
                                    "--proxy-batch, --threads, --passes and "
                                    "--rounds must be at least 1");
-    return 0;
+    return check_outputs(a);
 }
 
 /* Everything one run holds; freed by state_free. */

@@ -50,8 +50,11 @@ static int parse_args(int argc, char **argv, entries_args *a)
         const char *arg = argv[i];
         if (!strcmp(arg, "--format") || !strcmp(arg, "-o") ||
             !strcmp(arg, "--output")) {
-            if (i + 1 >= argc)
-                return lm_tool_usage_error("entries", "option needs a value");
+            if (i + 1 >= argc) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "option '%s' needs a value", arg);
+                return lm_tool_usage_error("entries", msg);
+            }
             const char *val = argv[++i];
             if (arg[1] != '-' || !strcmp(arg, "--output"))
                 a->output = val;
@@ -82,6 +85,9 @@ int lm_cmd_entries(int argc, char **argv)
     entries_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
+        return rc;
+    const char *outs[] = {a.output}, *ins[] = {a.graph};
+    if ((rc = lm_tool_check_outputs("entries", outs, 1, ins, 1)) != 0)
         return rc;
     lm_graph *g = NULL;
     if (lm_graph_load(&g, a.graph) != LM_OK)

@@ -90,6 +90,9 @@ static int parse_args(int argc, char **argv, imp_args *a)
         return rc;
     if (!a->graph)
         return lm_tool_usage_error("importance", "GRAPH.yaml is required");
+    const char *outs[] = {a->span.out}, *ins[] = {a->graph, a->weights};
+    if ((rc = lm_tool_check_outputs("importance", outs, 1, ins, 2)) != 0)
+        return rc;
     if (a->batch == 0 || (a->has_size && a->size == 0))
         return lm_tool_usage_error("importance", "--batch and --size must be "
                                                  ">= 1");

@@ -124,6 +124,10 @@ static int parse_args(int argc, char **argv, latency_args *a)
     if (!a->graph || !a->span.out)
         return lm_tool_usage_error("latency", "GRAPH.yaml and -o TABLE.yaml "
                                               "are required");
+    /* -o is resumed, so it is read too; but never the graph. */
+    const char *outs[] = {a->span.out}, *ins[] = {a->graph};
+    if ((rc = lm_tool_check_outputs("latency", outs, 1, ins, 1)) != 0)
+        return rc;
     if (a->batch == 0 || (a->has_size && a->size == 0) ||
         (a->has_reps && a->reps == 0) || a->threads == 0 || a->passes == 0)
         return lm_tool_usage_error("latency", "--batch, --size, --reps, "

@@ -159,6 +159,10 @@ static int run_plan(const merge_args *a)
     if (a->n_pos != 1 || a->has_entry == (a->result != NULL))
         return lm_tool_usage_error(a->cmd, "expected GRAPH.yaml and exactly "
                                    "one of --entry and --result");
+    const char *outs[] = {a->output}, *ins[] = {a->pos[0], a->result};
+    int bad = lm_tool_check_outputs(a->cmd, outs, 1, ins, 2);
+    if (bad)
+        return bad;
     lm_graph *g = NULL;
     lm_entries *e = NULL;
     lm_result *r = NULL;
@@ -301,17 +305,22 @@ static int run_merge(const merge_args *a)
 {
     if (!a->output)
         return lm_tool_usage_error(a->cmd, "-o OUT is required");
+    char gp[4096], wp[4096];
+    out_path(gp, sizeof gp, a->output, ".yaml");
+    out_path(wp, sizeof wp, a->output, ".safetensors");
+    /* Every file argument is an input: the graph, weights and result. */
+    const char *outs[] = {gp, wp};
+    int rc = lm_tool_check_outputs(a->cmd, outs, 2, a->pos, (size_t)a->n_pos);
+    if (rc)
+        return rc;
     inputs in = {0};
     lm_graph *mg = NULL;
     lm_weights *mw = NULL;
     double secs = 0.0;
-    int rc = load_inputs(a, &in);
+    rc = load_inputs(a, &in);
     if (rc == 0)
         rc = merge_timed(&in, &mg, &mw, &secs);
     if (rc == 0) {
-        char gp[4096], wp[4096];
-        out_path(gp, sizeof gp, a->output, ".yaml");
-        out_path(wp, sizeof wp, a->output, ".safetensors");
         merge_summary(&in, mg, mw, secs);
         if (lm_graph_save(mg, gp) != LM_OK)
             rc = lm_tool_fail(gp);

@@ -153,6 +153,20 @@ static int check_args(const solve_args *a)
     return 0;
 }
 
+/* An option of this command (all of them take a value). */
+static int is_option(const solve_args *a, const char *opt)
+{
+    static const char *const names[] = {
+        "--latency", "--importance", "--conv-importance", "--graph",
+        "--metric", "--budget", "--ratio", "--precision", "--rounding",
+        "--method", "--calibrate", "-o", "--output", NULL};
+    int front = !strcmp(a->cmd, "front");
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(opt, names[i]))
+            return !front || (strcmp(opt, "-o") && strcmp(opt, "--output"));
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, solve_args *a)
 {
     a->cmd = argv[0];
@@ -161,6 +175,8 @@ static int parse_args(int argc, char **argv, solve_args *a)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] == '-' && arg[1] != '\0') {
+            if (!is_option(a, arg))
+                return usage_error(a, "unknown option ", arg, "");
             if (i + 1 >= argc)
                 return usage_error(a, "option ", arg, " needs a value");
             int rc = set_option(a, arg, argv[++i]);
@@ -200,29 +216,43 @@ static int is_csv(const char *path)
     return n >= 4 && !strcmp(path + n - 4, ".csv");
 }
 
-static lm_status load_tables(const solve_args *a, inputs *in)
+/* A table file for this graph: imported by key (CSV) or loaded (YAML),
+ * then checked record by record against the entries (every key an entry,
+ * every id its key's), so a hand-edited or stale file cannot put a value
+ * on the wrong entry. */
+static lm_status load_table(const solve_args *a, const inputs *in,
+                            lm_table_kind kind, const char *path,
+                            lm_table **out)
 {
-    lm_status st = is_csv(a->latency)
-                       ? lm_table_import_csv(&in->lat, LM_TABLE_LATENCY,
-                                             a->latency,
-                                             LM_TABLE_CSV_LAYERMERGE, 0,
+    lm_status st = is_csv(path)
+                       ? lm_table_import_csv(out, kind, path,
+                                             LM_TABLE_CSV_LAYERMERGE,
+                                             kind == LM_TABLE_IMPORTANCE
+                                                 ? a->metric
+                                                 : 0,
                                              in->entries)
-                       : lm_table_load_kind(&in->lat, a->latency,
-                                            LM_TABLE_LATENCY);
-    if (st == LM_OK && lm_tool_calibrates(in->lat, a->calibrate)) {
+                       : lm_table_load_kind(out, path, kind);
+    return st == LM_OK ? lm_table_check(*out, in->entries) : st;
+}
+
+static int load_tables(const solve_args *a, inputs *in)
+{
+    if (load_table(a, in, LM_TABLE_LATENCY, a->latency, &in->lat) != LM_OK)
+        return lm_tool_fail(a->latency);
+    if (lm_tool_calibrates(in->lat, a->calibrate)) {
         lm_table *cal = NULL;
-        st = lm_table_create_calibrated(&cal, in->lat);
+        lm_status st = lm_table_create_calibrated(&cal, in->lat);
         lm_table_destroy(in->lat);
         in->lat = cal;
+        if (st != LM_OK)
+            return lm_tool_fail(a->latency);
     }
-    if (st != LM_OK || a->method == LM_METHOD_PRUNE)
-        return st;
-    return is_csv(a->importance)
-               ? lm_table_import_csv(&in->imp, LM_TABLE_IMPORTANCE,
-                                     a->importance, LM_TABLE_CSV_LAYERMERGE,
-                                     a->metric, in->entries)
-               : lm_table_load_kind(&in->imp, a->importance,
-                                    LM_TABLE_IMPORTANCE);
+    if (a->method == LM_METHOD_PRUNE)
+        return 0;
+    return load_table(a, in, LM_TABLE_IMPORTANCE, a->importance, &in->imp) ==
+                   LM_OK
+               ? 0
+               : lm_tool_fail(a->importance);
 }
 
 /* CSV `conv,importance`, one row per conv 1..N in any order. */
@@ -279,8 +309,9 @@ static int open_inputs(const solve_args *a, inputs *in)
                    : lm_tool_fail("reading the kim23 tables");
     if (lm_entries_create(&in->entries, in->graph) != LM_OK)
         return lm_tool_fail("enumerating entries");
-    if (load_tables(a, in) != LM_OK)
-        return lm_tool_fail("reading tables");
+    int rc = load_tables(a, in);
+    if (rc != 0)
+        return rc;
     /* Solve over the subsets the importance was measured with (the
      * authors' conv_comb, or a table this library measured). */
     lm_entries *measured = NULL;
@@ -438,6 +469,10 @@ static int solve_or_front(int argc, char **argv)
     solve_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
+        return rc;
+    const char *outs[] = {a.output};
+    const char *ins[] = {a.graph, a.latency, a.importance, a.conv_importance};
+    if ((rc = lm_tool_check_outputs(a.cmd, outs, 1, ins, 4)) != 0)
         return rc;
     lm_solve_options *o = NULL;
     rc = make_options(&a, &o);

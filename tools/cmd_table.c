@@ -89,9 +89,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o)
         int matched = 0;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
             if (!strcmp(argv[i], valued[k])) {
-                if (i + 1 >= argc)
-                    return lm_tool_usage_error(cmd, "an option lacks its "
-                                                    "value");
+                if (i + 1 >= argc) {
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "option '%s' needs a value",
+                             argv[i]);
+                    return lm_tool_usage_error(cmd, msg);
+                }
                 *slots[k] = argv[++i];
                 matched = 1;
             }
@@ -99,8 +102,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o)
             continue;
         if (!strcmp(argv[i], "--allow-missing"))
             o->allow_missing = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return lm_tool_usage_error(cmd, "unknown option");
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
+            return lm_tool_usage_error(cmd, msg);
+        }
         else
             o->files[o->n_files++] = argv[i];
     }
@@ -115,6 +121,22 @@ static int load_entries(const char *path, lm_entries **out)
     lm_status st = lm_entries_create(out, g);
     lm_graph_destroy(g);
     return st == LM_OK ? 0 : lm_tool_fail(path);
+}
+
+/* -o against the graph and every table or CSV file named. */
+static int check_outputs(const char *cmd, const table_opts *o)
+{
+    const char **ins = calloc((size_t)o->n_files + 1, sizeof *ins);
+    if (!ins)
+        return lm_tool_usage_error(cmd, "out of memory");
+    ins[0] = o->graph;
+    for (int i = 0; i < o->n_files; i++)
+        ins[i + 1] = o->files[i];
+    const char *outs[] = {o->out};
+    int rc = lm_tool_check_outputs(cmd, outs, 1, ins,
+                                   (size_t)o->n_files + 1);
+    free(ins);
+    return rc;
 }
 
 /* ---- show -------------------------------------------------------------- */
@@ -301,6 +323,8 @@ static int table_import(int argc, char **argv)
         rc = lm_tool_usage_error(cmd, "need --kind, --graph, -o and one CSV");
     if (!rc && strcmp(o.kind, "importance") && csv_format(o.kind, &f))
         rc = lm_tool_usage_error(cmd, "unknown --kind");
+    if (!rc)
+        rc = check_outputs(cmd, &o);
     lm_entries *e = NULL;
     if (!rc)
         rc = load_entries(o.graph, &e);
@@ -338,6 +362,8 @@ static int table_export(int argc, char **argv)
         rc = lm_tool_usage_error(cmd, "need one table file and -o");
     if (!rc && csv_format(o.format, &f))
         rc = lm_tool_usage_error(cmd, "unknown --format");
+    if (!rc)
+        rc = check_outputs(cmd, &o);
     if (!rc && do_export(&o, f) != LM_OK)
         rc = lm_tool_fail(o.files[0]);
     free(o.files);
@@ -378,6 +404,8 @@ static int table_merge(int argc, char **argv)
     int rc = parse_opts(cmd, argc, argv, &o);
     if (!rc && (!o.graph || !o.out || o.n_files < 1))
         rc = lm_tool_usage_error(cmd, "need --graph, -o and table files");
+    if (!rc)
+        rc = check_outputs(cmd, &o);
     lm_entries *e = NULL;
     if (!rc)
         rc = load_entries(o.graph, &e);

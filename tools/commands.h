@@ -40,6 +40,17 @@ int lm_tool_calibrate_mode(const char *val);
  * or 0 as given, auto (-1) when the table has a calibration. */
 int lm_tool_calibrates(const lm_table *t, int mode);
 
+/* Refuse to write an input: 0 when none of the `n_outs` output paths is
+ * the same file as one of the `n_ins` input paths, compared by device and
+ * inode (stat), so "./g.yaml", "g.yaml", "dir/../g.yaml" and links to it
+ * are one file; an output that does not exist yet is never an input. NULL
+ * paths are skipped. Otherwise print "layermerge <cmd>: output OUT is the
+ * input IN (the same file); refusing to overwrite it" and return 2 (bad
+ * usage), before any work is done. */
+int lm_tool_check_outputs(const char *cmd, const char *const *outs,
+                          size_t n_outs, const char *const *ins,
+                          size_t n_ins);
+
 /* 1 when argv holds -h or --help. */
 int lm_tool_wants_help(int argc, char **argv);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
@@ -109,6 +110,28 @@ int lm_tool_usage_error(const char *cmd, const char *msg)
     fprintf(stderr, "layermerge %s: %s\nTry 'layermerge %s --help'.\n", cmd,
             msg, cmd);
     return 2;
+}
+
+int lm_tool_check_outputs(const char *cmd, const char *const *outs,
+                          size_t n_outs, const char *const *ins,
+                          size_t n_ins)
+{
+    for (size_t o = 0; o < n_outs; o++) {
+        struct stat so;
+        if (!outs[o] || stat(outs[o], &so) != 0)
+            continue;
+        for (size_t i = 0; i < n_ins; i++) {
+            struct stat si;
+            if (!ins[i] || stat(ins[i], &si) != 0 || si.st_dev != so.st_dev ||
+                si.st_ino != so.st_ino)
+                continue;
+            char msg[8400];
+            snprintf(msg, sizeof msg, "output %s is the input %s (the same "
+                     "file); refusing to overwrite it", outs[o], ins[i]);
+            return lm_tool_usage_error(cmd, msg);
+        }
+    }
+    return 0;
 }
 
 int lm_tool_wants_help(int argc, char **argv)

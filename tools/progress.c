@@ -99,9 +99,12 @@ int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
     for (int i = first; i < argc; i++) {
         int rc;
         if (is_valued(o, argv[i])) {
-            if (i + 1 >= argc)
-                return lm_tool_usage_error(o->cmd, "an option lacks its "
-                                                   "value");
+            if (i + 1 >= argc) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "option '%s' needs a value",
+                         argv[i]);
+                return lm_tool_usage_error(o->cmd, msg);
+            }
             rc = o->value(argv[i], argv[i + 1], args);
             i++;
         } else if (argv[i][0] == '-' && argv[i][1]) {

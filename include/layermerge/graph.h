@@ -114,7 +114,10 @@ LM_API lm_status lm_graph_set_nonlinearity(lm_graph *graph, lm_act act);
  * their defaults, so a program built against an older, shorter record
  * keeps working. `name` is the PyTorch module name ("layer1.0.conv1"):
  * its tensors are name.weight and name.bias; NULL means unnamed. Copied by
- * the call that takes it. @since 0.2 */
+ * the call that takes it. Names are unique within a graph: every call
+ * that names a module (conv, batch norm, projection, fixed layer) refuses
+ * a name another module has with LM_ERR_DUPLICATE naming both, and leaves
+ * the graph as it was. @since 0.2 */
 typedef struct lm_conv_desc {
     size_t size;
     const char *name;
@@ -131,14 +134,16 @@ typedef struct lm_conv_desc {
  * Groupings other than dense and depthwise are LM_ERR_UNSUPPORTED.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, a record whose size is too
  *         small, non-positive sizes, even kernel, negative padding),
- *         LM_ERR_UNSUPPORTED, LM_ERR_NOMEM
+ *         LM_ERR_DUPLICATE (the name is taken), LM_ERR_UNSUPPORTED,
+ *         LM_ERR_NOMEM
  * @since 0.2 */
 LM_API lm_status lm_graph_add_conv(lm_graph *graph, const lm_conv_desc *conv,
                                    lm_act act);
 
 /** Give trunk conv `conv` (1..N) a batch norm with its own eps; `name` is
  * the module name of its tensors (name.weight, .bias, .running_mean,
- * .running_var). @since 0.2 */
+ * .running_var); LM_ERR_DUPLICATE when another module has that name.
+ * @since 0.2 */
 LM_API lm_status lm_graph_set_conv_bn(lm_graph *graph, size_t conv,
                                       const char *name, double eps);
 
@@ -179,7 +184,8 @@ LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
  * trunk belong to the stem); layers at one site run in the order they were
  * added. A position with fixed layers must be a barrier (docs/method.md section 2):
  * lm_graph_validate() rejects it otherwise. Each returns LM_OK,
- * LM_ERR_INVALID_ARG (bad site, position or size), LM_ERR_NOMEM. */
+ * LM_ERR_INVALID_ARG (bad site, position or size), LM_ERR_DUPLICATE (a
+ * name another module has), LM_ERR_NOMEM. */
 
 /** Append a fixed conv described by `conv` (copied). @since 0.2 */
 LM_API lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site,

@@ -74,7 +74,10 @@ LM_API lm_status lm_plan_create_for_segments(lm_plan **out,
  * @param[out] out  the plan, owned by the caller (lm_plan_destroy)
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL), LM_ERR_STATE (graph not
  *         validated), LM_ERR_MISMATCH (the result belongs to another graph:
- *         both fingerprints named; or another conv count), LM_ERR_UNSUPPORTED
+ *         both fingerprints named; or another conv count; or a segment
+ *         whose kernel and stride are not what its kept convs of `graph`
+ *         merge to, or whose entry is not the graph's entry of that
+ *         segment and merged conv: the segment is named), LM_ERR_UNSUPPORTED
  *         (a segment keeps no conv but its end allows no identity option,
  *         as a layer-pruning result that prunes a conv: a graph cannot
  *         express a conv replaced by nothing there), the errors of

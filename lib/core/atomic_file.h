@@ -14,14 +14,25 @@ typedef struct lm_atomic_file {
     char *tmp_path;  /* where the bytes go until commit */
 } lm_atomic_file;
 
-/* Open a temporary file in the directory of `path`. */
+/* Open a temporary file "<path>.tmp.<pid>.XXXXXX" in the directory of
+ * `path`, created with mode 0666 & ~umask; when `path` exists, the
+ * temporary file gets its permission bits instead (so a replaced file
+ * keeps its mode). */
 LM_NODISCARD
 lm_status lm_atomic_open(lm_atomic_file *af, const char *path);
 
 /* Flush, fsync and rename over `path`. On any failure the temporary file is
- * removed and `path` is untouched. Always releases `af`. */
+ * removed and `path` is untouched. On success, orphaned temporary files of
+ * `path` are removed (lm_atomic_remove_orphans). Always releases `af`. */
 LM_NODISCARD
 lm_status lm_atomic_commit(lm_atomic_file *af);
+
+/* Remove the temporary files of `path` that killed writers left behind:
+ * names exactly "<basename>.tmp.<pid>.XXXXXX" (X in [A-Za-z0-9]) beside
+ * it, regular files of this user, whose pid is not this process and names
+ * no live process (kill(pid, 0) gives ESRCH), last modified at least 10
+ * seconds ago. Anything else is left alone; errors are ignored. */
+void lm_atomic_remove_orphans(const char *path);
 
 /* Drop the temporary file; `path` is untouched. Accepts a zeroed `af`. */
 void lm_atomic_abort(lm_atomic_file *af);

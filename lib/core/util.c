@@ -1,5 +1,7 @@
 #include "core/util.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +69,44 @@ lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
         memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
                n - sizeof size);
     return LM_OK;
+}
+
+static const char *skip_digits(const char *p, int *any)
+{
+    while (*p >= '0' && *p <= '9') {
+        p++;
+        *any = 1;
+    }
+    return p;
+}
+
+lm_number_syntax lm_number_parse(const char *s, double *out)
+{
+    if (!s)
+        return LM_NUMBER_BAD;
+    const char *p = s + (*s == '+' || *s == '-');
+    int mantissa = 0, exponent = 0;
+    p = skip_digits(p, &mantissa);
+    if (*p == '.')
+        p = skip_digits(p + 1, &mantissa);
+    if (!mantissa)
+        return LM_NUMBER_BAD;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        p += *p == '+' || *p == '-';
+        p = skip_digits(p, &exponent);
+        if (!exponent)
+            return LM_NUMBER_BAD;
+    }
+    if (*p != '\0')
+        return LM_NUMBER_BAD;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end != p)
+        return LM_NUMBER_BAD; /* a locale whose decimal point is not '.' */
+    if (errno == ERANGE && isinf(v))
+        return LM_NUMBER_RANGE;
+    *out = v;
+    return LM_NUMBER_OK;
 }

@@ -40,4 +40,18 @@ LM_NODISCARD
 lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
                         const char *what);
 
+/* What lm_number_parse found. */
+typedef enum lm_number_syntax {
+    LM_NUMBER_OK = 0,
+    LM_NUMBER_BAD = 1,      /* not the syntax below */
+    LM_NUMBER_RANGE = 2     /* the syntax, but beyond a double (overflow) */
+} lm_number_syntax;
+
+/* The one number syntax of every file the library reads (YAML scalars and
+ * CSV cells alike): an optional sign, decimal digits with an optional
+ * fraction (".5" and "5." included), an optional exponent ("e-3"). No hex
+ * floats, inf, nan, spaces or trailing text. Underflow to 0 or a denormal
+ * is fine; overflow is LM_NUMBER_RANGE. *out is set only on LM_NUMBER_OK. */
+lm_number_syntax lm_number_parse(const char *s, double *out);
+
 #endif

@@ -223,6 +223,83 @@ static lm_status set_str(char **dst, const char *s)
     return LM_OK;
 }
 
+/* ---- unique module names ---------------------------------------------------- */
+
+/* Names are the module names of the weights (name.weight, name.bias, ...):
+ * two modules with one name would share tensors. */
+static int same_name(const char *a, const char *b, const char *const *slot,
+                     const char *const *except)
+{
+    return slot != except && a && *a && !strcmp(a, b);
+}
+
+static int list_owner(const lm_glist *l, const char *name,
+                      const char *const *except, const char *site, char *who,
+                      size_t cap)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (same_name(l->items[i].name, name,
+                      (const char *const *)&l->items[i].name, except)) {
+            snprintf(who, cap, "%s layer %zu (%s)", site, i,
+                     lm_layer_kind_name(l->items[i].kind));
+            return 1;
+        }
+    return 0;
+}
+
+/* 1 when a module other than the one stored at `except` is called `name`;
+ * `who` says which. */
+static int name_owner(const lm_graph *g, const char *name,
+                      const char *const *except, char *who, size_t cap)
+{
+    char site[48];
+    for (size_t i = 0; i < g->n_convs; i++) {
+        const lm_gconv *c = &g->convs[i];
+        if (same_name(c->name, name, (const char *const *)&c->name, except)) {
+            snprintf(who, cap, "conv %zu", i + 1);
+            return 1;
+        }
+        if (same_name(c->bn_name, name, (const char *const *)&c->bn_name,
+                      except)) {
+            snprintf(who, cap, "the batch norm of conv %zu", i + 1);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < g->n_skips; i++) {
+        const lm_gconv *p = &g->skips[i].proj;
+        if (same_name(p->name, name, (const char *const *)&p->name, except)) {
+            snprintf(who, cap, "the projection of skip %zu", i);
+            return 1;
+        }
+        if (same_name(p->bn_name, name, (const char *const *)&p->bn_name,
+                      except)) {
+            snprintf(who, cap, "the batch norm of skip %zu's projection", i);
+            return 1;
+        }
+    }
+    if (list_owner(&g->stem, name, except, "stem", who, cap) ||
+        list_owner(&g->head, name, except, "head", who, cap))
+        return 1;
+    for (size_t p = 1; p <= g->n_convs; p++) {
+        snprintf(site, sizeof site, "position %zu", p);
+        if (list_owner(&g->pos[p].layers, name, except, site, who, cap))
+            return 1;
+    }
+    return 0;
+}
+
+/* LM_ERR_DUPLICATE "<what>: name 'x' is already the name of <other>". */
+static lm_status check_unique_name(const lm_graph *g, const char *name,
+                                   char *const *slot, const char *what)
+{
+    char who[96];
+    if (!name || !*name ||
+        !name_owner(g, name, (const char *const *)slot, who, sizeof who))
+        return LM_OK;
+    return lm_err(LM_ERR_DUPLICATE, "%s: name '%s' is already the name of %s",
+                  what, name, who);
+}
+
 lm_status lm_graph_set_name(lm_graph *g, const char *name)
 {
     lm_status st = need_graph(g, "lm_graph_set_name");
@@ -306,6 +383,8 @@ lm_status lm_graph_add_conv(lm_graph *g, const lm_conv_desc *conv,
     if (!act_ok(act))
         return lm_err(LM_ERR_INVALID_ARG, "%s: unknown activation %d", what,
                       (int)act);
+    if ((st = check_unique_name(g, conv->name, NULL, what)) != LM_OK)
+        return st;
     if ((st = LM_GROW(g->convs, g->cap_convs, g->n_convs + 1)) != LM_OK ||
         (st = ensure_positions(g, g->n_convs + 2)) != LM_OK)
         return st;
@@ -355,6 +434,10 @@ lm_status lm_graph_set_conv_bn(lm_graph *g, size_t conv, const char *name,
                                double eps)
 {
     lm_status st = check_conv_index(g, conv, "lm_graph_set_conv_bn");
+    char what[64];
+    snprintf(what, sizeof what, "the batch norm of conv %zu", conv);
+    if (st == LM_OK)
+        st = check_unique_name(g, name, &g->convs[conv - 1].bn_name, what);
     if (st != LM_OK)
         return st;
     g->valid = 0;
@@ -411,7 +494,10 @@ lm_status lm_graph_set_skip_projection(lm_graph *g, size_t skip,
                       "skip %zu: projection stride %lld must be positive",
                       skip, (long long)stride);
     lm_gskip *s = &g->skips[skip];
-    if ((st = set_str(&s->proj.name, name)) != LM_OK)
+    char what[64];
+    snprintf(what, sizeof what, "the projection of skip %zu", skip);
+    if ((st = check_unique_name(g, name, &s->proj.name, what)) != LM_OK ||
+        (st = set_str(&s->proj.name, name)) != LM_OK)
         return st;
     s->has_proj = 1;
     s->proj.kernel = 1;
@@ -430,6 +516,12 @@ lm_status lm_graph_set_skip_bn(lm_graph *g, size_t skip, const char *name,
         return st;
     if (!g->skips[skip].has_proj)
         return lm_err(LM_ERR_STATE, "skip %zu has no projection", skip);
+    char what[64];
+    snprintf(what, sizeof what, "the batch norm of skip %zu's projection",
+             skip);
+    if ((st = check_unique_name(g, name, &g->skips[skip].proj.bn_name,
+                                what)) != LM_OK)
+        return st;
     g->valid = 0;
     return set_bn(&g->skips[skip].proj, name, eps, "skip batch norm");
 }
@@ -492,6 +584,16 @@ static lm_status append_layer(lm_graph *g, lm_site site, size_t position,
     lm_glist *list = NULL;
     lm_status st = site_list(g, site, position, &list);
     if (st != LM_OK)
+        return st;
+    char what[80];
+    if (site == LM_SITE_POSITION)
+        snprintf(what, sizeof what, "position %zu layer %zu (%s)", position,
+                 list->n, lm_layer_kind_name(l.kind));
+    else
+        snprintf(what, sizeof what, "%s layer %zu (%s)",
+                 site == LM_SITE_STEM ? "stem" : "head", list->n,
+                 lm_layer_kind_name(l.kind));
+    if ((st = check_unique_name(g, name, NULL, what)) != LM_OK)
         return st;
     if ((st = LM_GROW(list->items, list->cap, list->n + 1)) != LM_OK)
         return st;

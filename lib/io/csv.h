@@ -18,10 +18,15 @@ typedef struct lm_csv {
     size_t n_rows;     /* data rows */
     char ***cells;     /* n_rows x n_cols, NUL-terminated */
     size_t *line;      /* 1-based file line of each data row */
+    size_t **col;      /* n_rows x n_cols: 1-based byte column of each cell */
+    size_t header_line;
+    size_t *header_col; /* n_cols */
 } lm_csv;
 
 /* Parse a whole file. A row with a different number of fields than the
- * header is LM_ERR_PARSE "SOURCE:LINE: expected N fields, found M". */
+ * header is LM_ERR_PARSE "SOURCE:LINE: expected N fields, found M"; a NUL
+ * byte anywhere and a column name given twice are LM_ERR_PARSE
+ * "SOURCE:LINE:COL: ...". */
 LM_NODISCARD
 lm_status lm_csv_load(lm_csv *csv, const char *path);
 LM_NODISCARD
@@ -33,7 +38,8 @@ void lm_csv_free(lm_csv *csv);
 LM_NODISCARD
 lm_status lm_csv_column(const lm_csv *csv, const char *name, size_t *out);
 
-/* Typed cell access; errors name SOURCE:LINE and the column. */
+/* Typed cell access; errors name SOURCE:LINE:COL and the column's name.
+ * Numbers follow lm_number_parse (core/util.h). */
 LM_NODISCARD
 lm_status lm_csv_int(const lm_csv *csv, size_t row, size_t col, int64_t *out);
 LM_NODISCARD

@@ -168,14 +168,6 @@ lm_status lm_yemit_int(lm_yemit *e, int64_t value)
  * "1e-05" for a string. */
 static void format_double(char *buf, size_t cap, double v)
 {
-    if (isnan(v)) {
-        snprintf(buf, cap, ".nan");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, cap, v < 0 ? "-.inf" : ".inf");
-        return;
-    }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
@@ -194,6 +186,11 @@ static void format_double(char *buf, size_t cap, double v)
 
 lm_status lm_yemit_double(lm_yemit *e, double value)
 {
+    /* The readers take decimal numbers only (core/util.h), so a file never
+     * holds what it could not read back. */
+    if (!isfinite(value))
+        return lm_err(LM_ERR_VALUE, "cannot write the number %g: files hold "
+                      "finite numbers only", value);
     char buf[48];
     format_double(buf, sizeof buf, value);
     return emit_scalar(e, buf, YAML_PLAIN_SCALAR_STYLE);

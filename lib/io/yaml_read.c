@@ -342,51 +342,22 @@ lm_status lm_yget_int(const lm_ydoc *doc, const lm_ynode *node,
     return LM_OK;
 }
 
-static int special_double(const char *s, double *out)
-{
-    static const char *const infs[] = {".inf", ".Inf", ".INF"};
-    static const char *const nans[] = {".nan", ".NaN", ".NAN"};
-    const char *body = s + (*s == '-' || *s == '+');
-    for (size_t i = 0; i < 3; i++) {
-        if (!strcmp(body, infs[i])) {
-            *out = *s == '-' ? -HUGE_VAL : HUGE_VAL;
-            return 1;
-        }
-        if (!strcmp(s, nans[i])) {
-            *out = NAN;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 lm_status lm_yget_double(const lm_ydoc *doc, const lm_ynode *node,
                          const char *what, double *out)
 {
     lm_status st = expect_plain(doc, node, what, "a number");
     if (st != LM_OK)
         return st;
+    /* The number syntax shared with the CSV reader (core/util.h): no hex
+     * floats, no .inf or .nan, no trailing text. */
     const char *s = node->scalar;
-    if (special_double(s, out))
-        return LM_OK;
-    /* strtod alone would also take "inf", "nan" and hex floats. */
-    int digits = 0, other = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c >= '0' && *c <= '9')
-            digits = 1;
-        else if (!strchr("+-.eE", *c))
-            other = 1;
-    }
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!digits || other || *end != '\0')
-        return lm_yerr(doc, node, LM_ERR_PARSE,
-                       "%s: expected a number, found '%s'", what, s);
-    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))
+    lm_number_syntax r = lm_number_parse(s, out);
+    if (r == LM_NUMBER_RANGE)
         return lm_yerr(doc, node, LM_ERR_PARSE,
                        "%s: number '%s' out of range", what, s);
-    *out = v;
+    if (r != LM_NUMBER_OK)
+        return lm_yerr(doc, node, LM_ERR_PARSE,
+                       "%s: expected a number, found '%s'", what, s);
     return LM_OK;
 }
 

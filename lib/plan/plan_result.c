@@ -1,10 +1,12 @@
 /* A plan from a solver result (docs/method.md section 6, 8): the result's
  * partition and kept convs, with the activations the result chose at its
  * boundaries. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "layermerge/entries.h"
 #include "plan/plan_internal.h"
 #include "graph/graph_query.h"
 #include "solve/result_query.h"
@@ -27,6 +29,80 @@ static lm_status check_result(const lm_graph *g, const lm_result *r)
                       "has %zu", lm_result_conv_count(r), lm_graph_name(g),
                       lm_graph_conv_count(g));
     return LM_OK;
+}
+
+/* A segment's merged conv must be what its kept convs of this graph merge
+ * to: K = 1 + sum (k - 1), the product of their strides (an identity
+ * segment: kernel 0). -1 (a kim23 result solved without a graph) is not
+ * checked. */
+static lm_status check_kernel(const lm_graph *g, size_t index,
+                              const lm_result_segment *si)
+{
+    if (si->kernel == -1 && si->stride == -1)
+        return LM_OK;
+    int64_t k = si->n_kept ? 1 : 0, stride = 1;
+    for (size_t i = 0; i < si->n_kept; i++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        lm_status st = lm_graph_conv_info(&ci, g, si->kept[i]);
+        if (st != LM_OK)
+            return st;
+        k += ci.kernel - 1;
+        stride *= ci.stride;
+    }
+    if (k == si->kernel && (si->n_kept == 0 || stride == si->stride))
+        return LM_OK;
+    return lm_err(LM_ERR_MISMATCH, "result segment %zu (%zu, %zu): kernel "
+                  "%lld, stride %lld, but its %zu kept convs of graph '%s' "
+                  "merge to kernel %lld, stride %lld", index, si->st, si->end,
+                  (long long)si->kernel, (long long)si->stride, si->n_kept,
+                  lm_graph_name(g), (long long)k, (long long)stride);
+}
+
+/* A segment's entry must be the graph's entry of that segment and merged
+ * conv (the id a solve of this graph gave it). */
+static lm_status check_entry(const lm_graph *g, const lm_entries *e,
+                             size_t index, const lm_result_segment *si)
+{
+    lm_entry_info in = {.size = sizeof in};
+    if (si->entry >= lm_entries_count(e))
+        return lm_err(LM_ERR_MISMATCH, "result segment %zu (%zu, %zu): entry "
+                      "%zu is not an entry of graph '%s' (%zu entries)",
+                      index, si->st, si->end, si->entry, lm_graph_name(g),
+                      lm_entries_count(e));
+    lm_status st = lm_entries_entry_info(&in, e, si->entry);
+    if (st != LM_OK)
+        return st;
+    if (in.st == si->st && in.end == si->end && in.kernel == si->kernel &&
+        in.stride == si->stride && in.depthwise == si->depthwise)
+        return LM_OK;
+    return lm_err(LM_ERR_MISMATCH, "result segment %zu (%zu, %zu, K %lld, "
+                  "stride %lld, dw %d): entry %zu of graph '%s' is (%zu, %zu, "
+                  "K %lld, stride %lld, dw %d)", index, si->st, si->end,
+                  (long long)si->kernel, (long long)si->stride,
+                  (int)si->depthwise, si->entry, lm_graph_name(g), in.st,
+                  in.end, (long long)in.kernel, (long long)in.stride,
+                  (int)in.depthwise);
+}
+
+/* Every segment against the graph: its merged conv, and its entry (the
+ * entries are enumerated only when some segment names one). */
+static lm_status check_segments(const lm_graph *g, const lm_result *r)
+{
+    lm_entries *e = NULL;
+    lm_status st = LM_OK;
+    for (size_t i = 0; st == LM_OK && i < lm_result_segment_count(r); i++) {
+        lm_result_segment si = {.size = sizeof si};
+        st = lm_result_segment_info(&si, r, i);
+        if (st == LM_OK)
+            st = check_kernel(g, i, &si);
+        if (st == LM_OK && si.entry != SIZE_MAX && !e &&
+            (st = lm_entries_create(&e, g)) != LM_OK)
+            st = lm_err_prefix(st, "checking the result's entries: ");
+        if (st == LM_OK && si.entry != SIZE_MAX)
+            st = check_entry(g, e, i, &si);
+    }
+    lm_entries_destroy(e);
+    return st;
 }
 
 /* Bounds and kept flags in lm_plan_create_for_segments' form. */
@@ -87,6 +163,8 @@ lm_status lm_plan_create_for_result(lm_plan **out, const lm_graph *graph,
                       "lm_plan_create_for_result: the graph is not "
                       "validated (call lm_graph_validate)");
     lm_status st = check_result(graph, result);
+    if (st == LM_OK)
+        st = check_segments(graph, result);
     if (st != LM_OK)
         return st;
     size_t *bounds = NULL, n_bounds = 0;

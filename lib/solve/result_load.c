@@ -1,6 +1,7 @@
 /* Reading a result written by lm_result_save; every error names
  * file:line:col. The position lists are checked against the segments so a
  * hand-edited file cannot say two things at once. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,14 +87,43 @@ static lm_status read_method(const loader *ld, lm_method *m, lm_rounding *rd)
     return LM_OK;
 }
 
+/* What a solver writes: finite numbers, latencies and budgets >= 0, a
+ * precision > 0, unit counts >= 0. */
+static lm_status check_number(const loader *ld, const char *key, double v,
+                              int positive)
+{
+    if (isfinite(v) && (positive ? v > 0.0 : v >= 0.0))
+        return LM_OK;
+    return lm_yerr(ld->doc, lm_ymap_get(ld->root, key), LM_ERR_VALUE,
+                   "%s %g is not a finite number %s", key, v,
+                   positive ? "> 0" : ">= 0");
+}
+
+static lm_status check_units(const loader *ld, const char *key, int64_t v)
+{
+    if (v >= 0)
+        return LM_OK;
+    return lm_yerr(ld->doc, lm_ymap_get(ld->root, key), LM_ERR_VALUE,
+                   "%s %lld is negative", key, (long long)v);
+}
+
 static lm_status read_numbers(const loader *ld, lm_result *r)
 {
     lm_status st = get_dbl(ld, "budget", &r->budget);
+    if (st == LM_OK) st = check_number(ld, "budget", r->budget, 0);
     if (st == LM_OK) st = get_int(ld, "budget_units", &r->budget_units);
+    if (st == LM_OK) st = check_units(ld, "budget_units", r->budget_units);
     if (st == LM_OK) st = get_dbl(ld, "precision", &r->precision);
+    if (st == LM_OK) st = check_number(ld, "precision", r->precision, 1);
     if (st == LM_OK) st = get_dbl(ld, "importance", &r->importance);
+    if (st == LM_OK && !isfinite(r->importance))
+        st = lm_yerr(ld->doc, lm_ymap_get(ld->root, "importance"),
+                     LM_ERR_VALUE, "importance %g is not finite",
+                     r->importance);
     if (st == LM_OK) st = get_dbl(ld, "latency", &r->latency);
+    if (st == LM_OK) st = check_number(ld, "latency", r->latency, 0);
     if (st == LM_OK) st = get_int(ld, "latency_discrete", &r->units);
+    if (st == LM_OK) st = check_units(ld, "latency_discrete", r->units);
     /* Optional: results saved before the whole-network model have none. */
     const lm_ynode *fixed = lm_ymap_get(ld->root, "fixed_latency");
     if (st == LM_OK && fixed)
@@ -132,6 +162,10 @@ static lm_status read_kept(const loader *ld, const lm_ynode *seq,
     for (size_t k = 0; k < seq->count && st == LM_OK; k++) {
         st = get_index(ld, seq->items[k], "kept conv", (int64_t)g->st + 1,
                        (int64_t)g->end, &g->kept[k]);
+        if (st == LM_OK && k > 0 && g->kept[k] <= g->kept[k - 1])
+            st = lm_yerr(ld->doc, seq->items[k], LM_ERR_PARSE, "kept conv "
+                         "%zu after %zu: the list must be ascending without "
+                         "repeats", g->kept[k], g->kept[k - 1]);
         g->n_kept += st == LM_OK;
     }
     return st;
@@ -145,6 +179,36 @@ static lm_status seg_field(const loader *ld, const lm_ynode *m,
         return lm_yerr(ld->doc, m, LM_ERR_PARSE, "segment: missing key "
                        "'%s'", key);
     return lm_yget_int(ld->doc, n, key, v);
+}
+
+/* What can be checked of a segment's merged conv without the graph: an
+ * identity segment (no kept conv) has kernel 0, a merged one a kernel and
+ * stride >= 1, or -1 for both where a kim23 result was solved without a
+ * graph (and then no entry); a kim23 result keeps every conv of its
+ * segments and a pruning result has one position per segment.
+ * lm_plan_create_for_result checks the rest against the graph. */
+static lm_status check_shape(const loader *ld, const lm_ynode *m,
+                             const lm_rseg *g)
+{
+    const char *why = NULL;
+    int unknown = g->kernel == -1 && g->stride == -1;
+    if (g->n_kept == 0 && g->kernel != 0)
+        why = "keeps no conv, so its kernel must be 0 (identity)";
+    else if (g->n_kept > 0 && g->kernel == 0)
+        why = "keeps convs but has kernel 0 (identity)";
+    else if (g->n_kept > 0 && !unknown && (g->kernel < 1 || g->stride < 1))
+        why = "has a kernel or stride below 1";
+    else if (unknown && g->entry != SIZE_MAX)
+        why = "has an entry but an unknown (-1) kernel";
+    else if (ld->r->method == LM_METHOD_KIM23 && g->n_kept != g->end - g->st)
+        why = "does not keep every conv, as kim23 segments do";
+    else if (ld->r->method == LM_METHOD_PRUNE && g->end - g->st != 1)
+        why = "spans several positions, which a pruning result never does";
+    if (!why)
+        return LM_OK;
+    return lm_yerr(ld->doc, m, LM_ERR_VALUE, "segment (%zu, %zu) with kernel "
+                   "%lld, stride %lld and %zu kept convs %s", g->st, g->end,
+                   (long long)g->kernel, (long long)g->stride, g->n_kept, why);
 }
 
 static lm_status read_segment(const loader *ld, const lm_ynode *m,
@@ -180,11 +244,19 @@ static lm_status read_segment(const loader *ld, const lm_ynode *m,
         return lm_yerr(ld->doc, m, LM_ERR_PARSE, "segment: missing latency, "
                        "importance or convs");
     st = lm_yget_double(ld->doc, lat, "latency", &g->latency);
+    if (st == LM_OK && !(isfinite(g->latency) && g->latency >= 0.0))
+        st = lm_yerr(ld->doc, lat, LM_ERR_VALUE, "segment (%zu, %zu): "
+                     "latency %g is not a finite number >= 0", g->st, g->end,
+                     g->latency);
     if (st == LM_OK) st = lm_yget_double(ld->doc, imp, "importance",
                                          &g->importance);
+    if (st == LM_OK && !isfinite(g->importance))
+        st = lm_yerr(ld->doc, imp, LM_ERR_VALUE, "segment (%zu, %zu): "
+                     "importance %g is not finite", g->st, g->end,
+                     g->importance);
     if (st == LM_OK) st = read_kept(ld, kept, g);
     g->identity = g->n_kept == 0;
-    return st;
+    return st == LM_OK ? check_shape(ld, m, g) : st;
 }
 
 static lm_status read_segments(const loader *ld, lm_result *r)

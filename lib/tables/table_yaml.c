@@ -297,7 +297,26 @@ static lm_status remember_line(loader *ld, size_t index, size_t line)
     return LM_OK;
 }
 
-static lm_status read_record(loader *ld, const lm_ynode *rec)
+/* Every key a record must have, checked first so that a missing one is
+ * named with the record's place and index rather than as a bare "missing
+ * ms". */
+static lm_status require_keys(const loader *ld, const lm_ynode *rec,
+                              size_t index)
+{
+    static const char *const lat[] = {"st", "end", "ker", "str", "dw", "ms",
+                                      "stdev", NULL};
+    static const char *const imp[] = {"st", "end", "ker", "str", "dw",
+                                      "value", "raw", NULL};
+    lm_status st = lm_yexpect(ld->doc, rec, LM_YNODE_MAPPING, "record");
+    for (const char *const *k = ld->kind == LM_TABLE_LATENCY ? lat : imp;
+         st == LM_OK && *k; k++)
+        if (!lm_ymap_get(rec, *k))
+            st = lm_yerr(ld->doc, rec, LM_ERR_PARSE, "record %zu: missing "
+                         "key '%s'", index, *k);
+    return st;
+}
+
+static lm_status read_record(loader *ld, const lm_ynode *rec, size_t at)
 {
     static const char *const lat_keys[] = {"id", "st", "end", "ker", "str",
         "dw", "ms", "stdev", "breaks", "passes", "noisy", "convs", NULL};
@@ -312,6 +331,8 @@ static lm_status read_record(loader *ld, const lm_ynode *rec)
     lm_status st = lm_ycheck_keys(doc, rec, "record",
                                   ld->kind == LM_TABLE_LATENCY ? lat_keys
                                                                : imp_keys);
+    if (st == LM_OK)
+        st = require_keys(ld, rec, at);
     if (st == LM_OK)
         st = read_key(doc, rec, &key);
     if (st == LM_OK)
@@ -345,7 +366,7 @@ static lm_status read_records(loader *ld, const lm_ynode *recs)
 {
     lm_status st = lm_yexpect(ld->doc, recs, LM_YNODE_SEQUENCE, "records");
     for (size_t i = 0; st == LM_OK && i < recs->count; i++)
-        st = read_record(ld, recs->items[i]);
+        st = read_record(ld, recs->items[i], i);
     return st;
 }
 
