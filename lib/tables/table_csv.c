@@ -256,18 +256,21 @@ static lm_status import_row(importer *im, size_t row)
         snprintf(msg, sizeof msg, "%s", lm_last_error());
         return row_err(im, row, LM_ERR_VALUE, msg);
     }
-    const char *note =
+    const char *cell =
         im->col[C_NOTE] >= 0 ? im->csv->cells[row][im->col[C_NOTE]] : NULL;
-    if (note && !*note)
-        note = NULL; /* what export writes for a record without one */
+    /* An importance row's conv_comb is its subset, kept as the record's
+     * convs (and written back from them), not as text; latency notes (the
+     * kim23 breaks) stay text. "" is no note, or the identity's subset. */
+    int imp = im->t->kind == LM_TABLE_IMPORTANCE;
+    const char *note = cell && *cell && !imp ? cell : NULL;
     size_t index;
     st = lm_table_put(im->t, &key, id, value, extra, note, &index);
     if (st == LM_OK && LM_GROW(im->lines, im->cap, index + 1) != LM_OK)
         st = lm_err_nomem();
     if (st == LM_OK)
         im->lines[index] = im->csv->line[row];
-    if (st == LM_OK && note && im->t->kind == LM_TABLE_IMPORTANCE)
-        st = read_conv_comb(im, row, index, note);
+    if (st == LM_OK && imp && cell && (*cell || key.kernel == 0))
+        st = read_conv_comb(im, row, index, cell);
     return st;
 }
 
