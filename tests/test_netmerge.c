@@ -40,6 +40,88 @@ static lm_weights *random_weights(const lm_graph *g, uint64_t seed)
     return w;
 }
 
+/* No batch norm is left in a merged network: not in the trunk, not on a
+ * projection, not among the fixed layers (each follows a fixed conv in
+ * the networks tested here). */
+static void check_no_batch_norm(const lm_graph *mg)
+{
+    for (size_t c = 1; c <= lm_graph_conv_count(mg); c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, c));
+        ck_assert_int_eq(ci.has_bn, 0);
+    }
+    for (size_t k = 0; k < lm_graph_skip_count(mg); k++) {
+        lm_skip_info si = {.size = sizeof si};
+        ck_assert_lm_ok(lm_graph_skip_info(&si, mg, k));
+        ck_assert_int_eq(si.projection_has_bn, 0);
+    }
+    for (size_t q = 0; q <= lm_graph_conv_count(mg) + 1; q++) {
+        lm_site site = q == 0 ? LM_SITE_STEM
+                       : q > lm_graph_conv_count(mg) ? LM_SITE_HEAD
+                                                     : LM_SITE_POSITION;
+        for (size_t i = 0; i < lm_graph_layer_count(mg, site, q); i++) {
+            lm_layer_info li = {.size = sizeof li};
+            ck_assert_lm_ok(lm_graph_layer_info(&li, mg, site, q, i));
+            ck_assert_msg(li.kind != LM_LAYER_BATCHNORM, "batch norm '%s' "
+                          "left at site %d position %zu", li.name,
+                          (int)site, q);
+        }
+    }
+}
+
+/* The merged weights cannot be mistaken for the original ones: a tensor
+ * name of both holds the same shape and bit-identical values; every
+ * other tensor belongs to a module whose "layermerge.merged_from.<module>"
+ * lists original modules that the original weights hold. */
+static void check_merged_names(const lm_weights *w, const lm_weights *mw)
+{
+    for (size_t i = 0; i < lm_weights_tensor_count(mw); i++) {
+        const char *name = lm_test_tensor_name(mw, i);
+        const float *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0, da = 0, db = 0;
+        int64_t sa[8], sb[8];
+        ck_assert_lm_ok(lm_weights_data_f32(&b, &nb, mw, name));
+        if (lm_weights_find(NULL, w, name) == LM_OK) {
+            ck_assert_lm_ok(lm_weights_data_f32(&a, &na, w, name));
+            ck_assert_lm_ok(lm_weights_shape(&da, sa, 8, w, name));
+            ck_assert_lm_ok(lm_weights_shape(&db, sb, 8, mw, name));
+            ck_assert_msg(na == nb && da == db &&
+                              !memcmp(sa, sb, da * sizeof *sa) &&
+                              !memcmp(a, b, na * sizeof *a),
+                          "merged tensor '%s' has the name of an original "
+                          "tensor but other values", name);
+            continue;
+        }
+        const char *dot = strrchr(name, '.');
+        ck_assert_ptr_nonnull(dot);
+        ck_assert(!strcmp(dot, ".weight") || !strcmp(dot, ".bias"));
+        size_t len = (size_t)(dot - name);
+        ck_assert(!strncmp(name, "merged.", 7));
+        char *key = malloc(len + 64);
+        ck_assert_ptr_nonnull(key);
+        snprintf(key, len + 64, "layermerge.merged_from.%.*s", (int)len, name);
+        const char *from = NULL;
+        ck_assert_msg(lm_weights_meta_get(&from, mw, key) == LM_OK,
+                      "no %s", key);
+        ck_assert_msg(*from != '\0', "%s is empty", key);
+        /* each listed module has tensors in the original weights */
+        char *list = strdup(from), *save = NULL;
+        ck_assert_ptr_nonnull(list);
+        for (char *m = strtok_r(list, " ", &save); m;
+             m = strtok_r(NULL, " ", &save)) {
+            char *t = malloc(strlen(m) + 16);
+            ck_assert_ptr_nonnull(t);
+            sprintf(t, "%s.weight", m);
+            ck_assert_msg(lm_weights_find(NULL, w, t) == LM_OK,
+                          "%s lists '%s', which the original does not hold",
+                          key, m);
+            free(t);
+        }
+        free(list);
+        free(key);
+    }
+}
+
 /* Merge with `plan`, check the merged graph round-trips through its files
  * when `dir` is given, verify, and return the relative error. */
 static double merge_and_verify(const lm_graph *g, const lm_weights *w,
@@ -52,6 +134,8 @@ static double merge_and_verify(const lm_graph *g, const lm_weights *w,
     size_t kept_segments = lm_plan_segment_count(plan);
     ck_assert_uint_eq(lm_graph_conv_count(mg), kept_segments);
     ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
+    check_no_batch_norm(mg);
+    check_merged_names(w, mw);
     if (dir) {
         char gp[512], wp[512];
         snprintf(gp, sizeof gp, "%s/merged.yaml", dir);
@@ -226,7 +310,7 @@ START_TEST(test_small_structure)
     ck_assert_int_eq(ci.padding, 2);
     ck_assert_int_eq(ci.groups, 1);
     ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 4)); /* single dw conv 7 */
-    ck_assert_str_eq(ci.name, "t7.conv");
+    ck_assert_str_eq(ci.name, "merged.6_7"); /* its batch norm folded */
     ck_assert_int_eq(ci.groups, 16);
     ck_assert_int_eq(ci.has_bn, 0);
     ck_assert_int_eq(ci.has_bias, 1);
@@ -254,6 +338,113 @@ START_TEST(test_small_structure)
     ck_assert(lm_weights_find(NULL, mw, "p35.conv.weight") != LM_OK);
     ck_assert(lm_weights_find(NULL, mw, "t1.conv.weight") != LM_OK);
     ck_assert(lm_weights_find(NULL, mw, "merged.0_3.bias") == LM_OK);
+    /* no original name holds changed values: t7.conv is merged.6_7 */
+    ck_assert(lm_weights_find(NULL, mw, "t7.conv.weight") != LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "t7.bn.weight") != LM_OK);
+    /* the stem's conv and batch norm are one conv with bias */
+    ck_assert_uint_eq(lm_graph_layer_count(mg, LM_SITE_STEM, 0), 2);
+    lm_layer_info li = {.size = sizeof li};
+    ck_assert_lm_ok(lm_graph_layer_info(&li, mg, LM_SITE_STEM, 0, 0));
+    ck_assert_int_eq(li.kind, LM_LAYER_CONV);
+    ck_assert_str_eq(li.name, "merged.stem.conv");
+    ck_assert_int_eq(li.has_bias, 1);
+    ck_assert_lm_ok(lm_graph_layer_info(&li, mg, LM_SITE_STEM, 0, 1));
+    ck_assert_int_eq(li.kind, LM_LAYER_ACT);
+    ck_assert(lm_weights_find(NULL, mw, "stem.conv.weight") != LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "stem.bn.weight") != LM_OK);
+    ck_assert(lm_weights_find(NULL, mw, "merged.stem.conv.bias") == LM_OK);
+    /* unchanged tensors keep their names */
+    ck_assert(lm_weights_find(NULL, mw, "fc.weight") == LM_OK);
+    /* where every new module came from, in the order it was composed */
+    static const char *const origin[][2] = {
+        {"merged.stem.conv", "stem.conv stem.bn"},
+        {"merged.0_3", "t1.conv t1.bn t2.conv t2.bn t3.conv p03.conv"},
+        {"merged.3_5", "t4.conv t4.bn t5.conv t5.bn p35.conv p35.bn"},
+        {"merged.5_6", "t6.conv t6.bn"},
+        {"merged.6_7", "t7.conv t7.bn"},
+        {"merged.7_8", "t8.conv t8.bn"},
+        {"merged.8_10", "t9.conv t9.bn t10.conv t10.bn"},
+    };
+    for (size_t i = 0; i < sizeof origin / sizeof origin[0]; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "layermerge.merged_from.%s", origin[i][0]);
+        const char *v = NULL;
+        ck_assert_lm_ok(lm_weights_meta_get(&v, mw, key));
+        ck_assert_str_eq(v, origin[i][1]);
+    }
+    check_no_batch_norm(mg);
+    check_merged_names(w, mw);
+    lm_plan_destroy(plan);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* Without any merge the network is only folded: the stem's batch norm and
+ * the batch norm of projection (3,5), which stays a skip, are folded into
+ * their convs under new names, and nothing else changes name. */
+START_TEST(test_fold_only)
+{
+    static const small_case sc = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 11,
+                                  NULL, ""};
+    lm_graph *g = small_net();
+    lm_weights *w = random_weights(g, 4);
+    lm_plan *plan = small_plan(g, &sc);
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
+    check_no_batch_norm(mg);
+    check_merged_names(w, mw);
+    lm_skip_info si = {.size = sizeof si};
+    ck_assert_lm_ok(lm_graph_skip_info(&si, mg, 2));
+    ck_assert(si.source == 3 && si.target == 5);
+    ck_assert_str_eq(si.projection_name, "merged.p35.conv");
+    ck_assert_int_eq(si.projection_has_bias, 1);
+    ck_assert_int_eq(si.projection_stride, 2);
+    const char *from = NULL;
+    ck_assert_lm_ok(lm_weights_meta_get(&from, mw,
+                                        "layermerge.merged_from.merged.p35.conv"));
+    ck_assert_str_eq(from, "p35.conv p35.bn");
+    /* the unfused projections without batch norm keep theirs */
+    ck_assert_lm_ok(lm_graph_skip_info(&si, mg, 1));
+    ck_assert_str_eq(si.projection_name, "p03.conv");
+    for (size_t c = 1; c <= 10; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        char want[32];
+        ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, c));
+        snprintf(want, sizeof want, "merged.%zu_%zu", c - 1, c);
+        ck_assert_str_eq(ci.name, want);
+    }
+    lm_merge_deviation dev = {.size = sizeof dev};
+    ck_assert_lm_ok(lm_graph_verify_merge(&dev, g, w, plan, mg, mw, 2, 5));
+    ck_assert_msg(dev.max_rel <= TOLERANCE, "rel err %g", dev.max_rel);
+
+    /* Merged again: its own "merged.*" names are taken, so the new
+     * modules get ".2"; what is unchanged (the folded stem conv, now
+     * without batch norm) keeps its name. */
+    lm_plan *again = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&again, mg, sc.bounds,
+                                                sc.n_bounds, NULL));
+    lm_graph *mg2 = NULL;
+    lm_weights *mw2 = NULL;
+    ck_assert_lm_ok(lm_graph_merge(&mg2, &mw2, mg, mw, again));
+    check_merged_names(mw, mw2);
+    lm_conv_info ci = {.size = sizeof ci};
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg2, 1));
+    ck_assert_str_eq(ci.name, "merged.0_1.2");
+    ck_assert_lm_ok(lm_weights_meta_get(&from, mw2,
+                                        "layermerge.merged_from.merged.0_1.2"));
+    ck_assert_str_eq(from, "merged.0_1");
+    lm_layer_info li = {.size = sizeof li};
+    ck_assert_lm_ok(lm_graph_layer_info(&li, mg2, LM_SITE_STEM, 0, 0));
+    ck_assert_str_eq(li.name, "merged.stem.conv");
+    ck_assert_lm_ok(lm_graph_verify_merge(&dev, mg, mw, again, mg2, mw2, 1, 6));
+    ck_assert_msg(dev.max_rel <= TOLERANCE, "rel err %g", dev.max_rel);
+    lm_plan_destroy(again);
+    lm_graph_destroy(mg2);
+    lm_weights_destroy(mw2);
     lm_plan_destroy(plan);
     lm_graph_destroy(mg);
     lm_weights_destroy(mw);
@@ -277,12 +468,17 @@ static char *long_name(char fill, const char *tail)
 
 START_TEST(test_long_names)
 {
+    char *c0 = long_name('s', ".conv"), *b0 = long_name('s', ".bn");
     char *c1 = long_name('a', ".conv"), *b1 = long_name('a', ".bn");
     char *c2 = long_name('b', ".conv"), *c3 = long_name('c', ".conv");
     char *gname = long_name('g', "");
     lm_graph *g = NULL;
     ck_assert_lm_ok(lm_graph_create(&g, 3, 8, 8));
     ck_assert_lm_ok(lm_graph_set_name(g, gname));
+    ck_assert_lm_ok(lm_graph_add_layer_conv(
+        g, LM_SITE_STEM, 0, LM_TEST_CONV(c0, 3, 3, 1, 1, 0, 1, 0)));
+    ck_assert_lm_ok(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0, b0, 3,
+                                                 1e-5));
     ck_assert_lm_ok(lm_graph_add_conv(
         g, LM_TEST_CONV(c1, 3, 4, 3, 1, 1, 1, 0), LM_ACT_RELU));
     ck_assert_lm_ok(lm_graph_set_conv_bn(g, 1, b1, 1e-5));
@@ -297,7 +493,7 @@ START_TEST(test_long_names)
                                               1));
     ck_assert_lm_ok(lm_graph_validate(g));
     lm_weights *w = random_weights(g, 5);
-    /* conv 1 alone keeps its name; convs 2 and 3 merge into one. */
+    /* conv 1 alone, convs 2 and 3 merged into one. */
     static const small_case sc = {{0, 1, 3}, 3, NULL, ""};
     uint8_t kept[3] = {1, 1, 1};
     lm_plan *plan = NULL;
@@ -309,11 +505,26 @@ START_TEST(test_long_names)
     ck_assert_uint_eq(strlen(lm_graph_name(mg)), 900 + strlen("-merged"));
     lm_conv_info ci = {.size = sizeof ci};
     ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 1));
-    ck_assert_str_eq(ci.name, c1);
-    char *wname = long_name('a', ".conv.bias");
+    ck_assert_str_eq(ci.name, "merged.0_1");
+    /* the long names survive whole in the origin of merged.0_1 and in the
+     * folded stem conv's name */
+    const char *from = NULL;
+    ck_assert_lm_ok(lm_weights_meta_get(&from, mw,
+                                        "layermerge.merged_from.merged.0_1"));
+    ck_assert_uint_eq(strlen(from), strlen(c1) + 1 + strlen(b1));
+    ck_assert(!strncmp(from, c1, strlen(c1)) && from[strlen(c1)] == ' ' &&
+              !strcmp(from + strlen(c1) + 1, b1));
+    lm_layer_info li = {.size = sizeof li};
+    ck_assert_lm_ok(lm_graph_layer_info(&li, mg, LM_SITE_STEM, 0, 0));
+    ck_assert_uint_eq(strlen(li.name), strlen("merged.") + strlen(c0));
+    ck_assert_str_eq(li.name + strlen("merged."), c0);
+    char *wname = malloc(strlen(li.name) + 8);
+    ck_assert_ptr_nonnull(wname);
+    sprintf(wname, "%s.bias", li.name);
     ck_assert_lm_ok(lm_weights_find(NULL, mw, wname));
     free(wname);
     ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
+    check_merged_names(w, mw);
     lm_merge_deviation dev = {.size = sizeof dev};
     ck_assert_lm_ok(lm_graph_verify_merge(&dev, g, w, plan, mg, mw, 1, 3));
     ck_assert(dev.max_rel <= TOLERANCE);
@@ -322,6 +533,8 @@ START_TEST(test_long_names)
     lm_weights_destroy(mw);
     lm_weights_destroy(w);
     lm_graph_destroy(g);
+    free(c0);
+    free(b0);
     free(c1);
     free(b1);
     free(c2);
@@ -657,6 +870,7 @@ static Suite *netmerge_suite(void)
     TCase *tc = tcase_create("small");
     tcase_add_test(tc, test_small_cases);
     tcase_add_test(tc, test_small_structure);
+    tcase_add_test(tc, test_fold_only);
     tcase_add_test(tc, test_long_names);
     tcase_add_test(tc, test_engine_plan);
     tcase_add_test(tc, test_bad_weights);

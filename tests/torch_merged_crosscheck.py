@@ -12,12 +12,18 @@ Then, on one random batch,
   (a) the merged network run in torch (examples/torch/graph_module.py, an
       interpreter of the graph format independent of the library) against
       the library's engine on the same merged files (tests/engine_driver);
-  (b) the ORIGINAL weights in torch, configured by the plan (per conv keep
-      and fine-tuning padding, per position activation, skips added after
-      symmetric zero-pad / centre-crop, before a strided projection too;
-      docs/method.md section 8), against the merged network in torch;
+  (b) the ORIGINAL weights in torch, configured by the plan's YAML (per
+      conv keep and fine-tuning padding, per position activation, each
+      skip's input zero-padded or cropped by the plan's `pad` before its
+      projection; docs/method.md section 8, docs/formats.md "Plans"),
+      against the merged network in torch;
 
-each within  max |x - y| / max |y|  <=  1e-4  (float32). The input is shrunk
+each within  max |x - y| / max |y|  <=  1e-4  (float32); and the merged
+files cannot be mistaken for the original ones (docs/formats.md, "Merged
+networks"): no batch norm is left, a tensor name shared with the original
+state_dict holds the same values, every other one is a `merged.*` module
+listed in the `layermerge.merged_from.*` metadata, and the original
+torchvision model refuses the merged state_dict. The input is shrunk
 to 64x64 (the graph's `input:` key) and the batch is 2, to keep it fast.
 Exit 77 (skipped) when torch is absent.
 
@@ -42,8 +48,8 @@ except ImportError as exc:  # the check needs torch; skip, do not fail
     print(f"skipped: {exc}")
     sys.exit(77)
 import yaml  # noqa: E402  (graph_module needs it too; its absence fails)
-from torch_util import (random_network, read_safetensors,  # noqa: E402
-                        write_safetensors)
+from torch_util import (random_network, read_metadata,  # noqa: E402
+                        read_safetensors, write_safetensors)
 
 TOLERANCE = 1e-4
 BATCH = 2
@@ -125,15 +131,18 @@ def plan_chain(gm, graph, plan, x):
     """The original network (GraphModule `gm` of the original graph and
     weights) configured by `plan`: a pruned conv and its batch norm are
     bypassed, a kept conv runs with the plan's padding, each position gets
-    the plan's activation, a skip's input is fitted symmetrically to its
-    target (before a strided projection: project_fit), dropped skips are
-    left out."""
+    the plan's activation, a skip's input is zero-padded or cropped by the
+    plan's `pad` (docs/formats.md, "Plans") before its projection and must
+    then land on the plan's `target_size`, dropped skips are left out.
+    Returns (output, number of skips the plan fits)."""
     convs = {c["conv"]: c for c in plan["convs"]}
     acts = {a["position"]: a["act"] for a in plan["activations"]}
-    dropped = {(s["from"], s["to"]) for s in plan.get("skips") or []
-               if s["dropped"]}
-    specs = graph.get("skips") or []
+    fits = plan.get("skips") or []
+    if len(fits) != len(gm.skips):
+        raise SystemExit(f"plan lists {len(fits)} skips, graph has "
+                         f"{len(gm.skips)}")
     pos = [gm.stem(x)]
+    n_fitted = 0
     for p in range(1, len(gm.convs) + 1):
         out = pos[p - 1]
         if convs[p]["keep"]:
@@ -141,19 +150,53 @@ def plan_chain(gm, graph, plan, x):
             out = F.conv2d(out, conv.weight, conv.bias, conv.stride,
                            convs[p]["padding"], 1, conv.groups)
             out = gm.norms[p - 1](out)
-        h, w = out.shape[-2:]
-        for (s, t), proj, spec in zip(gm.skips, gm.projections, specs):
-            if t != p or (s, t) in dropped:
+        for (s, t), proj, fit in zip(gm.skips, gm.projections, fits):
+            if t != p or fit["dropped"]:
                 continue
-            stride = (spec.get("projection") or {}).get("stride", 1)
-            if stride > 1:
-                add = project_fit(pos[s], proj, stride, h, w)
-            else:
-                add = centre_fit(proj(pos[s]), h, w)
+            if (fit["from"], fit["to"]) != (s, t):
+                raise SystemExit(f"plan skip {fit} is not graph skip {s, t}")
+            src = pos[s]
+            if list(src.shape[-2:]) != fit["source_size"]:
+                raise SystemExit(f"skip {s, t}: source {src.shape}, plan "
+                                 f"{fit['source_size']}")
+            pad = fit["pad"]
+            if any(pad.values()):
+                n_fitted += 1
+            add = proj(F.pad(src, (pad["left"], pad["right"], pad["top"],
+                                   pad["bottom"])))
+            if list(add.shape[-2:]) != fit["target_size"] or \
+                    add.shape[-2:] != out.shape[-2:]:
+                raise SystemExit(f"skip {s, t}: fitted to {add.shape}, "
+                                 f"conv output {out.shape}, plan "
+                                 f"{fit['target_size']}")
             out = out + add
         out = ACTS[acts[p]]()(out)
         pos.append(gm.after[p - 1](out))
-    return gm.head(pos[-1])
+    return gm.head(pos[-1]), n_fitted
+
+
+def name_check(original, merged):
+    """The merged tensors cannot be mistaken for the original ones: a name
+    of both holds the same values; every other name is a "merged.*"
+    module whose layermerge.merged_from.* metadata lists original modules;
+    and the original model refuses the merged state_dict. Returns a list
+    of faults (empty when all hold)."""
+    tensors, meta = merged
+    faults = []
+    for name, t in tensors.items():
+        if name in original:
+            if tuple(original[name].shape) != tuple(t.shape) or \
+                    not torch.equal(original[name].to(t.dtype), t):
+                faults.append(f"{name}: original name, other values")
+            continue
+        module = name.rsplit(".", 1)[0]
+        origin = meta.get(f"layermerge.merged_from.{module}", "")
+        if not module.startswith("merged.") or not origin:
+            faults.append(f"{name}: new tensor without merged_from")
+        elif any(f"{m}.weight" not in original for m in origin.split(" ")):
+            faults.append(f"{name}: merged_from '{origin}' names unknown "
+                          "modules")
+    return faults
 
 
 def rel(got, want):
@@ -201,11 +244,26 @@ def check(case, lm, driver, root, tmp):
     engine = np.fromfile(out, dtype="=f4")
 
     original = GraphModule(graph, model.state_dict())
-    merged_net = GraphModule(merged_yaml, read_safetensors(merged_w))
+    merged_tensors = read_safetensors(merged_w)
+    merged_net = GraphModule(merged_yaml, merged_tensors)
     with torch.no_grad():
         torch_merged = merged_net(x).numpy()
-        chain = plan_chain(original, g, plan, x).numpy()
+        chain, n_fitted = plan_chain(original, g, plan, x)
+        chain = chain.numpy()
         reference = model(x).numpy()
+    faults = name_check(model.state_dict(),
+                        (merged_tensors, read_metadata(merged_w)))
+    try:  # loading by name into the original architecture must fail
+        make().load_state_dict(merged_tensors)
+        faults.append("the original model loads the merged state_dict")
+    except RuntimeError:
+        pass
+    bn_left = sum(isinstance(m, torch.nn.BatchNorm2d)
+                  for m in merged_net.modules())
+    if bn_left:
+        faults.append(f"{bn_left} batch norms left in the merged network")
+    for f in faults:
+        print(f"{tag}: {f}")
     n_conv = len(g["trunk"])
     multi = sum(len(s["convs"]) > 1 for s in res["segments"])
     return {
@@ -217,6 +275,8 @@ def check(case, lm, driver, root, tmp):
         "orig": rel(original(x).detach().numpy(), reference),
         "a": rel(engine, torch_merged),
         "b": rel(torch_merged, chain),
+        "fitted": n_fitted,
+        "names_ok": not faults,
         "segments_match": len(merged_net.convs) == len(res["segments"]),
     }
 
@@ -228,8 +288,8 @@ def main():
     lm, driver = sys.argv[1], sys.argv[2]
     root = pathlib.Path(sys.argv[3]).resolve()
     sys.path.insert(0, str(root / "examples" / "torch"))
-    global GraphModule, ACTS, centre_fit, project_fit
-    from digits_resnet import ACTS, centre_fit, project_fit  # noqa: E402
+    global GraphModule, ACTS
+    from digits_resnet import ACTS  # noqa: E402
     from graph_module import GraphModule  # noqa: E402
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
@@ -242,17 +302,25 @@ def main():
     print(f"input {BATCH}x3x{SIDE}x{SIDE}, tolerance {TOLERANCE:g} relative "
           "to max |output|")
     print(f"{'case':<18} {'trunk':>7} {'segs':>4} {'merged':>6} {'maxK':>4} "
-          f"{'graph/tv':>9} {'(a) eng/torch':>13} {'(b) chain/merged':>16}")
+          f"{'fitted':>6} {'graph/tv':>9} {'(a) eng/torch':>13} "
+          f"{'(b) chain/merged':>16} names")
     for r in rows:
         good = (r["a"] <= TOLERANCE and r["b"] <= TOLERANCE
-                and r["orig"] <= TOLERANCE and r["segments_match"])
+                and r["orig"] <= TOLERANCE and r["segments_match"]
+                and r["names_ok"])
         ok &= good
         print(f"{r['case']:<18} {r['convs']:>7} {r['segs']:>4} "
-              f"{r['multi']:>6} {r['maxK']:>4} {r['orig']:>9.2e} "
-              f"{r['a']:>13.2e} {r['b']:>16.2e}  {'ok' if good else 'FAIL'}")
+              f"{r['multi']:>6} {r['maxK']:>4} {r['fitted']:>6} "
+              f"{r['orig']:>9.2e} {r['a']:>13.2e} {r['b']:>16.2e} "
+              f"{'ok' if r['names_ok'] else 'BAD':>5}  "
+              f"{'ok' if good else 'FAIL'}")
     # Without a segment keeping several convs nothing was really merged.
     if not any(r["multi"] for r in rows):
         print("FAIL: no case merged several convs into one")
+        ok = False
+    # Without a skip the plan pads or crops, its fitting went untested.
+    if not any(r["fitted"] for r in rows):
+        print("FAIL: no case fitted a skip by the plan's pads")
         ok = False
     print(f"total {time.monotonic() - start:.1f} s")
     return 0 if ok else 1

@@ -52,6 +52,13 @@ def read_safetensors(path):
     return out
 
 
+def read_metadata(path):
+    """The "__metadata__" string map of a safetensors file ({} if none)."""
+    raw = pathlib.Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    return dict(json.loads(raw[8:8 + n]).get("__metadata__") or {})
+
+
 def randomise_bn(model, gen):
     """Random BN statistics, so that folding and each BN's eps matter."""
     for m in model.modules():

@@ -10,18 +10,32 @@
  * - a pruned conv is identity; a skip into it adds to its input (docs/method.md section 8),
  *   including a skip whose spanned convs are all pruned (x + x);
  * - segment (st, end) becomes one conv with bias and no batch norm, named
- *   "merged.<st>_<end>"; a segment of a single position keeps its conv's
- *   name (with the batch norm folded into weight and bias);
+ *   "merged.<st>_<end>" (a single conv too: its batch norm is folded, so
+ *   its tensors no longer mean what the original names mean);
  * - its kernel is 1 + sum (k - 1) over the kept convs, its padding the sum
  *   of their paddings, its stride their product; depthwise when every kept
  *   conv is;
  * - the activation at each new position is the plan's at the segment end
  *   (lm_plan_position_info); the network's nonlinearity is carried over;
- * - stem, head and the fixed layers of each boundary position are copied
- *   unchanged, with their tensors; barriers and identity-option flags of
- *   boundary positions move to the new positions;
+ * - stem, head and the fixed layers of each boundary position are copied,
+ *   except that a fixed conv directly followed by a fixed batch norm (as
+ *   ResNet's conv1 + bn1) becomes one conv with bias named
+ *   "merged.<conv name>", the batch norm folded; barriers and
+ *   identity-option flags of boundary positions move to the new positions;
  * - a skip that is not fused joins two segment boundaries and is remapped
- *   to the new positions, with its projection and tensors unchanged.
+ *   to the new positions; its projection is copied, or, with a batch norm,
+ *   becomes a 1x1 conv with bias named "merged.<projection name>";
+ * - a batch norm layer that does not directly follow a fixed conv is
+ *   copied unchanged (there is no conv it could be folded into exactly).
+ *
+ * Tensors copied unchanged keep their names; every tensor whose values
+ * the merge computed has a name that the original weights do not hold
+ * (".2", ".3", ... is appended to "merged.*" names the original already
+ * uses, as a merged network merged again does), so that merged weights
+ * cannot be loaded into the original network by name. The metadata key
+ * "layermerge.merged_from.<name>" of each new module lists, separated by
+ * spaces, the original modules whose tensors it was computed from
+ * (docs/formats.md, "Merged networks").
  *
  * Segments the plan replaces by the identity option are not supported
  * (LM_ERR_UNSUPPORTED): removing them also removes their end position's
@@ -48,7 +62,9 @@ LM_BEGIN_DECLS
  * @param[out] merged_weights  its weights, owned by the caller
  *                             (lm_weights_destroy); the metadata key
  *                             "layermerge.source_fingerprint" names the
- *                             original graph
+ *                             original graph, the keys
+ *                             "layermerge.merged_from.<name>" the origin
+ *                             of each new module
  * @param graph    the original, validated graph
  * @param weights  its weights (as lm_weights_check_graph wants them)
  * @param plan     a plan made for `graph` (lm_plan_create_for_result,

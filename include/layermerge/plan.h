@@ -57,8 +57,9 @@ LM_API lm_status lm_plan_create_for_entry(lm_plan **out,
  * result becomes a plan (lm_plan_create_for_result wraps it).
  * @return LM_OK, LM_ERR_INVALID_ARG (bounds not a partition, an irreducible
  *         conv pruned, a segment whose convs are all pruned without the
- *         identity option — each naming the segment or conv), LM_ERR_STATE,
- *         LM_ERR_NOMEM
+ *         identity option, a kernel or pool window larger than its input
+ *         during fine-tuning — each naming the segment, conv or layer),
+ *         LM_ERR_STATE, LM_ERR_NOMEM
  * @since 0.2 */
 LM_API lm_status lm_plan_create_for_segments(lm_plan **out,
                                              const lm_graph *graph,
@@ -144,15 +145,45 @@ LM_API lm_status lm_plan_position_info(lm_plan_position *info,
                                        const lm_plan *plan, size_t position);
 
 /** What the training loop does with one skip. Set
- * `size = sizeof(lm_plan_skip)` before the call. @since 0.2 */
+ * `size = sizeof(lm_plan_skip)` before the call.
+ *
+ * A skip reads the tensor at position `source` (after that position's
+ * activation and fixed layers: the tensor the next trunk conv reads) and
+ * is added to the output of conv `target` after its batch norm, before
+ * position `target`'s activation. During fine-tuning the two may differ
+ * in size (docs/method.md section 8); the training loop then zero-pads
+ * (pad > 0) or crops (pad < 0) the source by pad_top, pad_bottom,
+ * pad_left and pad_right rows and columns, applies the projection, if
+ * any (1x1, its stride, no padding), and adds the result, which is then
+ * exactly target_height x target_width. In PyTorch:
+ * `F.pad(x, (pad_left, pad_right, pad_top, pad_bottom))` (negative pads
+ * crop). This is what lm_engine_configure_plan runs. The four pads are 0
+ * when nothing needs fitting; where several bottom (right) pads give the
+ * same strided projection, the one nearest 0 is given.
+ *
+ * The fields from `source` on were appended after `dropped` (a program
+ * built against the shorter record still gets `fused` and `dropped`).
+ * @since 0.2 */
 typedef struct lm_plan_skip {
     size_t size;
     /** 1 when the skip lies wholly inside a segment of more than one
      * position: it still runs during fine-tuning and is fused into the
      * merged conv */
     int32_t fused;
-    /** 1 when it lies inside a segment replaced by the identity option */
+    /** 1 when it lies inside a segment replaced by the identity option:
+     * it is not added (the fields below say what it would be) */
     int32_t dropped;
+    size_t source;          /**< the position it reads (as lm_skip_info) */
+    size_t target;          /**< the conv it adds into (as lm_skip_info) */
+    int64_t stride;         /**< its projection's stride; 1 without one */
+    int64_t source_height;  /**< the source during fine-tuning */
+    int64_t source_width;
+    int64_t target_height;  /**< conv `target`'s output during fine-tuning */
+    int64_t target_width;
+    int64_t pad_top;        /**< rows added (> 0) or cropped (< 0) above */
+    int64_t pad_bottom;     /**< ... below */
+    int64_t pad_left;       /**< columns added or cropped on the left */
+    int64_t pad_right;      /**< ... on the right */
 } lm_plan_skip;
 
 /** Describe skip `skip` (0-based, graph order) in the plan.
@@ -161,9 +192,9 @@ typedef struct lm_plan_skip {
 LM_API lm_status lm_plan_skip_info(lm_plan_skip *info,
                                    const lm_plan *plan, size_t skip);
 
-/** Write the plan as YAML (docs/formats.md, "Plan") through the caller's
+/** Write the plan as YAML (docs/formats.md, "Plans") through the caller's
  * stream (api.h): per conv `keep` and `padding`, per position `act`, per
- * skip `fused`.
+ * skip `fused`, `dropped`, its sizes during fine-tuning and its `pad`.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL), LM_ERR_IO (the callback
  *         failed), LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_plan_write(const lm_plan *plan, lm_write_fn write,

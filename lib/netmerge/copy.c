@@ -1,5 +1,6 @@
-/* Copying fixed layers and their tensors into the merged network
- * unchanged. */
+/* Copying fixed layers and their tensors into the merged network:
+ * unchanged, but for a fixed conv and the batch norm after it, which become
+ * one conv. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -99,6 +100,67 @@ lm_status lm_nm_copy_layer(lm_graph *dst, lm_weights *dw,
     return st;
 }
 
+static const char *site_name(lm_site site)
+{
+    return site == LM_SITE_STEM ? "stem" : site == LM_SITE_HEAD ? "head"
+                                                                : "position";
+}
+
+/* Fixed conv `conv` followed at its site by batch norm `bn` over its
+ * outputs: one conv with bias under a fresh name, the batch norm folded
+ * with its own eps. */
+static lm_status fold_layers(lm_graph *dst, lm_weights *dw,
+                             const lm_weights *sw, lm_site site, size_t from,
+                             size_t to, size_t index,
+                             const lm_layer_info *conv,
+                             const lm_layer_info *bn)
+{
+    lm_strbuf base = LM_STRBUF_INIT("merged layer name");
+    lm_strbuf name = LM_STRBUF_INIT("merged layer name");
+    lm_strbuf origin = LM_STRBUF_INIT("merged module origin");
+    lm_nm_folded f = {NULL, NULL};
+    size_t out = (size_t)conv->out_channels;
+    size_t per = (size_t)(conv->in_channels / conv->groups * conv->kernel *
+                          conv->kernel);
+    lm_status st;
+    if (conv->name)
+        st = lm_strbuf_setf(&base, "merged.%s", conv->name);
+    else if (site == LM_SITE_POSITION)
+        st = lm_strbuf_setf(&base, "merged.position%zu.%zu", from, index);
+    else
+        st = lm_strbuf_setf(&base, "merged.%s.%zu", site_name(site), index);
+    if (st == LM_OK)
+        st = lm_nm_fresh_name(&name, sw, dw, base.s);
+    if (st == LM_OK)
+        st = lm_nm_fold(&f, sw, conv->name, conv->has_bias, out, per,
+                        bn->name, bn->eps);
+    if (st == LM_OK)
+        st = lm_graph_add_layer_conv(
+            dst, site, to,
+            &(lm_conv_desc){.size = sizeof(lm_conv_desc),
+                            .name = name.s,
+                            .in_channels = conv->in_channels,
+                            .out_channels = conv->out_channels,
+                            .kernel = conv->kernel,
+                            .stride = conv->stride,
+                            .padding = conv->padding,
+                            .groups = conv->groups,
+                            .has_bias = 1});
+    int64_t shape[4] = {conv->out_channels, conv->in_channels / conv->groups,
+                        conv->kernel, conv->kernel};
+    if (st == LM_OK)
+        st = lm_nm_write_conv(dw, name.s, shape, f.weight, f.bias);
+    lm_nm_from_add(&origin, conv->name);
+    lm_nm_from_add(&origin, bn->name);
+    if (st == LM_OK)
+        st = lm_nm_note_origin(dw, name.s, &origin);
+    lm_nm_folded_free(&f);
+    lm_strbuf_free(&base);
+    lm_strbuf_free(&name);
+    lm_strbuf_free(&origin);
+    return st;
+}
+
 lm_status lm_nm_copy_site(lm_graph *dst, lm_weights *dw, const lm_graph *g,
                           const lm_weights *sw, lm_site site, size_t from,
                           size_t to)
@@ -106,15 +168,23 @@ lm_status lm_nm_copy_site(lm_graph *dst, lm_weights *dw, const lm_graph *g,
     size_t n = lm_graph_layer_count(g, site, from);
     for (size_t i = 0; i < n; i++) {
         lm_layer_info li = {.size = sizeof li};
+        lm_layer_info next = {.size = sizeof next};
         lm_status st = lm_graph_layer_info(&li, g, site, from, i);
-        if (st == LM_OK)
+        int fold = 0;
+        if (st == LM_OK && li.kind == LM_LAYER_CONV && i + 1 < n) {
+            st = lm_graph_layer_info(&next, g, site, from, i + 1);
+            fold = st == LM_OK && next.kind == LM_LAYER_BATCHNORM &&
+                   next.in_channels == li.out_channels;
+        }
+        if (st == LM_OK && fold)
+            st = fold_layers(dst, dw, sw, site, from, to, i, &li, &next);
+        else if (st == LM_OK)
             st = lm_nm_copy_layer(dst, dw, sw, site, to, &li);
         if (st != LM_OK)
             return lm_err_prefix(st, "copying %s layer %zu (%s): ",
-                                 site == LM_SITE_STEM   ? "stem"
-                                 : site == LM_SITE_HEAD ? "head"
-                                                        : "position",
-                                 i, lm_layer_kind_name(li.kind));
+                                 site_name(site), i,
+                                 lm_layer_kind_name(li.kind));
+        i += (size_t)fold;
     }
     return LM_OK;
 }

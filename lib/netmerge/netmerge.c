@@ -82,19 +82,11 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
     int64_t k = lm_chain_kernel(ch), out = lm_chain_out_channels(ch);
     int64_t wshape[4] = {out, lm_chain_in_channels(ch) / lm_chain_groups(ch),
                          k, k};
-    lm_strbuf full = LM_STRBUF_INIT("merged tensor name");
     lm_status st = lm_chain_weight(wt, nw, ch);
     if (st == LM_OK)
         st = lm_chain_bias(b, nb, ch);
     if (st == LM_OK)
-        st = lm_strbuf_setf(&full, "%s.weight", name);
-    if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full.s, wshape, 4, wt);
-    if (st == LM_OK)
-        st = lm_strbuf_setf(&full, "%s.bias", name);
-    if (st == LM_OK)
-        st = lm_weights_set_f32(m->ow, full.s, &out, 1, b);
-    lm_strbuf_free(&full);
+        st = lm_nm_write_conv(m->ow, name, wshape, wt, b);
     free(wt);
     free(b);
     return st;
@@ -105,16 +97,22 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
 static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
 {
     lm_chain *ch = NULL;
-    lm_status rc = lm_nm_segment_chain(&ch, m->g, m->w, m->plan, st, end);
-    if (rc != LM_OK)
+    lm_strbuf from = LM_STRBUF_INIT("merged module origin");
+    lm_status rc = lm_nm_segment_chain(&ch, m->g, m->w, m->plan, st, end,
+                                       &from);
+    if (rc != LM_OK) {
+        lm_strbuf_free(&from);
         return rc;
-    lm_conv_info ci = {.size = sizeof ci};
+    }
+    /* Every trunk conv of a merged network is new, a single conv with its
+     * batch norm folded too: none keeps a name of the original network
+     * (docs/formats.md, "Merged networks"). */
     lm_strbuf name = LM_STRBUF_INIT("merged conv name");
-    rc = lm_graph_conv_info(&ci, m->g, end);
-    if (rc == LM_OK && end - st == 1 && ci.name)
-        rc = lm_strbuf_setf(&name, "%s", ci.name);
-    else if (rc == LM_OK)
-        rc = lm_strbuf_setf(&name, "merged.%zu_%zu", st, end);
+    lm_strbuf base = LM_STRBUF_INIT("merged conv name");
+    rc = lm_strbuf_setf(&base, "merged.%zu_%zu", st, end);
+    if (rc == LM_OK)
+        rc = lm_nm_fresh_name(&name, m->w, m->ow, base.s);
+    lm_strbuf_free(&base);
     size_t q = i + 1;
     lm_conv_desc merged = {.size = sizeof merged,
                            .name = lm_strbuf_str(&name),
@@ -129,7 +127,10 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
         rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
     if (rc == LM_OK)
         rc = write_merged(m, ch, name.s);
+    if (rc == LM_OK)
+        rc = lm_nm_note_origin(m->ow, name.s, &from);
     lm_strbuf_free(&name);
+    lm_strbuf_free(&from);
     lm_chain_destroy(ch);
     if (rc == LM_OK && lm_graph_position_barrier(m->g, end))
         rc = lm_graph_set_barrier(m->out, q, 1);
@@ -141,34 +142,69 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
     return rc;
 }
 
+/* A projection without batch norm is copied with its tensors; one with a
+ * batch norm becomes a 1x1 conv with bias, the batch norm folded, under a
+ * fresh name. */
+static lm_status add_projection(nm *m, size_t k, size_t idx,
+                                const lm_skip_info *si)
+{
+    lm_conv_info proj = {.size = sizeof proj};
+    lm_status st = lm_graph_skip_projection(m->g, k, &proj);
+    if (st != LM_OK)
+        return st;
+    const lm_conv_info *p = &proj;
+    if (!p->has_bn) {
+        st = lm_graph_set_skip_projection(m->out, idx, p->name, p->stride,
+                                          p->has_bias);
+        if (st == LM_OK)
+            st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".weight");
+        if (st == LM_OK && p->has_bias)
+            st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".bias");
+        return st;
+    }
+    size_t out = (size_t)p->out_channels, in = (size_t)p->in_channels;
+    lm_nm_folded f = {NULL, NULL};
+    lm_strbuf base = LM_STRBUF_INIT("merged projection name");
+    lm_strbuf name = LM_STRBUF_INIT("merged projection name");
+    lm_strbuf from = LM_STRBUF_INIT("merged module origin");
+    st = p->name ? lm_strbuf_setf(&base, "merged.%s", p->name)
+                 : lm_strbuf_setf(&base, "merged.skip.%zu_%zu", si->source,
+                                  si->target);
+    if (st == LM_OK)
+        st = lm_nm_fresh_name(&name, m->w, m->ow, base.s);
+    if (st == LM_OK)
+        st = lm_nm_fold(&f, m->w, p->name, p->has_bias, out, in, p->bn_name,
+                        p->bn_eps);
+    if (st == LM_OK)
+        st = lm_graph_set_skip_projection(m->out, idx, name.s, p->stride, 1);
+    int64_t shape[4] = {p->out_channels, p->in_channels, 1, 1};
+    if (st == LM_OK)
+        st = lm_nm_write_conv(m->ow, name.s, shape, f.weight, f.bias);
+    lm_nm_from_add(&from, p->name);
+    lm_nm_from_add(&from, p->bn_name);
+    if (st == LM_OK)
+        st = lm_nm_note_origin(m->ow, name.s, &from);
+    lm_nm_folded_free(&f);
+    lm_strbuf_free(&base);
+    lm_strbuf_free(&name);
+    lm_strbuf_free(&from);
+    return st;
+}
+
 static lm_status add_skip(nm *m, size_t k)
 {
     lm_skip_info si = {.size = sizeof si};
-    lm_conv_info proj = {.size = sizeof proj};
     lm_status st = lm_graph_skip_info(&si, m->g, k);
     if (st == LM_OK)
         st = lm_graph_add_skip(m->out, m->newpos[si.source],
                                m->newpos[si.target]);
     if (st != LM_OK || !si.has_projection)
         return st;
-    if ((st = lm_graph_skip_projection(m->g, k, &proj)) != LM_OK)
-        return st;
-    const lm_conv_info *p = &proj;
-    size_t idx = lm_graph_skip_count(m->out) - 1;
-    st = lm_graph_set_skip_projection(m->out, idx, p->name, p->stride,
-                                      p->has_bias);
-    if (st == LM_OK)
-        st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".weight");
-    if (st == LM_OK && p->has_bias)
-        st = lm_nm_copy_tensor(m->ow, m->w, p->name, ".bias");
-    if (st != LM_OK || !p->has_bn)
-        return st;
-    st = lm_graph_set_skip_bn(m->out, idx, p->bn_name, p->bn_eps);
-    static const char *const parts[] = {".weight", ".bias", ".running_mean",
-                                        ".running_var"};
-    for (size_t j = 0; j < 4 && st == LM_OK; j++)
-        st = lm_nm_copy_tensor(m->ow, m->w, p->bn_name, parts[j]);
-    return st;
+    st = add_projection(m, k, lm_graph_skip_count(m->out) - 1, &si);
+    if (st != LM_OK)
+        return lm_err_prefix(st, "skip %zu (%zu, %zu): ", k, si.source,
+                             si.target);
+    return LM_OK;
 }
 
 static lm_status build(nm *m)

@@ -18,39 +18,8 @@ typedef struct seg {
     const lm_plan *plan;
     size_t st;
     size_t *step_of; /* [end - st + 1]: chain step holding each position */
+    lm_strbuf *from; /* modules whose tensors went in, or NULL */
 } seg;
-
-static lm_status tensor(const lm_weights *w, const char *name,
-                        const char *suffix, size_t expect, const float **out)
-{
-    lm_strbuf full = LM_STRBUF_INIT("tensor name");
-    size_t n = 0;
-    lm_status st = lm_strbuf_setf(&full, "%s%s", name ? name : "", suffix);
-    if (st == LM_OK)
-        st = lm_weights_data_f32(out, &n, w, full.s);
-    if (st == LM_OK && n != expect)
-        st = lm_err(LM_ERR_MISMATCH, "tensor '%s' has %zu values, %zu "
-                    "expected", full.s, n, expect);
-    lm_strbuf_free(&full);
-    return st;
-}
-
-typedef struct bn_view {
-    const float *gamma, *beta, *mean, *var;
-} bn_view;
-
-static lm_status bn_tensors(const lm_weights *w, const char *name, size_t c,
-                            bn_view *bn)
-{
-    lm_status st = tensor(w, name, ".weight", c, &bn->gamma);
-    if (st == LM_OK)
-        st = tensor(w, name, ".bias", c, &bn->beta);
-    if (st == LM_OK)
-        st = tensor(w, name, ".running_mean", c, &bn->mean);
-    if (st == LM_OK)
-        st = tensor(w, name, ".running_var", c, &bn->var);
-    return st;
-}
 
 static lm_status push_conv(seg *s, size_t c)
 {
@@ -61,9 +30,10 @@ static lm_status push_conv(seg *s, size_t c)
     size_t nw = (size_t)(ci.out_channels * (ci.in_channels / ci.groups) *
                          ci.kernel * ci.kernel);
     const float *wt = NULL, *b = NULL;
-    st = tensor(s->w, ci.name, ".weight", nw, &wt);
+    st = lm_nm_tensor(s->w, ci.name, ".weight", nw, &wt);
     if (st == LM_OK && ci.has_bias)
-        st = tensor(s->w, ci.name, ".bias", (size_t)ci.out_channels, &b);
+        st = lm_nm_tensor(s->w, ci.name, ".bias", (size_t)ci.out_channels, &b);
+    lm_nm_from_add(s->from, ci.name);
     if (st == LM_OK)
         st = lm_chain_push_conv(s->chain, &(lm_conv_desc){
             .size = sizeof(lm_conv_desc), .in_channels = ci.in_channels,
@@ -72,12 +42,12 @@ static lm_status push_conv(seg *s, size_t c)
             wt, b);
     if (st != LM_OK || !ci.has_bn)
         return st;
-    bn_view bn;
-    st = bn_tensors(s->w, ci.bn_name, (size_t)ci.out_channels, &bn);
+    lm_bn_desc bn;
+    lm_nm_from_add(s->from, ci.bn_name);
+    st = lm_nm_bn_desc(&bn, s->w, ci.bn_name, (size_t)ci.out_channels,
+                       ci.bn_eps);
     if (st == LM_OK)
-        st = lm_chain_push_bn(s->chain, &(lm_bn_desc){
-            .size = sizeof(lm_bn_desc), .gamma = bn.gamma, .beta = bn.beta,
-            .mean = bn.mean, .var = bn.var, .eps = ci.bn_eps});
+        st = lm_chain_push_bn(s->chain, &bn);
     return st;
 }
 
@@ -109,37 +79,26 @@ static lm_status push_projection(seg *s, size_t skip, size_t from)
         return st;
     const lm_conv_info *p = &proj;
     size_t in = (size_t)p->in_channels, out = (size_t)p->out_channels;
-    const float *wt = NULL, *b = NULL;
-    st = tensor(s->w, p->name, ".weight", out * in, &wt);
-    if (st == LM_OK && p->has_bias)
-        st = tensor(s->w, p->name, ".bias", out, &b);
-    if (st != LM_OK)
-        return st;
-    float *fw = malloc(out * in * sizeof *fw), *fb = malloc(out * sizeof *fb);
-    if (!fw || !fb) {
-        free(fw);
-        free(fb);
-        return lm_err_nomem();
-    }
-    const float *uw = wt, *ub = b;
+    const float *uw = NULL, *ub = NULL;
+    lm_nm_folded f = {NULL, NULL};
+    lm_nm_from_add(s->from, p->name);
     if (p->has_bn) {
-        bn_view bn;
-        st = bn_tensors(s->w, p->bn_name, out, &bn);
-        if (st == LM_OK)
-            st = lm_bn_fold(fw, fb, wt, b, out, in, &(lm_bn_desc){
-                .size = sizeof(lm_bn_desc), .gamma = bn.gamma,
-                .beta = bn.beta, .mean = bn.mean, .var = bn.var,
-                .eps = p->bn_eps});
-        uw = fw;
-        ub = fb;
+        lm_nm_from_add(s->from, p->bn_name);
+        st = lm_nm_fold(&f, s->w, p->name, p->has_bias, out, in, p->bn_name,
+                        p->bn_eps);
+        uw = f.weight;
+        ub = f.bias;
+    } else {
+        st = lm_nm_tensor(s->w, p->name, ".weight", out * in, &uw);
+        if (st == LM_OK && p->has_bias)
+            st = lm_nm_tensor(s->w, p->name, ".bias", out, &ub);
     }
     if (st == LM_OK)
         st = lm_chain_push_projection_skip(s->chain, from, &(lm_conv_desc){
             .size = sizeof(lm_conv_desc), .in_channels = p->in_channels,
             .out_channels = p->out_channels, .kernel = 1,
             .stride = p->stride, .groups = 1}, uw, ub);
-    free(fw);
-    free(fb);
+    lm_nm_folded_free(&f);
     return st;
 }
 
@@ -198,13 +157,13 @@ static lm_status push_position(seg *s, size_t c)
 
 lm_status lm_nm_segment_chain(lm_chain **out, const lm_graph *g,
                               const lm_weights *w, const lm_plan *plan,
-                              size_t st, size_t end)
+                              size_t st, size_t end, lm_strbuf *from)
 {
     lm_conv_info first = {.size = sizeof first};
     lm_status rc = lm_graph_conv_info(&first, g, st + 1);
     if (rc != LM_OK)
         return rc;
-    seg s = {.g = g, .w = w, .plan = plan, .st = st};
+    seg s = {.g = g, .w = w, .plan = plan, .st = st, .from = from};
     s.step_of = calloc(end - st + 1, sizeof *s.step_of);
     if (!s.step_of)
         rc = lm_err_nomem();

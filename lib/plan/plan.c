@@ -21,6 +21,7 @@ void lm_plan_destroy(lm_plan *p)
     free(p->skip_dst);
     free(p->skip_fused);
     free(p->skip_dropped);
+    free(p->skip_fit);
     free(p);
 }
 
@@ -42,8 +43,9 @@ static lm_status plan_alloc(lm_plan **out, size_t n, size_t n_bounds,
     p->skip_dst = calloc(n_skips + 1, sizeof *p->skip_dst);
     p->skip_fused = calloc(n_skips + 1, 1);
     p->skip_dropped = calloc(n_skips + 1, 1);
+    p->skip_fit = calloc(n_skips + 1, sizeof *p->skip_fit);
     if (!p->kept || !p->padding || !p->act || !p->bounds || !p->skip_src ||
-        !p->skip_dst || !p->skip_fused || !p->skip_dropped) {
+        !p->skip_dst || !p->skip_fused || !p->skip_dropped || !p->skip_fit) {
         lm_plan_destroy(p);
         return lm_err_nomem();
     }
@@ -226,6 +228,8 @@ lm_status lm_plan_create_for_segments(lm_plan **out, const lm_graph *graph,
         plan_activations(p, graph);
         st = plan_skips(p, graph);
     }
+    if (st == LM_OK)
+        st = lm_plan_fit_skips(p, graph);
     if (st != LM_OK) {
         lm_plan_destroy(p);
         return st;

@@ -97,8 +97,6 @@ lm_status lm_plan_skip_info(lm_plan_skip *info, const lm_plan *p, size_t skip)
     if (!p || skip >= p->n_skips)
         return lm_err(LM_ERR_INVALID_ARG, "lm_plan_skip_info: skip %zu out "
                       "of range (%zu skips)", skip, p ? p->n_skips : 0);
-    lm_plan_skip full = {.size = sizeof full,
-                         .fused = p->skip_fused[skip],
-                         .dropped = p->skip_dropped[skip]};
-    return lm_sized_copy(info, &full, sizeof full, "lm_plan_skip_info");
+    return lm_sized_copy(info, &p->skip_fit[skip], sizeof p->skip_fit[skip],
+                         "lm_plan_skip_info");
 }

@@ -36,6 +36,33 @@ static lm_status segment_item(lm_yemit *y, const void *obj, size_t i)
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
+/* key: [height, width] */
+static lm_status size_pair(lm_yemit *y, const char *key, int64_t h, int64_t w)
+{
+    lm_status st = lm_yemit_key(y, key);
+    if (st == LM_OK) st = lm_yemit_seq_begin(y, 1);
+    if (st == LM_OK) st = lm_yemit_int(y, h);
+    if (st == LM_OK) st = lm_yemit_int(y, w);
+    return st != LM_OK ? st : lm_yemit_seq_end(y);
+}
+
+/* The skip's size fitting during fine-tuning (lm_plan_skip). */
+static lm_status skip_fit(lm_yemit *y, const lm_plan_skip *f)
+{
+    lm_status st = lm_yemit_kv_int(y, "stride", f->stride);
+    if (st == LM_OK)
+        st = size_pair(y, "source_size", f->source_height, f->source_width);
+    if (st == LM_OK)
+        st = size_pair(y, "target_size", f->target_height, f->target_width);
+    if (st == LM_OK) st = lm_yemit_key(y, "pad");
+    if (st == LM_OK) st = lm_yemit_map_begin(y, 1);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "top", f->pad_top);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "bottom", f->pad_bottom);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "left", f->pad_left);
+    if (st == LM_OK) st = lm_yemit_kv_int(y, "right", f->pad_right);
+    return st != LM_OK ? st : lm_yemit_map_end(y);
+}
+
 static lm_status skip_item(lm_yemit *y, const void *obj, size_t k)
 {
     const lm_plan *p = obj;
@@ -45,6 +72,7 @@ static lm_status skip_item(lm_yemit *y, const void *obj, size_t k)
     if (st == LM_OK) st = lm_yemit_kv_bool(y, "fused", p->skip_fused[k]);
     if (st == LM_OK)
         st = lm_yemit_kv_bool(y, "dropped", p->skip_dropped[k]);
+    if (st == LM_OK) st = skip_fit(y, &p->skip_fit[k]);
     return st != LM_OK ? st : lm_yemit_map_end(y);
 }
 
