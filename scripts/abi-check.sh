@@ -169,7 +169,21 @@ done < <(awk '/^(typedef )?struct lm_[a-z0-9_]+ \{/ {
               name != "" && NF {
                   if ($1 == "size_t" && $2 == "size;") print name; name = "" }' \
              "${headers[@]}" | sort)
+# Opaque handles: the headers only declare them (typedef struct lm_x lm_x;),
+# so their layout is private to the library and may change freely; DWARF
+# still carries their definitions, which abidiff would otherwise compare.
+handles=$(grep -hoE '^typedef struct (lm_[a-z0-9_]+) lm_[a-z0-9_]+;' \
+              "${headers[@]}" | awk '{ print $3 }' | sort -u | paste -sd'|')
 suppr=()
+if [ -n "$handles" ]; then
+    cat >"$tmp/handles.suppr" <<EOF
+[suppress_type]
+  label = opaque handles have no public layout
+  type_kind = struct
+  name_regexp = ^($handles)\$
+EOF
+    suppr+=(--suppressions "$tmp/handles.suppr")
+fi
 if [ -n "$records" ]; then
     cat >"$tmp/records.suppr" <<EOF
 [suppress_type]
@@ -178,7 +192,7 @@ if [ -n "$records" ]; then
   name_regexp = ^($records)\$
   has_data_member_inserted_at = end
 EOF
-    suppr=(--suppressions "$tmp/records.suppr")
+    suppr+=(--suppressions "$tmp/records.suppr")
 fi
 
 status=0
