@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -637,8 +638,12 @@ static lm_status time_interleaved(timed_net **nets, size_t n,
                                   const compress_args *a)
 {
     size_t rounds = a->rounds < 64 ? a->rounds : 64;
+    /* A terminal gets one redrawn line, a log one line per round. */
+    int tty = isatty(STDERR_FILENO);
     for (size_t r = 0; r < rounds; r++) {
-        fprintf(stderr, "\rtiming: round %zu of %zu", r + 1, rounds);
+        fprintf(stderr, tty ? "\rtiming: round %zu of %zu"
+                            : "timing: round %zu of %zu\n", r + 1, rounds);
+        fflush(stderr);
         for (size_t j = 0; j < n; j++) {
             timed_net *t = nets[(j + r) % n];
             lm_timing tm = {.size = sizeof tm};
@@ -648,7 +653,8 @@ static lm_status time_interleaved(timed_net **nets, size_t n,
             t->rounds_ms[r] = tm.median_ms;
         }
     }
-    fprintf(stderr, "\n");
+    if (tty)
+        fputc('\n', stderr);
     for (size_t j = 0; j < n; j++) {
         timed_net *t = nets[j];
         t->median_ms = median(t->rounds_ms, rounds);
