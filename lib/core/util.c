@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -67,4 +68,18 @@ lm_status lm_sized_copy(void *dst, const void *src, size_t src_size,
         memcpy((char *)dst + sizeof size, (const char *)src + sizeof size,
                n - sizeof size);
     return LM_OK;
+}
+
+size_t lm_physical_memory(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t bytes;
+    if (pages <= 0 || page <= 0 ||
+        lm_mul_overflow((size_t)pages, (size_t)page, &bytes))
+        return 0;
+    return bytes;
+#else
+    return 0;
+#endif
 }
