@@ -3,6 +3,7 @@
  * interpreter of the graph, data-driven configurations (pruned conv, moved
  * padding, activation off, skips matched by padding and cropping), the
  * model zoo's ResNet-34 and MobileNetV2 at 32x32, timing and error paths. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -831,6 +832,75 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* A validated one-conv graph (c -> c, kernel k, same padding) for the size
+ * checks: its weights are tiny whatever the input size. */
+static lm_graph *one_conv(int64_t c, int64_t h, int64_t w, int64_t k)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_create(&g, c, h, w));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c", c, c, k, 1, k / 2, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_validate(g));
+    return g;
+}
+
+/* batch x C x H x W, the slots, the workspace and the repetitions are
+ * caller-given: each product is checked before anything is allocated
+ * (`--batch 4611686018427387904` overflowed the arena size and wrote past
+ * it; with a small input it looped over 2^62 images). */
+START_TEST(test_sizes)
+{
+    lm_graph *g = one_conv(3, 8, 8, 3);
+    lm_weights *w = random_weights(g, 1);
+    lm_engine *e = NULL;
+    ck_assert_lm_status(lm_engine_create(&e, g, w, (size_t)1 << 62),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_msg(strstr(lm_last_error(), "batch 4611686018427387904"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(lm_engine_create(&e, g, w, SIZE_MAX),
+                        LM_ERR_INVALID_ARG);
+    /* Within OpenBLAS's int but beyond any machine: refused before
+     * allocating, naming the bytes. */
+    ck_assert_lm_status(lm_engine_create(&e, g, w, INT_MAX), LM_ERR_NOMEM);
+    ck_assert_ptr_null(e);
+    ck_assert_msg(strstr(lm_last_error(), "batch 2147483647") &&
+                      strstr(lm_last_error(), "bytes"),
+                  "%s", lm_last_error());
+    ck_assert_lm_ok(lm_engine_create(&e, g, w, 2));
+    lm_timing t = {.size = sizeof t};
+    ck_assert_lm_status(lm_engine_time(&t, e, 0, SIZE_MAX),
+                        LM_ERR_INVALID_ARG);
+    lm_profile pr = {.size = sizeof pr};
+    ck_assert_lm_status(lm_engine_profile(&pr, e, 0, SIZE_MAX / 4),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_engine_time(&t, e, 0, 1));
+    lm_engine_destroy(e);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+
+    /* 2^30 floats per image: batch INT_MAX overflows the arena's bytes. */
+    g = one_conv(1, 32768, 32768, 1);
+    w = random_weights(g, 1);
+    ck_assert_lm_status(lm_engine_create(&e, g, w, INT_MAX),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "overflow"), "%s", lm_last_error());
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+
+    /* A 65536 x 65536 plane validates (2^32 elements) but is beyond the
+     * int sizes sgemm takes. */
+    g = one_conv(1, 65536, 65536, 1);
+    w = random_weights(g, 1);
+    ck_assert_lm_status(lm_engine_create(&e, g, w, 1), LM_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(lm_last_error(), "conv 1") &&
+                      strstr(lm_last_error(), "4294967296"),
+                  "%s", lm_last_error());
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -851,6 +921,7 @@ static Suite *engine_suite(void)
     tcase_add_test(n, test_mobilenetv2);
     tcase_add_test(n, test_time);
     tcase_add_test(n, test_errors);
+    tcase_add_test(n, test_sizes);
     suite_add_tcase(s, n);
     return s;
 }

@@ -1,6 +1,7 @@
 /* The graph built through the API: shapes, validation errors, records,
  * the validated state and the fingerprint. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,113 @@ START_TEST(module_names_are_unique)
 }
 END_TEST
 
+/* Sizes whose arithmetic overflowed int64 (H + 2 * padding, in * k * k)
+ * and validated in release builds: refused where they are given, naming
+ * the conv or layer and the value; computed shapes beyond the limits are
+ * refused by validation, naming the conv. */
+START_TEST(sizes_are_bounded)
+{
+    const int64_t big = (int64_t)1 << 62;
+    lm_graph *g = NULL;
+    ck_assert_lm_status(lm_graph_create(&g, 3, INT64_MAX, 8),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(lm_last_error(), "height 9223372036854775807"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(lm_graph_create(&g, 3, 2147483647, 2147483647),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "2^40"), "%s", lm_last_error());
+    ck_assert_lm_ok(lm_graph_create(&g, 3, 8, 8));
+    ck_assert_lm_status(lm_graph_set_input_shape(g, 3, 8, big),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV("c", 3, big, 3, 1, 1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(),
+                         "conv 1: out_channels 4611686018427387904"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV("c", 3, 4, big - 1, 1, 1, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "conv 1: kernel 4611686018427387903"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV("c", 3, 4, 3, 1, big, 1, 0),
+                          LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "padding 4611686018427387904"),
+                  "%s", lm_last_error());
+    /* Each size fine, the weight's element count not. */
+    ck_assert_lm_status(
+        lm_graph_add_conv(g, LM_TEST_CONV("c", 65536, 65536, 513, 1, 256, 1,
+                                          0), LM_ACT_RELU),
+        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "weight 65536x65536x513x513"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(lm_graph_add_layer_pool(g, LM_SITE_STEM, 0,
+                                                LM_LAYER_MAXPOOL, 3, 1, big),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_add_layer_linear(g, LM_SITE_HEAD, 0, "fc",
+                                                  2000000, 2000000, 1),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_add_layer_adaptive_avgpool(
+                            g, LM_SITE_HEAD, 0, big, 1), LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_graph_add_layer_batchnorm(g, LM_SITE_STEM, 0,
+                                                     "bn", big, 1e-5),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(lm_graph_conv_count(g), 0);
+    ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_STEM, 0), 0);
+    ck_assert_uint_eq(lm_graph_layer_count(g, LM_SITE_HEAD, 0), 0);
+    lm_graph_destroy(g);
+
+    /* Padding 2^31 - 1 on a 2^31 - 1 input: the output is beyond the
+     * limit, refused by validation naming the conv. */
+    ck_assert_lm_ok(lm_graph_create(&g, 1, 2147483647, 1));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c1", 1, 1, 1, 1, 2147483647, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_msg(strstr(lm_last_error(), "conv 1 (c1): output"), "%s",
+                  lm_last_error());
+    ck_assert(!lm_graph_is_valid(g));
+    lm_graph_destroy(g);
+    /* An input of exactly 2^40 elements is fine; doubling it is not. */
+    ck_assert_lm_ok(lm_graph_create(&g, 1, 1048576, 1048576));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c1", 1, 2, 1, 1, 0, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_msg(strstr(lm_last_error(), "2x1048576x1048576"), "%s",
+                  lm_last_error());
+    lm_graph_destroy(g);
+    /* A projection's weight follows from the positions it joins. */
+    ck_assert_lm_ok(lm_graph_create(&g, 1, 1, 1));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c1", 1, 2097152, 1, 1, 0, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c2", 2097152, 1, 1, 1, 0, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c3", 1, 2097152, 1, 1, 0, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_ok(lm_graph_add_skip(g, 1, 3));
+    ck_assert_lm_ok(lm_graph_set_skip_projection(g, 0, "proj", 1, 0));
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_msg(strstr(lm_last_error(), "skip 0 (1 -> 3) projection: "
+                         "weight 2097152x2097152x1x1"),
+                  "%s", lm_last_error());
+    lm_graph_destroy(g);
+    /* A flatten of a large map into a stem conv is refused by its size. */
+    ck_assert_lm_ok(lm_graph_create(&g, 4096, 1024, 1024));
+    ck_assert_lm_ok(lm_graph_add_layer_flatten(g, LM_SITE_STEM, 0));
+    ck_assert_lm_ok(lm_graph_add_conv(
+        g, LM_TEST_CONV("c1", 1, 1, 1, 1, 0, 1, 0), LM_ACT_RELU));
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_msg(strstr(lm_last_error(), "stem layer 0 (flatten)") &&
+                      strstr(lm_last_error(), "above the limit"),
+                  "%s", lm_last_error());
+    lm_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(names_of_acts_and_kinds)
 {
     for (int a = LM_ACT_IDENTITY; a <= LM_ACT_TANH; a++) {
@@ -626,6 +734,8 @@ int main(void)
     tcase_add_test(tc, validation_checks_fixed_layers);
     tcase_add_test(tc, builder_rejects_bad_arguments);
     tcase_add_test(tc, module_names_are_unique);
+
+    tcase_add_test(tc, sizes_are_bounded);
     tcase_add_test(tc, names_of_acts_and_kinds);
     tcase_add_test(tc, fingerprint_follows_structure_only);
     tcase_add_test(tc, clone_is_deep_and_keeps_validation);

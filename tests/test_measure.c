@@ -356,6 +356,32 @@ START_TEST(errors_name_graph_and_entry)
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_measure_options_set_batch(o, 0),
                         LM_ERR_INVALID_ARG);
+    /* `latency --batch 4611686018427387904` overflowed the engine: the
+     * options bound the batch, naming the range. */
+    ck_assert_lm_status(lm_measure_options_set_batch(o, (size_t)1 << 62),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "4611686018427387904") &&
+                      strstr(lm_last_error(), "1..65536"),
+                  "%s", lm_last_error());
+    ck_assert_lm_status(lm_measure_options_set_batch(o, 65537),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_measure_options_set_batch(o, 65536));
+    ck_assert_lm_ok(lm_measure_options_set_batch(o, 1));
+    ck_assert_lm_status(lm_measure_options_set_input_size(o, (int64_t)1 << 40,
+                                                          8),
+                        LM_ERR_INVALID_ARG);
+    lm_proxy_options *po = NULL;
+    ck_assert_lm_ok(lm_proxy_options_create(&po));
+    ck_assert_lm_status(lm_proxy_options_set_batch(po, (size_t)1 << 62),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(lm_last_error(), "1..65536"), "%s", lm_last_error());
+    ck_assert_lm_status(lm_proxy_options_set_input_size(po, 16,
+                                                        INT64_MAX),
+                        LM_ERR_INVALID_ARG);
+    ck_assert_lm_status(lm_proxy_options_set_inputs(po, (const float *)po,
+                                                    SIZE_MAX / 2),
+                        LM_ERR_INVALID_ARG);
+    lm_proxy_options_destroy(po);
     ck_assert_lm_status(lm_measure_options_set_repetitions(o, 0),
                         LM_ERR_INVALID_ARG);
     ck_assert_lm_status(lm_measure_options_set_range(o, 3, 3),

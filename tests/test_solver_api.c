@@ -845,6 +845,94 @@ START_TEST(prune_keeps_irreducible)
 }
 END_TEST
 
+/* ---- table memory -------------------------------------------------------- */
+
+/* The precision the last message says fits ("at most P fits"). */
+static double stated_precision(void)
+{
+    const char *m = strstr(lm_last_error(), "at most ");
+    ck_assert_msg(m != NULL, "message: %s", lm_last_error());
+    return strtod(m + strlen("at most "), NULL);
+}
+
+/* `layermerge solve --precision 1e6` took 21.8 GB: every solver refuses a
+ * table above 2 GiB before allocating it, says what it would need and
+ * which precision fits. */
+START_TEST(huge_precision_refused)
+{
+    problem p;
+    problem_open(&p, "resnet34");
+    /* 10^8 units for the original network: 33 positions x 7e7 units at
+     * ratio 0.7 would be 37 GB (and stays below 2^31 units). */
+    double huge = 1e8 / lm_solver_original_latency(p.s);
+    ck_assert_lm_ok(lm_solve_options_set_budget_ratio(p.o, 0.7));
+    ck_assert_lm_ok(lm_solve_options_set_precision(p.o, huge));
+    lm_result *r = NULL;
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(lm_last_error(), "above the limit of 2 GiB") &&
+                      strstr(lm_last_error(), "smaller precision") &&
+                      strstr(lm_last_error(), "GiB"),
+                  "message: %s", lm_last_error());
+    double fits = stated_precision();
+    ck_assert_msg(fits > 0.0 && fits < huge, "message: %s", lm_last_error());
+    lm_front *f = NULL;
+    ck_assert_lm_status(lm_solver_run_front(&f, p.s, p.o),
+                        LM_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(f);
+    /* A precision well inside the stated one solves. */
+    ck_assert_lm_ok(lm_solve_options_set_precision(p.o, fits / 64.0));
+    ck_assert_lm_ok(lm_solver_run(&r, p.s, p.o));
+    ck_assert(lm_result_latency(r) <= lm_result_budget(r));
+    lm_result_destroy(r);
+    /* The pruning knapsack likewise. */
+    double imp[32];
+    for (int i = 0; i < 32; i++)
+        imp[i] = 1.0 + 0.1 * (i % 5);
+    ck_assert_lm_ok(lm_solver_set_conv_importance(p.s, imp, 32));
+    ck_assert_lm_ok(lm_solve_options_set_method(p.o, LM_METHOD_PRUNE));
+    ck_assert_lm_ok(lm_solve_options_set_precision(p.o, huge));
+    ck_assert_lm_status(lm_solver_run(&r, p.s, p.o), LM_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(lm_last_error(), "knapsack table") &&
+                      strstr(lm_last_error(), "above the limit of 2 GiB"),
+                  "message: %s", lm_last_error());
+    problem_close(&p);
+}
+END_TEST
+
+START_TEST(kim23_huge_precision_refused)
+{
+    const char *time = lm_test_data_path(
+        "upstream-kim23/mbv2_1.0/time_fish_gpu1_1228.csv");
+    char time_path[1024];
+    snprintf(time_path, sizeof time_path, "%s", time);
+    char *dir = lm_test_tmpdir();
+    char raw[1024];
+    snprintf(raw, sizeof raw, "%s/raw.csv", dir);
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load(
+        &g, lm_test_source_path("examples/models/mobilenetv2.yaml")));
+    write_raw(raw, g, time_path);
+    lm_solver *s = NULL;
+    ck_assert_lm_ok(lm_solver_create_kim23(&s, time_path, raw, g));
+    lm_solve_options *o = NULL;
+    ck_assert_lm_ok(lm_solve_options_create(&o));
+    ck_assert_lm_ok(lm_solve_options_set_method(o, LM_METHOD_KIM23));
+    ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, 0.75));
+    ck_assert_lm_ok(lm_solve_options_set_precision(o, 1e6));
+    lm_result *r = NULL;
+    ck_assert_lm_status(lm_solver_run(&r, s, o), LM_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(lm_last_error(), "above the limit of 2 GiB"),
+                  "message: %s", lm_last_error());
+    ck_assert(stated_precision() > 0.0);
+    lm_solve_options_destroy(o);
+    lm_solver_destroy(s);
+    lm_graph_destroy(g);
+    lm_test_rmtree(dir);
+}
+END_TEST
+
 /* ---- results on disk and options --------------------------------------- */
 
 START_TEST(result_yaml_round_trip)
@@ -1030,11 +1118,13 @@ static Suite *solver_api_suite(void)
     tcase_add_test(tc, nan_latency_names_entry);
     tcase_add_test(tc, front_monotone_ends_at_best);
     tcase_add_test(tc, dp_equals_brute_force);
+    tcase_add_test(tc, huge_precision_refused);
     suite_add_tcase(s, tc);
     TCase *other = tcase_create("kim23_prune_files");
     tcase_set_timeout(other, 120);
     tcase_add_test(other, kim23_from_files);
     tcase_add_test(other, kim23_bad_files);
+    tcase_add_test(other, kim23_huge_precision_refused);
     tcase_add_test(other, prune_keeps_irreducible);
     tcase_add_test(other, result_yaml_round_trip);
     tcase_add_test(other, result_loader_checks_numbers_and_segments);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers.h"
 #include "io/yaml_doc.h"
@@ -70,6 +71,71 @@ START_TEST(aliases_and_second_documents_are_rejected)
     ck_assert_lm_status(load(&doc, "a: 1\n---\nb: 2\n"), LM_ERR_PARSE);
     ck_assert_msg(strstr(lm_last_error(), "more than one document"), "%s",
                   lm_last_error());
+}
+END_TEST
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* `n` openings of `open` then `n` of `close` around `mid`. */
+static char *nested(size_t n, const char *open, const char *mid,
+                    const char *close, size_t *len)
+{
+    size_t lo = strlen(open), lm = strlen(mid), lc = strlen(close);
+    char *s = malloc(n * (lo + lc) + lm + 1), *p = s;
+    ck_assert_ptr_nonnull(s);
+    for (size_t i = 0; i < n; i++, p += lo)
+        memcpy(p, open, lo);
+    memcpy(p, mid, lm);
+    p += lm;
+    for (size_t i = 0; i < n; i++, p += lc)
+        memcpy(p, close, lc);
+    *p = '\0';
+    *len = (size_t)(p - s);
+    return s;
+}
+
+/* 200k nested flow levels (400 KB) kept the graph, table and result
+ * loaders busy for over a minute: refused at 64 levels, at once, naming
+ * where the 65th opens. */
+START_TEST(deep_nesting_is_refused_at_once)
+{
+    static const struct {
+        const char *open, *mid, *close;
+    } forms[] = {{"[", "", "]"}, {"{a: ", "1", "}"}, {"[{a: ", "1", "}]"}};
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        size_t len = 0;
+        char *text = nested(200000, forms[f].open, forms[f].mid,
+                            forms[f].close, &len);
+        lm_ydoc doc;
+        double t0 = now_s();
+        ck_assert_lm_status(lm_ydoc_load_string(&doc, "deep.yaml", text, len),
+                            LM_ERR_PARSE);
+        double took = now_s() - t0;
+        ck_assert_msg(took < 1.0, "form %zu took %.2f s", f, took);
+        ck_assert_msg(strstr(lm_last_error(), "nested more than 64 levels"),
+                      "%s", lm_last_error());
+        ck_assert_ptr_null(doc.root);
+        free(text);
+    }
+    /* 64 levels load; the 65th opening is refused with its column. */
+    size_t len = 0;
+    char *text = nested(64, "[", "", "]", &len);
+    lm_ydoc doc;
+    ck_assert_lm_ok(lm_ydoc_load_string(&doc, "ok.yaml", text, len));
+    lm_ydoc_free(&doc);
+    free(text);
+    text = nested(65, "[", "", "]", &len);
+    ck_assert_lm_status(lm_ydoc_load_string(&doc, "deep.yaml", text, len),
+                        LM_ERR_PARSE);
+    ck_assert_msg(strstr(lm_last_error(), "deep.yaml:1:65: collections "
+                         "nested more than 64 levels deep"),
+                  "%s", lm_last_error());
+    free(text);
 }
 END_TEST
 
@@ -338,6 +404,7 @@ int main(void)
     tcase_add_test(tc, syntax_error_names_line_and_column);
     tcase_add_test(tc, aliases_and_second_documents_are_rejected);
     tcase_add_test(tc, missing_file_is_io_error);
+    tcase_add_test(tc, deep_nesting_is_refused_at_once);
     tcase_add_test(tc, load_file_names_the_file);
     tcase_add_test(tc, unknown_and_repeated_keys);
     tcase_add_test(tc, typed_getters_accept_their_types);

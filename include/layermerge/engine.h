@@ -52,11 +52,16 @@ typedef lm_status (*lm_tensor_fn)(const char *name, const int64_t *shape,
  * @param batch       images per run, >= 1
  * @param fetch       tensor source, called during this call only
  * @param userdata    passed to `fetch` unchanged
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0, a layer with
- *         weights but no name), LM_ERR_STATE (graph not validated),
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, batch 0 or above
+ *         2^31 - 1, a layer with weights but no name, buffers whose size
+ *         at this batch overflows), LM_ERR_STATE (graph not validated),
  *         LM_ERR_NOT_FOUND / LM_ERR_MISMATCH / any status of `fetch` (the
  *         message names the tensor and the layer), LM_ERR_VALUE (a batch
- *         norm with var + eps <= 0), LM_ERR_NOMEM
+ *         norm with var + eps <= 0), LM_ERR_UNSUPPORTED (a conv or linear
+ *         layer with a matrix side above 2^31 - 1, OpenBLAS's int limit,
+ *         naming it), LM_ERR_NOMEM (also, before allocating, when the
+ *         buffers would need more than the machine's physical memory: the
+ *         message gives the bytes)
  * @since 0.2 */
 LM_API lm_status lm_engine_create_with_fetch(lm_engine **out,
                                              const lm_graph *graph,

@@ -15,6 +15,14 @@
  * shape and the fingerprint; any later change clears that, and the calls
  * that need shapes return LM_ERR_STATE until the graph is validated again.
  *
+ * Limits (docs/formats.md, "Limits"): every size a graph is given
+ * (channels, height, width, kernel, stride, padding, features) is at most
+ * 2^31 - 1, and every tensor (a weight, or one image's activation at any
+ * layer) holds at most 2^40 elements. The building calls refuse a size or
+ * a weight beyond them (LM_ERR_INVALID_ARG); lm_graph_validate() refuses a
+ * computed shape beyond them (LM_ERR_VALIDATION), so a graph that
+ * validates has no size whose arithmetic overflows.
+ *
  * Threads: calls on a const lm_graph * (queries, save, the calls of other
  * headers that read a graph) may run concurrently on one graph; building,
  * validating and every other call that changes it need exclusive access.
@@ -80,7 +88,8 @@ LM_API const char *lm_layer_kind_name(lm_layer_kind kind);
 
 /** Create an empty graph for inputs of `channels` x `height` x `width`.
  * @param[out] out  the new graph, owned by the caller (lm_graph_destroy)
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL out, non-positive size), LM_ERR_NOMEM
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL out, non-positive size, a size
+ *         or the element count beyond the limits), LM_ERR_NOMEM
  * @since 0.2 */
 LM_API lm_status lm_graph_create(lm_graph **out, int64_t channels,
                                  int64_t height, int64_t width);
@@ -99,7 +108,8 @@ LM_API lm_status lm_graph_set_name(lm_graph *graph, const char *name);
 /** Change the input shape (e.g. to time or calibrate a network at a
  * smaller resolution). Clears the validated state: call
  * lm_graph_validate() again, which fails when a layer no longer fits.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, non-positive size)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, non-positive size, a
+ *         size or the element count beyond the limits)
  * @since 0.2 */
 LM_API lm_status lm_graph_set_input_shape(lm_graph *graph, int64_t channels,
                                           int64_t height, int64_t width);
@@ -133,9 +143,10 @@ typedef struct lm_conv_desc {
 /** Append trunk conv c_{N+1} and its position N+1 (activation `act`).
  * Groupings other than dense and depthwise are LM_ERR_UNSUPPORTED.
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL, a record whose size is too
- *         small, non-positive sizes, even kernel, negative padding),
- *         LM_ERR_DUPLICATE (the name is taken), LM_ERR_UNSUPPORTED,
- *         LM_ERR_NOMEM
+ *         small, non-positive sizes, even kernel, negative padding, a
+ *         size above 2^31 - 1 or a weight above 2^40 elements, naming the
+ *         conv and the value), LM_ERR_DUPLICATE (the name is taken),
+ *         LM_ERR_UNSUPPORTED, LM_ERR_NOMEM
  * @since 0.2 */
 LM_API lm_status lm_graph_add_conv(lm_graph *graph, const lm_conv_desc *conv,
                                    lm_act act);
@@ -184,8 +195,9 @@ LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
  * trunk belong to the stem); layers at one site run in the order they were
  * added. A position with fixed layers must be a barrier (docs/method.md section 2):
  * lm_graph_validate() rejects it otherwise. Each returns LM_OK,
- * LM_ERR_INVALID_ARG (bad site, position or size), LM_ERR_DUPLICATE (a
- * name another module has), LM_ERR_NOMEM. */
+ * LM_ERR_INVALID_ARG (bad site, position or size, a size above 2^31 - 1,
+ * a weight above 2^40 elements), LM_ERR_DUPLICATE (a name another module
+ * has), LM_ERR_NOMEM. */
 
 /** Append a fixed conv described by `conv` (copied). @since 0.2 */
 LM_API lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site,
@@ -225,8 +237,9 @@ LM_API lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site,
 
 /** Check channel and shape consistency along the trunk, across every skip
  * and through stem and head; compute every feature-map shape and the
- * fingerprint. LM_ERR_VALIDATION names the conv, skip or layer at fault.
- * @since 0.2 */
+ * fingerprint. LM_ERR_VALIDATION names the conv, skip or layer at fault,
+ * also for a shape beyond the limits (a size above 2^31 - 1, more than
+ * 2^40 elements). @since 0.2 */
 LM_API lm_status lm_graph_validate(lm_graph *graph);
 
 /** 1 when the graph is validated and unchanged since. @since 0.2 */

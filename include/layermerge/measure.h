@@ -74,14 +74,15 @@ typedef struct lm_measure_options lm_measure_options;
 LM_API lm_status lm_measure_options_create(lm_measure_options **out);
 /** Free options; NULL is ignored. @since 0.2 */
 LM_API void lm_measure_options_destroy(lm_measure_options *opts);
-/** Images per timed run, >= 1.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.2 */
+/** Images per timed run, 1..65536.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0, above 65536) @since 0.2 */
 LM_API lm_status lm_measure_options_set_batch(lm_measure_options *opts,
                                               size_t batch);
 /** Network input height and width to time at; every entry's input shape
  * is scaled by height / graph height (width likewise), rounded, at least
  * 1. 0, 0 restores the graph's own size.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, one of them 0)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, above 2^31 - 1, one
+ *         of them 0)
  * @since 0.2 */
 LM_API lm_status lm_measure_options_set_input_size(lm_measure_options *opts,
                                                    int64_t height,
@@ -235,15 +236,16 @@ typedef struct lm_proxy_options lm_proxy_options;
 LM_API lm_status lm_proxy_options_create(lm_proxy_options **out);
 /** Free options; NULL is ignored. @since 0.2 */
 LM_API void lm_proxy_options_destroy(lm_proxy_options *opts);
-/** Calibration images, >= 1.
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0) @since 0.2 */
+/** Calibration images, 1..65536.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, 0, above 65536) @since 0.2 */
 LM_API lm_status lm_proxy_options_set_batch(lm_proxy_options *opts,
                                             size_t batch);
 /** Run the network at this input height and width instead of the graph's
  * own (much faster at small sizes); 0, 0 restores the graph's own. The
  * graph must accept that size (its head must, e.g. through an adaptive
  * pool).
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, one of them 0)
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, negative, above 2^31 - 1, one
+ *         of them 0)
  * @since 0.2 */
 LM_API lm_status lm_proxy_options_set_input_size(lm_proxy_options *opts,
                                                  int64_t height,

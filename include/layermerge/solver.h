@@ -191,8 +191,10 @@ LM_API size_t lm_solver_conv_count(const lm_solver *solver);
  *         lm_solver_create; LayerMerge on a solver made without an
  *         importance table), LM_ERR_INFEASIBLE (the message states the
  *         smallest feasible budget), LM_ERR_STATE (prune without conv
- *         importances), LM_ERR_UNSUPPORTED (a budget beyond 2^31 units),
- *         LM_ERR_NOMEM
+ *         importances), LM_ERR_UNSUPPORTED (a budget beyond 2^31 units,
+ *         or a table (positions x budget units) above 2 GiB: checked
+ *         before allocating, the message gives the memory it would need
+ *         and the largest precision that fits), LM_ERR_NOMEM
  * @since 0.2 */
 LM_API lm_status lm_solver_run(lm_result **out, const lm_solver *solver,
                                const lm_solve_options *options);

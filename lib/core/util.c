@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -109,4 +110,18 @@ lm_number_syntax lm_number_parse(const char *s, double *out)
         return LM_NUMBER_RANGE;
     *out = v;
     return LM_NUMBER_OK;
+}
+
+size_t lm_physical_memory(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t bytes;
+    if (pages <= 0 || page <= 0 ||
+        lm_mul_overflow((size_t)pages, (size_t)page, &bytes))
+        return 0;
+    return bytes;
+#else
+    return 0;
+#endif
 }

@@ -3,6 +3,7 @@
 #define LM_CORE_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/attr.h"
 #include "layermerge/status.h"
@@ -53,5 +54,52 @@ typedef enum lm_number_syntax {
  * floats, inf, nan, spaces or trailing text. Underflow to 0 or a denormal
  * is fine; overflow is LM_NUMBER_RANGE. *out is set only on LM_NUMBER_OK. */
 lm_number_syntax lm_number_parse(const char *s, double *out);
+
+/* a * b and a + b into *out: 1 when the exact result does not fit (then
+ * *out is unspecified), 0 when it does. Every size computed from a
+ * caller's or a file's numbers goes through these before it is used. */
+static inline int lm_mul_overflow(size_t a, size_t b, size_t *out)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out);
+#else
+    *out = a * b;
+    return a != 0 && *out / a != b;
+#endif
+}
+
+static inline int lm_add_overflow(size_t a, size_t b, size_t *out)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_add_overflow(a, b, out);
+#else
+    *out = a + b;
+    return *out < a;
+#endif
+}
+
+static inline int lm_mul_overflow_i64(int64_t a, int64_t b, int64_t *out)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out);
+#else
+    if (a != 0 && (b > INT64_MAX / a || b < INT64_MIN / a))
+        return 1; /* callers only multiply non-negative sizes */
+    *out = a * b;
+    return 0;
+#endif
+}
+
+/* Bytes of physical memory on this machine, 0 when unknown. Buffers sized
+ * from a caller's numbers are refused above it (LM_ERR_NOMEM naming both),
+ * rather than left to an allocation that overcommit lets through and the
+ * first touch turns into swapping or the OOM killer. */
+size_t lm_physical_memory(void);
+
+/* n bytes in GiB, for messages. */
+static inline double lm_gib(size_t n)
+{
+    return (double)n / (double)(1u << 30);
+}
 
 #endif

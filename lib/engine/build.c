@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "engine/engine_internal.h"
 #include "graph/graph_query.h"
 
@@ -93,11 +94,22 @@ static lm_status build_conv(const fetcher *f, const char *what,
 {
     int64_t cout = info->out_channels, cpg = info->in_channels / info->groups;
     int64_t shape[4] = {cout, cpg, info->kernel, info->kernel};
-    size_t per = (size_t)(cpg * info->kernel * info->kernel);
     c->k = (lm_kconv){.cin = info->in_channels, .cout = cout,
                       .k = info->kernel, .stride = info->stride,
                       .pad = info->padding, .groups = info->groups};
-    c->weight = alloc_floats((size_t)cout * per);
+    /* A validated graph bounds every weight (2^40 elements); checked
+     * anyway, as the product sizes an allocation. */
+    size_t kk = 0, per = 0, n = 0;
+    if (cout < 0 || cpg < 0 || info->kernel < 0 ||
+        lm_mul_overflow((size_t)info->kernel, (size_t)info->kernel, &kk) ||
+        lm_mul_overflow((size_t)cpg, kk, &per) ||
+        lm_mul_overflow((size_t)cout, per, &n) ||
+        n > SIZE_MAX / sizeof(float))
+        return lm_err(LM_ERR_INVALID_ARG, "%s: weight %lldx%lldx%lldx%lld "
+                      "overflows a size", what, (long long)cout,
+                      (long long)cpg, (long long)info->kernel,
+                      (long long)info->kernel);
+    c->weight = alloc_floats(n);
     int need_bias = info->has_bias || bn_name;
     c->bias = need_bias ? calloc((size_t)cout, sizeof(float)) : NULL;
     if (!c->weight || (need_bias && !c->bias)) {
@@ -170,7 +182,13 @@ static lm_status build_linear(const fetcher *f, const char *what,
     int64_t shape[2] = {li->out_channels, li->in_channels};
     op->in_f = li->in_channels;
     op->out_f = li->out_channels;
-    op->weight = alloc_floats((size_t)(shape[0] * shape[1]));
+    size_t n = 0;
+    if (shape[0] < 0 || shape[1] < 0 ||
+        lm_mul_overflow((size_t)shape[0], (size_t)shape[1], &n) ||
+        n > SIZE_MAX / sizeof(float))
+        return lm_err(LM_ERR_INVALID_ARG, "%s: weight %lldx%lld overflows a "
+                      "size", what, (long long)shape[0], (long long)shape[1]);
+    op->weight = alloc_floats(n);
     op->bias = li->has_bias ? alloc_floats((size_t)shape[0]) : NULL;
     if (!op->weight || (li->has_bias && !op->bias))
         return lm_err_nomem();

@@ -4,16 +4,15 @@
  * fixed layers ping-pong with a scratch slot, projections write into a
  * small temporary, and im2col uses one workspace sized for the largest
  * conv. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
+#include "core/util.h"
 #include "engine/engine_internal.h"
-
-static size_t numel(lm_eshape s)
-{
-    return (size_t)(s.c * s.h * s.w);
-}
 
 typedef struct sizes {
     size_t tensor; /* largest tensor of one image */
@@ -25,6 +24,57 @@ static void note(size_t *max, size_t v)
 {
     if (v > *max)
         *max = v;
+}
+
+/* C x H x W of one image, checked: a graph validates its own shapes
+ * within core/limits.h, but a plan's paddings reshape them. */
+static lm_status numel_of(lm_eshape s, const char *what, size_t index,
+                          size_t *n)
+{
+    size_t hw = 0;
+    if (s.c < 0 || s.h < 0 || s.w < 0 ||
+        lm_mul_overflow((size_t)s.c, (size_t)s.h, &hw) ||
+        lm_mul_overflow(hw, (size_t)s.w, n) || *n > (size_t)INT64_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "%s %zu: output %lldx%lldx%lld "
+                      "overflows a size", what, index, (long long)s.c,
+                      (long long)s.h, (long long)s.w);
+    return LM_OK;
+}
+
+static lm_status note_tensor(sizes *z, lm_eshape s, const char *what,
+                             size_t index)
+{
+    size_t n = 0;
+    lm_status st = numel_of(s, what, index, &n);
+    if (st == LM_OK)
+        note(&z->tensor, n);
+    return st;
+}
+
+/* OpenBLAS takes int sizes: every matrix a conv hands to sgemm (weights
+ * cout x K, K = cin/groups x k x k; im2col K x band; the input and output
+ * planes) must keep each side within INT_MAX. */
+static lm_status blas_sizes(const lm_kconv *k, const char *what, size_t index)
+{
+    const char *name[5] = {"input channels", "output channels",
+                           "im2col rows (in/groups x k x k)",
+                           "input plane (H x W)", "output plane (H x W)"};
+    int64_t v[5] = {k->cin, k->cout, 0, 0, 0};
+    int over = lm_mul_overflow_i64(k->k, k->k, &v[2]) ||
+               lm_mul_overflow_i64(k->cin / k->groups, v[2], &v[2]) ||
+               lm_mul_overflow_i64(k->hin, k->win, &v[3]) ||
+               lm_mul_overflow_i64(k->hout, k->wout, &v[4]);
+    for (int i = 0; i < 5 && !over; i++)
+        if (v[i] > INT_MAX)
+            return lm_err(LM_ERR_UNSUPPORTED, "%s %zu: %s %lld is above "
+                          "%d, the largest size OpenBLAS takes", what, index,
+                          name[i], (long long)v[i], INT_MAX);
+    if (over)
+        return lm_err(LM_ERR_UNSUPPORTED, "%s %zu: kernel %lld over %lld "
+                      "channels at %lldx%lld overflows OpenBLAS's int sizes",
+                      what, index, (long long)k->k, (long long)k->cin,
+                      (long long)k->hin, (long long)k->win);
+    return LM_OK;
 }
 
 /* Set a conv's spatial sizes for input `in`; error when it does not fit. */
@@ -43,9 +93,11 @@ static lm_status conv_at(lm_econv *c, lm_eshape in, const char *what,
                       (long long)c->k.k, (long long)c->k.pad,
                       (long long)in.h, (long long)in.w);
     *out = (lm_eshape){c->k.cout, c->k.hout, c->k.wout};
+    lm_status st = blas_sizes(&c->k, what, index);
+    if (st != LM_OK)
+        return st;
     note(&z->ws, lm_kconv_workspace(&c->k));
-    note(&z->tensor, numel(*out));
-    return LM_OK;
+    return note_tensor(z, *out, what, index);
 }
 
 static lm_status op_at(lm_eop *op, lm_eshape in, size_t i, lm_eshape *out,
@@ -62,6 +114,7 @@ static lm_status op_at(lm_eop *op, lm_eshape in, size_t i, lm_eshape *out,
     }
     case LM_LAYER_MAXPOOL:
     case LM_LAYER_AVGPOOL:
+        /* The graph bounds k, s and p (core/limits.h): no overflow here. */
         if (in.h + 2 * p < k || in.w + 2 * p < k)
             return lm_err(LM_ERR_MISMATCH, "pool layer %zu: window %lld does "
                           "not fit its %lldx%lld input", i, (long long)k,
@@ -72,24 +125,38 @@ static lm_status op_at(lm_eop *op, lm_eshape in, size_t i, lm_eshape *out,
     case LM_LAYER_ADAPTIVE_AVGPOOL:
         *out = (lm_eshape){in.c, op->out_h, op->out_w};
         break;
-    case LM_LAYER_FLATTEN:
-        *out = (lm_eshape){in.c * in.h * in.w, 1, 1};
+    case LM_LAYER_FLATTEN: {
+        size_t n = 0;
+        lm_status st = numel_of(in, "flatten layer", i, &n);
+        if (st != LM_OK)
+            return st;
+        *out = (lm_eshape){(int64_t)n, 1, 1};
         break;
-    case LM_LAYER_LINEAR:
-        if (numel(in) != (size_t)op->in_f)
+    }
+    case LM_LAYER_LINEAR: {
+        size_t n = 0;
+        lm_status st = numel_of(in, "linear layer", i, &n);
+        if (st != LM_OK)
+            return st;
+        if (n != (size_t)op->in_f)
             return lm_err(LM_ERR_MISMATCH, "linear layer %zu: expects %lld "
                           "features, gets %lldx%lldx%lld", i,
                           (long long)op->in_f, (long long)in.c,
                           (long long)in.h, (long long)in.w);
+        if (op->in_f > INT_MAX || op->out_f > INT_MAX)
+            return lm_err(LM_ERR_UNSUPPORTED, "linear layer %zu: %lld -> "
+                          "%lld features: above %d, the largest size "
+                          "OpenBLAS takes", i, (long long)op->in_f,
+                          (long long)op->out_f, INT_MAX);
         *out = (lm_eshape){op->out_f, 1, 1};
         break;
+    }
     case LM_LAYER_BATCHNORM:
     case LM_LAYER_ACT:
         break;
     }
     op->out = *out;
-    note(&z->tensor, numel(*out));
-    return LM_OK;
+    return note_tensor(z, *out, "layer", i);
 }
 
 static lm_status ops_at(lm_eops *ops, lm_eshape *shape, sizes *z)
@@ -111,9 +178,12 @@ static lm_status skip_at(lm_engine *e, size_t i, lm_eshape out, sizes *z)
     if (s->has_proj) {
         lm_status st = conv_at(&s->proj, src, "projection of skip", i, &src,
                                z);
+        size_t n = 0;
+        if (st == LM_OK)
+            st = numel_of(src, "projection of skip", i, &n);
         if (st != LM_OK)
             return st;
-        note(&z->tmp, numel(src));
+        note(&z->tmp, n);
     }
     if (src.c != out.c)
         return lm_err(LM_ERR_MISMATCH, "skip %zu (%zu -> %zu): brings %lld "
@@ -149,8 +219,9 @@ static lm_status trunk_at(lm_engine *e, const lm_eplan *plan, size_t p,
 static lm_status shapes_at(lm_engine *e, const lm_eplan *plan, sizes *z)
 {
     lm_eshape s = e->input;
-    note(&z->tensor, numel(s));
-    lm_status st = ops_at(&e->stem, &s, z);
+    lm_status st = note_tensor(z, s, "input", 0);
+    if (st == LM_OK)
+        st = ops_at(&e->stem, &s, z);
     e->shape[0] = e->conv_out[0] = s;
     for (size_t p = 1; st == LM_OK && p <= e->n; p++)
         st = trunk_at(e, plan, p, z);
@@ -192,16 +263,48 @@ static size_t assign_slots(lm_engine *e, const lm_eplan *plan, size_t *last)
     return n_slots;
 }
 
+/* Floats of the arena: n_slots + 1 slots of batch x the largest tensor,
+ * then the projection temporary and the im2col workspace; the byte count
+ * is checked against size_t and the machine's memory before anything is
+ * allocated. */
+static lm_status arena_size(const lm_engine *e, size_t n_slots,
+                            const sizes *z, size_t *slot, size_t *bytes)
+{
+    size_t total = 0;
+    if (lm_mul_overflow(z->tensor, e->batch, slot) ||
+        lm_mul_overflow(n_slots + 1, *slot, &total) ||
+        lm_add_overflow(total, z->tmp, &total) ||
+        lm_add_overflow(total, z->ws, &total) ||
+        lm_mul_overflow(total, sizeof(float), bytes) ||
+        *bytes > (size_t)PTRDIFF_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "engine buffers: batch %zu x %zu "
+                      "floats (the largest tensor of one image) x %zu slots, "
+                      "plus %zu floats of workspace, overflow a size",
+                      e->batch, z->tensor, n_slots + 1, z->tmp + z->ws);
+    size_t have = lm_physical_memory();
+    if (have && *bytes > have)
+        return lm_err(LM_ERR_NOMEM, "engine buffers: batch %zu x %zu floats "
+                      "(the largest tensor of one image) x %zu slots need "
+                      "%zu bytes (%.1f GiB), more than this machine's %.1f "
+                      "GiB of memory", e->batch, z->tensor, n_slots + 1,
+                      *bytes, lm_gib(*bytes), lm_gib(have));
+    return LM_OK;
+}
+
 static lm_status alloc_arena(lm_engine *e, size_t n_slots, const sizes *z)
 {
-    size_t slot = z->tensor * e->batch;
-    size_t total = (n_slots + 1) * slot + z->tmp + z->ws;
-    float *arena = malloc(total * sizeof(float));
-    float **bufs = malloc(n_slots * sizeof *bufs);
+    size_t slot = 0, bytes = 0;
+    lm_status st = arena_size(e, n_slots, z, &slot, &bytes);
+    if (st != LM_OK)
+        return st;
+    float *arena = malloc(bytes ? bytes : 1);
+    float **bufs = malloc((n_slots ? n_slots : 1) * sizeof *bufs);
     if (!arena || !bufs) {
         free(arena);
         free(bufs);
-        return lm_err_nomem();
+        return lm_err(LM_ERR_NOMEM, "engine buffers: cannot allocate %zu "
+                      "bytes (%.1f GiB) for batch %zu", bytes, lm_gib(bytes),
+                      e->batch);
     }
     free(e->arena);
     free(e->bufs);
@@ -244,9 +347,11 @@ lm_status lm_engine_configure(lm_engine *e, const lm_eplan *plan)
                       "engine has %zu and %zu", plan->n, plan->n_skips, e->n,
                       e->n_skips);
     for (size_t p = 1; p <= e->n; p++)
-        if (plan->padding[p] < 0)
-            return lm_err(LM_ERR_INVALID_ARG, "conv %zu: padding %lld < 0", p,
-                          (long long)plan->padding[p]);
+        if (plan->padding[p] < 0 || plan->padding[p] > LM_DIM_MAX)
+            return lm_err(LM_ERR_INVALID_ARG, "conv %zu: padding %lld is "
+                          "out of range 0..%lld", p,
+                          (long long)plan->padding[p],
+                          (long long)LM_DIM_MAX);
     e->configured = 0;
     sizes z = {0, 0, 0};
     size_t *last = malloc((e->n + 1) * sizeof *last);

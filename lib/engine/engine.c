@@ -1,4 +1,5 @@
 /* Engine life cycle and accessors. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,11 @@ lm_status lm_engine_create_with_fetch(lm_engine **out, const lm_graph *graph,
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_create: NULL argument "
                       "or batch 0");
     *out = NULL;
+    /* sgemm takes the batch as an int (the linear layers); larger batches
+     * would not fit in memory anyway. */
+    if (batch > INT_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_create: batch %zu is "
+                      "above %d", batch, INT_MAX);
     if (!lm_graph_is_valid(graph))
         return lm_err(LM_ERR_STATE, "lm_engine_create: graph '%s' is not "
                       "validated", lm_graph_name(graph));

@@ -105,7 +105,14 @@ lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
         return lm_err(LM_ERR_STATE, "lm_engine_profile: the engine has no "
                       "valid configuration");
     size_t n = e->n, cols = 3 + 2 * n, n_in = lm_engine_input_size(e);
-    double *m = malloc(reps * cols * sizeof *m);
+    size_t cells = 0, bytes = 0;
+    if (lm_mul_overflow(reps, cols, &cells) ||
+        lm_mul_overflow(cells, sizeof(double), &bytes) ||
+        reps > SIZE_MAX / sizeof(double) - 2 * n - 2)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_profile: %zu "
+                      "repetitions x %zu readings overflow a size", reps,
+                      cols);
+    double *m = malloc(bytes);
     double *scratch = malloc((reps + 2 * n + 2) * sizeof *scratch);
     double *conv = calloc(n + 1, sizeof *conv);
     double *other = calloc(n + 1, sizeof *other);

@@ -79,6 +79,10 @@ lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
     lm_status rc = lm_sized_check(timing, "lm_engine_time");
     if (rc != LM_OK)
         return rc;
+    if (reps > SIZE_MAX / sizeof(double))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_engine_time: %zu repetitions "
+                      "overflow a size", reps);
+    /* The engine's own buffers hold these sizes: no overflow. */
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     float *in = malloc(n_in * sizeof *in), *out = malloc(n_out * sizeof *out);
     double *t = malloc(reps * sizeof *t);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/record.h"
 #include "core/util.h"
 #include "graph/graph_internal.h"
@@ -46,6 +47,55 @@ static int act_ok(lm_act act)
     return (unsigned)act < N_ACTS;
 }
 
+/* ---- limits (core/limits.h) ---------------------------------------------- */
+
+lm_status lm_graph_check_dim(const char *what, const char *field,
+                             int64_t value)
+{
+    if (value <= LM_DIM_MAX)
+        return LM_OK;
+    return lm_err(LM_ERR_INVALID_ARG, "%s: %s %lld is above the limit of "
+                  "%lld", what, field, (long long)value,
+                  (long long)LM_DIM_MAX);
+}
+
+lm_status lm_graph_check_numel(const char *what, const char *tensor,
+                               const int64_t *dims, size_t n)
+{
+    int64_t numel = 1;
+    int over = 0;
+    for (size_t i = 0; i < n && !over; i++)
+        over = dims[i] < 0 || lm_mul_overflow_i64(numel, dims[i], &numel) ||
+               numel > LM_NUMEL_MAX;
+    if (!over)
+        return LM_OK;
+    char shape[128] = "";
+    for (size_t i = 0, at = 0; i < n && at < sizeof shape; i++)
+        at += (size_t)snprintf(shape + at, sizeof shape - at, "%s%lld",
+                               i ? "x" : "", (long long)dims[i]);
+    return lm_err(LM_ERR_INVALID_ARG, "%s: %s %s has more than 2^40 (%lld) "
+                  "elements", what, tensor, shape, (long long)LM_NUMEL_MAX);
+}
+
+lm_status lm_graph_check_input(int64_t channels, int64_t height,
+                               int64_t width)
+{
+    if (channels <= 0 || height <= 0 || width <= 0)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "input shape %lldx%lldx%lld must be positive",
+                      (long long)channels, (long long)height,
+                      (long long)width);
+    lm_status st = lm_graph_check_dim("input", "channels", channels);
+    if (st == LM_OK)
+        st = lm_graph_check_dim("input", "height", height);
+    if (st == LM_OK)
+        st = lm_graph_check_dim("input", "width", width);
+    const int64_t dims[3] = {channels, height, width};
+    if (st == LM_OK)
+        st = lm_graph_check_numel("input", "shape", dims, 3);
+    return st;
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 static lm_status ensure_positions(lm_graph *g, size_t n)
@@ -63,11 +113,9 @@ lm_status lm_graph_create(lm_graph **out, int64_t channels, int64_t height,
     if (!out)
         return lm_err(LM_ERR_INVALID_ARG, "lm_graph_create: NULL out");
     *out = NULL;
-    if (channels <= 0 || height <= 0 || width <= 0)
-        return lm_err(LM_ERR_INVALID_ARG,
-                      "input shape %lldx%lldx%lld must be positive",
-                      (long long)channels, (long long)height,
-                      (long long)width);
+    lm_status st = lm_graph_check_input(channels, height, width);
+    if (st != LM_OK)
+        return st;
     lm_graph *g = calloc(1, sizeof *g);
     if (!g)
         return lm_err_nomem();
@@ -315,11 +363,8 @@ lm_status lm_graph_set_input_shape(lm_graph *g, int64_t channels,
     lm_status st = need_graph(g, "lm_graph_set_input_shape");
     if (st != LM_OK)
         return st;
-    if (channels <= 0 || height <= 0 || width <= 0)
-        return lm_err(LM_ERR_INVALID_ARG,
-                      "input shape %lldx%lldx%lld must be positive",
-                      (long long)channels, (long long)height,
-                      (long long)width);
+    if ((st = lm_graph_check_input(channels, height, width)) != LM_OK)
+        return st;
     g->input = (lm_gshape){channels, height, width};
     g->valid = 0;
     return LM_OK;
@@ -356,13 +401,22 @@ static lm_status check_conv_args(const char *what, int64_t in, int64_t out,
     if (padding < 0)
         return lm_err(LM_ERR_INVALID_ARG, "%s: padding %lld is negative",
                       what, (long long)padding);
+    const char *const fields[5] = {"in_channels", "out_channels", "kernel",
+                                   "stride", "padding"};
+    const int64_t values[5] = {in, out, kernel, stride, padding};
+    for (int i = 0; i < 5; i++) {
+        lm_status st = lm_graph_check_dim(what, fields[i], values[i]);
+        if (st != LM_OK)
+            return st;
+    }
     if (groups != 1 && !(groups == in && groups == out))
         return lm_err(LM_ERR_UNSUPPORTED,
                       "%s: groups %lld with %lld -> %lld channels: only "
                       "dense (1) or depthwise (= channels) convs are "
                       "supported", what, (long long)groups, (long long)in,
                       (long long)out);
-    return LM_OK;
+    const int64_t weight[4] = {out, in / groups, kernel, kernel};
+    return lm_graph_check_numel(what, "weight", weight, 4);
 }
 
 lm_status lm_graph_add_conv(lm_graph *g, const lm_conv_desc *conv,
@@ -489,10 +543,11 @@ lm_status lm_graph_set_skip_projection(lm_graph *g, size_t skip,
     lm_status st = check_skip_index(g, skip, "lm_graph_set_skip_projection");
     if (st != LM_OK)
         return st;
-    if (stride <= 0)
+    if (stride <= 0 || stride > LM_DIM_MAX)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "skip %zu: projection stride %lld must be positive",
-                      skip, (long long)stride);
+                      "skip %zu: projection stride %lld must be positive "
+                      "and at most %lld", skip, (long long)stride,
+                      (long long)LM_DIM_MAX);
     lm_gskip *s = &g->skips[skip];
     char what[64];
     snprintf(what, sizeof what, "the projection of skip %zu", skip);
@@ -630,7 +685,9 @@ lm_status lm_graph_add_layer_batchnorm(lm_graph *g, lm_site site,
         return lm_err(LM_ERR_INVALID_ARG,
                       "batchnorm: channels %lld must be positive",
                       (long long)channels);
-    lm_status st = check_eps(eps, "batchnorm");
+    lm_status st = lm_graph_check_dim("batchnorm", "channels", channels);
+    if (st == LM_OK)
+        st = check_eps(eps, "batchnorm");
     if (st != LM_OK)
         return st;
     lm_glayer l = {.kind = LM_LAYER_BATCHNORM, .in = channels,
@@ -655,12 +712,18 @@ lm_status lm_graph_add_layer_pool(lm_graph *g, lm_site site, size_t position,
     if (kind != LM_LAYER_MAXPOOL && kind != LM_LAYER_AVGPOOL)
         return lm_err(LM_ERR_INVALID_ARG, "pool: kind %d is not a pool",
                       (int)kind);
-    if (kernel <= 0 || stride <= 0 || padding < 0 || 2 * padding > kernel)
+    if (kernel <= 0 || stride <= 0 || padding < 0 || padding > kernel / 2)
         return lm_err(LM_ERR_INVALID_ARG,
                       "%s: kernel %lld, stride %lld, padding %lld: need "
                       "positive kernel and stride, 0 <= padding <= kernel/2",
                       lm_layer_kind_name(kind), (long long)kernel,
                       (long long)stride, (long long)padding);
+    lm_status st = lm_graph_check_dim(lm_layer_kind_name(kind), "kernel",
+                                      kernel);
+    if (st == LM_OK)
+        st = lm_graph_check_dim(lm_layer_kind_name(kind), "stride", stride);
+    if (st != LM_OK)
+        return st;
     lm_glayer l = {.kind = kind, .kernel = kernel, .stride = stride,
                    .padding = padding};
     return append_layer(g, site, position, l, NULL);
@@ -674,6 +737,11 @@ lm_status lm_graph_add_layer_adaptive_avgpool(lm_graph *g, lm_site site,
         return lm_err(LM_ERR_INVALID_ARG,
                       "adaptive_avgpool: output %lldx%lld must be positive",
                       (long long)height, (long long)width);
+    lm_status st = lm_graph_check_dim("adaptive_avgpool", "height", height);
+    if (st == LM_OK)
+        st = lm_graph_check_dim("adaptive_avgpool", "width", width);
+    if (st != LM_OK)
+        return st;
     lm_glayer l = {.kind = LM_LAYER_ADAPTIVE_AVGPOOL, .out_h = height,
                    .out_w = width};
     return append_layer(g, site, position, l, NULL);
@@ -695,6 +763,14 @@ lm_status lm_graph_add_layer_linear(lm_graph *g, lm_site site,
         return lm_err(LM_ERR_INVALID_ARG,
                       "linear: features %lld -> %lld must be positive",
                       (long long)in_features, (long long)out_features);
+    lm_status st = lm_graph_check_dim("linear", "in_features", in_features);
+    if (st == LM_OK)
+        st = lm_graph_check_dim("linear", "out_features", out_features);
+    const int64_t weight[2] = {out_features, in_features};
+    if (st == LM_OK)
+        st = lm_graph_check_numel("linear", "weight", weight, 2);
+    if (st != LM_OK)
+        return st;
     lm_glayer l = {.kind = LM_LAYER_LINEAR, .in = in_features,
                    .out = out_features, .has_bias = !!has_bias};
     return append_layer(g, site, position, l, name);

@@ -70,6 +70,20 @@ struct lm_graph {
     char fingerprint[17];
 };
 
+/* The size limits of core/limits.h, LM_ERR_INVALID_ARG "<what>: ..."
+ * naming the field and the value: one size (<= LM_DIM_MAX), the element
+ * count of a tensor of `n` dims (<= LM_NUMEL_MAX, checked products), and
+ * an input shape (positive, each size and the count within the limits). */
+LM_NODISCARD
+lm_status lm_graph_check_dim(const char *what, const char *field,
+                             int64_t value);
+LM_NODISCARD
+lm_status lm_graph_check_numel(const char *what, const char *tensor,
+                               const int64_t *dims, size_t n);
+LM_NODISCARD
+lm_status lm_graph_check_input(int64_t channels, int64_t height,
+                               int64_t width);
+
 /* Compute the fingerprint of a graph whose shapes are known (fingerprint.c). */
 void lm_graph_compute_fingerprint(lm_graph *g);
 

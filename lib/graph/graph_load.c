@@ -489,7 +489,7 @@ static lm_status create_from_input(const lm_ydoc *doc, const lm_ynode *root,
     if (st == LM_OK) st = get_int(&ld, in, "height", "input", 1, 0, 1, &h);
     if (st == LM_OK) st = get_int(&ld, in, "width", "input", 1, 0, 1, &w);
     if (st == LM_OK)
-        st = lm_graph_create(out, c, h, w);
+        st = at_node(&ld, in, lm_graph_create(out, c, h, w));
     return st;
 }
 

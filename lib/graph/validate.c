@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
+#include "core/util.h"
 #include "graph/graph_internal.h"
 
 #define SHAPE_FMT "%lldx%lldx%lld"
@@ -13,6 +15,25 @@
 static int shape_eq(lm_gshape a, lm_gshape b)
 {
     return a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+/* Every shape a graph computes keeps the limits of core/limits.h: each
+ * size at most LM_DIM_MAX and C x H x W at most LM_NUMEL_MAX, so that the
+ * next window, flatten or element count cannot overflow. */
+static lm_status check_shape(const char *where, const char *what,
+                             lm_gshape s)
+{
+    const int64_t dims[3] = {s.c, s.h, s.w};
+    for (int i = 0; i < 3; i++)
+        if (dims[i] > LM_DIM_MAX)
+            return lm_err(LM_ERR_VALIDATION,
+                          "%s: %s " SHAPE_FMT " has a size above the limit "
+                          "of %lld", where, what, SHAPE_ARGS(s),
+                          (long long)LM_DIM_MAX);
+    /* The message is set; as a validation failure the status is this. */
+    if (lm_graph_check_numel(where, what, dims, 3) != LM_OK)
+        return LM_ERR_VALIDATION;
+    return LM_OK;
 }
 
 /* Spatial size after a window: floor((H + 2p - k) / s) + 1. */
@@ -55,8 +76,8 @@ static lm_status channels_must_be(const char *where, const char *field,
                   (long long)in.c);
 }
 
-lm_status lm_glayer_apply(const lm_glayer *l, const char *where, lm_gshape in,
-                          lm_gshape *out)
+static lm_status apply_kind(const lm_glayer *l, const char *where,
+                            lm_gshape in, lm_gshape *out)
 {
     lm_status st = LM_OK;
     switch (l->kind) {
@@ -94,6 +115,17 @@ lm_status lm_glayer_apply(const lm_glayer *l, const char *where, lm_gshape in,
                   (int)l->kind);
 }
 
+lm_status lm_glayer_apply(const lm_glayer *l, const char *where, lm_gshape in,
+                          lm_gshape *out)
+{
+    lm_status st = check_shape(where, "input", in);
+    if (st == LM_OK)
+        st = apply_kind(l, where, in, out);
+    if (st == LM_OK)
+        st = check_shape(where, "output", *out);
+    return st;
+}
+
 static lm_status apply_list(const lm_glist *list, lm_site site,
                             size_t position, lm_gshape *shape)
 {
@@ -129,7 +161,12 @@ static lm_status trunk_conv(const lm_graph *g, size_t p, lm_gshape *out)
                       "%s: in_channels %lld but position %zu has %lld "
                       "channels", label, (long long)c->in, p - 1,
                       (long long)in.c);
-    return window(label, in, c->out, c->kernel, c->stride, c->padding, out);
+    lm_status st = check_shape(label, "input", in);
+    if (st == LM_OK)
+        st = window(label, in, c->out, c->kernel, c->stride, c->padding, out);
+    if (st == LM_OK)
+        st = check_shape(label, "output", *out);
+    return st;
 }
 
 /* A skip's source must match what c_target outputs, after its projection
@@ -143,6 +180,14 @@ static lm_status check_skip(lm_graph *g, size_t i, lm_gshape conv_out)
     if (s->has_proj) {
         s->proj.in = src.c;
         s->proj.out = conv_out.c;
+        /* Its weight (out x in x 1 x 1) follows from the positions it
+         * joins: bounded like every other weight. */
+        char what[96];
+        snprintf(what, sizeof what, "skip %zu (%zu -> %zu) projection", i,
+                 s->source, s->target);
+        const int64_t weight[4] = {conv_out.c, src.c, 1, 1};
+        if (lm_graph_check_numel(what, "weight", weight, 4) != LM_OK)
+            return LM_ERR_VALIDATION;
         got = (lm_gshape){conv_out.c, (src.h - 1) / s->proj.stride + 1,
                           (src.w - 1) / s->proj.stride + 1};
         if (shape_eq(got, conv_out))
@@ -212,6 +257,8 @@ lm_status lm_graph_validate(lm_graph *g)
         return lm_err(LM_ERR_VALIDATION, "graph has no trunk convs");
     lm_status st = check_skip_list(g);
     lm_gshape shape = g->input;
+    if (st == LM_OK)
+        st = check_shape("graph", "input", shape);
     if (st == LM_OK)
         st = apply_list(&g->stem, LM_SITE_STEM, 0, &shape);
     g->pos[0].shape = shape;

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/util.h"
 #include "io/read_file.h"
 
@@ -72,9 +73,17 @@ static lm_status ybuild_attach(ybuild *b, lm_ynode *n)
     return LM_OK;
 }
 
+/* A collection nested LM_YAML_MAX_DEPTH levels deep is refused as it
+ * opens: nothing the library writes comes near, and stopping there keeps
+ * libyaml (whose scanner does work proportional to the open flow levels
+ * per token) and the recursive node tree bounded on hostile input. */
 static lm_status ybuild_open(ybuild *b, lm_ynode_kind kind,
                              const yaml_mark_t *mark)
 {
+    if (b->depth >= LM_YAML_MAX_DEPTH)
+        return lm_err(LM_ERR_PARSE, "%s:%zu:%zu: collections nested more "
+                      "than %d levels deep", b->source, mark->line + 1,
+                      mark->column + 1, LM_YAML_MAX_DEPTH);
     lm_status st = LM_GROW(b->stack, b->cap, b->depth + 1);
     if (st != LM_OK)
         return st;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "measure/measure_internal.h"
 
 void lm_measure_options_init(lm_measure_options *o)
@@ -88,9 +89,13 @@ void lm_measure_options_destroy(lm_measure_options *opts)
 
 lm_status lm_measure_options_set_batch(lm_measure_options *opts, size_t batch)
 {
-    if (!opts || batch == 0)
+    if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_measure_options_set_batch: NULL options or batch 0");
+                      "lm_measure_options_set_batch: NULL options");
+    if (batch == 0 || batch > LM_BATCH_MAX)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_measure_options_set_batch: batch %zu is out of range "
+                      "1..%zu", batch, LM_BATCH_MAX);
     opts->batch = batch;
     return LM_OK;
 }
@@ -98,10 +103,12 @@ lm_status lm_measure_options_set_batch(lm_measure_options *opts, size_t batch)
 lm_status lm_measure_options_set_input_size(lm_measure_options *opts,
                                             int64_t height, int64_t width)
 {
-    if (!opts || height < 0 || width < 0 || (height == 0) != (width == 0))
+    if (!opts || height < 0 || width < 0 || (height == 0) != (width == 0) ||
+        height > LM_DIM_MAX || width > LM_DIM_MAX)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_measure_options_set_input_size: bad size %lldx%lld",
-                      (long long)height, (long long)width);
+                      "lm_measure_options_set_input_size: bad size %lldx%lld (each "
+                      "0..%lld, both 0 or neither)", (long long)height,
+                      (long long)width, (long long)LM_DIM_MAX);
     opts->height = height;
     opts->width = width;
     return LM_OK;

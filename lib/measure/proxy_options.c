@@ -1,9 +1,11 @@
 /* lm_proxy_options: setters with their defaults. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "measure/measure_internal.h"
 
 void lm_proxy_options_init(lm_proxy_options *o)
@@ -36,9 +38,13 @@ void lm_proxy_options_destroy(lm_proxy_options *opts)
 
 lm_status lm_proxy_options_set_batch(lm_proxy_options *opts, size_t batch)
 {
-    if (!opts || batch == 0)
+    if (!opts)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_proxy_options_set_batch: NULL options or batch 0");
+                      "lm_proxy_options_set_batch: NULL options");
+    if (batch == 0 || batch > LM_BATCH_MAX)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_proxy_options_set_batch: batch %zu is out of range "
+                      "1..%zu", batch, LM_BATCH_MAX);
     opts->batch = batch;
     return LM_OK;
 }
@@ -46,10 +52,12 @@ lm_status lm_proxy_options_set_batch(lm_proxy_options *opts, size_t batch)
 lm_status lm_proxy_options_set_input_size(lm_proxy_options *opts,
                                           int64_t height, int64_t width)
 {
-    if (!opts || height < 0 || width < 0 || (height == 0) != (width == 0))
+    if (!opts || height < 0 || width < 0 || (height == 0) != (width == 0) ||
+        height > LM_DIM_MAX || width > LM_DIM_MAX)
         return lm_err(LM_ERR_INVALID_ARG,
-                      "lm_proxy_options_set_input_size: bad size %lldx%lld",
-                      (long long)height, (long long)width);
+                      "lm_proxy_options_set_input_size: bad size %lldx%lld (each "
+                      "0..%lld, both 0 or neither)", (long long)height,
+                      (long long)width, (long long)LM_DIM_MAX);
     opts->height = height;
     opts->width = width;
     return LM_OK;
@@ -71,6 +79,10 @@ lm_status lm_proxy_options_set_inputs(lm_proxy_options *opts,
         return lm_err(LM_ERR_INVALID_ARG,
                       "lm_proxy_options_set_inputs: NULL options or empty "
                       "batch");
+    if (n > SIZE_MAX / sizeof(float))
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_proxy_options_set_inputs: %zu floats overflow a "
+                      "size", n);
     float *copy = NULL;
     if (data) {
         for (size_t i = 0; i < n; i++)

@@ -62,6 +62,15 @@ int lm_dag_pick(const lm_dag *dag, const uint32_t *sinks, size_t n_sinks,
 size_t lm_dag_path(const lm_dag *dag, uint32_t node, int32_t t,
                    uint32_t *path);
 
+/* Refuse a solver table of `rows` x `width` cells of `cell_bytes` above
+ * LM_SOLVE_TABLE_MAX (core/limits.h), before it is allocated:
+ * LM_ERR_UNSUPPORTED "<what> table (R rows of W budget units) would need
+ * X GiB, above the limit of 2 GiB: use a smaller precision (P ...; at most
+ * P' fits)". */
+LM_NODISCARD
+lm_status lm_solve_check_table(size_t rows, int64_t width, size_t cell_bytes,
+                               double precision, const char *what);
+
 /* A solver's table: nodes, sources, sorted edges, the sinks a solution
  * ends in, and the real budget with its discretisation. */
 typedef struct lm_dag_job {

@@ -7,7 +7,43 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/util.h"
+
+/* The largest precision whose table of `rows` x width cells fits: width
+ * grows with the precision, so scale it by the ratio and round down to two
+ * significant digits. */
+static double fitting_precision(size_t rows, int64_t width,
+                                size_t cell_bytes, double precision)
+{
+    double cells = (double)(LM_SOLVE_TABLE_MAX / cell_bytes) / (double)rows;
+    if (width <= 1 || cells < 2.0)
+        return 0.0;
+    double p = precision * (cells - 1.0) / (double)(width - 1);
+    if (!(p > 0.0) || !isfinite(p))
+        return 0.0;
+    double mag = pow(10.0, floor(log10(p)) - 1.0);
+    return floor(p / mag) * mag;
+}
+
+lm_status lm_solve_check_table(size_t rows, int64_t width, size_t cell_bytes,
+                               double precision, const char *what)
+{
+    size_t cells = 0, bytes = 0;
+    int over = width < 1 || lm_mul_overflow(rows, (size_t)width, &cells) ||
+               lm_mul_overflow(cells, cell_bytes, &bytes);
+    if (!over && bytes <= LM_SOLVE_TABLE_MAX)
+        return LM_OK;
+    double need = (double)rows * (double)width * (double)cell_bytes;
+    return lm_err(LM_ERR_UNSUPPORTED,
+                  "%s table (%zu rows of %lld budget units) would need "
+                  "%.1f GiB, above the limit of %.0f GiB: use a smaller "
+                  "precision (%g units per latency unit here; at most %g "
+                  "fits)", what, rows, (long long)width,
+                  need / (double)(1u << 30),
+                  (double)LM_SOLVE_TABLE_MAX / (double)(1u << 30), precision,
+                  fitting_precision(rows, width, cell_bytes, precision));
+}
 
 /* Fewest and most units over the sinks' cheapest paths. */
 static void sink_span(const lm_dag_job *job, const int64_t *lo,
@@ -35,8 +71,15 @@ static lm_status tabulate(lm_dag *dag, const lm_dag_job *job, int64_t units,
         return lm_disc_infeasible(job->budget, units, need, job->precision,
                                   job->rounding);
     /* Beyond the slowest path every budget gives the same table. */
+    int64_t width = (units < most ? units : most) + 1;
+    lm_status st = lm_solve_check_table(job->n_nodes, width,
+                                        sizeof *dag->val + sizeof *dag->used +
+                                            sizeof *dag->arg,
+                                        job->precision, "DP");
+    if (st != LM_OK)
+        return st;
     return lm_dag_solve(dag, job->n_nodes, job->is_source, job->edges,
-                        job->n_edges, units < most ? units : most, lo);
+                        job->n_edges, width - 1, lo);
 }
 
 lm_status lm_dag_tabulate(lm_dag *dag, const lm_dag_job *job, int64_t *units)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "solve/dag.h"
 
 static lm_status check_items(const lm_ks_problem *p)
 {
@@ -43,8 +44,15 @@ static void ks_free(ks_state *s)
     free(s->take);
 }
 
-static lm_status ks_alloc(ks_state *s, size_t n, int64_t budget)
+static lm_status ks_alloc(ks_state *s, size_t n, int64_t budget,
+                          double precision)
 {
+    /* One choice byte per item and unit, and two rolling rows of a value
+     * and a unit count (24 bytes a unit): n + 24 bytes a unit. */
+    lm_status st = lm_solve_check_table(n + 24, budget + 1, 1, precision,
+                                        "knapsack");
+    if (st != LM_OK)
+        return st;
     if (budget >= INT32_MAX)
         return lm_err(LM_ERR_UNSUPPORTED, "knapsack: budget of %lld units is "
                       "beyond 2^31", (long long)budget);
@@ -161,7 +169,7 @@ lm_status lm_ks_solve(lm_ks_solution *out, const lm_ks_problem *p)
         }
     ks_state s = {0};
     /* Beyond the sum of all prunable items every budget is the same. */
-    st = ks_alloc(&s, n, left < all ? left : all);
+    st = ks_alloc(&s, n, left < all ? left : all, p->precision);
     for (size_t i = 0; i < n && st == LM_OK; i++)
         s.g[i] = lm_disc_units(p->items[prunable[i]].latency, p->precision,
                                p->rounding);

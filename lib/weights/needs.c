@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "graph/graph_query.h"
 
 typedef struct walk {
@@ -48,7 +50,17 @@ static lm_status emit_conv(walk *wk, const char *name, int64_t in,
         return st;
     int64_t per_group = groups > 0 ? in / groups : in;
     int64_t shape[4] = {out, per_group, kernel, kernel};
-    int64_t fan_in = per_group * kernel * kernel;
+    int64_t kk = 0, fan_in = 0, numel = 0;
+    /* A validated graph keeps every weight within LM_NUMEL_MAX elements;
+     * checked anyway, as these products size allocations. */
+    if (out < 0 || per_group < 0 || kernel < 0 ||
+        lm_mul_overflow_i64(kernel, kernel, &kk) ||
+        lm_mul_overflow_i64(per_group, kk, &fan_in) ||
+        lm_mul_overflow_i64(out, fan_in, &numel) || numel > LM_NUMEL_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: weight %lldx%lldx%lldx%lld "
+                      "has more than 2^40 elements", wk->owner,
+                      (long long)out, (long long)per_group,
+                      (long long)kernel, (long long)kernel);
     st = emit(wk, name, ".weight", LM_WROLE_WEIGHT, 4, shape, fan_in);
     if (st == LM_OK && has_bias)
         st = emit(wk, name, ".bias", LM_WROLE_BIAS, 1, &out, fan_in);
@@ -73,7 +85,13 @@ static lm_status emit_linear(walk *wk, const char *name, int64_t in,
                              int64_t out, int has_bias)
 {
     lm_status st = need_name(wk, name, "linear");
-    int64_t shape[2] = {out, in};
+    int64_t shape[2] = {out, in}, numel = 0;
+    if (st == LM_OK && (in < 0 || out < 0 ||
+                        lm_mul_overflow_i64(out, in, &numel) ||
+                        numel > LM_NUMEL_MAX))
+        st = lm_err(LM_ERR_INVALID_ARG, "%s: weight %lldx%lld has more than "
+                    "2^40 elements", wk->owner, (long long)out,
+                    (long long)in);
     if (st == LM_OK)
         st = emit(wk, name, ".weight", LM_WROLE_WEIGHT, 2, shape, in);
     if (st == LM_OK && has_bias)
