@@ -26,7 +26,7 @@ static void importance_usage(FILE *out)
             "paper's fine-tuned accuracy (the table says so). Saved after\n"
             "every entry; re-running with the same -o resumes.\n"
             "  --random-weights SEED  use deterministic random weights\n"
-            "  --batch N     calibration images (default 4)\n"
+            "  --batch N     calibration images, 1..65536 (default 4)\n"
             "  --size S      run at an S x S input (default: the graph's own)\n"
             "  --seed S      seed of the calibration inputs (default 0)\n"
             "  --range A:B   only entry ids A <= id < B\n\n"
