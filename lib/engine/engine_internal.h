@@ -100,8 +100,10 @@ typedef struct lm_eclock {
 /* Forward pass on the staged input (bufs[slot[0]] holds it); `clock` may
  * be NULL. */
 void lm_engine_forward(lm_engine *e, lm_eclock *clock);
-/* Seconds in milliseconds on CLOCK_MONOTONIC. */
+/* Seconds in milliseconds on CLOCK_MONOTONIC (profile.c). */
 double lm_engine_now_ms(void);
+/* The fixed input of lm_engine_time and lm_engine_profile (timing.c). */
+void lm_engine_fixed_input(float *x, size_t n);
 /* Apply the engine's thread count to OpenBLAS (no-op when 0). */
 void lm_engine_apply_threads(const lm_engine *e);
 

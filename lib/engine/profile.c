@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/util.h"
 #include "engine/blas_threads.h"
 #include "engine/engine_internal.h"
@@ -34,51 +35,27 @@ lm_status lm_engine_set_threads(lm_engine *e, size_t threads)
     return LM_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median of column j of a reps x cols matrix (sorts a scratch copy). */
 static double column_median(const double *m, size_t reps, size_t cols,
                             size_t j, double *scratch)
 {
     for (size_t r = 0; r < reps; r++)
         scratch[r] = m[r * cols + j];
-    qsort(scratch, reps, sizeof *scratch, cmp_double);
-    return reps % 2 ? scratch[reps / 2]
-                    : 0.5 * (scratch[reps / 2 - 1] + scratch[reps / 2]);
+    return lm_median_sort(scratch, reps);
 }
 
 /* Median and sample stdev of each run's total minus its trunk convs. */
 static void outside(const double *m, size_t reps, size_t cols, size_t n,
                     double *scratch, double *median, double *stdev)
 {
-    double mean = 0.0, ss = 0.0;
     for (size_t r = 0; r < reps; r++) {
         double v = m[r * cols];
         for (size_t p = 0; p < n; p++)
             v -= m[r * cols + 3 + p];
         scratch[r] = v;
-        mean += v / (double)reps;
     }
-    for (size_t r = 0; r < reps; r++)
-        ss += (scratch[r] - mean) * (scratch[r] - mean);
-    *stdev = reps > 1 ? sqrt(ss / (double)(reps - 1)) : 0.0;
-    qsort(scratch, reps, sizeof *scratch, cmp_double);
-    *median = reps % 2 ? scratch[reps / 2]
-                       : 0.5 * (scratch[reps / 2 - 1] + scratch[reps / 2]);
-}
-
-/* The same fixed input as lm_engine_time (timing.c). */
-static void fill_input(float *x, size_t n)
-{
-    uint64_t s = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)((double)(s >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
-    }
+    *stdev = lm_sample_stdev(scratch, reps);
+    *median = lm_median_sort(scratch, reps);
 }
 
 /* Columns of one run's readings: total, stem, head, N convs, N others. */
@@ -98,9 +75,12 @@ static void record_run(lm_engine *e, double *row, double *conv,
 lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
                             size_t reps)
 {
-    if (!e || !profile || profile->size < sizeof profile->size || reps == 0)
+    if (!e || reps == 0)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_profile: NULL engine or "
-                      "profile, profile->size not set, or reps 0");
+                      "reps 0");
+    lm_status rc = lm_sized_check(profile, "lm_engine_profile");
+    if (rc != LM_OK)
+        return rc;
     if (!e->configured)
         return lm_err(LM_ERR_STATE, "lm_engine_profile: the engine has no "
                       "valid configuration");
@@ -126,13 +106,13 @@ lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
                        ? LM_OK
                        : lm_err_nomem();
     if (st == LM_OK) {
-        fill_input(e->bufs[e->slot[0]], n_in);
+        /* Later layers may reuse the input's buffer: stage it every run. */
         for (size_t i = 0; i < warmup; i++) {
-            fill_input(e->bufs[e->slot[0]], n_in);
+            lm_engine_fixed_input(e->bufs[e->slot[0]], n_in);
             lm_engine_forward(e, NULL);
         }
         for (size_t r = 0; r < reps; r++) {
-            fill_input(e->bufs[e->slot[0]], n_in);
+            lm_engine_fixed_input(e->bufs[e->slot[0]], n_in);
             record_run(e, m + r * cols, conv, other);
         }
         lm_profile full = {.size = profile->size, .runs = reps,

@@ -4,35 +4,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/util.h"
 #include "engine/blas_threads.h"
 #include "engine/engine_internal.h"
 
-static void fill_random(float *x, size_t n)
+/* The input every timing uses: fixed, so that runs and engines compare. */
+void lm_engine_fixed_input(float *x, size_t n)
 {
     uint64_t s = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         x[i] = (float)((double)(s >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
     }
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static lm_status now_ms(double *ms)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return lm_err(LM_ERR_IO, "lm_engine_time: CLOCK_MONOTONIC failed");
-    *ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-    return LM_OK;
 }
 
 static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
@@ -43,31 +29,20 @@ static lm_status timed_runs(lm_engine *e, size_t warmup, size_t reps,
     for (size_t i = 0; st == LM_OK && i < warmup; i++)
         st = lm_engine_run(out, n_out, e, in, n_in);
     for (size_t i = 0; st == LM_OK && i < reps; i++) {
-        double t0 = 0.0, t1 = 0.0;
-        st = now_ms(&t0);
-        if (st == LM_OK)
-            st = lm_engine_run(out, n_out, e, in, n_in);
-        if (st == LM_OK)
-            st = now_ms(&t1);
-        t[i] = st == LM_OK ? t1 - t0 : 0.0;
+        double t0 = lm_engine_now_ms();
+        st = lm_engine_run(out, n_out, e, in, n_in);
+        t[i] = lm_engine_now_ms() - t0;
     }
     return st;
 }
 
 static void summarise(double *t, size_t reps, lm_timing *out)
 {
-    qsort(t, reps, sizeof *t, cmp_double);
     out->runs = reps;
-    out->median_ms = reps % 2 ? t[reps / 2]
-                              : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    out->stdev_ms = lm_sample_stdev(t, reps);
+    out->median_ms = lm_median_sort(t, reps);
     out->min_ms = t[0];
     out->max_ms = t[reps - 1];
-    double mean = 0.0, ss = 0.0;
-    for (size_t i = 0; i < reps; i++)
-        mean += t[i] / (double)reps;
-    for (size_t i = 0; i < reps; i++)
-        ss += (t[i] - mean) * (t[i] - mean);
-    out->stdev_ms = reps > 1 ? sqrt(ss / (double)(reps - 1)) : 0.0;
 }
 
 lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
@@ -88,7 +63,7 @@ lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
     double *t = malloc(reps * sizeof *t);
     lm_status st = in && out && t ? LM_OK : lm_err_nomem();
     if (st == LM_OK) {
-        fill_random(in, n_in);
+        lm_engine_fixed_input(in, n_in);
         st = timed_runs(e, warmup, reps, in, out, t);
     }
     if (st == LM_OK) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "engine/blas_threads.h"
 #include "measure/measure_internal.h"
 #include "tables/table.h"
@@ -133,20 +134,11 @@ static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
 
 /* ---- passes ------------------------------------------------------------ */
 
-/* splitmix64: pass orders depend only on the seed and the pass number. */
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void shuffle(size_t *ids, size_t n, uint64_t seed, size_t pass)
 {
     uint64_t s = seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(pass + 1));
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(mix(&s) % i);
+        size_t j = (size_t)(lm_splitmix64(&s) % i);
         size_t t = ids[i - 1];
         ids[i - 1] = ids[j];
         ids[j] = t;

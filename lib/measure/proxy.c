@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "layermerge/engine.h"
 #include "layermerge/plan.h"
 #include "measure/measure_internal.h"
@@ -56,23 +57,14 @@ static lm_status check_args(lm_table *table, const lm_graph *graph,
     return LM_OK;
 }
 
-/* splitmix64: a seedable generator with no global state. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* N(0, 1) by Box-Muller; u1 in (0, 1] so the log is finite. */
 static void fill_normal(float *x, size_t n, uint64_t seed)
 {
     uint64_t s = seed;
     const double two_pi = 6.283185307179586;
     for (size_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(next_u64(&s) >> 11) + 1.0) / 9007199254740992.0;
-        double u2 = (double)(next_u64(&s) >> 11) / 9007199254740992.0;
+        double u1 = ((double)(lm_splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
+        double u2 = (double)(lm_splitmix64(&s) >> 11) * 0x1.0p-53;
         double r = sqrt(-2.0 * log(u1));
         x[i] = (float)(r * cos(two_pi * u2));
         if (i + 1 < n)

@@ -5,24 +5,16 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/util.h"
 #include "layermerge/engine.h"
 #include "netmerge/netmerge_internal.h"
-
-/* splitmix64: the input depends only on the seed, on every platform. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 static void fill_input(float *x, size_t n, uint64_t seed)
 {
     uint64_t s = seed;
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)((double)(next_u64(&s) >> 11) * 0x1.0p-52 - 1.0);
+        x[i] = (float)((double)(lm_splitmix64(&s) >> 11) * 0x1.0p-52 - 1.0);
 }
 
 static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,

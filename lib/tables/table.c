@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "core/util.h"
 #include "tables/table.h"
 
@@ -323,18 +324,11 @@ lm_status lm_table_set_shard(lm_table *t, size_t lo, size_t hi)
     return LM_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median of n values (n >= 1), without changing them. */
 static double median_of(const double *v, size_t n, double *scratch)
 {
     memcpy(scratch, v, n * sizeof *v);
-    qsort(scratch, n, sizeof *scratch, cmp_double);
-    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+    return lm_median_sort(scratch, n);
 }
 
 lm_status lm_table_add_pass(lm_table *t, size_t index, double ms,

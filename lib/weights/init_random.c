@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "weights/needs.h"
 #include "weights/weights_internal.h"
 
@@ -14,10 +15,7 @@ typedef struct rng {
 
 static uint64_t splitmix64(rng *r)
 {
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
+    return lm_splitmix64(&r->state);
 }
 
 /* Uniform in [lo, hi) from the top 24 bits: exact in float. */
