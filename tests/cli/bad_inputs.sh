@@ -31,7 +31,9 @@ for e in "$dir"/*.expect; do
     after=$(ls -A "$tmp" | grep -v '\.tmp\.' | sort)
     leftover=$(ls -A "$tmp" | grep '\.tmp\.' || true)
     [ -z "$leftover" ]; check "$name: no temporary file left" $?
-    [ "$got" != 0 ] || [ "$before" = "$after" ] || true
+    # A refused command writes nothing: no output, partial or whole.
+    [ "$got" = 0 ] || [ "$before" = "$after" ]
+    check "$name: no file written" $?
     rm -rf "$tmp" "$tmp.out" "$tmp.err"
     cases=$((cases + 1))
 done
