@@ -447,16 +447,17 @@ lm_status lm_table_set_stages(lm_table *t, const lm_tstage *stages, size_t n)
 
 lm_status lm_table_copy_provenance(lm_table *dst, const lm_table *src)
 {
-    for (int i = 0; i < LM_TABLE_N_TEXT; i++)
-        if (src->text[i] &&
-            lm_table_set_text(dst, (lm_table_text_field)(i + 1), src->text[i]))
-            return LM_ERR_NOMEM;
+    lm_status st = LM_OK;
+    for (int i = 0; st == LM_OK && i < LM_TABLE_N_TEXT; i++)
+        if (src->text[i])
+            st = lm_table_set_text(dst, (lm_table_text_field)(i + 1),
+                                   src->text[i]);
+    if (st != LM_OK)
+        return st;
     memcpy(dst->ints, src->ints, sizeof dst->ints);
     dst->metric = src->metric;
     dst->fixed_ms = src->fixed_ms;
     dst->fixed_stdev = src->fixed_stdev;
     dst->measured_ms = src->measured_ms;
-    if (lm_table_set_stages(dst, src->stages, src->n_stages) != LM_OK)
-        return LM_ERR_NOMEM;
-    return LM_OK;
+    return lm_table_set_stages(dst, src->stages, src->n_stages);
 }
