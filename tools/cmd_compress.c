@@ -16,6 +16,9 @@
 
 #define MAX_RATIOS 16
 
+/* Rounds of interleaved timing are kept per network in fixed arrays. */
+#define LM_MAX_ROUNDS 64
+
 static void compress_usage(FILE *out)
 {
     fprintf(out,
@@ -36,7 +39,8 @@ static void compress_usage(FILE *out)
 "                       (default 1)\n"
 "  --threads T          OpenBLAS threads for measuring and timing (default 1)\n"
 "  --passes P           passes of the latency measurement (default 3)\n"
-"  --rounds R           rounds of interleaved network timing (default 5)\n"
+"  --rounds R           rounds of interleaved network timing, 1..64\n"
+"                       (default 5)\n"
 "  --reps N             timed repetitions per entry and network (default 10)\n"
 "  --warmup N           untimed runs before each timing (default 2)\n"
 "  --remeasure N        after a solve, time the chosen entries again and,\n"
@@ -205,6 +209,8 @@ static int parse_args(int argc, char **argv, compress_args *a)
         return lm_tool_usage_error("compress", "--batch, --reps, "
                                    "--proxy-batch, --threads, --passes and "
                                    "--rounds must be at least 1");
+    if (a->rounds > LM_MAX_ROUNDS)
+        return lm_tool_usage_error("compress", "--rounds is at most 64");
     return check_outputs(a);
 }
 
@@ -406,7 +412,7 @@ static int result_keeps_conv(const lm_result *r, size_t conv)
 /* One network to time: the original (index 0) or a budget's merge. */
 typedef struct timed_net {
     lm_engine *engine;
-    double rounds_ms[64];
+    double rounds_ms[LM_MAX_ROUNDS];
     double median_ms, min_ms, max_ms;
 } timed_net;
 
@@ -627,7 +633,7 @@ static int cmp_double(const void *x, const void *y)
 
 static double median(const double *v, size_t n)
 {
-    double tmp[64];
+    double tmp[LM_MAX_ROUNDS];
     memcpy(tmp, v, n * sizeof *v);
     qsort(tmp, n, sizeof *tmp, cmp_double);
     return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
@@ -639,7 +645,7 @@ static double median(const double *v, size_t n)
 static lm_status time_interleaved(timed_net **nets, size_t n,
                                   const compress_args *a)
 {
-    size_t rounds = a->rounds < 64 ? a->rounds : 64;
+    size_t rounds = a->rounds;
     /* A terminal gets one redrawn line, a log one line per round. */
     int tty = isatty(STDERR_FILENO);
     for (size_t r = 0; r < rounds; r++) {
@@ -673,9 +679,8 @@ static lm_status time_interleaved(timed_net **nets, size_t n,
 static void round_ratios(const timed_net *orig, budget_row *rows, size_t n,
                          size_t rounds)
 {
-    rounds = rounds < 64 ? rounds : 64;
     for (size_t i = 0; i < n; i++) {
-        double q[64];
+        double q[LM_MAX_ROUNDS];
         for (size_t r = 0; r < rounds; r++)
             q[r] = rows[i].net.rounds_ms[r] / orig->rounds_ms[r];
         rows[i].ratio_median = median(q, rounds);
