@@ -49,3 +49,16 @@ int lm_test_run(Suite *suite)
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+int lm_test_collect(const void *data, size_t len, void *userdata)
+{
+    lm_test_collected *c = userdata;
+    char *grown = realloc(c->data, c->len + len + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + c->len, data, len);
+    c->len += len;
+    grown[c->len] = '\0';
+    c->data = grown;
+    return 0;
+}

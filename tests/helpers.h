@@ -3,6 +3,7 @@
 #define LM_TESTS_HELPERS_H
 
 #include <check.h>
+#include <stddef.h>
 
 #include "layermerge/status.h"
 
@@ -16,6 +17,14 @@ const char *lm_test_data_path(const char *relative);
 /* A fresh temporary directory, removed by lm_test_rmtree. */
 char *lm_test_tmpdir(void);
 void lm_test_rmtree(char *dir);
+
+/* An lm_write_fn collecting the bytes written into `userdata`, an
+ * lm_test_collected (zeroed first; free its data), NUL-terminated. */
+typedef struct lm_test_collected {
+    char *data;
+    size_t len;
+} lm_test_collected;
+int lm_test_collect(const void *data, size_t len, void *userdata);
 
 /* Run a suite and return the process exit code. */
 int lm_test_run(Suite *suite);

@@ -156,25 +156,6 @@ static void check_mobilenetv2(const lm_graph *g)
     lm_entries_destroy(e);
 }
 
-/* A write callback collecting the bytes, NUL-terminated. */
-typedef struct collected {
-    char *data;
-    size_t len;
-} collected;
-
-static int collect(const void *data, size_t len, void *userdata)
-{
-    collected *c = userdata;
-    char *grown = realloc(c->data, c->len + len + 1);
-    if (!grown)
-        return -1;
-    memcpy(grown + c->len, data, len);
-    c->len += len;
-    grown[c->len] = '\0';
-    c->data = grown;
-    return 0;
-}
-
 static int refuse(const void *data, size_t len, void *userdata)
 {
     (void)data;
@@ -591,8 +572,9 @@ START_TEST(csv_and_yaml_files)
                         LM_ERR_INVALID_ARG);
     /* The write callback gets the same bytes the file holds; a callback
      * that refuses them fails the call with LM_ERR_IO. */
-    collected out = {0};
-    ck_assert_lm_ok(lm_entries_write(e, LM_ENTRIES_YAML, collect, &out));
+    lm_test_collected out = {0};
+    ck_assert_lm_ok(
+        lm_entries_write(e, LM_ENTRIES_YAML, lm_test_collect, &out));
     ck_assert_ptr_nonnull(out.data);
     ck_assert_ptr_nonnull(strstr(out.data, "format: layermerge-entries"));
     ck_assert_ptr_nonnull(strstr(out.data, "convs: []}"));
@@ -600,8 +582,8 @@ START_TEST(csv_and_yaml_files)
     ck_assert_lm_status(lm_entries_write(e, LM_ENTRIES_CSV, refuse, NULL),
                         LM_ERR_IO);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "write callback"));
-    ck_assert_lm_status(lm_entries_write(e, (lm_entries_format)9, collect,
-                                         &out),
+    ck_assert_lm_status(lm_entries_write(e, (lm_entries_format)9,
+                                         lm_test_collect, &out),
                         LM_ERR_INVALID_ARG);
     lm_test_rmtree(dir);
     lm_entries_destroy(e);

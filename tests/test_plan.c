@@ -252,25 +252,6 @@ START_TEST(plan_yaml_lists_every_decision)
 }
 END_TEST
 
-/* A write callback collecting the bytes, NUL-terminated. */
-typedef struct collected {
-    char *data;
-    size_t len;
-} collected;
-
-static int collect(const void *data, size_t len, void *userdata)
-{
-    collected *c = userdata;
-    char *grown = realloc(c->data, c->len + len + 1);
-    if (!grown)
-        return -1;
-    memcpy(grown + c->len, data, len);
-    c->len += len;
-    grown[c->len] = '\0';
-    c->data = grown;
-    return 0;
-}
-
 /* The records of plan.h say what the plan decided, item by item, and an
  * index out of range is an error naming it, not a silent 0. */
 START_TEST(public_records_match_and_refuse_out_of_range)
@@ -316,8 +297,8 @@ START_TEST(public_records_match_and_refuse_out_of_range)
     ck_assert(s24.source_height == 60 && s24.target_height == 56);
     ck_assert(s24.pad_top == -2 && s24.pad_bottom == -2 &&
               s24.pad_left == -2 && s24.pad_right == -2);
-    collected doc = {0};
-    ck_assert_lm_ok(lm_plan_write(p9, collect, &doc));
+    lm_test_collected doc = {0};
+    ck_assert_lm_ok(lm_plan_write(p9, lm_test_collect, &doc));
     ck_assert_ptr_nonnull(strstr(doc.data, "{from: 0, to: 2, fused: true, "
                                            "dropped: false, stride: 1, "
                                            "source_size: [56, 56], "
@@ -367,8 +348,8 @@ START_TEST(public_records_match_and_refuse_out_of_range)
     ck_assert_lm_status(lm_plan_conv_info(&unset, p, 1), LM_ERR_INVALID_ARG);
 
     /* The write callback gets the document lm_plan_save writes. */
-    collected out = {0};
-    ck_assert_lm_ok(lm_plan_write(p, collect, &out));
+    lm_test_collected out = {0};
+    ck_assert_lm_ok(lm_plan_write(p, lm_test_collect, &out));
     ck_assert_ptr_nonnull(strstr(out.data, "format: layermerge-plan"));
     ck_assert_ptr_nonnull(strstr(out.data, "{conv: 1, keep: true"));
     free(out.data);
