@@ -10,7 +10,11 @@
 # usage: bench/fidelity.sh LAYERMERGE GRAPH SIZE THREADS [RATIOS] [CALIBRATE]
 #   RATIOS     budgets, default 0.9,0.8,0.7,0.6,0.5,0.4
 #   CALIBRATE  on, off or auto (compress --calibrate), default auto
+#   TIMER_CMD  (environment) time in another runtime: passed to latency and
+#              compress as --timer-cmd (docs/measure.md)
 # e.g. bench/fidelity.sh build/tools/layermerge examples/models/resnet34.yaml 112 1
+#      TIMER_CMD='node tools/timers/onnxruntime.js {onnx} --threads {threads}' \
+#          bench/fidelity.sh build/tools/layermerge examples/models/resnet34.yaml 112 1
 set -eu
 lm=$1
 graph=$2
@@ -22,14 +26,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 name=$(basename "$graph" .yaml)
 
-echo "== $name at ${size}x${size}, $threads thread(s), calibrate $calibrate"
+timer=${TIMER_CMD:-}
+echo "== $name at ${size}x${size}, $threads thread(s), calibrate $calibrate${timer:+, timed by: $timer}"
+# "$@" carries --timer-cmd when TIMER_CMD is set.
+if [ -n "$timer" ]; then set -- --timer-cmd "$timer"; else set --; fi
 start=$(date +%s)
 # Table b by `layermerge latency`, then table a by compress itself, back to
 # back; compress solves on a.
 "$lm" latency "$graph" -o "$tmp/b.yaml" --size "$size" --threads "$threads" \
-    2>/dev/null | grep -E '^(threads|network)'
+    "$@" 2>/dev/null | grep -E '^(threads|network)'
 "$lm" compress "$graph" -o "$tmp/c" --size "$size" --threads "$threads" \
-    --ratio "$ratios" --calibrate "$calibrate" >"$tmp/out" 2>"$tmp/err" || true
+    --ratio "$ratios" --calibrate "$calibrate" "$@" >"$tmp/out" 2>"$tmp/err" || true
+grep -E '^timer command' "$tmp/err" || true
 grep -E '^(threads|network)' "$tmp/out"
 "$lm" table export "$tmp/c.latency.yaml" -o "$tmp/a.csv" >/dev/null
 "$lm" table export "$tmp/b.yaml" -o "$tmp/b.csv" >/dev/null

@@ -16,7 +16,7 @@ import sys
 # any other header follows alphabetically.
 ORDER = ["status.h", "graph.h", "weights.h", "entries.h", "tables.h",
          "solver.h", "plan.h", "merge.h", "engine.h", "netmerge.h",
-         "measure.h"]
+         "measure.h", "export.h"]
 SKIP = {"api.h", "layermerge.h"}
 DOC = re.compile(r"/\*\*(.*?)\*/", re.S)
 SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!vs)\.(\s|$)")

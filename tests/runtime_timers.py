@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The external timers of tools/timers against PyTorch (suite 'runtime').
 
-Small networks covering every operator the timers take (grouped and
+Small networks covering most operators the timers take (grouped and
 depthwise convs with strides and pads, batch norm kept as its own node,
 ReLU, ReLU6 as Clip, sigmoid, tanh, hardswish, SiLU, GELU, leaky ReLU,
 max/average/global pools, a skip addition, concat, pad, reshape, flatten,
@@ -10,15 +10,23 @@ onnxruntime.js and torch.py (eager and script) with --output: each output
 must match the PyTorch module's own, max |a - b| / max |b| <= 1e-5. A
 hand-written ONNX graph (asymmetric pads, Gemm with transB=0 and
 alpha/beta, Clip with other bounds, Identity, Flatten axis 2, Pad reflect,
-a Constant shape for Reshape) checks torch.py against ONNX Runtime. The
-protocol: the last stdout line is a number > 0. Failures: a missing file,
-a file that is not a model, an operator torch.py does not translate, a
-batch the model does not have, an input of the wrong shape.
+a Constant shape for Reshape, HardSwish of opset 14, Sub, Dropout) checks
+torch.py against ONNX Runtime. The protocol: the last stdout line is a
+number > 0. Failures: a missing file, a file that is not a model, an
+operator torch.py does not translate, a batch the model does not have, an
+input of the wrong shape. tools/timers/trtexec.sh is run on a stand-in
+trtexec printing TensorRT's summary lines (no GPU here): the median read,
+the failures.
 
-usage: runtime_timers.py SOURCE_ROOT
+With LAYERMERGE, the models `layermerge export` writes of
+tests/data/graph_all_ops.yaml (every op of the graph format; batch norms
+folded and kept; a dynamic batch) must run in both timers and agree.
+
+usage: runtime_timers.py SOURCE_ROOT [LAYERMERGE]
 Prints 'N passed, N failed'; exit 1 on any failure. Needs node and
 tools/timers/node_modules (scripts/install-deps.sh installs both).
 """
+import os
 import pathlib
 import shutil
 import subprocess
@@ -139,8 +147,11 @@ def handmade(path, gen):
         helper.make_node("Identity", ["g0"], ["g"]),
         helper.make_node("Flatten", ["g"], ["fl"], axis=2),
         helper.make_node("Reshape", ["fl", "shape"], ["rs"]),
-        helper.make_node("Gemm", ["rs", "gw", "gc"], ["output"], alpha=0.5,
+        helper.make_node("Gemm", ["rs", "gw", "gc"], ["gm"], alpha=0.5,
                          beta=2.0, transB=0),
+        helper.make_node("HardSwish", ["gm"], ["hs"]),  # opset 14
+        helper.make_node("Sub", ["hs", "lo"], ["sb"]),
+        helper.make_node("Dropout", ["sb"], ["output"]),
     ]
     nodes.insert(7, helper.make_node(
         "Constant", [], ["shape"],
@@ -151,7 +162,7 @@ def handmade(path, gen):
                                        [1, 3, 9, 7])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 5])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     model.ir_version = 7
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
@@ -184,8 +195,8 @@ class Timers:
 
 
 def run(cmd, *args):
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run([str(a) for a in list(cmd) + list(args)],
+                          capture_output=True, text=True, timeout=600)
 
 
 def last_number(stdout):
@@ -217,8 +228,107 @@ def check_model(timers, label, model_path, x, want, tmp):
               err <= TOL, f"relative error {err:.2e}")
 
 
+FAKE_TRTEXEC = """#!/bin/sh
+# trtexec's summary lines as TensorRT 8.6 prints them; --fail fails
+echo "&&&& RUNNING TensorRT.trtexec [TensorRT v8601] # trtexec $*" >&2
+echo "$*" > "$0.args"
+case "$*" in *--fail*) echo "[E] Error[4]: the model is bad"; exit 1;; esac
+case "$*" in *--silent*) exit 0;; esac
+echo "[I] Latency: min = 2.1 ms, max = 2.7 ms, mean = 2.2 ms, median = 2.15 ms"
+echo "[I] GPU Compute Time: min = 2.05615 ms, max = 2.59482 ms, mean =\
+ 2.09467 ms, median = 2.08276 ms, percentile(99%) = 2.58971 ms"
+"""
+
+
+def check_trtexec(root, tmp, model):
+    """tools/timers/trtexec.sh reads the median off trtexec's log (a
+    stand-in trtexec here: the machine has no GPU)."""
+    fake = tmp / "trtexec"
+    fake.write_text(FAKE_TRTEXEC)
+    fake.chmod(0o755)
+    script = [str(root / "tools" / "timers" / "trtexec.sh")]
+    env = dict(os.environ, TRTEXEC=str(fake))
+
+    def sh(*args):
+        return subprocess.run(script + [str(a) for a in args], env=env,
+                              capture_output=True, text=True, timeout=60)
+    res = sh(model, "--fp16")
+    check("trtexec.sh prints the GPU compute median on the last line",
+          res.returncode == 0 and last_number(res.stdout) == 2.08276,
+          f"{res.returncode} {res.stdout!r} {res.stderr!r}")
+    args = (tmp / "trtexec.args").read_text() if (tmp / "trtexec.args").exists() else ""
+    check("trtexec.sh passes the model and the options on",
+          f"--onnx={model}" in args and args.strip().endswith("--fp16"), args)
+    res = sh(model, "--fail")
+    check("trtexec.sh fails when trtexec fails, with its log",
+          res.returncode == 1 and "the model is bad" in res.stderr
+          and res.stdout == "", f"{res.returncode} {res.stderr!r}")
+    res = sh(model, "--silent")
+    check("trtexec.sh fails when the log has no median",
+          res.returncode == 1 and "no 'GPU Compute Time'" in res.stderr,
+          f"{res.returncode} {res.stderr!r}")
+    res = sh(tmp / "no_such_model.onnx")
+    check("trtexec.sh fails on a missing model naming it",
+          res.returncode == 1 and "no_such_model.onnx" in res.stderr,
+          f"{res.returncode} {res.stderr!r}")
+
+
+def check_layermerge_export(timers, layermerge, root, tmp):
+    """torch.py takes every model `layermerge export` writes: the graph with
+    every op and activation of the format (tests/data/graph_all_ops.yaml),
+    batch norms folded and kept, a static batch of 2 and a dynamic batch,
+    against ONNX Runtime on the same input."""
+    graph = root / "tests" / "data" / "graph_all_ops.yaml"
+    x = np.random.default_rng(11).uniform(-1, 1, (2, 3, 20, 20)).astype(np.float32)
+    xin = tmp / "allops.x.npy"
+    np.save(xin, x)
+    for tag, extra in (("folded", []), ("kept", ["--batchnorm", "keep"]),
+                       ("dynamic", ["--batch", "dynamic"])):
+        model = tmp / f"allops-{tag}.onnx"
+        batch = [] if tag == "dynamic" else ["--batch", "2"]
+        res = run([layermerge, "export", graph, "--random-weights", 3, "-o",
+                   model] + batch + extra)
+        check(f"layermerge export graph_all_ops ({tag})", res.returncode == 0,
+              res.stderr.strip())
+        if res.returncode != 0:
+            continue
+        ops = {n.op_type for n in onnx.load(str(model)).graph.node}
+        if tag == "kept":
+            check("the kept model has BatchNormalization nodes",
+                  "BatchNormalization" in ops, str(sorted(ops)))
+        outs = {}
+        for name, cmd in timers.variants():
+            out = tmp / f"allops-{tag}.{name.replace(' ', '_')}.npy"
+            res = run(cmd, model, "--input", xin, "--output", out,
+                      "--warmup", 0, "--reps", 2)
+            check(f"{name} runs the exported graph_all_ops ({tag})",
+                  res.returncode == 0 and last_number(res.stdout) is not None,
+                  res.stderr.strip())
+            outs[name] = np.load(out) if res.returncode == 0 else None
+        ref = outs["onnxruntime"]
+        for name in ("torch eager", "torch script"):
+            if ref is None or outs[name] is None:
+                continue
+            err = rel_err(outs[name], ref)
+            check(f"{name} matches onnxruntime on graph_all_ops ({tag})",
+                  err <= TOL and ref.shape == (2, 5), f"{err:.2e} {ref.shape}")
+        if tag == "dynamic":
+            out = tmp / "allops-dyn3.npy"
+            res = run(timers.py, model, "--batch", 3, "--output", out,
+                      "--reps", 1)
+            check("torch.py takes --batch for a dynamic batch",
+                  res.returncode == 0 and np.load(out).shape == (3, 5),
+                  res.stderr.strip())
+            res = run(timers.js, model, "--batch", 3, "--output", out,
+                      "--reps", 1)
+            check("onnxruntime.js takes --batch for a dynamic batch",
+                  res.returncode == 0 and np.load(out).shape == (3, 5),
+                  res.stderr.strip())
+
+
 def main():
     root = pathlib.Path(sys.argv[1]).resolve()
+    layermerge = sys.argv[2] if len(sys.argv) > 2 else None
     timers = Timers(root)
     if timers.js is None:
         print("FAIL: node not found (scripts/install-deps.sh installs it)")
@@ -341,6 +451,9 @@ def main():
         res = run(timers.py, odd, "--output", tmp / "odd.npy")
         check("no output file after a failure",
               res.returncode == 1 and not (tmp / "odd.npy").exists())
+        check_trtexec(root, tmp, conv)
+        if layermerge:
+            check_layermerge_export(timers, layermerge, root, tmp)
     print(f"{PASS[0]} passed, {FAIL[0]} failed")
     return 1 if FAIL[0] else 0
 

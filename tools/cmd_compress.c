@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "layermerge/layermerge.h"
 #include "progress.h"
+#include "timer_cmd.h"
 
 #define MAX_RATIOS 16
 
@@ -26,7 +27,7 @@ static void compress_usage(FILE *out)
 "Run LayerMerge end to end: enumerate the entries, measure (or load) the\n"
 "latency table, score (or load) the importance table, solve for each\n"
 "budget, merge, verify the merge, and time the original and merged\n"
-"networks in the library's engine.\n\n"
+"networks in the library's engine (or with --timer-cmd in any runtime).\n\n"
 "options:\n"
 "  -o, --output OUT     prefix of every file written (see below)\n"
 "  --ratio R[,R...]     budgets as fractions of the original latency\n"
@@ -55,6 +56,11 @@ static void compress_usage(FILE *out)
 "  --proxy-batch N      calibration batch of the proxy importance,\n"
 "                       1..65536 (default 2)\n"
 "  --seed N             seed of the random weights and inputs (default 0)\n"
+"  --timer-cmd CMD      time entries and networks with another runtime:\n"
+"                       each is written as an ONNX model and CMD run\n"
+"                       through sh with {onnx} replaced by its path\n"
+"                       ({batch}, {threads} by the numbers); its last\n"
+"                       stdout line is the median ms (docs/measure.md)\n"
 "  -h, --help           show this help\n\n"
 "Without WEIGHTS the network gets seeded random weights (and says so).\n"
 "Without --importance the importance table is the data-free proxy\n"
@@ -75,7 +81,7 @@ static void compress_usage(FILE *out)
 }
 
 typedef struct compress_args {
-    const char *graph, *weights, *out, *latency, *importance;
+    const char *graph, *weights, *out, *latency, *importance, *timer_cmd;
     double ratios[MAX_RATIOS];
     size_t n_ratios;
     size_t size, batch, reps, warmup, proxy_batch, threads, passes, rounds;
@@ -115,6 +121,8 @@ static int compress_value(const char *opt, const char *val, void *args)
         a->latency = val;
     } else if (!strcmp(opt, "--importance")) {
         a->importance = val;
+    } else if (!strcmp(opt, "--timer-cmd")) {
+        a->timer_cmd = val;
     } else if (!strcmp(opt, "--ratio")) {
         if (!parse_ratios(val, a))
             return lm_tool_usage_error("compress", "--ratio takes numbers in "
@@ -190,7 +198,7 @@ static int parse_args(int argc, char **argv, compress_args *a)
         "-o", "--output", "--ratio", "--latency", "--importance", "--size",
         "--batch", "--reps", "--warmup", "--precision", "--proxy-batch",
         "--seed", "--threads", "--passes", "--rounds", "--remeasure",
-        "--calibrate", NULL};
+        "--calibrate", "--timer-cmd", NULL};
     *a = (compress_args){.batch = 1, .reps = 10, .warmup = 2,
                          .proxy_batch = 2, .precision = 0.0, .threads = 1,
                          .passes = 3, .rounds = 5, .remeasure = 2,
@@ -229,10 +237,13 @@ typedef struct compress_state {
      * --size only sets where measuring, verifying and timing run. */
     int64_t in_c;
     double original_importance; /* sum over the original single-conv entries */
+    lm_tool_timer *timer; /* --timer-cmd, or NULL: the engine times */
 } compress_state;
 
 static void state_free(compress_state *s)
 {
+    if (s->timer)
+        lm_tool_timer_close(s->timer);
     lm_solver_destroy(s->solver);
     lm_measure_options_destroy(s->measure);
     if (s->solve_latency != s->latency)
@@ -292,6 +303,9 @@ static lm_status build_entries(compress_state *s, const compress_args *a)
     return st;
 }
 
+static lm_status timer_fixed_cost(compress_state *s, const compress_args *a,
+                                  const char *path);
+
 /* Measure (or resume) a table through the same run as `layermerge
  * latency` / `importance proxy`: resume message, bar, Ctrl-C. */
 static lm_status latency_table(compress_state *s, const compress_args *a,
@@ -308,6 +322,8 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
                                                                    s->entries);
     if (st != LM_OK)
         return st;
+    if (s->timer && (st = lm_tool_timer_claim(s->latency, s->timer)) != LM_OK)
+        return st;
     lm_tool_span span = {.out = path};
     lm_tool_run run = lm_tool_table_run("compress", s->entries, s->latency);
     lm_tool_run_begin(&run, &span);
@@ -320,6 +336,8 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
         st = lm_measure_options_set_progress(o, NULL, NULL);
     if (st == LM_OK)
         lm_tool_report_passes(s->latency, a->threads, a->passes, load0);
+    if (st == LM_OK && s->timer)
+        st = timer_fixed_cost(s, a, path);
     return st;
 }
 
@@ -340,6 +358,8 @@ static lm_status measure_options(compress_state *s, const compress_args *a,
                                                (int64_t)a->size);
     if (st == LM_OK && !a->latency)
         st = lm_measure_options_set_save_path(o, path);
+    if (st == LM_OK && s->timer)
+        st = lm_measure_options_set_timer(o, lm_tool_timer_entry, s->timer);
     if (st != LM_OK)
         lm_measure_options_destroy(o);
     else
@@ -409,9 +429,11 @@ static int result_keeps_conv(const lm_result *r, size_t conv)
     return lm_result_conv_info(&info, r, conv) == LM_OK && info.kept;
 }
 
-/* One network to time: the original (index 0) or a budget's merge. */
+/* One network to time: the original (index 0) or a budget's merge; in
+ * the engine, or as an ONNX model by --timer-cmd. */
 typedef struct timed_net {
     lm_engine *engine;
+    char onnx[800];
     double rounds_ms[LM_MAX_ROUNDS];
     double median_ms, min_ms, max_ms;
 } timed_net;
@@ -453,16 +475,44 @@ static lm_status at_size(const lm_graph *g, const compress_args *a,
     return st;
 }
 
-static lm_status make_engine(const lm_graph *g, const lm_weights *w,
-                             const compress_args *a, lm_engine **out)
+/* The network `g` at --size, ready to time: an engine, or with
+ * --timer-cmd an ONNX model named `name` in the timer's directory. */
+static lm_status make_timed(const compress_state *s, const lm_graph *g,
+                            const lm_weights *w, const compress_args *a,
+                            const char *name, timed_net *out)
 {
     lm_graph *sized = NULL;
     lm_shape in = {.size = sizeof in};
     lm_status st = lm_graph_input_shape(&in, g);
     if (st == LM_OK) st = at_size(g, a, in.channels, &sized);
-    if (st == LM_OK) st = lm_engine_create(out, sized, w, a->batch);
-    if (st == LM_OK) st = lm_engine_set_threads(*out, a->threads);
+    if (st == LM_OK && s->timer)
+        st = lm_tool_timer_export(out->onnx, sizeof out->onnx, s->timer,
+                                  sized, w, a->batch, name);
+    else if (st == LM_OK) {
+        st = lm_engine_create(&out->engine, sized, w, a->batch);
+        if (st == LM_OK) st = lm_engine_set_threads(out->engine, a->threads);
+    }
     lm_graph_destroy(sized);
+    return st;
+}
+
+/* A table timed by --timer-cmd without a fixed cost gets one from the
+ * whole original network timed by the same command. */
+static lm_status timer_fixed_cost(compress_state *s, const compress_args *a,
+                                  const char *path)
+{
+    lm_table_network net = {.size = sizeof net};
+    lm_status st = lm_table_network_info(&net, s->latency);
+    if (st != LM_OK || net.fixed_ms > 0.0)
+        return st;
+    lm_graph *sized = NULL;
+    if ((st = at_size(s->graph, a, s->in_c, &sized)) != LM_OK)
+        return st;
+    st = lm_tool_timer_fixed_cost(s->timer, s->latency, sized, s->entries,
+                                  a->batch);
+    lm_graph_destroy(sized);
+    if (st == LM_OK && !a->latency)
+        st = lm_table_save(s->latency, path);
     return st;
 }
 
@@ -488,7 +538,9 @@ static lm_status merge_and_verify(compress_state *s, const compress_args *a,
     row->max_rel = dev.max_rel;
     if (st == LM_OK) {
         row->convs_after = lm_graph_conv_count(mg);
-        st = make_engine(mg, mw, a, &row->net.engine);
+        char name[64];
+        snprintf(name, sizeof name, "merged-r%.2f", row->ratio);
+        st = make_timed(s, mg, mw, a, name, &row->net);
     }
     if (st == LM_OK)
         st = save_merged(mg, mw, prefix);
@@ -578,8 +630,9 @@ static lm_status choose(compress_state *s, const compress_args *a,
     if (st != LM_OK)
         return st;
     row->solver_ms = row->predicted_ms = lm_result_latency(*r);
-    int remeasurable = !strcmp(lm_table_text(s->latency, LM_TABLE_TIMER),
-                               "lm_engine");
+    const char *timer = lm_table_text(s->latency, LM_TABLE_TIMER);
+    int remeasurable = s->timer ? !strcmp(timer, s->timer->text)
+                                : !strcmp(timer, "lm_engine");
     for (size_t it = 0; remeasurable && it < a->remeasure; it++) {
         double fresh = 0.0;
         st = remeasure(s, *r, &fresh);
@@ -643,7 +696,8 @@ static double median(const double *v, size_t n)
  * round, so that drift of the machine's speed falls on all of them alike
  * instead of showing up as differences between them. */
 static lm_status time_interleaved(timed_net **nets, size_t n,
-                                  const compress_args *a)
+                                  const compress_args *a,
+                                  lm_tool_timer *timer)
 {
     size_t rounds = a->rounds;
     /* A terminal gets one redrawn line, a log one line per round. */
@@ -655,7 +709,11 @@ static lm_status time_interleaved(timed_net **nets, size_t n,
         for (size_t j = 0; j < n; j++) {
             timed_net *t = nets[(j + r) % n];
             lm_timing tm = {.size = sizeof tm};
-            lm_status st = lm_engine_time(&tm, t->engine, a->warmup, a->reps);
+            double sd = 0.0;
+            lm_status st = t->engine
+                ? lm_engine_time(&tm, t->engine, a->warmup, a->reps)
+                : lm_tool_timer_run(&tm.median_ms, &sd, timer, t->onnx,
+                                    a->batch, t->onnx);
             if (st != LM_OK)
                 return st;
             t->rounds_ms[r] = tm.median_ms;
@@ -700,6 +758,8 @@ static void print_summary(const compress_state *s, const compress_args *a,
            (long long)(a->size ? (int64_t)a->size : in.height),
            (long long)(a->size ? (int64_t)a->size : in.width), a->threads,
            a->threads == 1 ? "" : "s", a->rounds, a->reps);
+    printf("timed by: %s\n", s->timer ? s->timer->text
+                                       : "the library's engine");
     printf("latency table: %s\n", s->solve_latency != s->latency
                                        ? "calibrated in-network (--calibrate)"
                                        : "as timed, entry by entry");
@@ -763,8 +823,16 @@ int lm_cmd_compress(int argc, char **argv)
     snprintf(lat_path, sizeof lat_path, "%s.latency.yaml", a.out);
     snprintf(imp_path, sizeof imp_path, "%s.importance.yaml", a.out);
 
+    lm_tool_timer timer;
     lm_status st = load_network(&s, &a);
     if (st != LM_OK) { rc = lm_tool_fail(a.graph); goto out; }
+    if (a.timer_cmd) {
+        if (lm_tool_timer_open(&timer, a.timer_cmd, s.graph, a.threads)) {
+            rc = 1;
+            goto out;
+        }
+        s.timer = &timer;
+    }
     if (build_entries(&s, &a) != LM_OK) { rc = lm_tool_fail("entries"); goto out; }
     if (measure_options(&s, &a, lat_path) != LM_OK ||
         latency_table(&s, &a, lat_path) != LM_OK) {
@@ -774,7 +842,8 @@ int lm_cmd_compress(int argc, char **argv)
     if (importance_table(&s, &a, imp_path) != LM_OK) { rc = lm_tool_fail("importance"); goto out; }
     st = rebuild_solver(&s, &a);
     if (st == LM_OK) st = original_importance(&s);
-    if (st == LM_OK) st = make_engine(s.graph, s.weights, &a, &orig.engine);
+    if (st == LM_OK) st = make_timed(&s, s.graph, s.weights, &a, "original",
+                                     &orig);
     if (st != LM_OK) { rc = lm_tool_fail("original network"); goto out; }
     size_t n_done = 0;
     for (size_t i = 0; i < a.n_ratios; i++) {
@@ -797,8 +866,9 @@ int lm_cmd_compress(int argc, char **argv)
     }
     for (size_t i = 0; i < n_done; i++)
         nets[i + 1] = &rows[i].net;
-    if ((st = time_interleaved(nets, n_done + 1, &a)) != LM_OK) {
-        rc = lm_tool_fail("timing");
+    if ((st = time_interleaved(nets, n_done + 1, &a, s.timer)) != LM_OK) {
+        /* --timer-cmd printed what failed; the engine sets a message. */
+        rc = s.timer ? 1 : lm_tool_fail("timing");
         goto out;
     }
     round_ratios(&orig, rows, n_done, a.rounds);

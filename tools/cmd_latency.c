@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "layermerge/layermerge.h"
 #include "progress.h"
+#include "timer_cmd.h"
 
 static void latency_usage(FILE *out)
 {
@@ -17,7 +18,8 @@ static void latency_usage(FILE *out)
             "                          [--reps R] [--warmup W] [--threads T] "
             "[--range A:B]\n"
             "                          [--passes P] [--seed S] "
-            "[--noise-limit X] [--extra-passes E]\n\n"
+            "[--noise-limit X] [--extra-passes E]\n"
+            "                          [--timer-cmd CMD]\n\n"
             "Time every table entry's merged conv and its activation on this\n"
             "machine with the reference engine (docs/measure.md), in P passes\n"
             "over the entries in shuffled orders; an entry's latency is the\n"
@@ -43,6 +45,14 @@ static void latency_usage(FILE *out)
             "                 median, above which it is re-timed (default 0.1)\n"
             "  --extra-passes E  re-timing passes at most (default 2)\n"
             "  --range A:B    only entry ids A <= id < B (one worker's shard)\n"
+            "  --timer-cmd CMD  time with another runtime: each entry is\n"
+            "                 written as an ONNX model and CMD run through sh\n"
+            "                 with {onnx} replaced by its path ({batch},\n"
+            "                 {threads} by the numbers); CMD's last stdout\n"
+            "                 line is the median ms, optionally followed by\n"
+            "                 a spread. The whole network is timed the same\n"
+            "                 way for the fixed cost. Shipped timers:\n"
+            "                 tools/timers/ (docs/measure.md)\n"
             "  -h, --help     show this help\n\n"
             "Progress goes to standard error. Exit status: 0 success, 1 failure\n"
             "or interruption (the table keeps what was measured), 2 bad usage.\n");
@@ -51,7 +61,7 @@ static void latency_usage(FILE *out)
 /* ---- latency ----------------------------------------------------------- */
 
 typedef struct latency_args {
-    const char *graph;
+    const char *graph, *timer_cmd;
     lm_tool_span span;
     size_t batch, size, reps, warmup, threads, passes, seed, extra;
     double noise;
@@ -62,6 +72,10 @@ static int parse_value(const char *opt, const char *val, void *args)
 {
     latency_args *a = args;
     size_t v = 0;
+    if (!strcmp(opt, "--timer-cmd")) {
+        a->timer_cmd = val;
+        return 0;
+    }
     if (!strcmp(opt, "--noise-limit")) {
         char *end = NULL;
         a->noise = strtod(val, &end);
@@ -109,7 +123,7 @@ static int parse_args(int argc, char **argv, latency_args *a)
                                          "--reps", "--warmup", "--threads",
                                          "--range", "--passes", "--seed",
                                          "--noise-limit", "--extra-passes",
-                                         NULL};
+                                         "--timer-cmd", NULL};
     static const lm_tool_opts opts = {"latency", valued, parse_value,
                                       parse_file};
     a->batch = 1;
@@ -137,6 +151,7 @@ static int parse_args(int argc, char **argv, latency_args *a)
 }
 
 static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
+                               lm_tool_timer *timer,
                                lm_measure_options **opts)
 {
     lm_measure_options *o = NULL;
@@ -162,6 +177,8 @@ static lm_status build_options(const latency_args *a, lm_tool_bar *bar,
         st = lm_measure_options_set_save_path(o, a->span.out);
     if (st == LM_OK)
         st = lm_measure_options_set_progress(o, lm_tool_progress, bar);
+    if (st == LM_OK && timer)
+        st = lm_measure_options_set_timer(o, lm_tool_timer_entry, timer);
     if (st != LM_OK)
         lm_measure_options_destroy(o);
     else
@@ -184,20 +201,77 @@ static lm_status open_table(const char *path, const lm_entries *entries,
     return st;
 }
 
+/* The graph at the size the table is measured at (the graph itself
+ * without --size). */
+static lm_status sized_graph(lm_graph **out, const lm_graph *g,
+                             const latency_args *a)
+{
+    lm_shape in = {.size = sizeof in};
+    lm_status st = lm_graph_clone(out, g);
+    if (st == LM_OK && a->has_size) {
+        st = lm_graph_input_shape(&in, g);
+        if (st == LM_OK)
+            st = lm_graph_set_input_shape(*out, in.channels, (int64_t)a->size,
+                                          (int64_t)a->size);
+        if (st == LM_OK)
+            st = lm_graph_validate(*out);
+    }
+    if (st != LM_OK) {
+        lm_graph_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* A table timed by --timer-cmd gets its fixed cost from the whole
+ * network timed by the same command, once every entry is in. */
+static int timer_fixed_cost(const latency_args *a, lm_tool_timer *timer,
+                            const lm_graph *g, const lm_entries *entries,
+                            lm_table *t)
+{
+    lm_graph *sized = NULL;
+    if (sized_graph(&sized, g, a) != LM_OK)
+        return lm_tool_fail(a->graph);
+    lm_status st = lm_tool_timer_fixed_cost(timer, t, sized, entries,
+                                            a->batch);
+    lm_graph_destroy(sized);
+    if (st != LM_OK)
+        return 1;
+    return lm_table_save(t, a->span.out) == LM_OK ? 0
+                                                  : lm_tool_fail(a->span.out);
+}
+
 static int run_measure(const latency_args *a, const lm_graph *g,
                        const lm_entries *entries, lm_table *t)
 {
+    lm_tool_timer timer;
+    if (a->timer_cmd && (lm_tool_timer_open(&timer, a->timer_cmd, g,
+                                            a->threads) != 0))
+        return 1;
+    lm_tool_timer *tm = a->timer_cmd ? &timer : NULL;
+    if (tm && lm_tool_timer_claim(t, tm) != LM_OK) {
+        lm_tool_timer_close(tm);
+        return 1;
+    }
     lm_tool_run run = lm_tool_table_run("latency", entries, t);
     lm_tool_run_begin(&run, &a->span);
     lm_measure_options *o = NULL;
-    if (build_options(a, &run.bar, &o) != LM_OK)
+    if (build_options(a, &run.bar, tm, &o) != LM_OK) {
+        if (tm)
+            lm_tool_timer_close(tm);
         return lm_tool_fail("latency");
+    }
     double load0 = lm_tool_load_average();
     lm_status st = lm_table_measure_latency(t, g, entries, o);
     lm_measure_options_destroy(o);
     int rc = lm_tool_run_end(&run, &a->span, st);
     if (st == LM_OK)
         lm_tool_report_passes(t, a->threads, a->passes, load0);
+    /* A shard (--range) leaves the whole network to the merged table. */
+    if (st == LM_OK && rc == 0 && tm && !a->span.has_range)
+        rc = timer_fixed_cost(a, tm, g, entries, t);
+    if (tm)
+        lm_tool_timer_close(tm);
     return rc;
 }
 

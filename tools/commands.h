@@ -65,5 +65,6 @@ int lm_cmd_verify(int argc, char **argv);
 int lm_cmd_latency(int argc, char **argv);
 int lm_cmd_importance(int argc, char **argv);
 int lm_cmd_compress(int argc, char **argv);
+int lm_cmd_export(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const lm_command commands[] = {
     {"table", "show, import, export and merge latency/importance tables", lm_cmd_table},
     {"plan", "print the training-loop plan of an entry or a result", lm_cmd_plan},
     {"merge", "merge a result's segments into one conv each", lm_cmd_merge},
+    {"export", "write a network (original or merged) as an ONNX model", lm_cmd_export},
     {"verify", "check a merged network against its fine-tuning chain", lm_cmd_verify},
     {"latency", "measure the latency table on this machine (resumable)", lm_cmd_latency},
     {"importance", "data-free proxy importance; entry plans of a shard", lm_cmd_importance},

@@ -16,5 +16,6 @@
 #include "layermerge/engine.h"
 #include "layermerge/netmerge.h"
 #include "layermerge/measure.h"
+#include "layermerge/export.h"
 
 #endif /* LAYERMERGE_LAYERMERGE_H */

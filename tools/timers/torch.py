@@ -537,8 +537,9 @@ def build(model, path, mode, x_np, verbose):
 def script(net, x, path):
     """trace + freeze, then optimize_for_inference when its output agrees
     with the module's: torch 1.13's MKL-DNN rewrite returns wrong values
-    for a conv followed by a clamp (ReLU6, Clip) with fewer than 16 output
-    channels, so the frozen module is kept when they disagree."""
+    for a conv followed by a clamp (ReLU6, Clip) whose output channels are
+    not a multiple of 16 (wrong with 4 to 24 channels but 16, and 40), so
+    the frozen module is kept when they disagree."""
     with torch.no_grad():
         want = net(x)
         frozen = torch.jit.freeze(torch.jit.trace(net, x))
