@@ -482,7 +482,7 @@ static int front_pictures(const solve_args *a, const inputs *in,
         .original_importance = lm_tool_original_importance(in->entries,
                                                            in->imp),
         .mark_ratios = req->marks, .marks = (const lm_result *const *)marks,
-        .n_marks = req->n_marks};
+        .n_marks = req->n_marks, .standalone = 1};
     if (rc == 0)
         rc = lm_tool_front_files(req, &p);
     for (size_t k = 0; k < req->n_marks; k++)

@@ -392,10 +392,14 @@ static void draw_legend(lm_tool_buf *b, const lm_plot *p, const frame *f)
 void lm_svg_plot(lm_tool_buf *b, const lm_plot *p)
 {
     frame f = make_frame(p);
+    /* Inline in HTML the parser knows the namespace: the page then names
+     * no address at all. */
     if (p->standalone)
-        lm_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    lm_buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                  "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
+        lm_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<svg xmlns=\"http://www.w3.org/2000/svg\" ");
+    else
+        lm_buf_printf(b, "<svg ");
+    lm_buf_printf(b, "version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
                   "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, "
                   "Arial, sans-serif\">\n", p->width, p->height, p->width,
                   p->height);
@@ -406,13 +410,17 @@ void lm_svg_plot(lm_tool_buf *b, const lm_plot *p)
     draw_axes(b, p, &f);
     if (p->diagonal) {
         double lo = f.ax.lo, hi = f.ax.hi;
+        /* Labelled along the line, three quarters up, clear of the
+         * legend in the top left corner. */
+        double at = lo + 0.75 * (hi - lo);
+        double angle = atan2(py(&f, hi) - py(&f, lo), px(&f, hi) - px(&f, lo));
         lm_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                       "y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"5 4\"/>"
-                      "\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-                      "fill=\"#777\" text-anchor=\"end\">measured = "
-                      "predicted</text>\n", px(&f, lo), py(&f, lo),
-                      px(&f, hi), py(&f, hi), px(&f, hi) - 6,
-                      py(&f, hi) + 16);
+                      "\n<text transform=\"translate(%.1f %.1f) rotate(%.1f)\" "
+                      "y=\"-5\" font-size=\"11\" fill=\"#777\" "
+                      "text-anchor=\"middle\">measured = predicted</text>\n",
+                      px(&f, lo), py(&f, lo), px(&f, hi), py(&f, hi),
+                      px(&f, at), py(&f, at), angle * 57.29577951308232);
     }
     for (size_t v = 0; v < p->n_vlines; v++) {
         const lm_plot_vline *l = &p->vlines[v];
