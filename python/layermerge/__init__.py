@@ -100,7 +100,7 @@ def _record(rec):
         if name == "size":
             continue
         v = getattr(rec, name)
-        if name in _ARRAYS:
+        if name in _ARRAYS and hasattr(rec, _ARRAYS[name]):
             n = getattr(rec, _ARRAYS[name])
             v = [v[i] for i in range(n)] if v else []
         elif isinstance(v, bytes):
