@@ -1,5 +1,9 @@
 """A small ctypes wrapper of liblayermerge, for training loops in Python.
 
+Superseded by the `layermerge` package (python/layermerge, installed with
+the library), which binds the whole API; this module stays for the PyTorch
+example (examples/torch/lm_torch.py), which is built on it.
+
 Only the standard library is needed. The shared library is found, in this
 order, from the `path` given to `Library()`, the LAYERMERGE_LIB environment
 variable, or the system's loader (`liblayermerge.so.0` once installed).

@@ -19,6 +19,7 @@ are in layermerge.capi (generated from the headers).
 """
 import ctypes
 import os
+import weakref
 from ctypes import POINTER, byref, c_char_p, c_double, c_float, c_int64, c_size_t, c_void_p
 
 import numpy as np
@@ -618,8 +619,9 @@ class Weights(_Handle):
 
     def view(self, name):
         """A read-only array over the store's own data (lm_weights_data_f32):
-        no copy; valid until the tensor is replaced or the store closed (the
-        array keeps the store open)."""
+        no copy. The array keeps the store from being garbage-collected,
+        but it is valid only until the tensor is replaced or the store is
+        closed explicitly; get() returns a copy."""
         data, n = POINTER(c_float)(), c_size_t()
         _call("lm_weights_data_f32", byref(data), byref(n), self.ptr, name.encode())
         shape = self.shape(name)
@@ -1292,8 +1294,18 @@ class Result(_Handle):
 
 class Front(_Handle):
     """A Pareto front: a sequence of borrowed Results by increasing
-    latency."""
+    latency. A Result taken from it keeps the front alive; closing the
+    front closes them too."""
     _free = "lm_front_destroy"
+
+    def __init__(self, ptr):
+        super().__init__(ptr)
+        self._borrowed = weakref.WeakSet()
+
+    def close(self):
+        for r in list(getattr(self, "_borrowed", ())):
+            r.close()
+        super().close()
 
     def __len__(self):
         return _c().lm_front_count(self.ptr)
@@ -1304,7 +1316,9 @@ class Front(_Handle):
             index += n
         if not 0 <= index < n:
             raise IndexError(index)
-        return Result(c_void_p(_c().lm_front_get(self.ptr, index)), owner=self)
+        r = Result(c_void_p(_c().lm_front_get(self.ptr, index)), owner=self)
+        self._borrowed.add(r)
+        return r
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))

@@ -293,6 +293,8 @@ class Pipeline(unittest.TestCase):
         del front
         gc.collect()
         self.assertAlmostEqual(last.importance, result.importance)  # owner kept
+        last._owner.close()
+        self.assertTrue(last.closed)   # closing the front closes its results
 
         with tempfile.TemporaryDirectory() as tmp:
             result.save(os.path.join(tmp, "r.yaml"))
