@@ -8,6 +8,8 @@ names the repository (zoo graphs, test data).
 import gc
 import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -65,6 +67,25 @@ class Basics(unittest.TestCase):
         major, minor, patch = (int(x) for x in v.split("."))
         self.assertEqual(lm.version_number(), major * 10000 + minor * 100 + patch)
         self.assertTrue(lm.library_path())
+
+    def test_library_search(self):
+        """$LAYERMERGE_LIBRARY wins; without it the loader's search
+        (LD_LIBRARY_PATH) finds liblayermerge.so.0."""
+        lib = lm.library_path()
+        code = "import layermerge as lm; print(lm.library_path(), lm.version())"
+        env = dict(os.environ)
+        env.pop("LAYERMERGE_LIBRARY", None)
+        env["LD_LIBRARY_PATH"] = os.path.dirname(os.path.abspath(lib))
+        out = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                             capture_output=True, check=True).stdout
+        self.assertTrue(out.startswith(("liblayermerge.so.0 ", "liblayermerge.so ")), out)
+        self.assertTrue(out.strip().endswith(lm.version()))
+        env["LAYERMERGE_LIBRARY"] = "/nonexistent/liblayermerge.so"
+        run = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                             capture_output=True)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("OSError: liblayermerge not found", run.stderr)
+        self.assertIn("/nonexistent/liblayermerge.so", run.stderr)
 
     def test_names(self):
         self.assertEqual(lm.act_name(lm.capi.LM_ACT_RELU6), "relu6")
