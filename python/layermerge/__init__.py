@@ -566,11 +566,16 @@ class Weights(_Handle):
 
     @classmethod
     def from_dict(cls, tensors, meta=None):
-        """A store holding every (name, array) of `tensors` (a state_dict
-        works) and the (key, value) strings of `meta`."""
+        """A store holding every float (name, array) of `tensors` (a torch
+        state_dict works) as float32, and the (key, value) strings of
+        `meta`. Integer and bool tensors (batch norm's num_batches_tracked)
+        are left out: no layer reads them and the store sets floats only."""
         w = cls()
         for name, a in tensors.items():
-            w[name] = a
+            kind = a.dtype.is_floating_point if hasattr(a, "is_floating_point") \
+                else np.asarray(a).dtype.kind == "f"
+            if kind:
+                w[name] = a
         for k, v in (meta or {}).items():
             w.set_meta(k, v)
         return w

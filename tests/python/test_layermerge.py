@@ -386,6 +386,23 @@ class Pipeline(unittest.TestCase):
             lm.Plan.for_segments(g, [0, 17])
         self.assertEqual(cm.exception.name, "LM_ERR_INVALID_ARG")
 
+    def test_kim23(self):
+        time_csv = DATA / "upstream-kim23" / "mbv2_1.0" / "time_fish_gpu1_1228.csv"
+        rows = [ln.split(",") for ln in time_csv.read_text().splitlines()[1:]]
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = pathlib.Path(tmp, "raw.csv")
+            # every segment with both activations kept; scores fall with the span
+            raw.write_text("id,st,end,st_act,end_act,val_acc\n" + "".join(
+                f"{i},{r[1]},{r[2]},1,1,{72 - 0.37 * (int(r[2]) - int(r[1])):.4f}\n"
+                for i, r in enumerate(rows)))
+            solver = lm.Solver.kim23(time_csv, raw)
+            r = solver.run(method="kim23", budget=25, precision=10)
+        self.assertEqual(r.method, "kim23")
+        self.assertLessEqual(r.latency, 25)
+        self.assertEqual(r.fingerprint, "")
+        self.assertEqual(lm.Table.import_csv("latency", time_csv, fmt="kim23_time").kind,
+                         "latency")
+
     def test_entries_from_table(self):
         again = lm.Entries.from_table(self.graph, self.imp)
         self.assertEqual(len(again), len(self.entries))
@@ -422,6 +439,9 @@ class WeightsAndChains(unittest.TestCase):
             again.get("missing")
         self.assertEqual(cm.exception.name, "LM_ERR_NOT_FOUND")
         self.assertIn("missing", cm.exception.message)
+        d = lm.Weights.from_dict({"a": np.zeros(2), "n": np.array(3, dtype=np.int64)},
+                                 meta={"m": "1"})
+        self.assertEqual((d.names(), d.meta("m")), (["a"], "1"))
         torch_file = DATA / "weights_torch.safetensors"
         self.assertGreater(len(lm.Weights.load(torch_file)), 0)
 
@@ -506,6 +526,23 @@ class Measuring(unittest.TestCase):
         opts.set_range(0, 2)
         opts.set_input_size(8, 8)
         opts.close()
+
+    def test_builtin_timer_network_calibration(self):
+        g, e = self.graph, self.entries
+        lat = lm.Table.latency(e)
+        with lm.MeasureOptions(repetitions=2, warmup=0, passes=(1, 1),
+                               threads=1) as opts:
+            lat.measure_latency(g, e, opts)
+        self.assertEqual(lat.integer("threads"), 1)
+        self.assertEqual(lat.text("timer"), "lm_engine")
+        net = lat.network_info()
+        self.assertGreater(net.measured_ms, 0)
+        self.assertGreater(net.stage_count, 0)
+        stage = lat.stage_info(0)
+        self.assertAlmostEqual(stage.ratio, stage.in_network_ms / stage.alone_ms)
+        cal = lat.calibrated()
+        self.assertEqual(cal.network_info().stage_count, 0)
+        self.assertEqual(len(cal), len(lat))
 
     def test_builtin_timer_entry_time(self):
         e = self.entries
