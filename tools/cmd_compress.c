@@ -281,7 +281,7 @@ static int file_exists(const char *path)
 
 static lm_status load_network(compress_state *s, const compress_args *a)
 {
-    lm_status st = lm_graph_load(&s->graph, a->graph);
+    lm_status st = lm_tool_graph_load(&s->graph, a->graph);
     if (st != LM_OK)
         return st;
     lm_shape in = {.size = sizeof in};

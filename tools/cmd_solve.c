@@ -317,7 +317,7 @@ static int prune_importance(const solve_args *a, inputs *in)
 
 static int open_inputs(const solve_args *a, inputs *in)
 {
-    if (a->graph && lm_graph_load(&in->graph, a->graph) != LM_OK)
+    if (a->graph && lm_tool_graph_load(&in->graph, a->graph) != LM_OK)
         return lm_tool_fail(a->graph);
     if (a->method == LM_METHOD_KIM23)
         return lm_solver_create_kim23(&in->solver, a->latency, a->importance,
