@@ -204,7 +204,8 @@ def compress(args, name, graph, weights, work):
     nets = [("original", graph, weights, None)]
     for tag in ratios:
         g = work / f"c-r{tag}.yaml"
-        if g.exists():
+        # only what this compress wrote (a file may be left by an earlier one)
+        if g.exists() and tag in lines:
             nets.append((f"r{tag}", g, work / f"c-r{tag}.safetensors",
                          lines.get(tag)))
         else:

@@ -41,7 +41,10 @@ def subcommands(lm, cmd, text):
 
 
 def render(lm):
-    top = helptext(lm)
+    # The installed zoo's directory depends on the build's prefix: the
+    # reference names it generically, so any build checks it as current.
+    top = re.sub(r"^/\S*/layermerge/models,$", "PREFIX/share/layermerge/models,",
+                 helptext(lm), flags=re.M)
     parts = [BEGIN, "", "## `layermerge --help`", "", "```", top, "```", ""]
     for cmd in commands(top):
         text = helptext(lm, cmd)

@@ -14,6 +14,7 @@
 #include "layermerge/layermerge.h"
 #include "progress.h"
 #include "timer_cmd.h"
+#include "report.h"
 
 #define MAX_RATIOS 16
 
@@ -61,6 +62,10 @@ static void compress_usage(FILE *out)
 "                       through sh with {onnx} replaced by its path\n"
 "                       ({batch}, {threads} by the numbers); its last\n"
 "                       stdout line is the median ms (docs/measure.md)\n"
+"  --report DIR         also write DIR/index.html: one self-contained page\n"
+"                       with the budget table, predicted against measured\n"
+"                       latency, the Pareto front and a picture of each\n"
+"                       budget's network (docs/report.md)\n"
 "  -h, --help           show this help\n\n"
 "Without WEIGHTS the network gets seeded random weights (and says so).\n"
 "Without --importance the importance table is the data-free proxy\n"
@@ -82,6 +87,7 @@ static void compress_usage(FILE *out)
 
 typedef struct compress_args {
     const char *graph, *weights, *out, *latency, *importance, *timer_cmd;
+    const char *report; /* --report DIR */
     double ratios[MAX_RATIOS];
     size_t n_ratios;
     size_t size, batch, reps, warmup, proxy_batch, threads, passes, rounds;
@@ -123,6 +129,8 @@ static int compress_value(const char *opt, const char *val, void *args)
         a->importance = val;
     } else if (!strcmp(opt, "--timer-cmd")) {
         a->timer_cmd = val;
+    } else if (!strcmp(opt, "--report")) {
+        a->report = val;
     } else if (!strcmp(opt, "--ratio")) {
         if (!parse_ratios(val, a))
             return lm_tool_usage_error("compress", "--ratio takes numbers in "
@@ -172,9 +180,12 @@ static int compress_file(const char *word, void *args)
 static int check_outputs(const compress_args *a)
 {
     enum { PER_RATIO = 3 };
-    char paths[2 + PER_RATIO * MAX_RATIOS][4200];
-    const char *outs[2 + PER_RATIO * MAX_RATIOS];
+    char paths[3 + PER_RATIO * MAX_RATIOS][4200];
+    const char *outs[3 + PER_RATIO * MAX_RATIOS];
     size_t n = 0;
+    if (a->report && !lm_tool_report_path(paths[n++], sizeof paths[0],
+                                          a->report))
+        return lm_tool_usage_error("compress", "--report: path too long");
     if (!a->latency)
         snprintf(paths[n++], sizeof paths[0], "%s.latency.yaml", a->out);
     if (!a->importance)
@@ -198,7 +209,7 @@ static int parse_args(int argc, char **argv, compress_args *a)
         "-o", "--output", "--ratio", "--latency", "--importance", "--size",
         "--batch", "--reps", "--warmup", "--precision", "--proxy-batch",
         "--seed", "--threads", "--passes", "--rounds", "--remeasure",
-        "--calibrate", "--timer-cmd", NULL};
+        "--calibrate", "--timer-cmd", "--report", NULL};
     *a = (compress_args){.batch = 1, .reps = 10, .warmup = 2,
                          .proxy_batch = 2, .precision = 0.0, .threads = 1,
                          .passes = 3, .rounds = 5, .remeasure = 2,
@@ -270,7 +281,7 @@ static int file_exists(const char *path)
 
 static lm_status load_network(compress_state *s, const compress_args *a)
 {
-    lm_status st = lm_graph_load(&s->graph, a->graph);
+    lm_status st = lm_tool_graph_load(&s->graph, a->graph);
     if (st != LM_OK)
         return st;
     lm_shape in = {.size = sizeof in};
@@ -805,6 +816,51 @@ static void print_summary(const compress_state *s, const compress_args *a,
                a->threads);
 }
 
+/* --report: the page from the summary's numbers and the saved results. */
+static int write_report(const compress_state *s, const compress_args *a,
+                        const timed_net *orig, const budget_row *rows,
+                        size_t n)
+{
+    lm_tool_report_budget b[MAX_RATIOS] = {{0}};
+    lm_result *results[MAX_RATIOS] = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s-r%.2f.result.yaml", a->out,
+                 rows[i].ratio);
+        if (lm_result_load(&results[i], path) != LM_OK)
+            rc = lm_tool_fail(path);
+        b[i] = (lm_tool_report_budget){
+            rows[i].ratio, rows[i].budget_ms, rows[i].predicted_ms,
+            rows[i].net.median_ms, rows[i].net.min_ms, rows[i].net.max_ms,
+            rows[i].max_rel, rows[i].convs_after, results[i]};
+    }
+    char protocol[300];
+    lm_shape in = {.size = sizeof in};
+    lm_graph_input_shape(&in, s->graph);
+    snprintf(protocol, sizeof protocol, "Timed in the library's engine at "
+             "batch %zu, %lldx%lldx%lld, %zu thread%s, %zu interleaved "
+             "rounds of %zu runs.", a->batch, (long long)in.channels,
+             (long long)(a->size ? (int64_t)a->size : in.height),
+             (long long)(a->size ? (int64_t)a->size : in.width), a->threads,
+             a->threads == 1 ? "" : "s", a->rounds, a->reps);
+    lm_tool_report r = {
+        .graph = s->graph, .solver = s->solver, .precision = a->precision,
+        .n_entries = lm_entries_count(s->entries), .protocol = protocol,
+        .table_note = s->solve_latency != s->latency
+                          ? "calibrated in-network (--calibrate)"
+                          : "as timed, entry by entry",
+        .original_ms = orig->median_ms, .original_min_ms = orig->min_ms,
+        .original_max_ms = orig->max_ms,
+        .original_importance = s->original_importance, .budgets = b,
+        .n_budgets = n};
+    if (rc == 0)
+        rc = lm_tool_report_write(a->report, &r);
+    for (size_t i = 0; i < n; i++)
+        lm_result_destroy(results[i]);
+    return rc;
+}
+
 int lm_cmd_compress(int argc, char **argv)
 {
     if (lm_tool_wants_help(argc, argv)) {
@@ -873,6 +929,8 @@ int lm_cmd_compress(int argc, char **argv)
     }
     round_ratios(&orig, rows, n_done, a.rounds);
     print_summary(&s, &a, &orig, rows, n_done);
+    if (a.report && write_report(&s, &a, &orig, rows, n_done) != 0)
+        rc = 1;
 out:
     for (size_t i = 0; i < MAX_RATIOS; i++)
         lm_engine_destroy(rows[i].net.engine);

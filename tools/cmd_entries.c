@@ -90,7 +90,7 @@ int lm_cmd_entries(int argc, char **argv)
     if ((rc = lm_tool_check_outputs("entries", outs, 1, ins, 1)) != 0)
         return rc;
     lm_graph *g = NULL;
-    if (lm_graph_load(&g, a.graph) != LM_OK)
+    if (lm_tool_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
     lm_entries *e = NULL;
     lm_status st = lm_entries_create(&e, g);

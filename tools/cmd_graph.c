@@ -121,7 +121,7 @@ static int graph_check(int argc, char **argv)
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         lm_graph *g = NULL;
-        if (lm_graph_load(&g, argv[i]) != LM_OK) {
+        if (lm_tool_graph_load(&g, argv[i]) != LM_OK) {
             fprintf(stderr, "layermerge graph check: %s\n", lm_last_error());
             printf("%s: invalid\n", argv[i]);
             rc = 1;

@@ -279,7 +279,7 @@ int lm_cmd_importance(int argc, char **argv)
     lm_graph *g = NULL;
     lm_weights *w = NULL;
     lm_entries *e = NULL;
-    if (lm_graph_load(&g, a.graph) != LM_OK)
+    if (lm_tool_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
     /* With weights, the subsets follow them (largest L1), as in compress
      * and merge: the plans and scores are of the network merged later. */

@@ -289,7 +289,7 @@ int lm_cmd_latency(int argc, char **argv)
     lm_graph *g = NULL;
     lm_entries *entries = NULL;
     lm_table *t = NULL;
-    if (lm_graph_load(&g, a.graph) != LM_OK)
+    if (lm_tool_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
     if (lm_entries_create(&entries, g) != LM_OK)
         rc = lm_tool_fail(a.graph);

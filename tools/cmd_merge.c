@@ -168,7 +168,7 @@ static int run_plan(const merge_args *a)
     lm_result *r = NULL;
     lm_plan *plan = NULL;
     int rc = 0;
-    if (lm_graph_load(&g, a->pos[0]) != LM_OK)
+    if (lm_tool_graph_load(&g, a->pos[0]) != LM_OK)
         return lm_tool_fail(a->pos[0]);
     if (a->has_entry) {
         if (lm_entries_create(&e, g) != LM_OK ||
@@ -223,7 +223,7 @@ static int load_inputs(const merge_args *a, inputs *in)
                                    : "expected GRAPH.yaml WEIGHTS.safetensors "
                                      "RESULT.yaml (or --random-weights SEED)");
     const char *result = a->pos[want - 1];
-    if (lm_graph_load(&in->g, a->pos[0]) != LM_OK)
+    if (lm_tool_graph_load(&in->g, a->pos[0]) != LM_OK)
         return lm_tool_fail(a->pos[0]);
     if (a->has_random) {
         if (lm_weights_create(&in->w) != LM_OK ||

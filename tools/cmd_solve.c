@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "front_plot.h"
 #include "layermerge/layermerge.h"
 
 static void solve_usage(FILE *out, const char *cmd)
@@ -17,11 +18,14 @@ static void solve_usage(FILE *out, const char *cmd)
             "           --importance I.yaml|I.csv (--budget MS | --ratio R)\n"
             "           [--precision P] [--rounding ceil|floor]\n"
             "           [--method layermerge|kim23|prune] [--calibrate MODE]%s\n"
+            "%s"
             "       layermerge %s --method kim23 --latency TIME.csv\n"
             "           --importance RAW.csv (--budget MS | --ratio R) [--graph G.yaml]\n"
             "       layermerge %s GRAPH.yaml --method prune --latency T.yaml|T.csv\n"
             "           --conv-importance CONVS.csv (--budget MS | --ratio R)\n\n",
-            cmd, front ? "" : " [-o RESULT.yaml]", cmd, cmd);
+            cmd, front ? "" : " [-o RESULT.yaml]",
+            front ? "           [--svg FILE] [--csv FILE] [--mark R[,R...]]\n" : "",
+            cmd, cmd);
     fprintf(out, "%s\n\n",
             front ? "Print every non-dominated (latency, importance) solution up to\n"
                     "the budget (default: the original latency), by increasing latency."
@@ -51,12 +55,22 @@ static void solve_usage(FILE *out, const char *cmd)
             "  --graph FILE        kim23: the graph (identity positions, kernels)\n"
             "%s"
             "  -h, --help          show this help\n\n"
+            "%s"
             "Latencies are whole-network predictions: the table's fixed cost\n"
             "(what no entry carries) plus the chosen entries. Without --budget\n"
             "or --ratio the budget is the original network's prediction.\n"
             "Exit status: 0 success, 1 failure (an infeasible budget names the\n"
             "smallest feasible one), 2 bad usage.\n",
-            front ? "" : "  -o, --output FILE   write the result as YAML (atomically)\n");
+            front ? "  --svg FILE          also draw the front as an SVG plot: latency\n"
+                    "                      against importance, the original network and\n"
+                    "                      the --mark solutions marked (atomically)\n"
+                    "  --csv FILE          also write the front as CSV (header row, full\n"
+                    "                      precision); '-': to stdout instead of the table\n"
+                    "  --mark R[,R...]     budget ratios whose chosen solutions the SVG\n"
+                    "                      marks (each solved as `solve --ratio R`)\n"
+                  : "  -o, --output FILE   write the result as YAML (atomically)\n",
+            front ? "CSV columns: point,latency_ms,latency_units,importance,segments,\n"
+                    "pruned_convs,kept_activations.\n" : "");
 }
 
 typedef struct solve_args {
@@ -67,6 +81,7 @@ typedef struct solve_args {
     double budget, ratio, precision;
     lm_rounding rounding;
     lm_method method;
+    lm_tool_front_request pictures; /* front: --svg, --csv, --mark */
 } solve_args;
 
 /* "<before>'<arg>'<after>" as a usage error. */
@@ -108,6 +123,8 @@ static int set_choice(solve_args *a, const char *opt, const char *val)
 
 static int set_option(solve_args *a, const char *opt, const char *val)
 {
+    if (lm_tool_front_is_option(opt))
+        return lm_tool_front_option(&a->pictures, a->cmd, opt, val);
     const char **paths[] = {&a->latency, &a->importance, &a->conv_importance,
                             &a->graph, &a->output, &a->output};
     static const char *const names[] = {"--latency", "--importance",
@@ -164,7 +181,7 @@ static int is_option(const solve_args *a, const char *opt)
     for (size_t i = 0; names[i]; i++)
         if (!strcmp(opt, names[i]))
             return !front || (strcmp(opt, "-o") && strcmp(opt, "--output"));
-    return 0;
+    return front && lm_tool_front_is_option(opt);
 }
 
 static int parse_args(int argc, char **argv, solve_args *a)
@@ -300,7 +317,7 @@ static int prune_importance(const solve_args *a, inputs *in)
 
 static int open_inputs(const solve_args *a, inputs *in)
 {
-    if (a->graph && lm_graph_load(&in->graph, a->graph) != LM_OK)
+    if (a->graph && lm_tool_graph_load(&in->graph, a->graph) != LM_OK)
         return lm_tool_fail(a->graph);
     if (a->method == LM_METHOD_KIM23)
         return lm_solver_create_kim23(&in->solver, a->latency, a->importance,
@@ -439,15 +456,51 @@ static void print_front(const lm_front *f)
     }
 }
 
+/* `front --svg/--csv`: the marks solved at their ratios, then the files. */
+static int front_pictures(const solve_args *a, const inputs *in,
+                          const lm_front *f)
+{
+    const lm_tool_front_request *req = &a->pictures;
+    lm_result *marks[LM_TOOL_MAX_MARKS] = {0};
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < req->n_marks; k++) {
+        lm_solve_options *o = NULL;
+        rc = make_options(a, &o);
+        if (rc == 0 && (lm_solve_options_set_budget_ratio(o, req->marks[k]) !=
+                            LM_OK ||
+                        lm_solver_run(&marks[k], in->solver, o) != LM_OK))
+            rc = lm_tool_fail("--mark");
+        lm_solve_options_destroy(o);
+    }
+    char title[256];
+    snprintf(title, sizeof title, "Pareto front of %s (%s)",
+             in->graph ? lm_graph_name(in->graph) : "the kim23 tables",
+             lm_method_name(a->method));
+    lm_tool_front_plot p = {
+        .title = title, .front = f,
+        .original_ms = lm_solver_original_latency(in->solver),
+        .original_importance = lm_tool_original_importance(in->entries,
+                                                           in->imp),
+        .mark_ratios = req->marks, .marks = (const lm_result *const *)marks,
+        .n_marks = req->n_marks, .standalone = 1};
+    if (rc == 0)
+        rc = lm_tool_front_files(req, &p);
+    for (size_t k = 0; k < req->n_marks; k++)
+        lm_result_destroy(marks[k]);
+    return rc;
+}
+
 static int run(const solve_args *a, const inputs *in, const lm_solve_options *o)
 {
     if (!strcmp(a->cmd, "front")) {
         lm_front *f = NULL;
         if (lm_solver_run_front(&f, in->solver, o) != LM_OK)
             return lm_tool_fail("front");
-        print_front(f);
+        if (!a->pictures.csv || strcmp(a->pictures.csv, "-"))
+            print_front(f);
+        int rc = front_pictures(a, in, f);
         lm_front_destroy(f);
-        return 0;
+        return rc;
     }
     lm_result *r = NULL;
     if (lm_solver_run(&r, in->solver, o) != LM_OK)
@@ -470,9 +523,11 @@ static int solve_or_front(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc;
-    const char *outs[] = {a.output};
+    const char *csv = a.pictures.csv && strcmp(a.pictures.csv, "-")
+                          ? a.pictures.csv : NULL;
+    const char *outs[] = {a.output, a.pictures.svg, csv};
     const char *ins[] = {a.graph, a.latency, a.importance, a.conv_importance};
-    if ((rc = lm_tool_check_outputs(a.cmd, outs, 1, ins, 4)) != 0)
+    if ((rc = lm_tool_check_outputs(a.cmd, outs, 3, ins, 4)) != 0)
         return rc;
     lm_solve_options *o = NULL;
     rc = make_options(&a, &o);

@@ -116,7 +116,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o)
 static int load_entries(const char *path, lm_entries **out)
 {
     lm_graph *g = NULL;
-    if (lm_graph_load(&g, path) != LM_OK)
+    if (lm_tool_graph_load(&g, path) != LM_OK)
         return lm_tool_fail(path);
     lm_status st = lm_entries_create(out, g);
     lm_graph_destroy(g);

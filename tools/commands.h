@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "layermerge/layermerge.h"
+#include "zoo.h"
 
 /* A subcommand gets argv starting at its own name and returns the exit
  * code: 0 success, 1 failure of the work, 2 bad usage. */

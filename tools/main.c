@@ -33,6 +33,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'layermerge COMMAND --help' for a command's options.\n");
+    lm_tool_zoo_help(out);
 }
 
 int lm_tool_write_file(const void *data, size_t len, void *userdata)

@@ -214,8 +214,8 @@ def apply_plan(model, lm, plan):
     Pruned convs keep their tensors, so the state_dict still names every
     tensor of the original graph."""
     blocks = [blk for _, blk in model.blocks()]
-    convs = plan.convs()
-    acts = plan.activations()
+    convs = lm.plan_convs(plan)
+    acts = lm.plan_activations(plan)
     if len(convs) != 2 * len(blocks):
         raise SystemExit(f"plan for {len(convs)} convs, model has "
                          f"{2 * len(blocks)}")

@@ -63,7 +63,8 @@ FAILURES = []
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lib", help="path of liblayermerge.so (default: "
-                   "LAYERMERGE_LIB, else the system loader)")
+                   "LAYERMERGE_LIBRARY, else the layermerge package's own "
+                   "search)")
     p.add_argument("--root", default=HERE.parents[1],
                    help="source root (for the record only)")
     p.add_argument("--side", type=int, default=16,
@@ -199,7 +200,7 @@ def step_tables(args, lm, graph, model, data, out):
     print("  id (st,end]  K kept convs         ms  val acc: plan -> tuned"
           "  importance  engine  merged")
     for i in range(n):
-        e = entries.entry(i)
+        e = entries.entry_info(i)
         if is_original(e) and original is not None:
             row = original
         else:

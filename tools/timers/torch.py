@@ -16,13 +16,14 @@ node.
 
 --mode eager (default) runs that module under torch.no_grad(); --mode
 script traces it (torch.jit.trace), freezes it (torch.jit.freeze: batch
-norms fold into convs) and applies torch.jit.optimize_for_inference.
---threads sets torch.set_num_threads (default 1).
+norms fold into convs) and applies torch.jit.optimize_for_inference when
+that keeps the output (script() below). --threads sets
+torch.set_num_threads (default 1).
 
 It runs W untimed forwards, then R timed ones, on one input (X.npy, or the
 seeded uniform [-1, 1) input that tools/timers/onnxruntime.js draws for the
 same --seed), prints "median_ms=M min_ms=A max_ms=B mean_ms=C reps=R
-threads=T mode=MODE" on stderr and the median in milliseconds alone on the
+threads=T mode=eager" (or "mode=script optimized=yes|no") on stderr and the median in milliseconds alone on the
 last line of stdout (the --timer-cmd protocol, docs/measure.md). --output
 writes the output of the last run as float32 .npy. Exit status: 0
 success, 1 failure (the message names the file, or the node), 2 bad usage.
