@@ -28,6 +28,7 @@ tools/timers/node_modules (scripts/install-deps.sh installs both).
 """
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -385,6 +386,11 @@ def main():
                           tmp / "hand.x.npy", "--output", out, "--reps", 2)
                 check(f"torch {mode} runs the hand-written graph",
                       res.returncode == 0, res.stderr.strip())
+                if mode == "script":  # conv + Clip at 6 channels
+                    check("torch script keeps optimize_for_inference "
+                          "(with Clip split where the rewrite is wrong)",
+                          re.search(r"optimized=(yes|split-clip)\b",
+                                    res.stderr) is not None, res.stderr)
                 if res.returncode == 0:
                     err = rel_err(np.load(out), np.load(ref))
                     check(f"torch {mode} matches onnxruntime on the "

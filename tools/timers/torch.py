@@ -23,7 +23,8 @@ torch.set_num_threads (default 1).
 It runs W untimed forwards, then R timed ones, on one input (X.npy, or the
 seeded uniform [-1, 1) input that tools/timers/onnxruntime.js draws for the
 same --seed), prints "median_ms=M min_ms=A max_ms=B mean_ms=C reps=R
-threads=T mode=eager" (or "mode=script optimized=yes|no") on stderr and the median in milliseconds alone on the
+threads=T mode=eager" (or "mode=script optimized=yes|split-clip|no") on
+stderr and the median in milliseconds alone on the
 last line of stdout (the --timer-cmd protocol, docs/measure.md). --output
 writes the output of the last run as float32 .npy. Exit status: 0
 success, 1 failure (the message names the file, or the node), 2 bad usage.
@@ -142,7 +143,8 @@ class Translator:
     are known at build time so that weights, shapes, pads and clip bounds
     become module parameters and Python numbers."""
 
-    def __init__(self, model):
+    def __init__(self, model, split_clip=False):
+        self.split_clip = split_clip
         self.graph = model.graph
         self.consts = {t.name: numpy_helper.to_array(t)
                        for t in self.graph.initializer}
@@ -271,7 +273,14 @@ class Translator:
             lo = float(self.const(node, node.input[1], "min"))
         if len(node.input) > 2 and node.input[2]:
             hi = float(self.const(node, node.input[2], "max"))
-        if lo == 0.0 and hi == 6.0:
+        if self.split_clip:  # no conv + clamp pattern (see script())
+            def clip(x, lo=lo, hi=hi):
+                x = torch.relu(x) if lo == 0.0 else (
+                    x if lo is None else torch.clamp_min(x, lo))
+                return x if hi is None else torch.clamp_max(x, hi)
+            self.add(node, Lambda(clip, f"min={lo}, max={hi}, split"),
+                     node.input[:1])
+        elif lo == 0.0 and hi == 6.0:
             self.add(node, torch.nn.ReLU6(), node.input[:1])
         else:
             self.add(node, Lambda(lambda x: torch.clamp(x, lo, hi),
@@ -419,9 +428,10 @@ class OnnxModule(torch.nn.Module):
     """The translated graph: steps in the ONNX (topological) order, each
     reading and writing named values."""
 
-    def __init__(self, model, input_name, output_name):
+    def __init__(self, model, input_name, output_name, split_clip=False):
         super().__init__()
-        self.steps = torch.nn.ModuleList(Translator(model).translate())
+        self.steps = torch.nn.ModuleList(
+            Translator(model, split_clip).translate())
         self.input_name, self.output_name = input_name, output_name
         produced = {input_name} | {s.output for s in self.steps}
         if output_name not in produced:
@@ -524,39 +534,48 @@ def build(model, path, mode, x_np, verbose):
         raise Failure(f"{path}: {len(inputs)} inputs, one expected")
     outs = [o.name for o in model.graph.output]
     out_name = "output" if "output" in outs else outs[0]
-    try:
-        net = OnnxModule(model, inputs[0].name, out_name).eval()
-    except Failure as exc:
-        raise Failure(f"{path}: {exc}") from exc
+    def make(split_clip):
+        try:
+            return OnnxModule(model, inputs[0].name, out_name,
+                              split_clip).eval()
+        except Failure as exc:
+            raise Failure(f"{path}: {exc}") from exc
+    net = make(False)
     if verbose:
         print(net, file=sys.stderr)
     if mode == "script":
-        return script(net, torch.from_numpy(x_np), path)
+        return script(make, torch.from_numpy(x_np), path)
     return net, "mode=eager"
 
 
-def script(net, x, path):
-    """trace + freeze, then optimize_for_inference when its output agrees
-    with the module's: torch 1.13's MKL-DNN rewrite returns wrong values
-    for a conv followed by a clamp (ReLU6, Clip) whose output channels are
-    not a multiple of 16 (wrong with 4 to 24 channels but 16, and 40), so
-    the frozen module is kept when they disagree."""
+def script(make, x, path):
+    """trace + freeze + optimize_for_inference, kept only when its output
+    agrees with the module's. torch 1.13's MKL-DNN rewrite returns wrong
+    values for a conv followed by a clamp (ReLU6, Clip) whose output
+    channels are not a multiple of 16 (wrong with 4 to 24 channels but 16,
+    and 40); with Clip written as relu / clamp_min then clamp_max, which it
+    does not fuse, it is right. So: as translated; else with Clip split;
+    else the frozen module without the rewrite."""
     with torch.no_grad():
+        net = make(False)
         want = net(x)
         frozen = torch.jit.freeze(torch.jit.trace(net, x))
         if not hasattr(torch.jit, "optimize_for_inference"):
             return frozen, "mode=script optimized=no"
-        # optimize_for_inference rewrites its argument: trace a second copy
-        fast = torch.jit.optimize_for_inference(
-            torch.jit.freeze(torch.jit.trace(net, x)))
-        got = fast(x)
-    scale = max(float(want.abs().max()), 1e-30)
-    err = float((got - want).abs().max()) / scale
-    if got.shape == want.shape and err <= 1e-5:
-        return fast, "mode=script optimized=yes"
-    print(f"{PROG}: {path}: optimize_for_inference changes the output "
-          f"(relative error {err:.1e}): timing the frozen module without it",
-          file=sys.stderr)
+        scale = max(float(want.abs().max()), 1e-30)
+        for split, how in ((False, "yes"), (True, "split-clip")):
+            # optimize_for_inference rewrites its argument: a fresh trace
+            fast = torch.jit.optimize_for_inference(
+                torch.jit.freeze(torch.jit.trace(make(split), x)))
+            got = fast(x)
+            err = float((got - want).abs().max()) / scale
+            if got.shape == want.shape and err <= 1e-5:
+                return fast, f"mode=script optimized={how}"
+            print(f"{PROG}: {path}: optimize_for_inference changes the "
+                  f"output (relative error {err:.1e})"
+                  + (": again with Clip split into relu/clamp" if not split
+                     else ": timing the frozen module without it"),
+                  file=sys.stderr)
     return frozen, "mode=script optimized=no"
 
 
