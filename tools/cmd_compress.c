@@ -85,24 +85,33 @@ typedef struct compress_args {
     uint64_t seed;
 } compress_args;
 
+/* "R[,R...]", each in (0, 1]; a bad one is named. */
 static int parse_ratios(const char *s, compress_args *a)
 {
     a->n_ratios = 0;
+    char buf[64];
     while (*s) {
-        char *end = NULL;
-        errno = 0;
-        double r = strtod(s, &end);
-        if (end == s || errno || !(r > 0.0 && r <= 1.0) ||
-            a->n_ratios == MAX_RATIOS)
-            return 0;
+        size_t len = strcspn(s, ",");
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < 63 ? len : 63), s);
+        if (a->n_ratios == MAX_RATIOS)
+            return lm_tool_usage_error("compress", "--ratio takes at most 16 "
+                                       "budgets");
+        double r = 0.0;
+        if (len >= sizeof buf ||
+            lm_tool_real("compress", "--ratio", buf, 1, 0.0, 1.0, &r))
+            return len >= sizeof buf
+                       ? lm_tool_number_error("compress", "--ratio", buf,
+                                              "a number in (0, 1]")
+                       : 2;
         a->ratios[a->n_ratios++] = r;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            return 0;
-        s = end;
+        s += len;
+        if (*s == ',' && !*++s)
+            return lm_tool_usage_error("compress", "--ratio ends with a "
+                                       "comma");
     }
-    return a->n_ratios > 0;
+    return a->n_ratios > 0 ? 0
+                           : lm_tool_usage_error("compress", "--ratio needs "
+                                                 "at least one number");
 }
 
 static int compress_value(const char *opt, const char *val, void *args)
@@ -116,23 +125,21 @@ static int compress_value(const char *opt, const char *val, void *args)
     } else if (!strcmp(opt, "--importance")) {
         a->importance = val;
     } else if (!strcmp(opt, "--ratio")) {
-        if (!parse_ratios(val, a))
-            return lm_tool_usage_error("compress", "--ratio takes numbers in "
-                                       "(0, 1] separated by commas");
+        return parse_ratios(val, a);
     } else if (!strcmp(opt, "--calibrate")) {
         a->calibrate = lm_tool_calibrate_mode(val);
         if (a->calibrate < -1)
-            return lm_tool_usage_error("compress", "--calibrate takes on, "
-                                       "off or auto");
+            return lm_tool_number_error("compress", opt, val,
+                                        "on, off or auto");
     } else if (!strcmp(opt, "--precision")) {
-        char *end = NULL;
-        a->precision = strtod(val, &end);
-        if (*end || !(a->precision >= 0.0))
-            return lm_tool_usage_error("compress", "--precision must be >= 0 "
-                                       "(0: automatic)");
+        return lm_tool_real("compress", opt, val, 0, 0.0, 1e300,
+                            &a->precision);
     } else {
-        if (!lm_tool_parse_size(val, &n))
-            return lm_tool_usage_error("compress", "expected a whole number");
+        /* The counts that must be at least 1 say so at once. */
+        int pos = strcmp(opt, "--size") && strcmp(opt, "--warmup") &&
+                  strcmp(opt, "--remeasure") && strcmp(opt, "--seed");
+        if (lm_tool_whole("compress", opt, val, pos ? 1 : 0, SIZE_MAX, &n))
+            return 2;
         if (!strcmp(opt, "--size")) a->size = n;
         else if (!strcmp(opt, "--batch")) a->batch = n;
         else if (!strcmp(opt, "--reps")) a->reps = n;
@@ -195,8 +202,10 @@ static int parse_args(int argc, char **argv, compress_args *a)
                          .proxy_batch = 2, .precision = 0.0, .threads = 1,
                          .passes = 3, .rounds = 5, .remeasure = 2,
                          .calibrate = -1};
-    parse_ratios("0.7,0.6,0.5", a);
-    lm_tool_opts o = {"compress", valued, compress_value, compress_file};
+    a->ratios[0] = 0.7, a->ratios[1] = 0.6, a->ratios[2] = 0.5;
+    a->n_ratios = 3;
+    lm_tool_opts o = {"compress", valued, compress_value, compress_file,
+                      NULL, NULL};
     int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
     if (rc)
         return rc;
@@ -204,11 +213,9 @@ static int parse_args(int argc, char **argv, compress_args *a)
         return lm_tool_usage_error("compress", "no graph file given");
     if (!a->out)
         return lm_tool_usage_error("compress", "no output prefix (-o OUT)");
-    if (a->batch == 0 || a->reps == 0 || a->proxy_batch == 0 ||
-        a->threads == 0 || a->passes == 0 || a->rounds == 0)
-        return lm_tool_usage_error("compress", "--batch, --reps, "
-                                   "--proxy-batch, --threads, --passes and "
-                                   "--rounds must be at least 1");
+    if ((rc = lm_tool_refuse_stdout("compress", "-o", a->out, "OUT is the "
+                                    "prefix of several files")) != 0)
+        return rc;
     if (a->rounds > LM_MAX_ROUNDS)
         return lm_tool_usage_error("compress", "--rounds is at most 64");
     return check_outputs(a);

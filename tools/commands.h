@@ -51,6 +51,27 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
                           size_t n_outs, const char *const *ins,
                           size_t n_ins);
 
+/* 1 when `path` is "-": the output goes to standard output. */
+int lm_tool_is_stdout(const char *path);
+
+/* 0 unless `path` is "-"; then "layermerge <cmd>: <opt> - (standard
+ * output) is not possible here: <why>" and 2. */
+int lm_tool_refuse_stdout(const char *cmd, const char *opt, const char *path,
+                          const char *why);
+
+/* An output that may be "-": lm_tool_out_begin() gives in o->path the path
+ * to hand to a library save call (the target itself, or for "-" a file in
+ * a fresh private directory); lm_tool_out_end() copies that file to
+ * standard output when `ok` and removes it. Both return 0 or 1 (printed). */
+typedef struct lm_tool_out {
+    const char *target;
+    const char *path;
+    char dir[4200];
+    char buf[4300];
+} lm_tool_out;
+int lm_tool_out_begin(lm_tool_out *o, const char *target);
+int lm_tool_out_end(lm_tool_out *o, int ok);
+
 /* 1 when argv holds -h or --help. */
 int lm_tool_wants_help(int argc, char **argv);
 

@@ -1,9 +1,11 @@
 /* layermerge — command-line front end of liblayermerge. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
@@ -132,6 +134,78 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
         }
     }
     return 0;
+}
+
+int lm_tool_is_stdout(const char *path)
+{
+    return path && !strcmp(path, "-");
+}
+
+int lm_tool_refuse_stdout(const char *cmd, const char *opt, const char *path,
+                          const char *why)
+{
+    if (!lm_tool_is_stdout(path))
+        return 0;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s - (standard output) is not possible here: "
+             "%s", opt, why);
+    return lm_tool_usage_error(cmd, msg);
+}
+
+int lm_tool_out_begin(lm_tool_out *o, const char *target)
+{
+    memset(o, 0, sizeof *o);
+    o->target = target;
+    if (!lm_tool_is_stdout(target)) {
+        o->path = target;
+        return 0;
+    }
+    /* The library writes files atomically; for standard output it writes
+     * one in a private directory, which is then copied out. */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(o->dir, sizeof o->dir, "%s/layermerge.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(o->dir)) {
+        fprintf(stderr, "layermerge: cannot create a scratch directory %s "
+                "for standard output: %s\n", o->dir, strerror(errno));
+        o->dir[0] = '\0';
+        return 1;
+    }
+    snprintf(o->buf, sizeof o->buf, "%s/out", o->dir);
+    o->path = o->buf;
+    return 0;
+}
+
+int lm_tool_out_end(lm_tool_out *o, int ok)
+{
+    int rc = 0;
+    if (!o->dir[0])
+        return 0;
+    FILE *fp = ok ? fopen(o->buf, "rb") : NULL;
+    if (ok && !fp) {
+        fprintf(stderr, "layermerge: %s: %s\n", o->buf, strerror(errno));
+        rc = 1;
+    }
+    if (fp) {
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+            if (fwrite(chunk, 1, n, stdout) != n) {
+                rc = 1;
+                break;
+            }
+        if (ferror(fp))
+            rc = 1;
+        fclose(fp);
+        if (fflush(stdout) != 0)
+            rc = 1;
+        if (rc)
+            fprintf(stderr, "layermerge: writing standard output failed\n");
+    }
+    remove(o->buf);
+    rmdir(o->dir);
+    o->dir[0] = '\0';
+    return rc;
 }
 
 int lm_tool_wants_help(int argc, char **argv)

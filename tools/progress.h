@@ -37,20 +37,35 @@ void lm_tool_report_passes(const lm_table *t, size_t threads, size_t passes,
 int lm_tool_parse_size(const char *s, size_t *out);
 int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi);
 
-/* A command's options: those in the NULL-terminated `valued` take the
- * next word, handed to value(); other words not starting with '-' go to
- * file(). Both return 0 or an exit code. */
+/* A command's options: those in the NULL-terminated `valued` take a value
+ * ("--opt VALUE" or "--opt=VALUE"), handed to value(); those in `flags`
+ * (may be NULL) take none and go to flag(); other words, "-" and every
+ * word after "--" go to file(). All return 0 or an exit code. */
 typedef struct lm_tool_opts {
     const char *cmd; /* "latency": names the command in messages */
     const char *const *valued;
     int (*value)(const char *opt, const char *val, void *args);
     int (*file)(const char *word, void *args);
+    const char *const *flags;
+    int (*flag)(const char *opt, void *args);
 } lm_tool_opts;
 
 /* Walk argv[first..]; 0, or the first non-zero exit code (2 for an
- * unknown option or a missing value). */
+ * unknown option, a missing value or a value given to a flag). */
 int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
                        int first, void *args);
+
+/* "<cmd>: <opt>: '<val>' is not <what>" as a usage error (2). */
+int lm_tool_number_error(const char *cmd, const char *opt, const char *val,
+                         const char *what);
+/* A whole number in [min, max] (max SIZE_MAX: no bound) into *out; else a
+ * usage error naming the option and the value (2). */
+int lm_tool_whole(const char *cmd, const char *opt, const char *val,
+                  size_t min, size_t max, size_t *out);
+/* A finite number in (lo, hi] (open_lo) or [lo, hi] into *out; hi >= 1e300
+ * means no upper bound; else a usage error naming both (2). */
+int lm_tool_real(const char *cmd, const char *opt, const char *val,
+                 int open_lo, double lo, double hi, double *out);
 
 /* The output table and the entry ids a run covers. */
 typedef struct lm_tool_span {
