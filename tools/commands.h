@@ -3,6 +3,7 @@
 #define LM_TOOLS_COMMANDS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "layermerge/layermerge.h"
 
@@ -72,7 +73,17 @@ typedef struct lm_tool_out {
 int lm_tool_out_begin(lm_tool_out *o, const char *target);
 int lm_tool_out_end(lm_tool_out *o, int ok);
 
-/* 1 when argv holds -h or --help. */
+/* "layermerge: PATH: cannot write: ..." for an fopen failure `e`,
+ * naming a missing directory as such. */
+void lm_tool_open_error(const char *path, int e);
+
+/* Write `path` through emit() (0 on success) into "<path>.tmp.<pid>" and
+ * rename it over `path`, or straight to standard output for "-". 0, or 1
+ * with a message (no file left behind). */
+int lm_tool_write_atomic(const char *path, int (*emit)(FILE *, void *),
+                         void *userdata);
+
+/* 1 when argv holds -h or --help (before any "--"). */
 int lm_tool_wants_help(int argc, char **argv);
 
 int lm_cmd_graph(int argc, char **argv);
@@ -86,5 +97,6 @@ int lm_cmd_verify(int argc, char **argv);
 int lm_cmd_latency(int argc, char **argv);
 int lm_cmd_importance(int argc, char **argv);
 int lm_cmd_compress(int argc, char **argv);
+int lm_cmd_run(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const lm_command commands[] = {
     {"verify", "check a merged network against its fine-tuning chain", lm_cmd_verify},
     {"latency", "measure the latency table on this machine (resumable)", lm_cmd_latency},
     {"importance", "data-free proxy importance; entry plans of a shard", lm_cmd_importance},
+    {"run", "run a network on a NumPy .npy input, write the output", lm_cmd_run},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
@@ -208,9 +209,57 @@ int lm_tool_out_end(lm_tool_out *o, int ok)
     return rc;
 }
 
+void lm_tool_open_error(const char *path, int e)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1
+                                               : (int)(slash - path))
+                                            : 1,
+             slash ? path : ".");
+    struct stat sb;
+    if (e == ENOENT && stat(dir, &sb) != 0)
+        fprintf(stderr, "layermerge: %s: cannot write: the directory '%s' "
+                "does not exist\n", path, dir);
+    else
+        fprintf(stderr, "layermerge: %s: cannot write: %s\n", path,
+                strerror(e));
+}
+
+int lm_tool_write_atomic(const char *path, int (*emit)(FILE *, void *),
+                         void *userdata)
+{
+    if (lm_tool_is_stdout(path)) {
+        int bad = emit(stdout, userdata) != 0;
+        bad |= fflush(stdout) != 0 || ferror(stdout);
+        if (bad)
+            fprintf(stderr, "layermerge: writing standard output failed\n");
+        return bad;
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        lm_tool_open_error(path, errno);
+        return 1;
+    }
+    int bad = emit(fp, userdata) != 0;
+    bad |= fflush(fp) != 0 || ferror(fp);
+    bad |= fclose(fp) != 0;
+    /* Written beside the target and renamed: never a half file. */
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        fprintf(stderr, "layermerge: %s: cannot write: %s\n", path,
+                bad ? "write error" : strerror(e));
+        return 1;
+    }
+    return 0;
+}
+
 int lm_tool_wants_help(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return 1;
     return 0;
