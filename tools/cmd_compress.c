@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "json.h"
 #include "progress.h"
 
 #define MAX_RATIOS 16
@@ -55,6 +56,10 @@ static void compress_usage(FILE *out)
 "  --proxy-batch N      calibration batch of the proxy importance,\n"
 "                       1..65536 (default 2)\n"
 "  --seed N             seed of the random weights and inputs (default 0)\n"
+"  --json               print one JSON document on standard output instead\n"
+"                       of the key=value lines: every figure of the summary\n"
+"                       at full precision, per budget with its files (the\n"
+"                       summary and progress then go to standard error)\n"
 "  -h, --help           show this help\n\n"
 "Without WEIGHTS the network gets seeded random weights (and says so).\n"
 "Without --importance the importance table is the data-free proxy\n"
@@ -70,7 +75,9 @@ static void compress_usage(FILE *out)
 "  merged_ms_max=B speedup=S max_rel_error=E threads=T\n"
 "where P is the whole-network prediction (the table's fixed cost plus the\n"
 "chosen entries, re-measured), O and M the medians over the rounds, A and\n"
-"B the merged network's fastest and slowest round, S = O / M.\n"
+"B the merged network's fastest and slowest round, S = O / M. These lines\n"
+"keep fixed decimals (0.1 us for times, R as given up to 6 digits);\n"
+"--json has the same figures at full precision.\n"
 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
@@ -80,7 +87,7 @@ typedef struct compress_args {
     size_t n_ratios;
     size_t size, batch, reps, warmup, proxy_batch, threads, passes, rounds;
     size_t remeasure;
-    int calibrate;
+    int calibrate, json;
     double precision;
     uint64_t seed;
 } compress_args;
@@ -154,6 +161,13 @@ static int compress_value(const char *opt, const char *val, void *args)
     return 0;
 }
 
+static int compress_flag(const char *opt, void *args)
+{
+    (void)opt;
+    ((compress_args *)args)->json = 1;
+    return 0;
+}
+
 static int compress_file(const char *word, void *args)
 {
     compress_args *a = args;
@@ -204,8 +218,9 @@ static int parse_args(int argc, char **argv, compress_args *a)
                          .calibrate = -1};
     a->ratios[0] = 0.7, a->ratios[1] = 0.6, a->ratios[2] = 0.5;
     a->n_ratios = 3;
+    static const char *const flags[] = {"--json", NULL};
     lm_tool_opts o = {"compress", valued, compress_value, compress_file,
-                      NULL, NULL};
+                      flags, compress_flag};
     int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
     if (rc)
         return rc;
@@ -722,7 +737,7 @@ static void print_summary(const compress_state *s, const compress_args *a,
         char range[40];
         snprintf(range, sizeof range, "%.2f-%.2f", r->net.min_ms,
                  r->net.max_ms);
-        printf("%6.2f %9.2f %9.2f %9.2f %9.2f %15s %7.3f %7.2fx %6zu %6zu "
+        printf("%6.3g %9.2f %9.2f %9.2f %9.2f %15s %7.3g %7.3gx %6zu %6zu "
                "%10.4f %9.1e\n", r->ratio, r->budget_ms, r->solver_ms,
                r->predicted_ms, r->net.median_ms, range, r->ratio_median,
                orig->median_ms / r->net.median_ms, r->convs_after,
@@ -743,13 +758,61 @@ static void print_summary(const compress_state *s, const compress_args *a,
     }
     printf("\n");
     for (size_t i = 0; i < n; i++)
-        printf("budget_ratio=%.2f predicted_ms=%.4f original_ms=%.4f "
+        printf("budget_ratio=%.6g predicted_ms=%.4f original_ms=%.4f "
                "merged_ms=%.4f merged_ms_min=%.4f merged_ms_max=%.4f "
                "speedup=%.4f max_rel_error=%.3e threads=%zu\n",
                rows[i].ratio, rows[i].predicted_ms, orig->median_ms,
                rows[i].net.median_ms, rows[i].net.min_ms, rows[i].net.max_ms,
                orig->median_ms / rows[i].net.median_ms, rows[i].max_rel,
                a->threads);
+}
+
+/* --json: what the summary and the key=value lines say, at full
+ * precision, with the files each budget wrote. */
+static int print_json(const compress_state *s, const compress_args *a,
+                      const timed_net *orig, const budget_row *rows,
+                      size_t n)
+{
+    lm_shape in = {.size = sizeof in};
+    lm_graph_input_shape(&in, s->graph);
+    json_t *budgets = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const budget_row *r = &rows[i];
+        char prefix[4096], res[4200], gr[4200], wt[4200];
+        snprintf(prefix, sizeof prefix, "%s-r%.2f", a->out, r->ratio);
+        snprintf(res, sizeof res, "%s.result.yaml", prefix);
+        snprintf(gr, sizeof gr, "%s.yaml", prefix);
+        snprintf(wt, sizeof wt, "%s.safetensors", prefix);
+        json_array_append_new(budgets, json_pack(
+            "{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,"
+            "s:f,s:f,s:f,s:I,s:{s:s,s:s,s:s}}",
+            "budget_ratio", r->ratio, "budget_ms", r->budget_ms, "solver_ms",
+            r->solver_ms, "predicted_ms", r->predicted_ms, "original_ms",
+            orig->median_ms, "merged_ms", r->net.median_ms, "merged_ms_min",
+            r->net.min_ms, "merged_ms_max", r->net.max_ms, "speedup",
+            orig->median_ms / r->net.median_ms, "merged_over_original",
+            r->ratio_median, "segments", (json_int_t)r->segments, "convs",
+            (json_int_t)r->convs_after, "pruned", (json_int_t)r->pruned,
+            "resolves", (json_int_t)r->resolves, "importance", r->importance,
+            "max_abs_error", r->max_abs, "max_rel_error", r->max_rel,
+            "merge_s", r->merge_s, "threads", (json_int_t)a->threads, "files",
+            "result", res, "graph", gr, "weights", wt));
+    }
+    return lm_tool_json_print(json_pack(
+        "{s:s,s:s,s:I,s:I,s:I,s:[I,I,I],s:I,s:I,s:I,s:b,s:{s:f,s:f,s:f,s:f,"
+        "s:f},s:f,s:o}",
+        "format", "layermerge-compress", "graph", lm_graph_name(s->graph),
+        "trunk_convs", (json_int_t)lm_graph_conv_count(s->graph), "entries",
+        (json_int_t)lm_entries_count(s->entries), "batch",
+        (json_int_t)a->batch, "input", (json_int_t)in.channels,
+        (json_int_t)(a->size ? (int64_t)a->size : in.height),
+        (json_int_t)(a->size ? (int64_t)a->size : in.width), "threads",
+        (json_int_t)a->threads, "rounds", (json_int_t)a->rounds, "reps",
+        (json_int_t)a->reps, "calibrated", s->solve_latency != s->latency,
+        "original", "predicted_ms", lm_solver_original_latency(s->solver),
+        "fixed_ms", lm_solver_fixed_latency(s->solver), "median_ms",
+        orig->median_ms, "min_ms", orig->min_ms, "max_ms", orig->max_ms,
+        "original_importance", s->original_importance, "budgets", budgets));
 }
 
 int lm_cmd_compress(int argc, char **argv)
@@ -762,6 +825,17 @@ int lm_cmd_compress(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
+    /* --json: standard output holds the one document; everything else
+     * (progress, summary) goes to standard error meanwhile. */
+    int saved_out = -1;
+    if (a.json) {
+        fflush(stdout);
+        saved_out = dup(STDOUT_FILENO);
+        if (saved_out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            perror("layermerge compress: redirecting standard output");
+            return 1;
+        }
+    }
     compress_state s = {0};
     budget_row rows[MAX_RATIOS] = {{0}};
     timed_net orig = {0};
@@ -810,7 +884,20 @@ int lm_cmd_compress(int argc, char **argv)
     }
     round_ratios(&orig, rows, n_done, a.rounds);
     print_summary(&s, &a, &orig, rows, n_done);
+    if (a.json) {
+        fflush(stdout);
+        dup2(saved_out, STDOUT_FILENO);
+        close(saved_out);
+        saved_out = -1;
+        if (print_json(&s, &a, &orig, rows, n_done))
+            rc = 1;
+    }
 out:
+    if (saved_out >= 0) {
+        fflush(stdout);
+        dup2(saved_out, STDOUT_FILENO);
+        close(saved_out);
+    }
     for (size_t i = 0; i < MAX_RATIOS; i++)
         lm_engine_destroy(rows[i].net.engine);
     lm_engine_destroy(orig.engine);

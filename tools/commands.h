@@ -41,7 +41,9 @@ int lm_tool_calibrate_mode(const char *val);
  * or 0 as given, auto (-1) when the table has a calibration. */
 int lm_tool_calibrates(const lm_table *t, int mode);
 
-/* Refuse to write an input: 0 when none of the `n_outs` output paths is
+/* Refuse an output whose directory does not exist ("layermerge <cmd>:
+ * output OUT: the directory 'D' does not exist", 2), and refuse to write
+ * an input: 0 when none of the `n_outs` output paths is
  * the same file as one of the `n_ins` input paths, compared by device and
  * inode (stat), so "./g.yaml", "g.yaml", "dir/../g.yaml" and links to it
  * are one file; an output that does not exist yet is never an input. NULL

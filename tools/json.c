@@ -71,10 +71,11 @@ static json_t *result_segments(const lm_result *r)
         lm_result_segment s = {.size = sizeof s};
         if (lm_result_segment_info(&s, r, i) != LM_OK)
             continue;
-        json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:b,s:b,s:o,s:o,s:o}",
+        /* The YAML file's keys (ker, str, is_dw), and identity. */
+        json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:i,s:b,s:o,s:o,s:o}",
             "st", (json_int_t)s.st, "end", (json_int_t)s.end,
-            "kernel", (json_int_t)s.kernel, "stride", (json_int_t)s.stride,
-            "depthwise", (int)s.depthwise, "identity", (int)s.identity,
+            "ker", (json_int_t)s.kernel, "str", (json_int_t)s.stride,
+            "is_dw", (int)s.depthwise, "identity", (int)s.identity,
             "latency", number(s.latency), "importance", number(s.importance),
             "convs", size_array(s.kept, s.n_kept));
         json_object_set_new(o, "entry", s.entry == SIZE_MAX
@@ -89,32 +90,34 @@ json_t *lm_tool_json_result(const lm_result *r)
 {
     size_t n = lm_result_conv_count(r);
     json_t *acts = json_array(), *kept = json_array(), *pruned = json_array();
+    json_t *merges = json_array();
     for (size_t p = 1; p <= n; p++) {
         lm_result_position pi = {.size = sizeof pi};
         lm_result_conv ci = {.size = sizeof ci};
-        if (lm_result_position_info(&pi, r, p) == LM_OK && pi.activation_kept)
+        int have = lm_result_position_info(&pi, r, p) == LM_OK;
+        if (have && pi.activation_kept)
             json_array_append_new(acts, json_integer((json_int_t)p));
+        if (have && pi.is_boundary)
+            json_array_append_new(merges, json_integer((json_int_t)p));
         if (lm_result_conv_info(&ci, r, p) == LM_OK)
             json_array_append_new(ci.kept ? kept : pruned,
                                   json_integer((json_int_t)p));
     }
-    double prec = lm_result_precision(r);
     return json_pack(
-        "{s:s,s:s,s:s,s:I,s:o,s:I,s:o,s:s,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,"
-        "s:o}",
-        "format", "layermerge-result", "method",
+        "{s:s,s:i,s:s,s:s,s:I,s:o,s:I,s:o,s:s,s:o,s:o,s:o,s:I,s:o,s:o,s:o,"
+        "s:o,s:o}",
+        "format", "layermerge-result", "version", 1, "method",
         lm_method_name(lm_result_method(r)), "fingerprint",
         str(lm_result_fingerprint(r)), "conv_count", (json_int_t)n, "budget",
         number(lm_result_budget(r)), "budget_units",
-        (json_int_t)lm_result_budget_units(r), "precision", number(prec),
-        "rounding",
+        (json_int_t)lm_result_budget_units(r), "precision",
+        number(lm_result_precision(r)), "rounding",
         lm_result_rounding(r) == LM_ROUNDING_FLOOR ? "floor" : "ceil",
         "importance", number(lm_result_importance(r)), "latency",
         number(lm_result_latency(r)), "fixed_latency",
-        number(lm_result_fixed_latency(r)), "latency_units",
-        (json_int_t)lm_result_latency_units(r), "latency_discrete",
-        number(prec > 0 ? (double)lm_result_latency_units(r) / prec : 0.0),
-        "activations", acts, "convs", kept, "pruned", pruned, "segments",
+        number(lm_result_fixed_latency(r)), "latency_discrete",
+        (json_int_t)lm_result_latency_units(r), "activations", acts, "convs",
+        kept, "merges", merges, "pruned", pruned, "segments",
         result_segments(r));
 }
 
@@ -164,10 +167,16 @@ json_t *lm_tool_json_table(const char *path, const lm_table *t)
 {
     int lat = lm_table_get_kind(t) == LM_TABLE_LATENCY;
     json_t *recs = json_array();
+    size_t lo_i = 0, hi_i = 0;
+    double lo_v = 0.0, hi_v = 0.0;
     for (size_t i = 0; i < lm_table_count(t); i++) {
         lm_table_record r = {.size = sizeof r};
         if (lm_table_record_info(&r, t, i) != LM_OK)
             continue;
+        if (i == 0 || r.value < lo_v)
+            lo_v = r.value, lo_i = i;
+        if (i == 0 || r.value > hi_v)
+            hi_v = r.value, hi_i = i;
         json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o}", "id",
                               (json_int_t)r.id, "st", (json_int_t)r.st,
                               "end", (json_int_t)r.end, "kernel",
@@ -213,6 +222,14 @@ json_t *lm_tool_json_table(const char *path, const lm_table *t)
     if (lm_table_shard(&lo, &hi, t))
         json_object_set_new(j, "shard", json_pack("[I,I]", (json_int_t)lo,
                                                   (json_int_t)hi));
+    if (lm_table_count(t)) {
+        json_object_set_new(j, "min", json_pack("{s:o,s:I}", "value",
+                                                number(lo_v), "record",
+                                                (json_int_t)lo_i));
+        json_object_set_new(j, "max", json_pack("{s:o,s:I}", "value",
+                                                number(hi_v), "record",
+                                                (json_int_t)hi_i));
+    }
     json_object_set_new(j, "records", recs);
     return j;
 }

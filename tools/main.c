@@ -119,6 +119,24 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
                           size_t n_outs, const char *const *ins,
                           size_t n_ins)
 {
+    /* A missing directory is named before any work is done. */
+    for (size_t o = 0; o < n_outs; o++) {
+        if (!outs[o] || lm_tool_is_stdout(outs[o]))
+            continue;
+        const char *slash = strrchr(outs[o], '/');
+        char dir[4096];
+        struct stat sd;
+        if (!slash || slash == outs[o])
+            continue;
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - outs[o]), outs[o]);
+        if (stat(dir, &sd) == 0 && S_ISDIR(sd.st_mode))
+            continue;
+        char msg[8400];
+        snprintf(msg, sizeof msg, "output %s: the directory '%s' %s", outs[o],
+                 dir, stat(dir, &sd) == 0 ? "is not a directory"
+                                          : "does not exist");
+        return lm_tool_usage_error(cmd, msg);
+    }
     for (size_t o = 0; o < n_outs; o++) {
         struct stat so;
         if (!outs[o] || stat(outs[o], &so) != 0)

@@ -104,6 +104,6 @@ check "PyTorch's interpretation of the graph agrees within 1e-5" $?
 check "an input of another size names both shapes and --size" $?
 [ ! -e "$tmp/z.npy" ]; check "a failed run writes nothing" $?
 "$lm" run "$g" --random-weights 5 --input "$tmp/x.npy" -o "$tmp/nodir/z.npy" --size 32 2>"$tmp/err"; st=$?
-[ $st = 1 ] && grep -q "the directory '$tmp/nodir' does not exist" "$tmp/err"
+[ $st = 2 ] && grep -q "output $tmp/nodir/z.npy: the directory '$tmp/nodir' does not exist" "$tmp/err"
 check "a missing output directory is named" $?
 finish
