@@ -76,7 +76,7 @@ static void compress_usage(FILE *out)
 "where P is the whole-network prediction (the table's fixed cost plus the\n"
 "chosen entries, re-measured), O and M the medians over the rounds, A and\n"
 "B the merged network's fastest and slowest round, S = O / M. These lines\n"
-"keep fixed decimals (0.1 us for times, R as given up to 6 digits);\n"
+"keep fixed decimals (0.1 us for times; R with 2, as in the file names);\n"
 "--json has the same figures at full precision.\n"
 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
@@ -110,6 +110,19 @@ static int parse_ratios(const char *s, compress_args *a)
                        ? lm_tool_number_error("compress", "--ratio", buf,
                                               "a number in (0, 1]")
                        : 2;
+        /* Each budget's files are named by R at 2 decimals. */
+        for (size_t i = 0; i < a->n_ratios; i++) {
+            char x[32], y[32];
+            snprintf(x, sizeof x, "%.2f", a->ratios[i]);
+            snprintf(y, sizeof y, "%.2f", r);
+            if (!strcmp(x, y)) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "--ratio: '%s' and %g are the "
+                         "same budget to 2 decimals (files -r%s)", buf,
+                         a->ratios[i], x);
+                return lm_tool_usage_error("compress", msg);
+            }
+        }
         a->ratios[a->n_ratios++] = r;
         s += len;
         if (*s == ',' && !*++s)
@@ -737,7 +750,7 @@ static void print_summary(const compress_state *s, const compress_args *a,
         char range[40];
         snprintf(range, sizeof range, "%.2f-%.2f", r->net.min_ms,
                  r->net.max_ms);
-        printf("%6.3g %9.2f %9.2f %9.2f %9.2f %15s %7.3g %7.3gx %6zu %6zu "
+        printf("%6.2f %9.2f %9.2f %9.2f %9.2f %15s %7.3g %7.3gx %6zu %6zu "
                "%10.4f %9.1e\n", r->ratio, r->budget_ms, r->solver_ms,
                r->predicted_ms, r->net.median_ms, range, r->ratio_median,
                orig->median_ms / r->net.median_ms, r->convs_after,
@@ -758,7 +771,7 @@ static void print_summary(const compress_state *s, const compress_args *a,
     }
     printf("\n");
     for (size_t i = 0; i < n; i++)
-        printf("budget_ratio=%.6g predicted_ms=%.4f original_ms=%.4f "
+        printf("budget_ratio=%.2f predicted_ms=%.4f original_ms=%.4f "
                "merged_ms=%.4f merged_ms_min=%.4f merged_ms_max=%.4f "
                "speedup=%.4f max_rel_error=%.3e threads=%zu\n",
                rows[i].ratio, rows[i].predicted_ms, orig->median_ms,

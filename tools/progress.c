@@ -36,26 +36,68 @@ void lm_tool_bar_init(lm_tool_bar *bar, size_t already)
     bar->already = already;
     bar->tty = isatty(STDERR_FILENO);
     bar->next_pct = 0.0;
+    bar->weigh = NULL;
+    bar->mean_work = 1.0;
+    bar->done_work = 0.0;
+}
+
+double lm_tool_entry_work(const lm_entries *entries, size_t id)
+{
+    lm_entry_info e = {.size = sizeof e};
+    if (lm_entries_entry_info(&e, entries, id) != LM_OK || e.identity ||
+        e.kernel <= 0 || e.stride <= 0)
+        return 0.0;
+    double k = (double)e.kernel, s = (double)e.stride;
+    double oh = floor(((double)e.in_height + 2.0 * (double)e.padding - k) / s)
+                + 1.0;
+    double ow = floor(((double)e.in_width + 2.0 * (double)e.padding - k) / s)
+                + 1.0;
+    double out = (oh > 1.0 ? oh : 1.0) * (ow > 1.0 ? ow : 1.0) *
+                 (double)e.out_channels;
+    /* Depthwise: one input channel per output; the activation one op per
+     * output element. */
+    double cin = e.depthwise ? 1.0 : (double)e.in_channels;
+    return out * (k * k * cin + 1.0);
+}
+
+void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
+                       size_t lo, size_t hi)
+{
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t id = lo; id < hi; id++) {
+        double w = lm_tool_entry_work(entries, id);
+        sum += w;
+        n += w > 0.0;
+    }
+    if (n == 0 || !(sum > 0.0))
+        return; /* nothing timed: the plain count stands */
+    bar->weigh = entries;
+    bar->mean_work = sum / (double)n;
 }
 
 int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata)
 {
     lm_tool_bar *bar = userdata;
-    size_t fresh = done > bar->already ? done - bar->already : 0;
-    double left = fresh ? elapsed_s / (double)fresh * (double)(total - done)
-                        : 0.0;
+    bar->done_work += bar->weigh ? lm_tool_entry_work(bar->weigh, entry_id)
+                                 : 1.0;
+    double owed = (double)(total > done ? total - done : 0) * bar->mean_work;
+    double left = bar->done_work > 0.0 ? elapsed_s / bar->done_work * owed
+                                       : 0.0;
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
     if (bar->tty) {
         fprintf(stderr, "\r%zu/%zu entries (%.0f%%), entry %zu, %.1f s "
-                        "elapsed, ~%.0f s left   ",
-                done, total, pct, entry_id, elapsed_s, left);
+                        "elapsed, ~%.*f s left   ",
+                done, total, pct, entry_id, elapsed_s, left < 10.0 ? 1 : 0,
+                left);
         if (done == total)
             fputc('\n', stderr);
     } else if (pct >= bar->next_pct || done == total) {
         /* Logs get a line every 5% rather than a redraw per entry. */
-        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.0f s "
-                        "left\n", done, total, pct, elapsed_s, left);
+        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.*f s "
+                        "left\n", done, total, pct, elapsed_s,
+                left < 10.0 ? 1 : 0, left);
         while (bar->next_pct <= pct)
             bar->next_pct += 5.0;
     }
@@ -243,6 +285,10 @@ void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span)
                r->present, r->total, r->verb);
     fflush(stdout);
     lm_tool_bar_init(&r->bar, r->present);
+    /* Latency timings cost what the entry's conv costs; a proxy entry
+     * runs the whole network, about the same for every entry. */
+    if (lm_table_get_kind(r->table) == LM_TABLE_LATENCY)
+        lm_tool_bar_weigh(&r->bar, r->entries, lo, hi);
     lm_tool_catch_interrupt();
 }
 

@@ -10,15 +10,28 @@
 #include "layermerge/layermerge.h"
 
 /* The progress bar on stderr: \r redraws on a terminal, a line every 5%
- * otherwise; `already` entries were present before the run (for the time
- * estimate). Its callback cancels after SIGINT/SIGTERM once
- * lm_tool_catch_interrupt() was called. */
+ * otherwise; `already` entries were present before the run. Its callback
+ * cancels after SIGINT/SIGTERM once lm_tool_catch_interrupt() was called.
+ * The time left is the work still owed at the rate the run has done work
+ * so far: with lm_tool_bar_weigh(), an entry's work is the multiply-adds
+ * of its merged conv and activation (a 7x7 conv at 56x56 costs hundreds
+ * of times a 1x1 at 7x7), else one per entry. */
 typedef struct lm_tool_bar {
     size_t already;
     int tty;
     double next_pct;
+    const lm_entries *weigh; /* NULL: one per entry */
+    double mean_work;        /* per timing still owed */
+    double done_work;        /* of the timings reported in this run */
 } lm_tool_bar;
 void lm_tool_bar_init(lm_tool_bar *bar, size_t already);
+/* Weigh the timings by entry work; `mean_work` from the non-identity
+ * entries of [lo, hi) (identity entries are never timed). */
+void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
+                       size_t lo, size_t hi);
+/* Multiply-adds of one run of entry `id`'s merged conv and activation at
+ * batch 1 (0 for the identity entry or an unknown id). */
+double lm_tool_entry_work(const lm_entries *entries, size_t id);
 int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata);
 void lm_tool_catch_interrupt(void);

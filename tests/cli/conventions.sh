@@ -58,6 +58,7 @@ for r in 0 1.5 -0.2 abc nan inf; do
     usage_is 2 "--ratio: '$r' is not a number in (0, 1]" "solve --ratio $r is refused" -- solve "$g" --latency "$lat" --importance "$imp" --ratio "$r"
     usage_is 2 "--ratio: '$r' is not a number in (0, 1]" "compress --ratio 0.5,$r is refused" -- compress "$g" -o "$tmp/c" --ratio "0.5,$r"
 done
+usage_is 2 "--ratio: '0.701' and 0.7 are the same budget to 2 decimals" "compress refuses budgets sharing files" -- compress "$g" -o "$tmp/c" --ratio 0.7,0.701
 usage_is 2 "--budget: '-1' is not a number > 0" "solve --budget -1" -- solve "$g" --latency "$lat" --importance "$imp" --budget -1
 [ -z "$(ls "$tmp")" ]; check "refused commands wrote nothing" $?
 
@@ -147,5 +148,5 @@ json_has "$tmp/j" "graph check --json: the valid and the invalid file" \
 check "compress --json succeeds" $?
 json_has "$tmp/j" "compress --json: one document, a row per budget, speedup = original / merged" \
     "[b['budget_ratio'] for b in d['budgets']] == [0.9, 0.8] and all(abs(b['speedup'] - b['original_ms'] / b['merged_ms']) < 1e-12 and b['merged_ms_min'] <= b['merged_ms'] <= b['merged_ms_max'] for b in d['budgets']) and d['budgets'][0]['files']['result'].endswith('-r0.90.result.yaml')"
-grep -q "^budget_ratio=0.9 " "$tmp/err"; check "compress --json: the key=value lines went to standard error" $?
+grep -q "^budget_ratio=0.90 " "$tmp/err"; check "compress --json: the key=value lines went to standard error" $?
 finish
