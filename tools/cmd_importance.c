@@ -36,7 +36,9 @@ static void importance_usage(FILE *out)
             "depthwise): what a worker's training loop applies before\n"
             "fine-tuning and measuring that entry.\n"
             "  -o PLANS.yaml write the stream to a file instead of standard "
-            "output\n\n"
+            "output\n"
+            "                (-o -: standard output; proxy's -o cannot be -, "
+            "it is resumed)\n\n"
             "Exit status: 0 success, 1 failure or interruption, 2 bad usage.\n");
 }
 

@@ -28,7 +28,7 @@ static void latency_usage(FILE *out)
             "after every timing; re-running with the same -o resumes without\n"
             "timing a finished pass again. Ctrl-C stops cleanly.\n\n"
             "options:\n"
-            "  -o TABLE.yaml  the latency table to write (and resume)\n"
+            "  -o TABLE.yaml  the latency table to write (and resume; not -)\n"
             "  --batch N      images per run, 1..65536 (default 1)\n"
             "  --size S       time at an S x S network input instead of the\n"
             "                 graph's own (entry shapes scale with it)\n"

@@ -34,7 +34,13 @@ static void usage(FILE *out)
             "commands:\n");
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'layermerge COMMAND --help' for a command's options.\n");
+    fprintf(out,
+            "\nRun 'layermerge COMMAND --help' for a command's options.\n"
+            "Valued options take '--opt VALUE' or '--opt=VALUE'; '--' ends the\n"
+            "options; '-o -' writes to standard output where the output is one\n"
+            "stream; --json (solve, front, compress, entries, table show, graph\n"
+            "check) prints one JSON document. Exit status: 0 success, 1 failure,\n"
+            "2 bad usage (docs/cli.md, \"Conventions\").\n");
 }
 
 int lm_tool_write_file(const void *data, size_t len, void *userdata)
