@@ -782,6 +782,8 @@ static void print_summary(const compress_state *s, const compress_args *a,
 
 /* --json: what the summary and the key=value lines say, at full
  * precision, with the files each budget wrote. */
+#define J lm_tool_json_number
+
 static int print_json(const compress_state *s, const compress_args *a,
                       const timed_net *orig, const budget_row *rows,
                       size_t n)
@@ -797,23 +799,23 @@ static int print_json(const compress_state *s, const compress_args *a,
         snprintf(gr, sizeof gr, "%s.yaml", prefix);
         snprintf(wt, sizeof wt, "%s.safetensors", prefix);
         json_array_append_new(budgets, json_pack(
-            "{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,"
-            "s:f,s:f,s:f,s:I,s:{s:s,s:s,s:s}}",
-            "budget_ratio", r->ratio, "budget_ms", r->budget_ms, "solver_ms",
-            r->solver_ms, "predicted_ms", r->predicted_ms, "original_ms",
-            orig->median_ms, "merged_ms", r->net.median_ms, "merged_ms_min",
-            r->net.min_ms, "merged_ms_max", r->net.max_ms, "speedup",
-            orig->median_ms / r->net.median_ms, "merged_over_original",
-            r->ratio_median, "segments", (json_int_t)r->segments, "convs",
+            "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:o,"
+            "s:o,s:o,s:o,s:I,s:{s:s,s:s,s:s}}",
+            "budget_ratio", J(r->ratio), "budget_ms", J(r->budget_ms), "solver_ms",
+            J(r->solver_ms), "predicted_ms", J(r->predicted_ms), "original_ms",
+            J(orig->median_ms), "merged_ms", J(r->net.median_ms), "merged_ms_min",
+            J(r->net.min_ms), "merged_ms_max", J(r->net.max_ms), "speedup",
+            J(orig->median_ms / r->net.median_ms), "merged_over_original",
+            J(r->ratio_median), "segments", (json_int_t)r->segments, "convs",
             (json_int_t)r->convs_after, "pruned", (json_int_t)r->pruned,
-            "resolves", (json_int_t)r->resolves, "importance", r->importance,
-            "max_abs_error", r->max_abs, "max_rel_error", r->max_rel,
-            "merge_s", r->merge_s, "threads", (json_int_t)a->threads, "files",
+            "resolves", (json_int_t)r->resolves, "importance", J(r->importance),
+            "max_abs_error", J(r->max_abs), "max_rel_error", J(r->max_rel),
+            "merge_s", J(r->merge_s), "threads", (json_int_t)a->threads, "files",
             "result", res, "graph", gr, "weights", wt));
     }
     return lm_tool_json_print(json_pack(
-        "{s:s,s:s,s:I,s:I,s:I,s:[I,I,I],s:I,s:I,s:I,s:b,s:{s:f,s:f,s:f,s:f,"
-        "s:f},s:f,s:o}",
+        "{s:s,s:s,s:I,s:I,s:I,s:[I,I,I],s:I,s:I,s:I,s:b,s:{s:o,s:o,s:o,s:o,"
+        "s:o},s:o,s:o}",
         "format", "layermerge-compress", "graph", lm_graph_name(s->graph),
         "trunk_convs", (json_int_t)lm_graph_conv_count(s->graph), "entries",
         (json_int_t)lm_entries_count(s->entries), "batch",
@@ -822,11 +824,13 @@ static int print_json(const compress_state *s, const compress_args *a,
         (json_int_t)(a->size ? (int64_t)a->size : in.width), "threads",
         (json_int_t)a->threads, "rounds", (json_int_t)a->rounds, "reps",
         (json_int_t)a->reps, "calibrated", s->solve_latency != s->latency,
-        "original", "predicted_ms", lm_solver_original_latency(s->solver),
-        "fixed_ms", lm_solver_fixed_latency(s->solver), "median_ms",
-        orig->median_ms, "min_ms", orig->min_ms, "max_ms", orig->max_ms,
-        "original_importance", s->original_importance, "budgets", budgets));
+        "original", "predicted_ms", J(lm_solver_original_latency(s->solver)),
+        "fixed_ms", J(lm_solver_fixed_latency(s->solver)), "median_ms",
+        J(orig->median_ms), "min_ms", J(orig->min_ms), "max_ms", J(orig->max_ms),
+        "original_importance", J(s->original_importance), "budgets", budgets));
 }
+
+#undef J
 
 int lm_cmd_compress(int argc, char **argv)
 {

@@ -21,11 +21,12 @@ static const char *str(const char *s)
     return s ? s : "";
 }
 
-/* A non-finite number has no JSON spelling: null. */
-static json_t *number(double v)
+json_t *lm_tool_json_number(double v)
 {
     return v == v && v - v == 0.0 ? json_real(v) : json_null();
 }
+
+#define number lm_tool_json_number
 
 json_t *lm_tool_json_entries(const lm_entries *e)
 {

@@ -6,6 +6,8 @@
 
 #include "layermerge/layermerge.h"
 
+/* A number, or null for one JSON cannot spell (NaN, infinities). */
+json_t *lm_tool_json_number(double v);
 /* The fields of `layermerge entries --format yaml`. */
 json_t *lm_tool_json_entries(const lm_entries *e);
 /* The fields of a result YAML file, with the segments of the summary. */
