@@ -76,15 +76,20 @@ void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
     bar->mean_work = sum / (double)n;
 }
 
+double lm_tool_bar_left(const lm_tool_bar *bar, size_t done, size_t total,
+                        double elapsed_s)
+{
+    double owed = (double)(total > done ? total - done : 0) * bar->mean_work;
+    return bar->done_work > 0.0 ? elapsed_s / bar->done_work * owed : 0.0;
+}
+
 int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata)
 {
     lm_tool_bar *bar = userdata;
     bar->done_work += bar->weigh ? lm_tool_entry_work(bar->weigh, entry_id)
                                  : 1.0;
-    double owed = (double)(total > done ? total - done : 0) * bar->mean_work;
-    double left = bar->done_work > 0.0 ? elapsed_s / bar->done_work * owed
-                                       : 0.0;
+    double left = lm_tool_bar_left(bar, done, total, elapsed_s);
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
     if (bar->tty) {
         fprintf(stderr, "\r%zu/%zu entries (%.0f%%), entry %zu, %.1f s "

@@ -29,6 +29,10 @@ void lm_tool_bar_init(lm_tool_bar *bar, size_t already);
  * entries of [lo, hi) (identity entries are never timed). */
 void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
                        size_t lo, size_t hi);
+/* Seconds left after `elapsed_s`, with `done` of `total` timings done:
+ * the owed work at the rate of bar->done_work. */
+double lm_tool_bar_left(const lm_tool_bar *bar, size_t done, size_t total,
+                        double elapsed_s);
 /* Multiply-adds of one run of entry `id`'s merged conv and activation at
  * batch 1 (0 for the identity entry or an unknown id). */
 double lm_tool_entry_work(const lm_entries *entries, size_t id);
