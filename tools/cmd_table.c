@@ -195,8 +195,8 @@ static void print_range(const lm_table *v)
     const char *unit =
         lm_table_get_kind(v) == LM_TABLE_LATENCY ? " ms" : "";
     if (n)
-        printf("  min:          %.6g%s (record %zu)\n"
-               "  max:          %.6g%s (record %zu)\n",
+        printf("  min:          %.4g%s (record %zu)\n"
+               "  max:          %.4g%s (record %zu)\n",
                lo, unit, lo_i, hi, unit, hi_i);
 }
 
