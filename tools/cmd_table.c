@@ -489,6 +489,12 @@ int lm_cmd_table(int argc, char **argv)
         table_usage(stdout);
         return 0;
     }
+    if (argc >= 2) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unknown subcommand '%s' (show, import, "
+                 "export or merge)", argv[1]);
+        return lm_tool_usage_error("table", msg);
+    }
     table_usage(stderr);
     return 2;
 }

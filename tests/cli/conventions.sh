@@ -43,6 +43,8 @@ for c in "graph check $g" "entries $g" "solve $g --latency $lat --importance $im
     # shellcheck disable=SC2086
     usage_is 2 "unknown option '--bogus'" "${c%% *}: --bogus=1 names --bogus" -- $c --bogus=1
 done
+usage_is 2 "unknown subcommand 'shwo'" "table names an unknown subcommand" -- table shwo "$lat"
+usage_is 2 "unknown subcommand 'chek'" "graph names an unknown subcommand" -- graph chek "$g"
 usage_is 2 "option '--latency' needs a value" "a valued option at the end needs its value" -- solve "$g" --latency
 usage_is 2 "option '--allow-missing' takes no value" "a flag refuses =value" -- table merge --graph "$g" --allow-missing=yes "$lat" -o "$tmp/x.yaml"
 
