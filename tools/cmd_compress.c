@@ -559,7 +559,7 @@ static lm_status timer_fixed_cost(compress_state *s, const compress_args *a,
     lm_graph *sized = NULL;
     if ((st = at_size(s->graph, a, s->in_c, &sized)) != LM_OK)
         return st;
-    st = lm_tool_timer_fixed_cost(s->timer, s->latency, sized, s->entries,
+    st = lm_tool_timer_network(s->timer, s->latency, sized, s->entries,
                                   a->batch);
     lm_graph_destroy(sized);
     if (st == LM_OK && !a->latency)

@@ -230,7 +230,7 @@ static int timer_fixed_cost(const latency_args *a, lm_tool_timer *timer,
     lm_graph *sized = NULL;
     if (sized_graph(&sized, g, a) != LM_OK)
         return lm_tool_fail(a->graph);
-    lm_status st = lm_tool_timer_fixed_cost(timer, t, sized, entries,
+    lm_status st = lm_tool_timer_network(timer, t, sized, entries,
                                             a->batch);
     lm_graph_destroy(sized);
     if (st != LM_OK)
