@@ -160,6 +160,32 @@ START_TEST(test_structure_options)
 }
 END_TEST
 
+START_TEST(test_prefix)
+{
+    /* Up to position 4 (after layer1): stem + 4 convs, 2 skips, no head. */
+    lm_onnx_options o = {.size = sizeof o, .prefix = 1, .prefix_end = 4};
+    Onnx__ModelProto *m = export_model(&o);
+    ck_assert_uint_eq(count_ops(m, "Conv"), 5);
+    ck_assert_uint_eq(count_ops(m, "Add"), 2);
+    ck_assert_uint_eq(count_ops(m, "Gemm"), 0);
+    int64_t want[4] = {1, 64, 56, 56};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(dim(m->graph->output[0], i), want[i]);
+    onnx__model_proto__free_unpacked(m, NULL);
+    o.prefix_end = 0; /* the stem alone */
+    m = export_model(&o);
+    ck_assert_uint_eq(count_ops(m, "Conv"), 1);
+    ck_assert_uint_eq(count_ops(m, "MaxPool"), 1);
+    onnx__model_proto__free_unpacked(m, NULL);
+    lm_test_collected bytes = {0};
+    o.prefix_end = 9;
+    ck_assert_int_eq(lm_graph_write_onnx(graph, weights, &o, lm_test_collect,
+                                         &bytes), LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "prefix_end 9"));
+    ck_assert_ptr_null(bytes.data);
+}
+END_TEST
+
 static int refuse(const void *data, size_t len, void *userdata)
 {
     (void)data;
@@ -245,6 +271,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_structure_folded);
     tcase_add_test(tc, test_structure_options);
+    tcase_add_test(tc, test_prefix);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return lm_test_run(s);

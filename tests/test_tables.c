@@ -893,6 +893,55 @@ static size_t count_files(const char *dir)
     return n;
 }
 
+START_TEST(caller_sets_stage_calibration)
+{
+    lm_entries *e = tiny_entries();
+    lm_table *t = latency_shard(e, 0, lm_entries_count(e), 0);
+    lm_table_stage s = {.size = sizeof s, .st = 0, .end = 2,
+                        .alone_ms = 2.0, .in_network_ms = 3.0};
+    ck_assert_lm_ok(lm_table_set_stage(t, &s));
+    s.in_network_ms = 2.5; /* the same stage again: replaced */
+    ck_assert_lm_ok(lm_table_set_stage(t, &s));
+    lm_table_network net = {.size = sizeof net};
+    ck_assert_lm_ok(lm_table_network_info(&net, t));
+    ck_assert_uint_eq(net.stage_count, 1);
+    lm_table_stage got = {.size = sizeof got};
+    ck_assert_lm_ok(lm_table_stage_info(&got, t, 0));
+    ck_assert_double_eq(got.in_network_ms, 2.5);
+    ck_assert_double_eq_tol(got.ratio, 1.25, 1e-12);
+    /* The calibrated copy scales the stage's entries by 1.25. */
+    lm_table *c = NULL;
+    ck_assert_lm_ok(lm_table_create_calibrated(&c, t));
+    for (size_t id = 0; id < lm_entries_count(e); id++) {
+        lm_entry_info info = {.size = sizeof info};
+        ck_assert_lm_ok(lm_entries_entry_info(&info, e, id));
+        double a = 0.0, b = 0.0;
+        if (lm_table_get_entry(&a, NULL, t, e, id) != LM_OK)
+            continue;
+        ck_assert_lm_ok(lm_table_get_entry(&b, NULL, c, e, id));
+        ck_assert_double_eq_tol(b, info.end <= 2 ? 1.25 * a : a, 1e-12);
+    }
+    lm_table_destroy(c);
+    /* Bad stages are refused, naming them; nothing changes. */
+    s = (lm_table_stage){.size = sizeof s, .st = 2, .end = 2,
+                         .alone_ms = 1.0, .in_network_ms = 1.0};
+    ck_assert_lm_status(lm_table_set_stage(t, &s), LM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(lm_last_error(), "stage 2..2"));
+    s.end = 3;
+    s.alone_ms = 0.0;
+    ck_assert_lm_status(lm_table_set_stage(t, &s), LM_ERR_VALUE);
+    s.alone_ms = 1.0;
+    s.in_network_ms = NAN;
+    ck_assert_lm_status(lm_table_set_stage(t, &s), LM_ERR_VALUE);
+    s.size = 8;
+    ck_assert_lm_status(lm_table_set_stage(t, &s), LM_ERR_INVALID_ARG);
+    ck_assert_lm_ok(lm_table_network_info(&net, t));
+    ck_assert_uint_eq(net.stage_count, 1);
+    lm_table_destroy(t);
+    lm_entries_destroy(e);
+}
+END_TEST
+
 START_TEST(failed_save_keeps_the_old_file)
 {
     lm_entries *e = tiny_entries();
@@ -942,6 +991,7 @@ static Suite *tables_suite(void)
     tcase_add_test(tc, kim23_csv_round_trip_every_layout);
     tcase_add_test(tc, authors_importance_csv_and_bad_rows);
     tcase_add_test(tc, failed_save_keeps_the_old_file);
+    tcase_add_test(tc, caller_sets_stage_calibration);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "json.h"
 #include "progress.h"
 #include "timer_cmd.h"
 #include "report.h"
@@ -66,7 +67,13 @@ static void compress_usage(FILE *out)
 "                       with the budget table, predicted against measured\n"
 "                       latency, the Pareto front and a picture of each\n"
 "                       budget's network (docs/report.md)\n"
-"  -h, --help           show this help\n\n"
+"  --json               print one JSON document on standard output instead\n"
+"                       of the key=value lines: every figure of the summary\n"
+"                       at full precision, per budget with its files (the\n"
+"                       summary and progress then go to standard error)\n"
+"  -h, --help           show this help\n\n");
+    /* Two strings: C99 compilers need not take one above 4095 bytes. */
+    fprintf(out,
 "Without WEIGHTS the network gets seeded random weights (and says so).\n"
 "Without --importance the importance table is the data-free proxy\n"
 "(exp(-relative squared output error) of each entry applied alone, no\n"
@@ -81,7 +88,9 @@ static void compress_usage(FILE *out)
 "  merged_ms_max=B speedup=S max_rel_error=E threads=T\n"
 "where P is the whole-network prediction (the table's fixed cost plus the\n"
 "chosen entries, re-measured), O and M the medians over the rounds, A and\n"
-"B the merged network's fastest and slowest round, S = O / M.\n"
+"B the merged network's fastest and slowest round, S = O / M. These lines\n"
+"keep fixed decimals (0.1 us for times; R with 2, as in the file names);\n"
+"--json has the same figures at full precision.\n"
 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
 }
 
@@ -92,29 +101,51 @@ typedef struct compress_args {
     size_t n_ratios;
     size_t size, batch, reps, warmup, proxy_batch, threads, passes, rounds;
     size_t remeasure;
-    int calibrate;
+    int calibrate, json;
     double precision;
     uint64_t seed;
 } compress_args;
 
+/* "R[,R...]", each in (0, 1]; a bad one is named. */
 static int parse_ratios(const char *s, compress_args *a)
 {
     a->n_ratios = 0;
+    char buf[64];
     while (*s) {
-        char *end = NULL;
-        errno = 0;
-        double r = strtod(s, &end);
-        if (end == s || errno || !(r > 0.0 && r <= 1.0) ||
-            a->n_ratios == MAX_RATIOS)
-            return 0;
+        size_t len = strcspn(s, ",");
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < 63 ? len : 63), s);
+        if (a->n_ratios == MAX_RATIOS)
+            return lm_tool_usage_error("compress", "--ratio takes at most 16 "
+                                       "budgets");
+        double r = 0.0;
+        if (len >= sizeof buf ||
+            lm_tool_real("compress", "--ratio", buf, 1, 0.0, 1.0, &r))
+            return len >= sizeof buf
+                       ? lm_tool_number_error("compress", "--ratio", buf,
+                                              "a number in (0, 1]")
+                       : 2;
+        /* Each budget's files are named by R at 2 decimals. */
+        for (size_t i = 0; i < a->n_ratios; i++) {
+            char x[32], y[32];
+            snprintf(x, sizeof x, "%.2f", a->ratios[i]);
+            snprintf(y, sizeof y, "%.2f", r);
+            if (!strcmp(x, y)) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "--ratio: '%s' and %g are the "
+                         "same budget to 2 decimals (files -r%s)", buf,
+                         a->ratios[i], x);
+                return lm_tool_usage_error("compress", msg);
+            }
+        }
         a->ratios[a->n_ratios++] = r;
-        if (*end == ',')
-            end++;
-        else if (*end)
-            return 0;
-        s = end;
+        s += len;
+        if (*s == ',' && !*++s)
+            return lm_tool_usage_error("compress", "--ratio ends with a "
+                                       "comma");
     }
-    return a->n_ratios > 0;
+    return a->n_ratios > 0 ? 0
+                           : lm_tool_usage_error("compress", "--ratio needs "
+                                                 "at least one number");
 }
 
 static int compress_value(const char *opt, const char *val, void *args)
@@ -132,23 +163,21 @@ static int compress_value(const char *opt, const char *val, void *args)
     } else if (!strcmp(opt, "--report")) {
         a->report = val;
     } else if (!strcmp(opt, "--ratio")) {
-        if (!parse_ratios(val, a))
-            return lm_tool_usage_error("compress", "--ratio takes numbers in "
-                                       "(0, 1] separated by commas");
+        return parse_ratios(val, a);
     } else if (!strcmp(opt, "--calibrate")) {
         a->calibrate = lm_tool_calibrate_mode(val);
         if (a->calibrate < -1)
-            return lm_tool_usage_error("compress", "--calibrate takes on, "
-                                       "off or auto");
+            return lm_tool_number_error("compress", opt, val,
+                                        "on, off or auto");
     } else if (!strcmp(opt, "--precision")) {
-        char *end = NULL;
-        a->precision = strtod(val, &end);
-        if (*end || !(a->precision >= 0.0))
-            return lm_tool_usage_error("compress", "--precision must be >= 0 "
-                                       "(0: automatic)");
+        return lm_tool_real("compress", opt, val, 0, 0.0, 1e300,
+                            &a->precision);
     } else {
-        if (!lm_tool_parse_size(val, &n))
-            return lm_tool_usage_error("compress", "expected a whole number");
+        /* The counts that must be at least 1 say so at once. */
+        int pos = strcmp(opt, "--size") && strcmp(opt, "--warmup") &&
+                  strcmp(opt, "--remeasure") && strcmp(opt, "--seed");
+        if (lm_tool_whole("compress", opt, val, pos ? 1 : 0, SIZE_MAX, &n))
+            return 2;
         if (!strcmp(opt, "--size")) a->size = n;
         else if (!strcmp(opt, "--batch")) a->batch = n;
         else if (!strcmp(opt, "--reps")) a->reps = n;
@@ -160,6 +189,13 @@ static int compress_value(const char *opt, const char *val, void *args)
         else if (!strcmp(opt, "--remeasure")) a->remeasure = n;
         else a->seed = n;
     }
+    return 0;
+}
+
+static int compress_flag(const char *opt, void *args)
+{
+    (void)opt;
+    ((compress_args *)args)->json = 1;
     return 0;
 }
 
@@ -183,8 +219,11 @@ static int check_outputs(const compress_args *a)
     char paths[3 + PER_RATIO * MAX_RATIOS][4200];
     const char *outs[3 + PER_RATIO * MAX_RATIOS];
     size_t n = 0;
-    if (a->report && !lm_tool_report_path(paths[n++], sizeof paths[0],
-                                          a->report))
+    /* --report creates DIR and its parents: the page is checked against
+     * the inputs only once DIR exists (a missing DIR is no error). */
+    struct stat rd;
+    if (a->report && stat(a->report, &rd) == 0 &&
+        !lm_tool_report_path(paths[n++], sizeof paths[0], a->report))
         return lm_tool_usage_error("compress", "--report: path too long");
     if (!a->latency)
         snprintf(paths[n++], sizeof paths[0], "%s.latency.yaml", a->out);
@@ -214,8 +253,11 @@ static int parse_args(int argc, char **argv, compress_args *a)
                          .proxy_batch = 2, .precision = 0.0, .threads = 1,
                          .passes = 3, .rounds = 5, .remeasure = 2,
                          .calibrate = -1};
-    parse_ratios("0.7,0.6,0.5", a);
-    lm_tool_opts o = {"compress", valued, compress_value, compress_file};
+    a->ratios[0] = 0.7, a->ratios[1] = 0.6, a->ratios[2] = 0.5;
+    a->n_ratios = 3;
+    static const char *const flags[] = {"--json", NULL};
+    lm_tool_opts o = {"compress", valued, compress_value, compress_file,
+                      flags, compress_flag};
     int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
     if (rc)
         return rc;
@@ -223,11 +265,9 @@ static int parse_args(int argc, char **argv, compress_args *a)
         return lm_tool_usage_error("compress", "no graph file given");
     if (!a->out)
         return lm_tool_usage_error("compress", "no output prefix (-o OUT)");
-    if (a->batch == 0 || a->reps == 0 || a->proxy_batch == 0 ||
-        a->threads == 0 || a->passes == 0 || a->rounds == 0)
-        return lm_tool_usage_error("compress", "--batch, --reps, "
-                                   "--proxy-batch, --threads, --passes and "
-                                   "--rounds must be at least 1");
+    if ((rc = lm_tool_refuse_stdout("compress", "-o", a->out, "OUT is the "
+                                    "prefix of several files")) != 0)
+        return rc;
     if (a->rounds > LM_MAX_ROUNDS)
         return lm_tool_usage_error("compress", "--rounds is at most 64");
     return check_outputs(a);
@@ -519,7 +559,7 @@ static lm_status timer_fixed_cost(compress_state *s, const compress_args *a,
     lm_graph *sized = NULL;
     if ((st = at_size(s->graph, a, s->in_c, &sized)) != LM_OK)
         return st;
-    st = lm_tool_timer_fixed_cost(s->timer, s->latency, sized, s->entries,
+    st = lm_tool_timer_network(s->timer, s->latency, sized, s->entries,
                                   a->batch);
     lm_graph_destroy(sized);
     if (st == LM_OK && !a->latency)
@@ -786,7 +826,7 @@ static void print_summary(const compress_state *s, const compress_args *a,
         char range[40];
         snprintf(range, sizeof range, "%.2f-%.2f", r->net.min_ms,
                  r->net.max_ms);
-        printf("%6.2f %9.2f %9.2f %9.2f %9.2f %15s %7.3f %7.2fx %6zu %6zu "
+        printf("%6.2f %9.2f %9.2f %9.2f %9.2f %15s %7.3g %7.3gx %6zu %6zu "
                "%10.4f %9.1e\n", r->ratio, r->budget_ms, r->solver_ms,
                r->predicted_ms, r->net.median_ms, range, r->ratio_median,
                orig->median_ms / r->net.median_ms, r->convs_after,
@@ -861,6 +901,58 @@ static int write_report(const compress_state *s, const compress_args *a,
     return rc;
 }
 
+/* --json: what the summary and the key=value lines say, at full
+ * precision, with the files each budget wrote. */
+#define J lm_tool_json_number
+
+static int print_json(const compress_state *s, const compress_args *a,
+                      const timed_net *orig, const budget_row *rows,
+                      size_t n)
+{
+    lm_shape in = {.size = sizeof in};
+    lm_graph_input_shape(&in, s->graph);
+    json_t *budgets = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const budget_row *r = &rows[i];
+        char prefix[4096], res[4200], gr[4200], wt[4200];
+        snprintf(prefix, sizeof prefix, "%s-r%.2f", a->out, r->ratio);
+        snprintf(res, sizeof res, "%s.result.yaml", prefix);
+        snprintf(gr, sizeof gr, "%s.yaml", prefix);
+        snprintf(wt, sizeof wt, "%s.safetensors", prefix);
+        json_array_append_new(budgets, json_pack(
+            "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:o,"
+            "s:o,s:o,s:o,s:I,s:{s:s,s:s,s:s}}",
+            "budget_ratio", J(r->ratio), "budget_ms", J(r->budget_ms), "solver_ms",
+            J(r->solver_ms), "predicted_ms", J(r->predicted_ms), "original_ms",
+            J(orig->median_ms), "merged_ms", J(r->net.median_ms), "merged_ms_min",
+            J(r->net.min_ms), "merged_ms_max", J(r->net.max_ms), "speedup",
+            J(orig->median_ms / r->net.median_ms), "merged_over_original",
+            J(r->ratio_median), "segments", (json_int_t)r->segments, "convs",
+            (json_int_t)r->convs_after, "pruned", (json_int_t)r->pruned,
+            "resolves", (json_int_t)r->resolves, "importance", J(r->importance),
+            "max_abs_error", J(r->max_abs), "max_rel_error", J(r->max_rel),
+            "merge_s", J(r->merge_s), "threads", (json_int_t)a->threads, "files",
+            "result", res, "graph", gr, "weights", wt));
+    }
+    return lm_tool_json_print(json_pack(
+        "{s:s,s:s,s:I,s:I,s:I,s:[I,I,I],s:I,s:I,s:I,s:b,s:{s:o,s:o,s:o,s:o,"
+        "s:o},s:o,s:o}",
+        "format", "layermerge-compress", "graph", lm_graph_name(s->graph),
+        "trunk_convs", (json_int_t)lm_graph_conv_count(s->graph), "entries",
+        (json_int_t)lm_entries_count(s->entries), "batch",
+        (json_int_t)a->batch, "input", (json_int_t)in.channels,
+        (json_int_t)(a->size ? (int64_t)a->size : in.height),
+        (json_int_t)(a->size ? (int64_t)a->size : in.width), "threads",
+        (json_int_t)a->threads, "rounds", (json_int_t)a->rounds, "reps",
+        (json_int_t)a->reps, "calibrated", s->solve_latency != s->latency,
+        "original", "predicted_ms", J(lm_solver_original_latency(s->solver)),
+        "fixed_ms", J(lm_solver_fixed_latency(s->solver)), "median_ms",
+        J(orig->median_ms), "min_ms", J(orig->min_ms), "max_ms", J(orig->max_ms),
+        "original_importance", J(s->original_importance), "budgets", budgets));
+}
+
+#undef J
+
 int lm_cmd_compress(int argc, char **argv)
 {
     if (lm_tool_wants_help(argc, argv)) {
@@ -871,6 +963,17 @@ int lm_cmd_compress(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
+    /* --json: standard output holds the one document; everything else
+     * (progress, summary) goes to standard error meanwhile. */
+    int saved_out = -1;
+    if (a.json) {
+        fflush(stdout);
+        saved_out = dup(STDOUT_FILENO);
+        if (saved_out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            perror("layermerge compress: redirecting standard output");
+            return 1;
+        }
+    }
     compress_state s = {0};
     budget_row rows[MAX_RATIOS] = {{0}};
     timed_net orig = {0};
@@ -931,7 +1034,20 @@ int lm_cmd_compress(int argc, char **argv)
     print_summary(&s, &a, &orig, rows, n_done);
     if (a.report && write_report(&s, &a, &orig, rows, n_done) != 0)
         rc = 1;
+    if (a.json) {
+        fflush(stdout);
+        dup2(saved_out, STDOUT_FILENO);
+        close(saved_out);
+        saved_out = -1;
+        if (print_json(&s, &a, &orig, rows, n_done))
+            rc = 1;
+    }
 out:
+    if (saved_out >= 0) {
+        fflush(stdout);
+        dup2(saved_out, STDOUT_FILENO);
+        close(saved_out);
+    }
     for (size_t i = 0; i < MAX_RATIOS; i++)
         lm_engine_destroy(rows[i].net.engine);
     lm_engine_destroy(orig.engine);

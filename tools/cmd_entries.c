@@ -5,12 +5,14 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "json.h"
+#include "progress.h"
 
 static void entries_usage(FILE *out)
 {
     fprintf(out,
             "usage: layermerge entries GRAPH.yaml [--format csv|yaml] [-o "
-            "FILE]\n\n"
+            "FILE | --json]\n\n"
             "List the table entries of a graph (docs/method.md sections 3-4): "
             "one per\n"
             "valid segment and distinct (merged kernel, depthwise), with its\n"
@@ -21,6 +23,10 @@ static void entries_usage(FILE *out)
             "id,st,end,ker,str,is_dw,in_ch,out_ch,in_h,in_w,pad,convs\n"
             "  -o, --output FILE  write FILE atomically instead of standard "
             "output\n"
+            "                     (-o -: standard output)\n"
+            "  --json             one JSON document on standard output with "
+            "the\n"
+            "                     fields of the YAML format\n"
             "  -h, --help         show this help\n\n"
             "A summary (segments, entries) goes to standard error when -o is\n"
             "given. Exit status: 0 success, 1 failure, 2 bad usage.\n");
@@ -30,6 +36,7 @@ typedef struct entries_args {
     const char *graph;
     const char *output;
     lm_entries_format format;
+    int json;
 } entries_args;
 
 static int parse_format(const char *s, lm_entries_format *out)
@@ -43,36 +50,51 @@ static int parse_format(const char *s, lm_entries_format *out)
     return 1;
 }
 
+static int entries_value(const char *opt, const char *val, void *args)
+{
+    entries_args *a = args;
+    if (strcmp(opt, "--format")) {
+        a->output = val;
+        return 0;
+    }
+    if (parse_format(val, &a->format))
+        return 0;
+    char msg[600];
+    snprintf(msg, sizeof msg, "--format must be csv or yaml, not '%s'", val);
+    return lm_tool_usage_error("entries", msg);
+}
+
+static int entries_flag(const char *opt, void *args)
+{
+    (void)opt;
+    ((entries_args *)args)->json = 1;
+    return 0;
+}
+
+static int entries_file(const char *word, void *args)
+{
+    entries_args *a = args;
+    if (a->graph)
+        return lm_tool_usage_error("entries", "give one graph file");
+    a->graph = word;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, entries_args *a)
 {
+    static const char *const valued[] = {"--format", "-o", "--output", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    static const lm_tool_opts o = {"entries", valued, entries_value,
+                                   entries_file, flags, entries_flag};
     a->format = LM_ENTRIES_CSV;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--format") || !strcmp(arg, "-o") ||
-            !strcmp(arg, "--output")) {
-            if (i + 1 >= argc) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "option '%s' needs a value", arg);
-                return lm_tool_usage_error("entries", msg);
-            }
-            const char *val = argv[++i];
-            if (arg[1] != '-' || !strcmp(arg, "--output"))
-                a->output = val;
-            else if (!parse_format(val, &a->format))
-                return lm_tool_usage_error("entries",
-                                           "--format must be csv or yaml");
-        } else if (arg[0] == '-' && arg[1] != '\0') {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%s'", arg);
-            return lm_tool_usage_error("entries", msg);
-        } else if (a->graph) {
-            return lm_tool_usage_error("entries", "give one graph file");
-        } else {
-            a->graph = arg;
-        }
-    }
+    int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
+    if (rc)
+        return rc;
     if (!a->graph)
         return lm_tool_usage_error("entries", "missing GRAPH.yaml");
+    if (a->json && a->output)
+        return lm_tool_usage_error("entries", "--json prints to standard "
+                                   "output: give it or -o, not both");
     return 0;
 }
 
@@ -97,13 +119,20 @@ int lm_cmd_entries(int argc, char **argv)
     lm_graph_destroy(g);
     if (st != LM_OK)
         return lm_tool_fail("enumerating entries");
-    if (a.output)
+    if (a.json) {
+        rc = lm_tool_json_print(lm_tool_json_entries(e));
+        lm_entries_destroy(e);
+        return rc;
+    }
+    /* "-o -" is standard output, like no -o at all. */
+    int file = a.output && !lm_tool_is_stdout(a.output);
+    if (file)
         st = lm_entries_save(e, a.output, a.format);
     else
         st = lm_entries_write(e, a.format, lm_tool_write_file, stdout);
-    if (st == LM_OK && a.output)
+    if (st == LM_OK && file)
         fprintf(stderr, "%s: %zu segments, %zu entries\n", a.output,
                 lm_entries_segment_count(e), lm_entries_count(e));
     lm_entries_destroy(e);
-    return st == LM_OK ? 0 : lm_tool_fail("writing entries");
+    return st == LM_OK ? 0 : lm_tool_fail(file ? a.output : "writing entries");
 }

@@ -2,6 +2,7 @@
  * MODEL.onnx [...]`: a network, original or merged, as an ONNX model. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "commands.h"
@@ -23,7 +24,8 @@ static void export_usage(FILE *out)
             "--batch dynamic. It computes what the engine computes "
             "('layermerge run').\n\n"
             "options:\n"
-            "  -o MODEL.onnx  the model to write (atomically)\n"
+            "  -o MODEL.onnx  the model to write (atomically; -o -: standard "
+            "output)\n"
             "  --random-weights SEED  deterministic random weights instead "
             "of a file\n"
             "  --size S       an S x S input instead of the graph's own\n"
@@ -62,21 +64,14 @@ static int export_value(const char *opt, const char *val, void *args)
         a->dynamic = 1;
         return 0;
     }
-    size_t v = 0;
-    if (!lm_tool_parse_size(val, &v)) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s: '%s' is not a whole number", opt, val);
-        return lm_tool_usage_error("export", msg);
-    }
     if (!strcmp(opt, "--size"))
-        a->size = v;
-    else if (!strcmp(opt, "--batch"))
-        a->batch = v;
-    else if (!strcmp(opt, "--opset"))
-        a->opset = v;
-    else
-        a->seed = v, a->has_seed = 1;
-    return 0;
+        return lm_tool_whole("export", opt, val, 1, 2147483647, &a->size);
+    if (!strcmp(opt, "--batch"))
+        return lm_tool_whole("export", opt, val, 1, 65536, &a->batch);
+    if (!strcmp(opt, "--opset"))
+        return lm_tool_whole("export", opt, val, 13, 17, &a->opset);
+    a->has_seed = 1;
+    return lm_tool_whole("export", opt, val, 0, SIZE_MAX, &a->seed);
 }
 
 static int export_file(const char *word, void *args)
@@ -97,7 +92,7 @@ static int parse_args(int argc, char **argv, export_args *a)
                                          "--batch", "--batchnorm", "--opset",
                                          "--random-weights", NULL};
     static const lm_tool_opts opts = {"export", valued, export_value,
-                                      export_file};
+                                      export_file, NULL, NULL};
     int rc = lm_tool_parse_argv(&opts, argc, argv, 1, a);
     if (rc)
         return rc;
@@ -107,9 +102,6 @@ static int parse_args(int argc, char **argv, export_args *a)
     if (!a->weights == !a->has_seed)
         return lm_tool_usage_error("export", "give WEIGHTS.safetensors or "
                                              "--random-weights SEED (one)");
-    if (a->batch > 65536 || (a->opset && (a->opset < 13 || a->opset > 17)))
-        return lm_tool_usage_error("export", "--batch is 1..65536 and "
-                                             "--opset 13..17");
     const char *outs[] = {a->out}, *ins[] = {a->graph, a->weights};
     return lm_tool_check_outputs("export", outs, 1, ins, 2);
 }
@@ -158,7 +150,7 @@ int lm_cmd_export(int argc, char **argv)
         return rc;
     lm_graph *g = NULL, *sized = NULL;
     lm_weights *w = NULL;
-    if (lm_graph_load(&g, a.graph) != LM_OK)
+    if (lm_tool_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
     if (load_weights(&w, &a, g) != LM_OK)
         rc = lm_tool_fail(a.weights ? a.weights : a.graph);
@@ -169,8 +161,17 @@ int lm_cmd_export(int argc, char **argv)
                              .dynamic_batch = a.dynamic,
                              .keep_batchnorm = a.keep_bn,
                              .opset = (int64_t)a.opset};
-        if (lm_graph_save_onnx(sized, w, &o, a.out) != LM_OK)
-            rc = lm_tool_fail(a.out);
+        /* -o -: the model to standard output, through a private file. */
+        lm_tool_out out;
+        if (lm_tool_out_begin(&out, a.out) != 0)
+            rc = 1;
+        else {
+            int ok = lm_graph_save_onnx(sized, w, &o, out.path) == LM_OK;
+            if (!ok)
+                rc = lm_tool_fail(a.out);
+            if (lm_tool_out_end(&out, ok) != 0)
+                rc = 1;
+        }
     }
     lm_graph_destroy(sized);
     lm_weights_destroy(w);

@@ -36,7 +36,9 @@ static void importance_usage(FILE *out)
             "depthwise): what a worker's training loop applies before\n"
             "fine-tuning and measuring that entry.\n"
             "  -o PLANS.yaml write the stream to a file instead of standard "
-            "output\n\n"
+            "output\n"
+            "                (-o -: standard output; proxy's -o cannot be -, "
+            "it is resumed)\n\n"
             "Exit status: 0 success, 1 failure or interruption, 2 bad usage.\n");
 }
 
@@ -83,7 +85,7 @@ static int parse_args(int argc, char **argv, imp_args *a)
                                          "--seed", "--random-weights",
                                          "--range", NULL};
     static const lm_tool_opts opts = {"importance", valued, parse_value,
-                                      parse_file};
+                                      parse_file, NULL, NULL};
     a->batch = 4;
     int rc = lm_tool_parse_argv(&opts, argc, argv, 2, a);
     if (rc)
@@ -231,10 +233,12 @@ static int cmd_shard(const imp_args *a, const lm_graph *g,
     size_t hi = sp->hi < count ? sp->hi : count;
     char tmp[4200];
     FILE *fp = stdout;
-    if (sp->out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", sp->out, (long)getpid());
+    /* "-o -": the stream goes to standard output as without -o. */
+    const char *out = lm_tool_is_stdout(sp->out) ? NULL : sp->out;
+    if (out) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
         if (!(fp = fopen(tmp, "w"))) {
-            perror(sp->out);
+            perror(out);
             return 1;
         }
     }
@@ -242,7 +246,7 @@ static int cmd_shard(const imp_args *a, const lm_graph *g,
     for (size_t id = sp->lo; id < hi && st == LM_OK; id++)
         st = write_entry_plan(fp, g, e, id);
     int bad = st != LM_OK || fflush(fp) != 0 || ferror(fp);
-    if (sp->out) {
+    if (out) {
         bad |= fclose(fp) != 0;
         /* Written beside the target and renamed: never a half file. */
         if (bad || rename(tmp, sp->out) != 0) {
@@ -273,6 +277,11 @@ int lm_cmd_importance(int argc, char **argv)
     int proxy = !strcmp(argv[1], "proxy");
     if (proxy && !a.span.out)
         return lm_tool_usage_error("importance", "proxy needs -o TABLE.yaml");
+    if (proxy && (rc = lm_tool_refuse_stdout("importance proxy", "-o",
+                                             a.span.out, "the table is saved "
+                                             "as it fills and resumed "
+                                             "from")) != 0)
+        return rc;
     if (proxy && !a.weights == !a.has_wseed)
         return lm_tool_usage_error("importance", "give WEIGHTS.safetensors "
                                                  "or --random-weights SEED");

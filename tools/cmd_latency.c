@@ -30,7 +30,7 @@ static void latency_usage(FILE *out)
             "after every timing; re-running with the same -o resumes without\n"
             "timing a finished pass again. Ctrl-C stops cleanly.\n\n"
             "options:\n"
-            "  -o TABLE.yaml  the latency table to write (and resume)\n"
+            "  -o TABLE.yaml  the latency table to write (and resume; not -)\n"
             "  --batch N      images per run, 1..65536 (default 1)\n"
             "  --size S       time at an S x S network input instead of the\n"
             "                 graph's own (entry shapes scale with it)\n"
@@ -77,14 +77,8 @@ static int parse_value(const char *opt, const char *val, void *args)
         return 0;
     }
     if (!strcmp(opt, "--noise-limit")) {
-        char *end = NULL;
-        a->noise = strtod(val, &end);
         a->has_noise = 1;
-        return end != val && *end == '\0' && a->noise >= 0.0 &&
-                       a->noise < 1e9
-                   ? 0
-                   : lm_tool_usage_error("latency", "--noise-limit needs a "
-                                                    "number >= 0");
+        return lm_tool_real("latency", opt, val, 0, 0.0, 1e9, &a->noise);
     }
     int rc = lm_tool_span_value("latency", opt, val, &a->span, &v);
     if (rc != LM_TOOL_NUMBER)
@@ -125,7 +119,7 @@ static int parse_args(int argc, char **argv, latency_args *a)
                                          "--noise-limit", "--extra-passes",
                                          "--timer-cmd", NULL};
     static const lm_tool_opts opts = {"latency", valued, parse_value,
-                                      parse_file};
+                                      parse_file, NULL, NULL};
     a->batch = 1;
     a->threads = 1;
     a->passes = 3;
@@ -138,6 +132,10 @@ static int parse_args(int argc, char **argv, latency_args *a)
     if (!a->graph || !a->span.out)
         return lm_tool_usage_error("latency", "GRAPH.yaml and -o TABLE.yaml "
                                               "are required");
+    if ((rc = lm_tool_refuse_stdout("latency", "-o", a->span.out, "the "
+                                    "table is saved as it fills and "
+                                    "resumed from")) != 0)
+        return rc;
     /* -o is resumed, so it is read too; but never the graph. */
     const char *outs[] = {a->span.out}, *ins[] = {a->graph};
     if ((rc = lm_tool_check_outputs("latency", outs, 1, ins, 1)) != 0)
@@ -232,7 +230,7 @@ static int timer_fixed_cost(const latency_args *a, lm_tool_timer *timer,
     lm_graph *sized = NULL;
     if (sized_graph(&sized, g, a) != LM_OK)
         return lm_tool_fail(a->graph);
-    lm_status st = lm_tool_timer_fixed_cost(timer, t, sized, entries,
+    lm_status st = lm_tool_timer_network(timer, t, sized, entries,
                                             a->batch);
     lm_graph_destroy(sized);
     if (st != LM_OK)

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "progress.h"
 
 typedef struct merge_args {
     const char *cmd;
@@ -33,7 +34,8 @@ static void merge_usage(FILE *out, const char *cmd)
                 "options:\n"
                 "  --entry ID          the plan measuring one table entry's importance\n"
                 "  --result FILE       the plan fine-tuning a solver result\n"
-                "  -o, --output FILE   write the plan as YAML (atomically)\n");
+                "  -o, --output FILE   write the plan as YAML (atomically; -o -:\n"
+                "                      standard output, as without -o)\n");
     else if (!strcmp(cmd, "merge"))
         fprintf(out,
                 "usage: layermerge merge GRAPH.yaml (WEIGHTS.safetensors | --random-weights SEED)\n"
@@ -65,91 +67,59 @@ static void merge_usage(FILE *out, const char *cmd)
             strcmp(cmd, "verify") ? "" : " (or max_rel_error above tolerance)");
 }
 
-static int parse_u64(const merge_args *a, const char *s, uint64_t *out)
+static int merge_value(const char *opt, const char *v, void *args)
 {
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end != '\0' || s[0] == '-') {
-        char msg[256];
-        snprintf(msg, sizeof msg, "'%s' is not a non-negative integer", s);
-        return lm_tool_usage_error(a->cmd, msg);
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
-/* One option with a value; returns 1 when argv[*i] was not one of ours,
- * 2 on a usage error (printed), 0 when consumed. */
-static int parse_option(merge_args *a, int argc, char **argv, int *i)
-{
-    const char *opt = argv[*i];
-    static const char *const with_value[] = {
-        "-o", "--output", "--entry", "--result", "--merged", "--tolerance",
-        "--batch", "--seed", "--random-weights", NULL};
-    int known = 0;
-    for (size_t k = 0; with_value[k]; k++)
-        known |= !strcmp(opt, with_value[k]);
-    if (!known)
-        return 1;
-    if (*i + 1 >= argc) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s needs a value", opt);
-        lm_tool_usage_error(a->cmd, msg);
-        return 2;
-    }
-    const char *v = argv[++*i];
-    uint64_t u = 0;
+    merge_args *a = args;
+    size_t u = 0;
     if (!strcmp(opt, "-o") || !strcmp(opt, "--output"))
         a->output = v;
     else if (!strcmp(opt, "--result"))
         a->result = v;
     else if (!strcmp(opt, "--merged"))
         a->merged = v;
-    else if (!strcmp(opt, "--tolerance")) {
-        char *end = NULL;
-        a->tolerance = strtod(v, &end);
-        if (end == v || *end || !(a->tolerance >= 0.0)) {
-            lm_tool_usage_error(a->cmd, "--tolerance needs a number >= 0");
-            return 2;
-        }
+    else if (!strcmp(opt, "--tolerance"))
+        return lm_tool_real(a->cmd, opt, v, 0, 0.0, 1e300, &a->tolerance);
+    else if (lm_tool_whole(a->cmd, opt, v, !strcmp(opt, "--batch") ? 1 : 0,
+                           SIZE_MAX, &u))
+        return 2;
+    else if (!strcmp(opt, "--entry")) {
+        a->entry = u;
+        a->has_entry = 1;
+    } else if (!strcmp(opt, "--batch")) {
+        a->batch = u;
+    } else if (!strcmp(opt, "--seed")) {
+        a->seed = u;
     } else {
-        if (parse_u64(a, v, &u))
-            return 2;
-        if (!strcmp(opt, "--entry")) {
-            a->entry = u;
-            a->has_entry = 1;
-        } else if (!strcmp(opt, "--batch")) {
-            a->batch = (size_t)u;
-        } else if (!strcmp(opt, "--seed")) {
-            a->seed = u;
-        } else {
-            a->random_seed = u;
-            a->has_random = 1;
-        }
+        a->random_seed = u;
+        a->has_random = 1;
     }
     return 0;
 }
 
+static int merge_file(const char *word, void *args)
+{
+    merge_args *a = args;
+    if (a->n_pos == 3)
+        return lm_tool_usage_error(a->cmd, "too many arguments");
+    a->pos[a->n_pos++] = word;
+    return 0;
+}
+
+/* Each command takes its own options only. */
 static int parse_args(merge_args *a, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        int r = parse_option(a, argc, argv, &i);
-        if (r == 2)
-            return 2;
-        if (r == 0)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            char msg[256];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
-            return lm_tool_usage_error(a->cmd, msg);
-        }
-        if (a->n_pos == 3)
-            return lm_tool_usage_error(a->cmd, "too many arguments");
-        a->pos[a->n_pos++] = argv[i];
-    }
-    if (a->batch == 0)
-        return lm_tool_usage_error(a->cmd, "--batch must be at least 1");
-    return 0;
+    static const char *const plan_opts[] = {"-o", "--output", "--entry",
+                                            "--result", NULL};
+    static const char *const merge_opts[] = {"-o", "--output",
+                                             "--random-weights", NULL};
+    static const char *const verify_opts[] = {"--merged", "--tolerance",
+                                              "--batch", "--seed",
+                                              "--random-weights", NULL};
+    const char *const *valued = !strcmp(a->cmd, "plan")    ? plan_opts
+                                : !strcmp(a->cmd, "merge") ? merge_opts
+                                                           : verify_opts;
+    lm_tool_opts o = {a->cmd, valued, merge_value, merge_file, NULL, NULL};
+    return lm_tool_parse_argv(&o, argc, argv, 1, a);
 }
 
 /* ---- plan ---------------------------------------------------------------- */
@@ -179,13 +149,14 @@ static int run_plan(const merge_args *a)
     } else if (lm_plan_create_for_result(&plan, g, r) != LM_OK) {
         rc = lm_tool_fail("plan");
     }
+    /* "-o -" is standard output, like no -o. */
+    const char *file = lm_tool_is_stdout(a->output) ? NULL : a->output;
     if (rc == 0) {
-        lm_status st = a->output
-                           ? lm_plan_save(plan, a->output)
-                           : lm_plan_write(plan, lm_tool_write_file, stdout);
+        lm_status st = file ? lm_plan_save(plan, file)
+                            : lm_plan_write(plan, lm_tool_write_file, stdout);
         if (st != LM_OK)
-            rc = lm_tool_fail(a->output ? a->output : "plan");
-        else if (a->output)
+            rc = lm_tool_fail(file ? file : "plan");
+        else if (file)
             printf("wrote %s (%zu segments)\n", a->output,
                    lm_plan_segment_count(plan));
     }
@@ -305,6 +276,10 @@ static int run_merge(const merge_args *a)
 {
     if (!a->output)
         return lm_tool_usage_error(a->cmd, "-o OUT is required");
+    int refused = lm_tool_refuse_stdout(a->cmd, "-o", a->output, "OUT is the "
+                                        "prefix of two files");
+    if (refused)
+        return refused;
     char gp[4096], wp[4096];
     out_path(gp, sizeof gp, a->output, ".yaml");
     out_path(wp, sizeof wp, a->output, ".safetensors");

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "commands.h"
-#include "front_plot.h"
 #include "layermerge/layermerge.h"
+#include "front_plot.h"
+#include "json.h"
+#include "progress.h"
 
 static void solve_usage(FILE *out, const char *cmd)
 {
@@ -17,7 +19,7 @@ static void solve_usage(FILE *out, const char *cmd)
             "usage: layermerge %s GRAPH.yaml --latency T.yaml|T.csv\n"
             "           --importance I.yaml|I.csv (--budget MS | --ratio R)\n"
             "           [--precision P] [--rounding ceil|floor]\n"
-            "           [--method layermerge|kim23|prune] [--calibrate MODE]%s\n"
+            "           [--method layermerge|kim23|prune] [--calibrate MODE] [--json]%s\n"
             "%s"
             "       layermerge %s --method kim23 --latency TIME.csv\n"
             "           --importance RAW.csv (--budget MS | --ratio R) [--graph G.yaml]\n"
@@ -43,7 +45,8 @@ static void solve_usage(FILE *out, const char *cmd)
             "                      accuracy (percent) or loss_ratio\n"
             "  --conv-importance FILE  prune: CSV conv,importance (conv 1..N)\n"
             "  --budget MS         latency budget in the tables' unit (ms)\n"
-            "  --ratio R           budget as R x the original network's latency\n"
+            "  --ratio R           budget as R x the original network's latency,\n"
+            "                      0 < R <= 1\n"
             "  --precision P       units per ms when discretising (default 10, the\n"
             "                      authors'; 0: the original network is 10000 units)\n"
             "  --rounding MODE     ceil (default: never exceeds the budget) or floor\n"
@@ -61,14 +64,19 @@ static void solve_usage(FILE *out, const char *cmd)
             "or --ratio the budget is the original network's prediction.\n"
             "Exit status: 0 success, 1 failure (an infeasible budget names the\n"
             "smallest feasible one), 2 bad usage.\n",
-            front ? "  --svg FILE          also draw the front as an SVG plot: latency\n"
+            front ? "  --json              the front as one JSON document on standard output\n"
+                    "  --svg FILE          also draw the front as an SVG plot: latency\n"
                     "                      against importance, the original network and\n"
                     "                      the --mark solutions marked (atomically)\n"
                     "  --csv FILE          also write the front as CSV (header row, full\n"
                     "                      precision); '-': to stdout instead of the table\n"
                     "  --mark R[,R...]     budget ratios whose chosen solutions the SVG\n"
                     "                      marks (each solved as `solve --ratio R`)\n"
-                  : "  -o, --output FILE   write the result as YAML (atomically)\n",
+                  : "  -o, --output FILE   write the result as YAML (atomically; -o -:\n"
+                    "                      standard output, the summary then on standard error)\n"
+                    "  --json              print the result (the fields of its YAML file and\n"
+                    "                      original_latency) as one JSON document instead\n"
+                    "                      of the summary\n",
             front ? "CSV columns: point,latency_ms,latency_units,importance,segments,\n"
                     "pruned_convs,kept_activations.\n" : "");
 }
@@ -77,7 +85,7 @@ typedef struct solve_args {
     const char *cmd;
     const char *graph, *latency, *importance, *conv_importance, *output;
     lm_importance_metric metric;
-    int has_budget, has_ratio, has_precision, calibrate;
+    int has_budget, has_ratio, has_precision, calibrate, json;
     double budget, ratio, precision;
     lm_rounding rounding;
     lm_method method;
@@ -91,15 +99,6 @@ static int usage_error(const solve_args *a, const char *before,
     char msg[256];
     snprintf(msg, sizeof msg, "%s'%s'%s", before, arg, after);
     return lm_tool_usage_error(a->cmd, msg);
-}
-
-static int parse_number(const solve_args *a, const char *s, double *out)
-{
-    char *end = NULL;
-    *out = strtod(s, &end);
-    if (end == s || *end != '\0')
-        return usage_error(a, "", s, " is not a number");
-    return 0;
 }
 
 static int set_choice(solve_args *a, const char *opt, const char *val)
@@ -137,11 +136,14 @@ static int set_option(solve_args *a, const char *opt, const char *val)
             return 0;
         }
     if (!strcmp(opt, "--budget"))
-        return a->has_budget = 1, parse_number(a, val, &a->budget);
+        return a->has_budget = 1,
+               lm_tool_real(a->cmd, opt, val, 1, 0.0, 1e300, &a->budget);
     if (!strcmp(opt, "--ratio"))
-        return a->has_ratio = 1, parse_number(a, val, &a->ratio);
+        return a->has_ratio = 1,
+               lm_tool_real(a->cmd, opt, val, 1, 0.0, 1.0, &a->ratio);
     if (!strcmp(opt, "--precision"))
-        return a->has_precision = 1, parse_number(a, val, &a->precision);
+        return a->has_precision = 1,
+               lm_tool_real(a->cmd, opt, val, 0, 0.0, 1e300, &a->precision);
     if (!strcmp(opt, "--calibrate")) {
         a->calibrate = lm_tool_calibrate_mode(val);
         if (a->calibrate < -1)
@@ -170,41 +172,54 @@ static int check_args(const solve_args *a)
     return 0;
 }
 
-/* An option of this command (all of them take a value). */
-static int is_option(const solve_args *a, const char *opt)
+static int solve_value(const char *opt, const char *val, void *args)
 {
-    static const char *const names[] = {
-        "--latency", "--importance", "--conv-importance", "--graph",
-        "--metric", "--budget", "--ratio", "--precision", "--rounding",
-        "--method", "--calibrate", "-o", "--output", NULL};
-    int front = !strcmp(a->cmd, "front");
-    for (size_t i = 0; names[i]; i++)
-        if (!strcmp(opt, names[i]))
-            return !front || (strcmp(opt, "-o") && strcmp(opt, "--output"));
-    return front && lm_tool_front_is_option(opt);
+    return set_option(args, opt, val);
+}
+
+static int solve_flag(const char *opt, void *args)
+{
+    (void)opt;
+    ((solve_args *)args)->json = 1;
+    return 0;
+}
+
+static int solve_file(const char *word, void *args)
+{
+    solve_args *a = args;
+    if (a->graph)
+        return lm_tool_usage_error(a->cmd, "give one graph file");
+    a->graph = word;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, solve_args *a)
 {
+    static const char *const solve_opts[] = {
+        "--latency", "--importance", "--conv-importance", "--graph",
+        "--metric", "--budget", "--ratio", "--precision", "--rounding",
+        "--method", "--calibrate", "-o", "--output", NULL};
+    static const char *const flags[] = {"--json", NULL};
     a->cmd = argv[0];
     a->metric = LM_METRIC_NORMALISED;
     a->calibrate = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] == '-' && arg[1] != '\0') {
-            if (!is_option(a, arg))
-                return usage_error(a, "unknown option ", arg, "");
-            if (i + 1 >= argc)
-                return usage_error(a, "option ", arg, " needs a value");
-            int rc = set_option(a, arg, argv[++i]);
-            if (rc != 0)
-                return rc;
-        } else if (a->graph) {
-            return lm_tool_usage_error(a->cmd, "give one graph file");
-        } else {
-            a->graph = arg;
-        }
-    }
+    /* front has no -o: the list without its last two names. */
+    static const char *const front_opts[] = {
+        "--latency", "--importance", "--conv-importance", "--graph",
+        "--metric", "--budget", "--ratio", "--precision", "--rounding",
+        "--method", "--calibrate", "--svg", "--csv", "--mark", NULL};
+    lm_tool_opts o = {a->cmd, strcmp(a->cmd, "front") ? solve_opts
+                                                      : front_opts,
+                      solve_value, solve_file, flags, solve_flag};
+    int rc = lm_tool_parse_argv(&o, argc, argv, 1, a);
+    if (rc)
+        return rc;
+    if (a->json && a->pictures.csv && !strcmp(a->pictures.csv, "-"))
+        return lm_tool_usage_error(a->cmd, "--json and --csv - both want "
+                                   "standard output");
+    if (a->json && lm_tool_is_stdout(a->output))
+        return lm_tool_usage_error(a->cmd, "--json and -o - both want "
+                                   "standard output");
     return check_args(a);
 }
 
@@ -386,22 +401,22 @@ static size_t count_pruned(const lm_result *r)
     return n;
 }
 
-static void print_positions(const lm_result *r, int (*pred)(const lm_result *,
-                                                            size_t), int want)
+static void print_positions(FILE *fp, const lm_result *r,
+                            int (*pred)(const lm_result *, size_t), int want)
 {
     int first = 1;
-    putchar('{');
+    fputc('{', fp);
     for (size_t p = 1; p <= lm_result_conv_count(r); p++)
         if (pred(r, p) == want) {
-            printf(first ? "%zu" : ",%zu", p);
+            fprintf(fp, first ? "%zu" : ",%zu", p);
             first = 0;
         }
-    puts("}");
+    fputs("}\n", fp);
 }
 
-static void print_segments(const lm_result *r)
+static void print_segments(FILE *fp, const lm_result *r)
 {
-    printf("\n%4s %4s %4s %6s %4s %4s %3s %10s %11s  %s\n", "seg", "st", "end",
+    fprintf(fp, "\n%4s %4s %4s %6s %4s %4s %3s %10s %11s  %s\n", "seg", "st", "end",
            "entry", "K", "str", "dw", "latency", "importance", "kept convs");
     for (size_t i = 0; i < lm_result_segment_count(r); i++) {
         lm_result_segment s = {.size = sizeof s};
@@ -409,39 +424,39 @@ static void print_segments(const lm_result *r)
         char entry[24] = "-";
         if (s.entry != SIZE_MAX)
             snprintf(entry, sizeof entry, "%zu", s.entry);
-        printf("%4zu %4zu %4zu %6s %4lld %4lld %3d %10.4f %11.6f  ", i, s.st,
+        fprintf(fp, "%4zu %4zu %4zu %6s %4lld %4lld %3d %10.4f %11.6f  ", i, s.st,
                s.end, entry, (long long)s.kernel, (long long)s.stride,
                (int)s.depthwise, s.latency, s.importance);
         for (size_t k = 0; k < s.n_kept; k++)
-            printf(k ? ",%zu" : "%zu", s.kept[k]);
-        puts(s.n_kept ? "" : "(identity)");
+            fprintf(fp, k ? ",%zu" : "%zu", s.kept[k]);
+        fputs(s.n_kept ? "\n" : "(identity)\n", fp);
     }
 }
 
-static void print_summary(const lm_result *r, double original)
+static void print_summary(FILE *fp, const lm_result *r, double original)
 {
     size_t n = lm_result_conv_count(r), acts = 0;
     for (size_t p = 1; p <= n; p++)
         acts += result_keeps_act(r, p);
     double prec = lm_result_precision(r);
-    printf("method:             %s\n", lm_method_name(lm_result_method(r)));
-    printf("budget:             %.6g ms (%lld units at precision %g, "
+    fprintf(fp, "method:             %s\n", lm_method_name(lm_result_method(r)));
+    fprintf(fp, "budget:             %.4g ms (%lld units at precision %g, "
            "rounding %s)\n", lm_result_budget(r),
            (long long)lm_result_budget_units(r), prec,
            lm_result_rounding(r) == LM_ROUNDING_FLOOR ? "floor" : "ceil");
-    printf("original latency:   %.6g ms (predicted: fixed cost %.6g ms + "
+    fprintf(fp, "original latency:   %.4g ms (predicted: fixed cost %.4g ms + "
            "its entries)\n", original, lm_result_fixed_latency(r));
-    printf("predicted latency:  %.6g ms real, entries %lld units (%.6g ms "
+    fprintf(fp, "predicted latency:  %.4g ms real, entries %lld units (%.4g ms "
            "discretised)\n", lm_result_latency(r),
            (long long)lm_result_latency_units(r),
            (double)lm_result_latency_units(r) / prec);
-    printf("importance:         %.9g\n", lm_result_importance(r));
-    printf("segments:           %zu\n", lm_result_segment_count(r));
-    printf("kept activations:   %zu of %zu ", acts, n);
-    print_positions(r, result_keeps_act, 1);
-    printf("pruned convs:       %zu ", count_pruned(r));
-    print_positions(r, result_keeps_conv, 0);
-    print_segments(r);
+    fprintf(fp, "importance:         %.6g\n", lm_result_importance(r));
+    fprintf(fp, "segments:           %zu\n", lm_result_segment_count(r));
+    fprintf(fp, "kept activations:   %zu of %zu ", acts, n);
+    print_positions(fp, r, result_keeps_act, 1);
+    fprintf(fp, "pruned convs:       %zu ", count_pruned(r));
+    print_positions(fp, r, result_keeps_conv, 0);
+    print_segments(fp, r);
 }
 
 static void print_front(const lm_front *f)
@@ -496,19 +511,39 @@ static int run(const solve_args *a, const inputs *in, const lm_solve_options *o)
         lm_front *f = NULL;
         if (lm_solver_run_front(&f, in->solver, o) != LM_OK)
             return lm_tool_fail("front");
-        if (!a->pictures.csv || strcmp(a->pictures.csv, "-"))
+        int rc = 0;
+        if (a->json)
+            rc = lm_tool_json_print(lm_tool_json_front(f));
+        else if (!a->pictures.csv || strcmp(a->pictures.csv, "-"))
             print_front(f);
-        int rc = front_pictures(a, in, f);
+        if (rc == 0)
+            rc = front_pictures(a, in, f);
         lm_front_destroy(f);
         return rc;
     }
     lm_result *r = NULL;
     if (lm_solver_run(&r, in->solver, o) != LM_OK)
         return lm_tool_fail("solve");
-    print_summary(r, lm_solver_original_latency(in->solver));
+    double original = lm_solver_original_latency(in->solver);
     int rc = 0;
-    if (a->output && lm_result_save(r, a->output) != LM_OK)
-        rc = lm_tool_fail(a->output);
+    if (a->json) {
+        json_t *doc = lm_tool_json_result(r);
+        if (doc)
+            json_object_set_new(doc, "original_latency", json_real(original));
+        rc = lm_tool_json_print(doc);
+    } else {
+        /* With "-o -" the result owns standard output; the summary moves
+         * to standard error. */
+        print_summary(lm_tool_is_stdout(a->output) ? stderr : stdout, r,
+                      original);
+    }
+    lm_tool_out out;
+    if (rc == 0 && a->output && (rc = lm_tool_out_begin(&out, a->output)) == 0) {
+        fflush(stdout);
+        lm_status st = lm_result_save(r, out.path);
+        rc = st != LM_OK ? lm_tool_fail(a->output) : 0;
+        rc |= lm_tool_out_end(&out, st == LM_OK);
+    }
     lm_result_destroy(r);
     return rc;
 }

@@ -7,11 +7,13 @@
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
+#include "json.h"
+#include "progress.h"
 
 static void table_usage(FILE *out)
 {
     fprintf(out,
-            "usage: layermerge table show FILE...\n"
+            "usage: layermerge table show [--json] FILE...\n"
             "       layermerge table import --kind KIND --graph G.yaml "
             "[--metric M] IN.csv -o OUT.yaml\n"
             "       layermerge table export [--format F] IN.yaml -o OUT.csv\n"
@@ -24,9 +26,13 @@ static void table_usage(FILE *out)
 static void show_usage(FILE *out)
 {
     fprintf(out,
-            "usage: layermerge table show FILE...\n\n"
+            "usage: layermerge table show [--json] FILE...\n\n"
             "Print each table's kind, graph fingerprint, provenance, shard\n"
-            "range, record count and the smallest and largest values.\n");
+            "range, record count and the smallest and largest values.\n\n"
+            "  --json   one JSON document on standard output instead:\n"
+            "           {\"tables\": [...]}, per file its header fields, whole-\n"
+            "           network model and every record at full precision\n"
+            "           (a file that fails to load: {\"file\", \"error\"})\n");
 }
 
 static void import_usage(FILE *out)
@@ -46,7 +52,8 @@ static void import_usage(FILE *out)
             "  --metric M     importance column: accuracy (default), "
             "loss_ratio,\n"
             "                 or normalised\n"
-            "  -o OUT.yaml    the table file to write\n");
+            "  -o OUT.yaml    the table file to write (-o -: standard "
+            "output)\n");
 }
 
 static void export_usage(FILE *out)
@@ -55,7 +62,8 @@ static void export_usage(FILE *out)
             "usage: layermerge table export [--format F] IN.yaml -o OUT.csv\n\n"
             "Write a table in the authors' CSV layout.\n\n"
             "  --format F   layermerge (default), kim23-time or kim23-opt-time\n"
-            "               (kim23 layouts: latency tables only)\n");
+            "               (kim23 layouts: latency tables only)\n"
+            "  -o OUT.csv   the CSV file to write (-o -: standard output)\n");
 }
 
 static void merge_usage(FILE *out)
@@ -65,52 +73,73 @@ static void merge_usage(FILE *out)
             "A.yaml B.yaml... -o OUT.yaml\n\n"
             "Combine shards written by separate workers. A key in two shards\n"
             "must have identical values; every entry of the graph must be\n"
-            "covered unless --allow-missing is given.\n");
+            "covered unless --allow-missing is given. -o - writes the\n"
+            "merged table to standard output.\n");
 }
 
 /* Options shared by the subcommands; positional arguments stay in argv. */
 typedef struct table_opts {
+    const char *cmd;
     const char *kind, *graph, *metric, *format, *out;
-    int allow_missing;
+    int allow_missing, json;
     char **files;
     int n_files;
 } table_opts;
 
-static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o)
+static int table_value(const char *opt, const char *val, void *args)
 {
-    static const char *const valued[] = {"--kind", "--graph", "--metric",
-                                         "--format", "-o"};
-    const char **slots[] = {&o->kind, &o->graph, &o->metric, &o->format,
-                            &o->out};
+    table_opts *o = args;
+    const char **slot = !strcmp(opt, "--kind")     ? &o->kind
+                        : !strcmp(opt, "--graph")  ? &o->graph
+                        : !strcmp(opt, "--metric") ? &o->metric
+                        : !strcmp(opt, "--format") ? &o->format
+                                                   : &o->out;
+    *slot = val;
+    return 0;
+}
+
+static int table_flag(const char *opt, void *args)
+{
+    table_opts *o = args;
+    if (!strcmp(opt, "--json"))
+        o->json = 1;
+    else
+        o->allow_missing = 1;
+    return 0;
+}
+
+static int table_file(const char *word, void *args)
+{
+    table_opts *o = args;
+    o->files[o->n_files++] = (char *)word;
+    return 0;
+}
+
+/* Each subcommand takes only its own options: `valued` and `flags`. */
+static int parse_opts(const char *cmd, int argc, char **argv, table_opts *o,
+                      const char *const *valued, const char *const *flags)
+{
+    o->cmd = cmd;
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->files)
         return lm_tool_usage_error(cmd, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        int matched = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-            if (!strcmp(argv[i], valued[k])) {
-                if (i + 1 >= argc) {
-                    char msg[160];
-                    snprintf(msg, sizeof msg, "option '%s' needs a value",
-                             argv[i]);
-                    return lm_tool_usage_error(cmd, msg);
-                }
-                *slots[k] = argv[++i];
-                matched = 1;
-            }
-        if (matched)
-            continue;
-        if (!strcmp(argv[i], "--allow-missing"))
-            o->allow_missing = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
-            return lm_tool_usage_error(cmd, msg);
-        }
-        else
-            o->files[o->n_files++] = argv[i];
-    }
-    return 0;
+    lm_tool_opts p = {cmd, valued, table_value, table_file, flags,
+                      table_flag};
+    return lm_tool_parse_argv(&p, argc, argv, 1, o);
+}
+
+/* The table file `save` writes to o->out, or to standard output for "-". */
+static lm_status save_out(const table_opts *o, const lm_table *t,
+                          int csv, lm_table_csv_format f)
+{
+    lm_tool_out out;
+    if (lm_tool_out_begin(&out, o->out) != 0)
+        return LM_ERR_IO;
+    lm_status st = csv ? lm_table_export_csv(t, out.path, f)
+                       : lm_table_save(t, out.path);
+    if (lm_tool_out_end(&out, st == LM_OK) != 0 && st == LM_OK)
+        st = LM_ERR_IO;
+    return st;
 }
 
 static int load_entries(const char *path, lm_entries **out)
@@ -166,8 +195,8 @@ static void print_range(const lm_table *v)
     const char *unit =
         lm_table_get_kind(v) == LM_TABLE_LATENCY ? " ms" : "";
     if (n)
-        printf("  min:          %.6g%s (record %zu)\n"
-               "  max:          %.6g%s (record %zu)\n",
+        printf("  min:          %.4g%s (record %zu)\n"
+               "  max:          %.4g%s (record %zu)\n",
                lo, unit, lo_i, hi, unit, hi_i);
 }
 
@@ -254,17 +283,39 @@ static int table_show(int argc, char **argv)
         show_usage(stdout);
         return 0;
     }
-    if (argc < 2)
-        return lm_tool_usage_error("table show", "no FILE given");
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
+    static const char *const flags[] = {"--json", NULL};
+    static const char *const none[] = {NULL};
+    table_opts o = {0};
+    int rc = parse_opts("table show", argc, argv, &o, none, flags);
+    if (!rc && o.n_files < 1)
+        rc = lm_tool_usage_error("table show", "no FILE given");
+    if (rc) {
+        free(o.files);
+        return rc;
+    }
+    json_t *doc = o.json ? json_pack("{s:s,s:[]}", "format",
+                                     "layermerge-table-show", "tables")
+                         : NULL;
+    json_t *list = doc ? json_object_get(doc, "tables") : NULL;
+    for (int i = 0; i < o.n_files; i++) {
         lm_table *t = NULL;
-        if (lm_table_load(&t, argv[i]) != LM_OK)
-            rc = lm_tool_fail(argv[i]);
-        else
-            print_view(argv[i], t);
+        /* A file that fails still lets the others be shown. */
+        if (lm_table_load(&t, o.files[i]) != LM_OK) {
+            rc = lm_tool_fail(o.files[i]);
+            if (list)
+                json_array_append_new(list, json_pack("{s:s,s:s}", "file",
+                                                      o.files[i], "error",
+                                                      lm_last_error()));
+        } else if (list) {
+            json_array_append_new(list, lm_tool_json_table(o.files[i], t));
+        } else {
+            print_view(o.files[i], t);
+        }
         lm_table_destroy(t);
     }
+    if (o.json && lm_tool_json_print(doc))
+        rc = 1;
+    free(o.files);
     return rc;
 }
 
@@ -294,7 +345,7 @@ static lm_status do_import(const table_opts *o, const lm_entries *e)
             st = lm_table_import_csv(&t, LM_TABLE_IMPORTANCE, o->files[0],
                                      LM_TABLE_CSV_LAYERMERGE, m, e);
         if (st == LM_OK)
-            st = lm_table_save(t, o->out);
+            st = save_out(o, t, 0, 0);
         lm_table_destroy(t);
         return st;
     }
@@ -304,7 +355,7 @@ static lm_status do_import(const table_opts *o, const lm_entries *e)
     lm_status st = lm_table_import_csv(&t, LM_TABLE_LATENCY, o->files[0], f, 0,
                                        e);
     if (st == LM_OK)
-        st = lm_table_save(t, o->out);
+        st = save_out(o, t, 0, 0);
     lm_table_destroy(t);
     return st;
 }
@@ -316,9 +367,11 @@ static int table_import(int argc, char **argv)
         import_usage(stdout);
         return 0;
     }
+    static const char *const valued[] = {"--kind", "--graph", "--metric",
+                                         "-o", "--output", NULL};
     table_opts o = {0};
     lm_table_csv_format f;
-    int rc = parse_opts(cmd, argc, argv, &o);
+    int rc = parse_opts(cmd, argc, argv, &o, valued, NULL);
     if (!rc && (!o.kind || !o.graph || !o.out || o.n_files != 1))
         rc = lm_tool_usage_error(cmd, "need --kind, --graph, -o and one CSV");
     if (!rc && strcmp(o.kind, "importance") && csv_format(o.kind, &f))
@@ -340,10 +393,10 @@ static lm_status do_export(const table_opts *o, lm_table_csv_format f)
     lm_table *t = NULL;
     lm_status st = lm_table_load(&t, o->files[0]);
     if (st == LM_OK)
-        st = lm_table_export_csv(t, o->out,
-                                 lm_table_get_kind(t) == LM_TABLE_LATENCY
-                                     ? f
-                                     : LM_TABLE_CSV_LAYERMERGE);
+        st = save_out(o, t, 1,
+                      lm_table_get_kind(t) == LM_TABLE_LATENCY
+                          ? f
+                          : LM_TABLE_CSV_LAYERMERGE);
     lm_table_destroy(t);
     return st;
 }
@@ -355,9 +408,10 @@ static int table_export(int argc, char **argv)
         export_usage(stdout);
         return 0;
     }
+    static const char *const valued[] = {"--format", "-o", "--output", NULL};
     table_opts o = {0};
     lm_table_csv_format f = LM_TABLE_CSV_LAYERMERGE;
-    int rc = parse_opts(cmd, argc, argv, &o);
+    int rc = parse_opts(cmd, argc, argv, &o, valued, NULL);
     if (!rc && (!o.out || o.n_files != 1))
         rc = lm_tool_usage_error(cmd, "need one table file and -o");
     if (!rc && csv_format(o.format, &f))
@@ -385,7 +439,7 @@ static lm_status merge_shards(const table_opts *o, const lm_entries *e,
         st = lm_table_merge(&m, e, (const lm_table *const *)ts,
                             (size_t)o->n_files, flags);
     if (st == LM_OK)
-        st = lm_table_save(m, o->out);
+        st = save_out(o, m, 0, 0);
     lm_table_destroy(m);
     for (int i = 0; ts && i < o->n_files; i++)
         lm_table_destroy(ts[i]);
@@ -400,8 +454,10 @@ static int table_merge(int argc, char **argv)
         merge_usage(stdout);
         return 0;
     }
+    static const char *const valued[] = {"--graph", "-o", "--output", NULL};
+    static const char *const merge_flags[] = {"--allow-missing", NULL};
     table_opts o = {0};
-    int rc = parse_opts(cmd, argc, argv, &o);
+    int rc = parse_opts(cmd, argc, argv, &o, valued, merge_flags);
     if (!rc && (!o.graph || !o.out || o.n_files < 1))
         rc = lm_tool_usage_error(cmd, "need --graph, -o and table files");
     if (!rc)
@@ -432,6 +488,12 @@ int lm_cmd_table(int argc, char **argv)
     if (lm_tool_wants_help(argc, argv)) {
         table_usage(stdout);
         return 0;
+    }
+    if (argc >= 2) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unknown subcommand '%s' (show, import, "
+                 "export or merge)", argv[1]);
+        return lm_tool_usage_error("table", msg);
     }
     table_usage(stderr);
     return 2;

@@ -3,6 +3,7 @@
 #define LM_TOOLS_COMMANDS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "layermerge/layermerge.h"
 #include "zoo.h"
@@ -41,7 +42,9 @@ int lm_tool_calibrate_mode(const char *val);
  * or 0 as given, auto (-1) when the table has a calibration. */
 int lm_tool_calibrates(const lm_table *t, int mode);
 
-/* Refuse to write an input: 0 when none of the `n_outs` output paths is
+/* Refuse an output whose directory does not exist ("layermerge <cmd>:
+ * output OUT: the directory 'D' does not exist", 2), and refuse to write
+ * an input: 0 when none of the `n_outs` output paths is
  * the same file as one of the `n_ins` input paths, compared by device and
  * inode (stat), so "./g.yaml", "g.yaml", "dir/../g.yaml" and links to it
  * are one file; an output that does not exist yet is never an input. NULL
@@ -52,7 +55,38 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
                           size_t n_outs, const char *const *ins,
                           size_t n_ins);
 
-/* 1 when argv holds -h or --help. */
+/* 1 when `path` is "-": the output goes to standard output. */
+int lm_tool_is_stdout(const char *path);
+
+/* 0 unless `path` is "-"; then "layermerge <cmd>: <opt> - (standard
+ * output) is not possible here: <why>" and 2. */
+int lm_tool_refuse_stdout(const char *cmd, const char *opt, const char *path,
+                          const char *why);
+
+/* An output that may be "-": lm_tool_out_begin() gives in o->path the path
+ * to hand to a library save call (the target itself, or for "-" a file in
+ * a fresh private directory); lm_tool_out_end() copies that file to
+ * standard output when `ok` and removes it. Both return 0 or 1 (printed). */
+typedef struct lm_tool_out {
+    const char *target;
+    const char *path;
+    char dir[4200];
+    char buf[4300];
+} lm_tool_out;
+int lm_tool_out_begin(lm_tool_out *o, const char *target);
+int lm_tool_out_end(lm_tool_out *o, int ok);
+
+/* "layermerge: PATH: cannot write: ..." for an fopen failure `e`,
+ * naming a missing directory as such. */
+void lm_tool_open_error(const char *path, int e);
+
+/* Write `path` through emit() (0 on success) into "<path>.tmp.<pid>" and
+ * rename it over `path`, or straight to standard output for "-". 0, or 1
+ * with a message (no file left behind). */
+int lm_tool_write_atomic(const char *path, int (*emit)(FILE *, void *),
+                         void *userdata);
+
+/* 1 when argv holds -h or --help (before any "--"). */
 int lm_tool_wants_help(int argc, char **argv);
 
 int lm_cmd_graph(int argc, char **argv);
@@ -67,5 +101,6 @@ int lm_cmd_latency(int argc, char **argv);
 int lm_cmd_importance(int argc, char **argv);
 int lm_cmd_compress(int argc, char **argv);
 int lm_cmd_export(int argc, char **argv);
+int lm_cmd_run(int argc, char **argv);
 
 #endif

@@ -1,9 +1,11 @@
 /* layermerge — command-line front end of liblayermerge. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "layermerge/layermerge.h"
@@ -21,6 +23,7 @@ static const lm_command commands[] = {
     {"verify", "check a merged network against its fine-tuning chain", lm_cmd_verify},
     {"latency", "measure the latency table on this machine (resumable)", lm_cmd_latency},
     {"importance", "data-free proxy importance; entry plans of a shard", lm_cmd_importance},
+    {"run", "run a network on a NumPy .npy input, write the output", lm_cmd_run},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
@@ -32,7 +35,13 @@ static void usage(FILE *out)
             "commands:\n");
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'layermerge COMMAND --help' for a command's options.\n");
+    fprintf(out,
+            "\nRun 'layermerge COMMAND --help' for a command's options.\n"
+            "Valued options take '--opt VALUE' or '--opt=VALUE'; '--' ends the\n"
+            "options; '-o -' writes to standard output where the output is one\n"
+            "stream; --json (solve, front, compress, entries, table show, graph\n"
+            "check) prints one JSON document. Exit status: 0 success, 1 failure,\n"
+            "2 bad usage (docs/cli.md, \"Conventions\").\n");
     lm_tool_zoo_help(out);
 }
 
@@ -118,6 +127,24 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
                           size_t n_outs, const char *const *ins,
                           size_t n_ins)
 {
+    /* A missing directory is named before any work is done. */
+    for (size_t o = 0; o < n_outs; o++) {
+        if (!outs[o] || lm_tool_is_stdout(outs[o]))
+            continue;
+        const char *slash = strrchr(outs[o], '/');
+        char dir[4096];
+        struct stat sd;
+        if (!slash || slash == outs[o])
+            continue;
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - outs[o]), outs[o]);
+        if (stat(dir, &sd) == 0 && S_ISDIR(sd.st_mode))
+            continue;
+        char msg[8400];
+        snprintf(msg, sizeof msg, "output %s: the directory '%s' %s", outs[o],
+                 dir, stat(dir, &sd) == 0 ? "is not a directory"
+                                          : "does not exist");
+        return lm_tool_usage_error(cmd, msg);
+    }
     for (size_t o = 0; o < n_outs; o++) {
         struct stat so;
         if (!outs[o] || stat(outs[o], &so) != 0)
@@ -136,9 +163,129 @@ int lm_tool_check_outputs(const char *cmd, const char *const *outs,
     return 0;
 }
 
+int lm_tool_is_stdout(const char *path)
+{
+    return path && !strcmp(path, "-");
+}
+
+int lm_tool_refuse_stdout(const char *cmd, const char *opt, const char *path,
+                          const char *why)
+{
+    if (!lm_tool_is_stdout(path))
+        return 0;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s - (standard output) is not possible here: "
+             "%s", opt, why);
+    return lm_tool_usage_error(cmd, msg);
+}
+
+int lm_tool_out_begin(lm_tool_out *o, const char *target)
+{
+    memset(o, 0, sizeof *o);
+    o->target = target;
+    if (!lm_tool_is_stdout(target)) {
+        o->path = target;
+        return 0;
+    }
+    /* The library writes files atomically; for standard output it writes
+     * one in a private directory, which is then copied out. */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(o->dir, sizeof o->dir, "%s/layermerge.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(o->dir)) {
+        fprintf(stderr, "layermerge: cannot create a scratch directory %s "
+                "for standard output: %s\n", o->dir, strerror(errno));
+        o->dir[0] = '\0';
+        return 1;
+    }
+    snprintf(o->buf, sizeof o->buf, "%s/out", o->dir);
+    o->path = o->buf;
+    return 0;
+}
+
+int lm_tool_out_end(lm_tool_out *o, int ok)
+{
+    int rc = 0;
+    if (!o->dir[0])
+        return 0;
+    FILE *fp = ok ? fopen(o->buf, "rb") : NULL;
+    if (ok && !fp) {
+        fprintf(stderr, "layermerge: %s: %s\n", o->buf, strerror(errno));
+        rc = 1;
+    }
+    if (fp) {
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+            if (fwrite(chunk, 1, n, stdout) != n) {
+                rc = 1;
+                break;
+            }
+        if (ferror(fp))
+            rc = 1;
+        fclose(fp);
+        if (fflush(stdout) != 0)
+            rc = 1;
+        if (rc)
+            fprintf(stderr, "layermerge: writing standard output failed\n");
+    }
+    remove(o->buf);
+    rmdir(o->dir);
+    o->dir[0] = '\0';
+    return rc;
+}
+
+void lm_tool_open_error(const char *path, int e)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1
+                                               : (int)(slash - path))
+                                            : 1,
+             slash ? path : ".");
+    struct stat sb;
+    if (e == ENOENT && stat(dir, &sb) != 0)
+        fprintf(stderr, "layermerge: %s: cannot write: the directory '%s' "
+                "does not exist\n", path, dir);
+    else
+        fprintf(stderr, "layermerge: %s: cannot write: %s\n", path,
+                strerror(e));
+}
+
+int lm_tool_write_atomic(const char *path, int (*emit)(FILE *, void *),
+                         void *userdata)
+{
+    if (lm_tool_is_stdout(path)) {
+        int bad = emit(stdout, userdata) != 0;
+        bad |= fflush(stdout) != 0 || ferror(stdout);
+        if (bad)
+            fprintf(stderr, "layermerge: writing standard output failed\n");
+        return bad;
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        lm_tool_open_error(path, errno);
+        return 1;
+    }
+    int bad = emit(fp, userdata) != 0;
+    bad |= fflush(fp) != 0 || ferror(fp);
+    bad |= fclose(fp) != 0;
+    /* Written beside the target and renamed: never a half file. */
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        fprintf(stderr, "layermerge: %s: cannot write: %s\n", path,
+                bad ? "write error" : strerror(e));
+        return 1;
+    }
+    return 0;
+}
+
 int lm_tool_wants_help(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return 1;
     return 0;

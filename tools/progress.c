@@ -4,6 +4,7 @@
 #include "progress.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,26 +36,73 @@ void lm_tool_bar_init(lm_tool_bar *bar, size_t already)
     bar->already = already;
     bar->tty = isatty(STDERR_FILENO);
     bar->next_pct = 0.0;
+    bar->weigh = NULL;
+    bar->mean_work = 1.0;
+    bar->done_work = 0.0;
+}
+
+double lm_tool_entry_work(const lm_entries *entries, size_t id)
+{
+    lm_entry_info e = {.size = sizeof e};
+    if (lm_entries_entry_info(&e, entries, id) != LM_OK || e.identity ||
+        e.kernel <= 0 || e.stride <= 0)
+        return 0.0;
+    double k = (double)e.kernel, s = (double)e.stride;
+    double oh = floor(((double)e.in_height + 2.0 * (double)e.padding - k) / s)
+                + 1.0;
+    double ow = floor(((double)e.in_width + 2.0 * (double)e.padding - k) / s)
+                + 1.0;
+    double out = (oh > 1.0 ? oh : 1.0) * (ow > 1.0 ? ow : 1.0) *
+                 (double)e.out_channels;
+    /* Depthwise: one input channel per output; the activation one op per
+     * output element. */
+    double cin = e.depthwise ? 1.0 : (double)e.in_channels;
+    return out * (k * k * cin + 1.0);
+}
+
+void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
+                       size_t lo, size_t hi)
+{
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t id = lo; id < hi; id++) {
+        double w = lm_tool_entry_work(entries, id);
+        sum += w;
+        n += w > 0.0;
+    }
+    if (n == 0 || !(sum > 0.0))
+        return; /* nothing timed: the plain count stands */
+    bar->weigh = entries;
+    bar->mean_work = sum / (double)n;
+}
+
+double lm_tool_bar_left(const lm_tool_bar *bar, size_t done, size_t total,
+                        double elapsed_s)
+{
+    double owed = (double)(total > done ? total - done : 0) * bar->mean_work;
+    return bar->done_work > 0.0 ? elapsed_s / bar->done_work * owed : 0.0;
 }
 
 int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata)
 {
     lm_tool_bar *bar = userdata;
-    size_t fresh = done > bar->already ? done - bar->already : 0;
-    double left = fresh ? elapsed_s / (double)fresh * (double)(total - done)
-                        : 0.0;
+    bar->done_work += bar->weigh ? lm_tool_entry_work(bar->weigh, entry_id)
+                                 : 1.0;
+    double left = lm_tool_bar_left(bar, done, total, elapsed_s);
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
     if (bar->tty) {
         fprintf(stderr, "\r%zu/%zu entries (%.0f%%), entry %zu, %.1f s "
-                        "elapsed, ~%.0f s left   ",
-                done, total, pct, entry_id, elapsed_s, left);
+                        "elapsed, ~%.*f s left   ",
+                done, total, pct, entry_id, elapsed_s, left < 10.0 ? 1 : 0,
+                left);
         if (done == total)
             fputc('\n', stderr);
     } else if (pct >= bar->next_pct || done == total) {
         /* Logs get a line every 5% rather than a redraw per entry. */
-        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.0f s "
-                        "left\n", done, total, pct, elapsed_s, left);
+        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.*f s "
+                        "left\n", done, total, pct, elapsed_s,
+                left < 10.0 ? 1 : 0, left);
         while (bar->next_pct <= pct)
             bar->next_pct += 5.0;
     }
@@ -85,10 +133,10 @@ int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi)
            *lo < *hi;
 }
 
-static int is_valued(const lm_tool_opts *o, const char *word)
+static int in_list(const char *const *list, const char *word, size_t len)
 {
-    for (const char *const *v = o->valued; *v; v++)
-        if (!strcmp(word, *v))
+    for (const char *const *v = list; v && *v; v++)
+        if (strlen(*v) == len && !strncmp(word, *v, len))
             return 1;
     return 0;
 }
@@ -96,27 +144,90 @@ static int is_valued(const lm_tool_opts *o, const char *word)
 int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
                        int first, void *args)
 {
+    int options = 1;
     for (int i = first; i < argc; i++) {
+        const char *w = argv[i];
+        char msg[600];
         int rc;
-        if (is_valued(o, argv[i])) {
-            if (i + 1 >= argc) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "option '%s' needs a value",
-                         argv[i]);
+        if (options && !strcmp(w, "--")) {
+            options = 0; /* every later word is a file */
+            continue;
+        }
+        if (!options || w[0] != '-' || !w[1]) {
+            rc = o->file(w, args);
+            if (rc)
+                return rc;
+            continue;
+        }
+        /* "--name=value" for long options; "-o" takes the next word. */
+        const char *eq = w[1] == '-' ? strchr(w, '=') : NULL;
+        size_t len = eq ? (size_t)(eq - w) : strlen(w);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)len, w);
+        if (in_list(o->valued, w, len)) {
+            if (!eq && i + 1 >= argc) {
+                snprintf(msg, sizeof msg, "option '%s' needs a value", name);
                 return lm_tool_usage_error(o->cmd, msg);
             }
-            rc = o->value(argv[i], argv[i + 1], args);
-            i++;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[i]);
-            rc = lm_tool_usage_error(o->cmd, msg);
+            rc = o->value(name, eq ? eq + 1 : argv[++i], args);
+        } else if (in_list(o->flags, w, len)) {
+            if (eq) {
+                snprintf(msg, sizeof msg, "option '%s' takes no value", name);
+                return lm_tool_usage_error(o->cmd, msg);
+            }
+            rc = o->flag(name, args);
         } else {
-            rc = o->file(argv[i], args);
+            snprintf(msg, sizeof msg, "unknown option '%s'", name);
+            return lm_tool_usage_error(o->cmd, msg);
         }
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+int lm_tool_number_error(const char *cmd, const char *opt, const char *val,
+                         const char *what)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s: '%s' is not %s", opt, val, what);
+    return lm_tool_usage_error(cmd, msg);
+}
+
+int lm_tool_whole(const char *cmd, const char *opt, const char *val,
+                  size_t min, size_t max, size_t *out)
+{
+    char what[96];
+    size_t v = 0;
+    if (max == SIZE_MAX)
+        snprintf(what, sizeof what, "a whole number >= %zu", min);
+    else
+        snprintf(what, sizeof what, "a whole number in %zu..%zu", min, max);
+    if (!lm_tool_parse_size(val, &v) || v < min || v > max)
+        return lm_tool_number_error(cmd, opt, val, what);
+    *out = v;
+    return 0;
+}
+
+int lm_tool_real(const char *cmd, const char *opt, const char *val,
+                 int open_lo, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(val, &end);
+    int ok = end != val && !*end && !errno && isfinite(v) &&
+             (open_lo ? v > lo : v >= lo) && v <= hi;
+    if (!ok) {
+        char what[96];
+        if (hi >= 1e300)
+            snprintf(what, sizeof what, "a number %s %g",
+                     open_lo ? ">" : ">=", lo);
+        else
+            snprintf(what, sizeof what, "a number in %s%g, %g]",
+                     open_lo ? "(" : "[", lo, hi);
+        return lm_tool_number_error(cmd, opt, val, what);
+    }
+    *out = v;
     return 0;
 }
 
@@ -131,11 +242,11 @@ int lm_tool_span_value(const char *cmd, const char *opt, const char *val,
         span->has_range = 1;
         return lm_tool_parse_range(val, &span->lo, &span->hi)
                    ? 0
-                   : lm_tool_usage_error(cmd, "--range wants A:B with A < B");
+                   : lm_tool_number_error(cmd, opt, val,
+                                          "A:B with whole numbers A < B");
     }
-    if (!lm_tool_parse_size(val, number))
-        return lm_tool_usage_error(cmd, "a number option needs a "
-                                        "non-negative integer");
+    if (lm_tool_whole(cmd, opt, val, 0, SIZE_MAX, number))
+        return 2;
     return LM_TOOL_NUMBER;
 }
 
@@ -179,6 +290,10 @@ void lm_tool_run_begin(lm_tool_run *r, const lm_tool_span *span)
                r->present, r->total, r->verb);
     fflush(stdout);
     lm_tool_bar_init(&r->bar, r->present);
+    /* Latency timings cost what the entry's conv costs; a proxy entry
+     * runs the whole network, about the same for every entry. */
+    if (lm_table_get_kind(r->table) == LM_TABLE_LATENCY)
+        lm_tool_bar_weigh(&r->bar, r->entries, lo, hi);
     lm_tool_catch_interrupt();
 }
 

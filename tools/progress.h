@@ -10,15 +10,32 @@
 #include "layermerge/layermerge.h"
 
 /* The progress bar on stderr: \r redraws on a terminal, a line every 5%
- * otherwise; `already` entries were present before the run (for the time
- * estimate). Its callback cancels after SIGINT/SIGTERM once
- * lm_tool_catch_interrupt() was called. */
+ * otherwise; `already` entries were present before the run. Its callback
+ * cancels after SIGINT/SIGTERM once lm_tool_catch_interrupt() was called.
+ * The time left is the work still owed at the rate the run has done work
+ * so far: with lm_tool_bar_weigh(), an entry's work is the multiply-adds
+ * of its merged conv and activation (a 7x7 conv at 56x56 costs hundreds
+ * of times a 1x1 at 7x7), else one per entry. */
 typedef struct lm_tool_bar {
     size_t already;
     int tty;
     double next_pct;
+    const lm_entries *weigh; /* NULL: one per entry */
+    double mean_work;        /* per timing still owed */
+    double done_work;        /* of the timings reported in this run */
 } lm_tool_bar;
 void lm_tool_bar_init(lm_tool_bar *bar, size_t already);
+/* Weigh the timings by entry work; `mean_work` from the non-identity
+ * entries of [lo, hi) (identity entries are never timed). */
+void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
+                       size_t lo, size_t hi);
+/* Seconds left after `elapsed_s`, with `done` of `total` timings done:
+ * the owed work at the rate of bar->done_work. */
+double lm_tool_bar_left(const lm_tool_bar *bar, size_t done, size_t total,
+                        double elapsed_s);
+/* Multiply-adds of one run of entry `id`'s merged conv and activation at
+ * batch 1 (0 for the identity entry or an unknown id). */
+double lm_tool_entry_work(const lm_entries *entries, size_t id);
 int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                      double elapsed_s, void *userdata);
 void lm_tool_catch_interrupt(void);
@@ -37,20 +54,35 @@ void lm_tool_report_passes(const lm_table *t, size_t threads, size_t passes,
 int lm_tool_parse_size(const char *s, size_t *out);
 int lm_tool_parse_range(const char *s, size_t *lo, size_t *hi);
 
-/* A command's options: those in the NULL-terminated `valued` take the
- * next word, handed to value(); other words not starting with '-' go to
- * file(). Both return 0 or an exit code. */
+/* A command's options: those in the NULL-terminated `valued` take a value
+ * ("--opt VALUE" or "--opt=VALUE"), handed to value(); those in `flags`
+ * (may be NULL) take none and go to flag(); other words, "-" and every
+ * word after "--" go to file(). All return 0 or an exit code. */
 typedef struct lm_tool_opts {
     const char *cmd; /* "latency": names the command in messages */
     const char *const *valued;
     int (*value)(const char *opt, const char *val, void *args);
     int (*file)(const char *word, void *args);
+    const char *const *flags;
+    int (*flag)(const char *opt, void *args);
 } lm_tool_opts;
 
 /* Walk argv[first..]; 0, or the first non-zero exit code (2 for an
- * unknown option or a missing value). */
+ * unknown option, a missing value or a value given to a flag). */
 int lm_tool_parse_argv(const lm_tool_opts *o, int argc, char **argv,
                        int first, void *args);
+
+/* "<cmd>: <opt>: '<val>' is not <what>" as a usage error (2). */
+int lm_tool_number_error(const char *cmd, const char *opt, const char *val,
+                         const char *what);
+/* A whole number in [min, max] (max SIZE_MAX: no bound) into *out; else a
+ * usage error naming the option and the value (2). */
+int lm_tool_whole(const char *cmd, const char *opt, const char *val,
+                  size_t min, size_t max, size_t *out);
+/* A finite number in (lo, hi] (open_lo) or [lo, hi] into *out; hi >= 1e300
+ * means no upper bound; else a usage error naming both (2). */
+int lm_tool_real(const char *cmd, const char *opt, const char *val,
+                 int open_lo, double lo, double hi, double *out);
 
 /* The output table and the entry ids a run covers. */
 typedef struct lm_tool_span {

@@ -358,46 +358,147 @@ lm_status lm_tool_timer_claim(lm_table *table, const lm_tool_timer *t)
     return st;
 }
 
-lm_status lm_tool_timer_fixed_cost(lm_tool_timer *t, lm_table *table,
-                                   const lm_graph *graph,
-                                   const lm_entries *entries, size_t batch)
+/* Rounds of the whole-network timing: every model once per round, the
+ * median kept, so one slow run does not make a stage. */
+#define NETWORK_ROUNDS 3
+
+static double median3(double a, double b, double c)
 {
+    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+/* Sum of the original single-conv entries of convs st+1..end. */
+static lm_status alone_sum(double *sum, const lm_table *table,
+                           const lm_entries *entries, size_t st, size_t end)
+{
+    *sum = 0.0;
+    for (size_t c = st + 1; c <= end; c++) {
+        size_t id = 0;
+        double v = 0.0;
+        lm_status rc = lm_entries_find_original(&id, entries, c);
+        if (rc == LM_OK)
+            rc = lm_table_get_entry(&v, NULL, table, entries, id);
+        if (rc != LM_OK) {
+            fprintf(stderr, "layermerge: --timer-cmd: conv %zu's entry: "
+                    "%s\n", c, lm_last_error());
+            return rc;
+        }
+        *sum += v;
+    }
+    return LM_OK;
+}
+
+/* The models timed: the network up to each stage boundary (a prefix with
+ * no head), then the whole network. */
+typedef struct net_parts {
+    size_t n;            /* boundaries: 0, the barriers, N */
+    size_t *at;          /* [n] positions */
+    char (*path)[800];   /* [n + 1]: the prefixes, then the whole */
+    double *ms;          /* [n + 1] medians over the rounds */
+} net_parts;
+
+static lm_status export_parts(net_parts *np, lm_tool_timer *t,
+                              const lm_graph *graph, size_t batch)
+{
+    size_t convs = lm_graph_conv_count(graph);
     lm_weights *w = NULL;
-    char path[800];
-    double whole = 0.0, sd = 0.0, sum = 0.0;
     lm_status st = lm_weights_create(&w);
     if (st == LM_OK)
         st = lm_weights_init_random(w, graph, 1);
-    if (st == LM_OK)
-        st = lm_tool_timer_export(path, sizeof path, t, graph, w, batch,
-                                  "original");
+    for (size_t k = 0; st == LM_OK && k <= np->n; k++) {
+        char name[64];
+        lm_onnx_options o = {.size = sizeof o, .batch = batch,
+                             .prefix = k < np->n, .prefix_end =
+                                 k < np->n ? np->at[k] : 0};
+        if (k < np->n)
+            snprintf(name, sizeof name, "prefix-%zu", np->at[k]);
+        else
+            snprintf(name, sizeof name, "whole-%zu", convs);
+        snprintf(np->path[k], sizeof np->path[k], "%s/%s.onnx", t->dir, name);
+        st = lm_graph_save_onnx(graph, w, &o, np->path[k]);
+    }
     lm_weights_destroy(w);
-    if (st != LM_OK) {
+    if (st != LM_OK)
         fprintf(stderr, "layermerge: --timer-cmd: the original network: "
                 "%s\n", lm_last_error());
-        return st;
-    }
-    if ((st = lm_tool_timer_run(&whole, &sd, t, path, batch,
-                                "the original network")) != LM_OK)
-        return st;
-    unlink(path);
-    for (size_t c = 1; c <= lm_graph_conv_count(graph); c++) {
-        size_t id = 0;
-        double v = 0.0;
-        st = lm_entries_find_original(&id, entries, c);
-        if (st == LM_OK)
-            st = lm_table_get_entry(&v, NULL, table, entries, id);
-        if (st != LM_OK) {
-            fprintf(stderr, "layermerge: --timer-cmd: conv %zu's entry: "
-                    "%s\n", c, lm_last_error());
-            return st;
+    return st;
+}
+
+static lm_status time_parts(net_parts *np, lm_tool_timer *t, size_t batch)
+{
+    size_t m = np->n + 1;
+    double *runs = calloc(m * NETWORK_ROUNDS, sizeof *runs);
+    if (!runs)
+        return LM_ERR_NOMEM;
+    lm_status st = LM_OK;
+    for (size_t r = 0; st == LM_OK && r < NETWORK_ROUNDS; r++)
+        for (size_t j = 0; st == LM_OK && j < m; j++) {
+            size_t k = (j + r) % m; /* rotated, as compress's rounds */
+            double sd = 0.0;
+            char what[160];
+            snprintf(what, sizeof what, k < np->n ? "the network up to "
+                     "position %zu" : "the whole network%.0zu",
+                     k < np->n ? np->at[k] : 0);
+            st = lm_tool_timer_run(&runs[k * NETWORK_ROUNDS + r], &sd, t,
+                                   np->path[k], batch, what);
         }
-        sum += v;
+    for (size_t k = 0; st == LM_OK && k < m; k++)
+        np->ms[k] = median3(runs[k * NETWORK_ROUNDS],
+                            runs[k * NETWORK_ROUNDS + 1],
+                            runs[k * NETWORK_ROUNDS + 2]);
+    free(runs);
+    return st;
+}
+
+lm_status lm_tool_timer_network(lm_tool_timer *t, lm_table *table,
+                                const lm_graph *graph,
+                                const lm_entries *entries, size_t batch)
+{
+    size_t convs = lm_graph_conv_count(graph);
+    net_parts np = {0};
+    np.at = calloc(convs + 2, sizeof *np.at);
+    np.path = calloc(convs + 3, sizeof *np.path);
+    np.ms = calloc(convs + 3, sizeof *np.ms);
+    lm_status st = np.at && np.path && np.ms ? LM_OK : LM_ERR_NOMEM;
+    for (size_t p = 0; st == LM_OK && p <= convs; p++) {
+        lm_position_info info = {.size = sizeof info};
+        if (p == 0 || p == convs ||
+            (lm_graph_position_info(&info, graph, p) == LM_OK &&
+             info.is_barrier))
+            np.at[np.n++] = p;
     }
-    double fixed = whole > sum ? whole - sum : 0.0;
-    fprintf(stderr, "timer command: original network %.3f ms whole, its "
-            "entries sum to %.3f ms: fixed cost %.3f ms%s\n", whole, sum,
-            fixed, whole > sum ? "" : " (the entries alone cost more than "
-            "the network: predictions will be high)");
-    return lm_table_set_fixed_cost(table, fixed, sd);
+    if (st == LM_OK)
+        st = export_parts(&np, t, graph, batch);
+    if (st == LM_OK)
+        st = time_parts(&np, t, batch);
+    /* Each stage: what the network up to its end costs more than the
+     * network up to its start, against its convs timed alone. */
+    size_t set = 0;
+    for (size_t k = 0; st == LM_OK && k + 1 < np.n; k++) {
+        lm_table_stage s = {.size = sizeof s, .st = np.at[k],
+                            .end = np.at[k + 1],
+                            .in_network_ms = np.ms[k + 1] - np.ms[k]};
+        st = alone_sum(&s.alone_ms, table, entries, s.st, s.end);
+        if (st != LM_OK || s.alone_ms <= 0.0 || s.in_network_ms <= 0.0)
+            continue; /* timing noise made the difference meaningless */
+        st = lm_table_set_stage(table, &s);
+        set += st == LM_OK;
+    }
+    /* The stem (with the run's own overhead) and the head. */
+    double head = np.ms[np.n] - np.ms[np.n - 1];
+    double fixed = np.ms[0] + (head > 0.0 ? head : 0.0);
+    if (st == LM_OK)
+        st = lm_table_set_fixed_cost(table, fixed, 0.0);
+    if (st == LM_OK)
+        fprintf(stderr, "timer command: whole network %.4g ms; stem %.4g ms, "
+                "head %.4g ms: fixed cost %.4g ms; %zu of %zu stages "
+                "calibrated in-network\n", np.ms[np.n], np.ms[0], head, fixed,
+                set, np.n - 1);
+    for (size_t k = 0; k <= np.n && np.path; k++)
+        if (np.path[k][0])
+            unlink(np.path[k]);
+    free(np.at);
+    free(np.path);
+    free(np.ms);
+    return st;
 }

@@ -51,12 +51,16 @@ lm_status lm_tool_timer_run(double *median_ms, double *stdev_ms,
  * (LM_ERR_MISMATCH, printed); else its timer text becomes t->text. */
 lm_status lm_tool_timer_claim(lm_table *table, const lm_tool_timer *t);
 
-/* After measuring: time the whole original network (`graph` at the
- * table's input size, random weights) with CMD and set the table's fixed
- * cost to what its entries do not carry, max(0, whole - sum of the
- * original single-conv entries); prints the three figures on stderr. */
-lm_status lm_tool_timer_fixed_cost(lm_tool_timer *t, lm_table *table,
-                                   const lm_graph *graph,
-                                   const lm_entries *entries, size_t batch);
+/* After measuring: the table's whole-network model from CMD, as the
+ * built-in timer gets it from the engine's profile (docs/measure.md): the
+ * original network (`graph` at the table's input size, random weights) is
+ * exported up to each stage boundary (position 0, the barriers, N) and
+ * whole, each timed in 3 rotated rounds (median). A stage's in-network
+ * time is the difference of the prefixes at its ends, set against the sum
+ * of its original entries (lm_table_set_stage); the fixed cost is the
+ * stem's prefix plus what the head adds. Prints the figures on stderr. */
+lm_status lm_tool_timer_network(lm_tool_timer *t, lm_table *table,
+                                const lm_graph *graph,
+                                const lm_entries *entries, size_t batch);
 
 #endif

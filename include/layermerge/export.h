@@ -34,12 +34,16 @@ typedef struct lm_onnx_options {
     int32_t dynamic_batch;  /**< 1: the batch axis is the symbol "batch" */
     int32_t keep_batchnorm; /**< 1: BatchNormalization nodes; 0: folded */
     int64_t opset;          /**< 13..17; 0 means 13 */
+    /** 1: only the stem and positions 1..prefix_end, with that position's
+     * tensor as the output and no head (to time parts of a network) */
+    int32_t prefix;
+    size_t prefix_end;      /**< 0..N; read when prefix is 1 */
 } lm_onnx_options;
 
 /** Write `graph` with `weights` as an ONNX model through `write`.
  * @param options  NULL means the defaults
- * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, weights or write; a batch
- *         or opset out of range; a short options record), LM_ERR_STATE
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL graph, weights or write; a batch,
+ *         opset or prefix_end out of range; a short options record), LM_ERR_STATE
  *         (graph not validated), LM_ERR_NOT_FOUND / LM_ERR_MISMATCH (a
  *         tensor the graph needs is missing or of another shape, as
  *         lm_weights_check_graph()), LM_ERR_VALUE (a batch norm that cannot

@@ -389,6 +389,17 @@ LM_API lm_status lm_table_create_calibrated(lm_table **out,
  *         LM_ERR_VALUE (NaN, infinite or negative) @since 0.2 */
 LM_API lm_status lm_table_set_fixed_cost(lm_table *table, double ms,
                                          double stdev);
+/** Set the in-network calibration of one stage of a latency table measured
+ * by the caller's own means (lm_table_measure_latency sets them itself with
+ * the built-in timer): `stage` (an input record here; its `ratio` is not
+ * read) gives the stage's positions st < end, the sum of its original
+ * entries timed alone and the same convs' time inside the running network.
+ * A stage with the same st and end is replaced; others are kept.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, an importance table, a short
+ *         record, st >= end), LM_ERR_VALUE (a time not finite, alone_ms <=
+ *         0 or in_network_ms < 0), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_table_set_stage(lm_table *table,
+                                    const lm_table_stage *stage);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,6 +78,32 @@ static int keep_mode(int fd, const char *path)
     return fchmod(fd, sb.st_mode & 0777);
 }
 
+/* Why the temporary file beside `path` could not be made: a missing
+ * directory is named as such (the usual cause: a typo in -o). */
+static lm_status no_tmp(const char *path, int e)
+{
+    const char *slash = strrchr(path, '/');
+    int dlen = slash ? (int)(slash - path) : 1;
+    const char *dir = slash ? path : ".";
+    if (slash == path)
+        dlen = 1; /* "/name": the root */
+    struct stat sb;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s", dlen, dir);
+    if (e == ENOENT && stat(buf, &sb) != 0)
+        return lm_err(LM_ERR_IO, "%s: cannot write: the directory '%s' does "
+                      "not exist", path, buf);
+    if ((e == ENOTDIR || e == ENOENT) && stat(buf, &sb) == 0 &&
+        !S_ISDIR(sb.st_mode))
+        return lm_err(LM_ERR_IO, "%s: cannot write: '%s' is not a directory",
+                      path, buf);
+    if (e == ENOTDIR)
+        return lm_err(LM_ERR_IO, "%s: cannot write: a component of '%s' is "
+                      "not a directory", path, buf);
+    return lm_err(LM_ERR_IO, "%s: cannot create temporary file in '%s': %s",
+                  path, buf, strerror(e));
+}
+
 lm_status lm_atomic_open(lm_atomic_file *af, const char *path)
 {
     memset(af, 0, sizeof *af);
@@ -98,8 +125,7 @@ lm_status lm_atomic_open(lm_atomic_file *af, const char *path)
         free(af->tmp_path);
         af->tmp_path = NULL;
         lm_atomic_abort(af);
-        return lm_err(LM_ERR_IO, "%s: cannot create temporary file: %s", path,
-                      strerror(e));
+        return no_tmp(path, e);
     }
     if (keep_mode(fd, path) != 0) {
         int e = errno;

@@ -423,8 +423,8 @@ static value trunk_step(exporter *x, const value *pos, size_t p)
     return site_layers(x, LM_SITE_POSITION, p, v);
 }
 
-static lm_status check_options(const lm_onnx_options *o, size_t *batch,
-                               int64_t *opset)
+static lm_status check_options(const lm_onnx_options *o, size_t n_convs,
+                               size_t *batch, int64_t *opset)
 {
     *batch = 1;
     *opset = 13;
@@ -440,6 +440,10 @@ static lm_status check_options(const lm_onnx_options *o, size_t *batch,
     if (o->opset != 0 && (o->opset < 13 || o->opset > 17))
         return lm_err(LM_ERR_INVALID_ARG, "lm_graph_write_onnx: opset %lld "
                       "is not in 13..17", (long long)o->opset);
+    if (o->prefix && o->prefix_end > n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_write_onnx: prefix_end "
+                      "%zu is past the last position %zu", o->prefix_end,
+                      n_convs);
     if (o->batch)
         *batch = o->batch;
     if (o->opset)
@@ -457,7 +461,8 @@ lm_status lm_graph_write_onnx(const lm_graph *graph,
                       "argument");
     size_t batch = 1;
     int64_t opset = 13;
-    lm_status st = check_options(options, &batch, &opset);
+    lm_status st = check_options(options, lm_graph_conv_count(graph), &batch,
+                                 &opset);
     if (st != LM_OK)
         return st;
     if (!lm_graph_is_valid(graph))
@@ -477,10 +482,12 @@ lm_status lm_graph_write_onnx(const lm_graph *graph,
     lm_graph_input_chw(graph, &in.c, &in.h, &in.w);
     int64_t in_dims[4] = {dim0, in.c, in.h, in.w};
     lm_onnx_graph_value(&x.b, 1, "input", in_dims, 4);
+    int prefix = options && options->prefix;
+    size_t last = prefix ? options->prefix_end : n;
     pos[0] = site_layers(&x, LM_SITE_STEM, 0, in);
-    for (size_t p = 1; p <= n && x.b.status == LM_OK; p++)
+    for (size_t p = 1; p <= last && x.b.status == LM_OK; p++)
         pos[p] = trunk_step(&x, pos, p);
-    value out = site_layers(&x, LM_SITE_HEAD, 0, pos[n]);
+    value out = prefix ? pos[last] : site_layers(&x, LM_SITE_HEAD, 0, pos[n]);
     const char *args[1] = {out.name};
     lm_onnx_node(&x.b, "Identity", "output", args, 1, "output", NULL, 0);
     int64_t flat_dims[2] = {dim0, out.c}, map_dims[4] = {dim0, out.c, out.h,

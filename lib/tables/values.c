@@ -2,10 +2,12 @@
  * value calls of tables.h over the shared record store, plus the
  * normalisation of raw importance metrics (docs/method.md section 5). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/record.h"
 #include "core/util.h"
 #include "tables/table.h"
 
@@ -326,4 +328,35 @@ lm_status lm_table_set_fixed_cost(lm_table *t, double ms, double stdev)
     t->fixed_ms = ms;
     t->fixed_stdev = stdev;
     return LM_OK;
+}
+
+lm_status lm_table_set_stage(lm_table *t, const lm_table_stage *stage)
+{
+    lm_status st = want_kind(t, LM_TABLE_LATENCY, "lm_table_set_stage");
+    if (st == LM_OK)
+        st = lm_record_check(stage, offsetof(lm_table_stage, ratio),
+                             "lm_table_set_stage");
+    if (st != LM_OK)
+        return st;
+    if (stage->st >= stage->end)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_table_set_stage: stage %zu..%zu "
+                      "is empty", stage->st, stage->end);
+    if (!isfinite(stage->alone_ms) || stage->alone_ms <= 0.0 ||
+        !isfinite(stage->in_network_ms) || stage->in_network_ms < 0.0)
+        return lm_err(LM_ERR_VALUE, "lm_table_set_stage: stage %zu..%zu: "
+                      "alone %g ms, in the network %g ms (need alone > 0, "
+                      "in the network >= 0)", stage->st, stage->end,
+                      stage->alone_ms, stage->in_network_ms);
+    lm_tstage *all = malloc((t->n_stages + 1) * sizeof *all);
+    if (!all)
+        return lm_err_nomem();
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_stages; i++)
+        if (t->stages[i].st != stage->st || t->stages[i].end != stage->end)
+            all[n++] = t->stages[i];
+    all[n++] = (lm_tstage){stage->st, stage->end, stage->alone_ms,
+                           stage->in_network_ms};
+    st = lm_table_set_stages(t, all, n);
+    free(all);
+    return st;
 }

@@ -392,17 +392,22 @@ class Graph(_Handle):
 
     # ONNX export (export.h)
     @staticmethod
-    def _onnx_options(batch, dynamic_batch, keep_batchnorm, opset):
+    def _onnx_options(batch, dynamic_batch, keep_batchnorm, opset,
+                      prefix_end=None):
         return _new(capi.lm_onnx_options, batch=batch,
                     dynamic_batch=int(bool(dynamic_batch)),
-                    keep_batchnorm=int(bool(keep_batchnorm)), opset=opset)
+                    keep_batchnorm=int(bool(keep_batchnorm)), opset=opset,
+                    prefix=int(prefix_end is not None),
+                    prefix_end=prefix_end or 0)
 
     def to_onnx(self, weights, batch=1, dynamic_batch=False,
-                keep_batchnorm=False, opset=13):
+                keep_batchnorm=False, opset=13, prefix_end=None):
         """The network with `weights` as ONNX model bytes
-        (lm_graph_write_onnx)."""
+        (lm_graph_write_onnx); `prefix_end`: only the stem and positions
+        1..prefix_end, no head."""
         w = _Writer()
-        o = self._onnx_options(batch, dynamic_batch, keep_batchnorm, opset)
+        o = self._onnx_options(batch, dynamic_batch, keep_batchnorm, opset,
+                               prefix_end)
         _call("lm_graph_write_onnx", self.ptr, weights.ptr, byref(o), w.fn,
               None)
         return b"".join(w.chunks)
@@ -958,6 +963,13 @@ class Table(_Handle):
 
     def set_fixed_cost(self, ms, stdev=0.0):
         _call("lm_table_set_fixed_cost", self.ptr, ms, stdev)
+
+    def set_stage(self, st, end, alone_ms, in_network_ms):
+        """One stage's in-network calibration, measured by the caller
+        (lm_table_set_stage)."""
+        s = _new(capi.lm_table_stage, st=st, end=end, alone_ms=alone_ms,
+                 in_network_ms=in_network_ms)
+        _call("lm_table_set_stage", self.ptr, byref(s))
 
     # measure.h
     def measure_latency(self, graph, entries, options=None):

@@ -414,6 +414,8 @@ class lm_onnx_options(Structure):
         ('dynamic_batch', c_int32),
         ('keep_batchnorm', c_int32),
         ('opset', c_int64),
+        ('prefix', c_int32),
+        ('prefix_end', c_size_t),
     ]
 
 
@@ -655,6 +657,8 @@ PROTOTYPES = {
     'lm_table_create_calibrated': (c_int, [POINTER(c_void_p), c_void_p]),
     # lm_status lm_table_set_fixed_cost(lm_table *table, double ms, double stdev)
     'lm_table_set_fixed_cost': (c_int, [c_void_p, c_double, c_double]),
+    # lm_status lm_table_set_stage(lm_table *table, const lm_table_stage *stage)
+    'lm_table_set_stage': (c_int, [c_void_p, POINTER(lm_table_stage)]),
     # lm_status lm_table_load(lm_table **out, const char *path)
     'lm_table_load': (c_int, [POINTER(c_void_p), c_char_p]),
     # lm_status lm_table_load_kind(lm_table **out, const char *path, lm_table_kind kind)

@@ -53,7 +53,7 @@ cp "${data}_latency.csv" "$tmp/lat.csv"
 cmp -s "$tmp/lat.csv" "${data}_latency.csv"; check "and the input is untouched" $?
 # shellcheck disable=SC2086
 "$lm" front "$graph" $tables --svg "$tmp/no/such/dir/f.svg" >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q "f.svg: cannot write" "$tmp/err"; check "an unwritable --svg fails naming it" $?
+[ $? -eq 2 ] && grep -q "f.svg: the directory '.*/no/such/dir' does not exist" "$tmp/err"; check "an --svg into a missing directory is refused naming it" $?
 "$lm" front --help | grep -q -- "--svg FILE"; check "front --help documents --svg" $?
 
 # compress --report: the fast settings of compress.sh, two budgets, a
@@ -84,7 +84,7 @@ touch "$tmp/afile"
 # shellcheck disable=SC2086
 "$lm" compress "$r18" -o "$tmp/r18" --latency "$tmp/r18.lat.yaml" --ratio 0.9 $fast --report "$tmp/afile" \
     >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q "afile: not a directory" "$tmp/err"; check "--report onto a file fails naming it" $?
+[ $? -eq 2 ] && grep -q "afile' is not a directory" "$tmp/err"; check "--report onto a file is refused before any work, naming it" $?
 mkdir "$tmp/in"; cp "$tmp/r18.lat.yaml" "$tmp/in/index.html"
 # shellcheck disable=SC2086
 "$lm" compress "$r18" -o "$tmp/r18" --latency "$tmp/in/index.html" $fast \

@@ -30,6 +30,14 @@ grep -q 'timer: "command: wc -c' "$tmp/lat.yaml"; check "the table records the c
 grep -q "fixed cost" "$tmp/e1"; check "the whole network gives the fixed cost" $?
 fixed=$(sed -n 's/^ *fixed_ms: *//p' "$tmp/lat.yaml")
 awk -v f="$fixed" 'BEGIN { exit !(f > 0) }'; check "fixed cost $fixed > 0 (stem and head are in no entry)" $?
+# The stages: in the network (differences of prefix models) against alone
+# (the entries); with this timer both are weight bytes, so they agree.
+grep -q "4 of 4 stages calibrated in-network" "$tmp/e1"; check "every stage of resnet18 calibrated" $?
+awk '/^  - \{st: [0-9]+, end: [0-9]+, alone_ms/ {
+         gsub(/[{},]/, ""); a = $7; b = $9; n++
+         if (b < 0.9 * a || b > 1.1 * a) bad++ }
+     END { exit !(n == 4 && bad == 0) }' "$tmp/lat.yaml"
+check "stage in-network time within 10% of the entries alone (bytes)" $?
 
 # Resuming measures nothing; another command is refused.
 out=$("$lm" latency "$r18" -o "$tmp/lat.yaml" --size 32 --passes 2 --timer-cmd "$bytes" 2>&1)
@@ -63,6 +71,7 @@ out=$("$lm" compress "$r18" -o "$tmp/c" --size 32 --ratio 0.9 --passes 1 --round
 check "compress --timer-cmd" $?
 echo "$out" | tail -3
 has "$out" "timed by: command: wc -c"; check "the summary names the timer" $?
+has "$out" "latency table: calibrated in-network"; check "compress solves on the calibrated table" $?
 line=$(printf '%s\n' "$out" | grep '^budget_ratio=0.90 ')
 [ -n "$line" ]; check "a key=value line for the budget" $?
 # The merged network has fewer convs, so its model is smaller: faster here.

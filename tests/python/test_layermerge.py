@@ -610,6 +610,10 @@ class Export(unittest.TestCase):
             with self.assertRaises(lm.LayerMergeError) as cm:
                 g.to_onnx(w, opset=12)
             self.assertIn("opset 12", str(cm.exception))
+            part = onnx.load_from_string(g.to_onnx(w, prefix_end=2))
+            self.assertEqual([n.op_type for n in part.graph.node]
+                             .count("Conv"), 3)  # stem, c1, c2
+            self.assertNotIn("Gemm", [n.op_type for n in part.graph.node])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
