@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages liblayermerge needs to build, test and run
 # its examples, and those CI adds (clang for the second -Werror build,
-# abigail-tools for scripts/abi-check.sh). As root it runs apt-get;
-# otherwise it prints the command.
+# abigail-tools for scripts/abi-check.sh); dataset-fashion-mnist holds the
+# images of the examples/study test (docs/results/fashion-mnist.md). As root
+# it runs apt-get; otherwise it prints the command.
 set -euo pipefail
 packages=(gcc g++ clang meson ninja-build pkg-config libopenblas-dev libyaml-dev
           libjansson-dev check valgrind abigail-tools python3 python3-numpy python3-torch
-          python3-torchvision python3-cffi python3-yaml python3-sklearn)
+          python3-torchvision python3-cffi python3-yaml python3-sklearn
+          dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
