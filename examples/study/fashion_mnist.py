@@ -88,8 +88,8 @@ METHODS = ("original", "layermerge", "kim23", "prune", "layermerge-proxy")
 PROTOCOLS = {
     "full": dict(stages=((16, 3, 1), (32, 3, 2), (64, 3, 2)), stem=16,
                  n_train=None, n_heldout=3000, n_test=None, epochs=2,
-                 entry_steps=20, entry_subset=10000, final_epochs=0.5,
-                 seeds=2, shards=4, lat_batch=32, lat_reps=20, lat_passes=3,
+                 entry_steps=15, entry_subset=10000, final_epochs=0.3,
+                 seeds=2, shards=4, lat_batch=32, lat_reps=10, lat_passes=3,
                  rounds=7, time_reps=10),
     "small": dict(stages=((8, 2, 1), (16, 2, 2), (32, 2, 2)), stem=8,
                   n_train=2000, n_heldout=500, n_test=1000, epochs=3,
@@ -194,7 +194,7 @@ def augment(x, gen):
     return out
 
 
-def train(model, data, steps, lr, seed, batch=128, wd=5e-4):
+def train(model, data, steps, lr, seed, batch=128, wd=5e-4, progress=0):
     """SGD momentum 0.9, cosine lr, weight decay, crop + flip."""
     x, y = data
     gen = torch.Generator().manual_seed(seed)
@@ -203,7 +203,10 @@ def train(model, data, steps, lr, seed, batch=128, wd=5e-4):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     model.train()
     order, at, loss = torch.randperm(len(y), generator=gen), 0, None
-    for _ in range(steps):
+    for step in range(steps):
+        if progress and step and step % progress == 0:
+            print(f"    step {step}/{steps}, loss {float(loss):.3f}",
+                  flush=True)
         if at + batch > len(y):
             order, at = torch.randperm(len(y), generator=gen), 0
         idx = order[at:at + batch]
@@ -323,7 +326,8 @@ class Study:
         torch.manual_seed(0)
         steps = int(self.proto["epochs"] * len(data[0][1]) / 128)
         t = time.time()
-        loss = train(model, data[0], steps, lr=0.1, seed=0)
+        loss = train(model, data[0], steps, lr=0.1, seed=0,
+                     progress=max(steps // 4, 1))
         saved = {"state": model.state_dict(), "steps": steps,
                  "seconds": time.time() - t, "loss": loss,
                  "test": accuracy(model, data[2]),
@@ -881,6 +885,18 @@ def study(args):
     print(f"\nSpearman(proxy, fine-tuned importance) = {rho:.3f} over {n_rho}"
           f" distinct entries; base network {base['test']:.2f}% test before "
           f"the final fine-tunes; run time {time.time() - st.t0:.0f} s")
+    md = ["| method | budget | trunk convs | measured ms | speed-up | "
+          "test accuracy (%) | SE | per seed |", "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["acc"] is None:
+            md.append(f"| {row['method']} | {row['ratio']:g} | infeasible "
+                      f"| | | | | |")
+            continue
+        md.append(f"| {row['method']} | {row['ratio']:g} | {row['convs']} | "
+                  f"{row['ms']:.2f} | {row['speedup']:.2f} | {row['acc']:.2f}"
+                  f" | {row['se']:.2f} | "
+                  f"{', '.join(f'{a:.2f}' for a in row['seeds'])} |")
+    atomic_write(st.work / "table.md", "\n".join(md) + "\n")
     plot_svg(st.work / "fashion-mnist.svg", rows,
              f"Fashion-MNIST, {'small net' if args.small else 'ResNet-20'}: "
              f"accuracy vs measured speed-up")
