@@ -321,6 +321,7 @@ class Study:
         if ckpt.exists():
             saved = torch.load(ckpt)
             model.load_state_dict(saved["state"])
+            model.eval()
             self.say(f"train: resumed {ckpt.name} (test {saved['test']:.2f}%)")
             return model, saved
         torch.manual_seed(0)
