@@ -735,7 +735,7 @@ def spearman(a, b):
     return float((ra * rb).sum() / den) if den else float("nan")
 
 
-def plot_svg(path, rows, title):
+def plot_svg(path, rows, title, batch):
     """Accuracy (mean over seeds, +-1 SE bars) against measured speed-up."""
     W, H, L, R, T, B = 640, 420, 70, 170, 40, 50
     pts = [r for r in rows if r["speedup"] is not None]
@@ -776,8 +776,8 @@ def plot_svg(path, rows, title):
                    f'y="{Y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
         v += ystep
     out.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" '
-               f'text-anchor="middle">measured speed-up (engine, batch, 1 '
-               f'thread)</text>')
+               f'text-anchor="middle">measured speed-up over the original '
+               f'(library engine, batch {batch}, 1 thread)</text>')
     out.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 16 {(T + H - B) / 2})">test accuracy'
                f' (%)</text>')
@@ -910,7 +910,7 @@ def study(args):
     atomic_write(st.work / "table.md", "\n".join(md) + "\n")
     plot_svg(st.work / "fashion-mnist.svg", rows,
              f"Fashion-MNIST, {'small net' if args.small else 'ResNet-20'}: "
-             f"accuracy vs measured speed-up")
+             f"accuracy vs measured speed-up", p["lat_batch"])
     atomic_write(st.work / "results.json", json.dumps({
         "protocol": {k: v for k, v in p.items()}, "rows": rows,
         "spearman": rho, "spearman_n": n_rho, "base": {
