@@ -11,9 +11,9 @@ The whole study, as a trainer would run it around the library:
  2. train     a CIFAR-style ResNet-20 for 1x28x28, from scratch;
  3. export    graph YAML + safetensors, checked by the library
               (lm_graph_load, lm_weights_check_graph, engine == torch);
- 4. latency   `layermerge latency` (engine, 1 thread, --batch) for the
-              network, and for its layer-pruning variant (identity
-              options at the prunable positions);
+ 4. latency   `layermerge latency` (engine, 1 thread, batch 32), also
+              imported into the layer-pruning variant of the graph
+              (identity options at the prunable positions);
  5. importance  per entry: `layermerge importance shard` gives its plan,
               torch applies it (examples/torch/digits_resnet.apply_plan),
               fine-tunes briefly, scores on the held-out set; rows go to
