@@ -682,8 +682,9 @@ class Study:
                "steps": steps}
         atomic_write(done, json.dumps(rec))
         self.say(f"finetune: {tag}: {convs} trunk convs, test "
-                 f"{test_acc:.2f}% (chain {chain_acc:.2f}%), merge verified"
-                 f" to {rel:.1e}, {rec['seconds']:.0f} s")
+                 f"{test_acc:.2f}% (chain {chain_acc:.2f}%), "
+                 f"{'engine = torch' if plan_arg else 'merge verified'} to "
+                 f"{rel:.1e}, {rec['seconds']:.0f} s")
         return rec
 
     # 9: measured latency, interleaved
