@@ -2,16 +2,18 @@
 # Installs the Debian 12 packages liblayermerge needs to build, test and run
 # its examples, and those CI adds (clang for the second -Werror build,
 # abigail-tools for scripts/abi-check.sh; cmake and groff-base for the
-# install test, which builds a CMake consumer and renders the man page).
-# As root it runs apt-get; otherwise it prints the command. Then ONNX
-# Runtime (CPU), which Debian does not package, from npm into
-# tools/timers/node_modules: the ONNX tests and the shipped timer run it.
+# install test, which builds a CMake consumer and renders the man page;
+# dataset-fashion-mnist holds the images of the examples/study test,
+# docs/results/fashion-mnist.md). As root it runs apt-get; otherwise it
+# prints the command. Then ONNX Runtime (CPU), which Debian does not
+# package, from npm into tools/timers/node_modules: the ONNX tests and the
+# shipped timer run it.
 set -euo pipefail
 packages=(gcc g++ clang meson ninja-build pkg-config libopenblas-dev libyaml-dev
           libjansson-dev check valgrind abigail-tools python3 python3-numpy python3-torch
           python3-torchvision python3-cffi python3-yaml python3-sklearn
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx
-          cmake groff-base)
+          cmake groff-base dataset-fashion-mnist)
 # Node.js only when the machine has none (it may come from elsewhere).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
