@@ -58,6 +58,8 @@ awk -F, 'FNR == 1 { next }
                     r[int((n + 1) / 2)], r[int(0.9 * n + 0.5)], r[n] }' \
     "$tmp/a.csv" "$tmp/b.csv"
 
+# The whole-network model of the table compress solved on.
+"$lm" table show "$tmp/c.latency.yaml" | grep -E '^  (fixed cost|stage)'
 grep -E '^original:' "$tmp/out"
 grep -E 'smallest feasible' "$tmp/err" | sed 's/^/infeasible: /' || true
 printf '%6s %10s %10s %8s %10s %14s %10s\n' ratio predicted measured pred/meas \

@@ -208,8 +208,12 @@ static void print_network(const lm_table *t)
         return;
     printf("  fixed cost:   %.4g ms (stdev %.2g; outside the entries)\n",
            net.fixed_ms, net.fixed_stdev);
-    printf("  network:      %.4g ms, the original timed whole\n",
-           net.measured_ms);
+    /* 0 is "not timed" (a caller's timer, an imported table). */
+    if (net.measured_ms > 0.0)
+        printf("  network:      %.4g ms, the original timed whole\n",
+               net.measured_ms);
+    else
+        printf("  network:      not timed whole\n");
     for (size_t i = 0; i < net.stage_count; i++) {
         lm_table_stage s = {.size = sizeof s};
         if (lm_table_stage_info(&s, t, i) == LM_OK)
