@@ -74,9 +74,9 @@ except ImportError as exc:
 from digits_resnet import (DigitsResNet, apply_plan,  # noqa: E402
                            export_graph)
 from graph_module import GraphModule  # noqa: E402
-from lm_torch import (PP, S, P, Entries, TorchLibrary,  # noqa: E402
-                      load_safetensors, save_safetensors)
-from ctypes import c_double, c_size_t  # noqa: E402
+from lm_torch import (TorchLibrary, load_safetensors,  # noqa: E402
+                      save_safetensors)
+import layermerge  # noqa: E402  (the package; lm_torch points it at --lib)
 
 DATA = pathlib.Path("/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530          # Fashion-MNIST training-set pixel stats
@@ -244,23 +244,36 @@ def make_model(proto):
 
 class PlanDoc:
     """A plan document of `layermerge importance shard` or `layermerge
-    plan` (docs/formats.md, "Plan") with the methods apply_plan reads from
-    the ctypes Plan: convs(), activations(), skip_info()."""
+    plan` (docs/formats.md, "Plan") read as the package's Plan is by
+    apply_plan (examples/torch/lm_torch.py): conv_count, conv_info(c),
+    position_info(p), skip_info(i)."""
 
     def __init__(self, doc):
         self.doc = doc
+        self.by_conv = {c["conv"]: c for c in doc["convs"]}
+        self.acts = {a["position"]: a["act"] for a in doc["activations"]}
+
+    @property
+    def conv_count(self):
+        return len(self.doc["convs"])
+
+    def conv_info(self, conv):
+        c = self.by_conv[conv]
+        return layermerge.Record(kept=int(bool(c["keep"])),
+                                 padding=c["padding"])
+
+    def position_info(self, position):
+        return layermerge.Record(activation=self.acts[position])
 
     def convs(self):
+        """[(conv, kept, padding)] of trunk convs 1..N."""
         return [(c["conv"], bool(c["keep"]), c["padding"])
                 for c in self.doc["convs"]]
 
-    def activations(self):
-        acts = {a["position"]: a["act"] for a in self.doc["activations"]}
-        return [acts[p] for p in range(1, len(self.doc["convs"]) + 1)]
-
     def skip_info(self, skip):
         s = self.doc["skips"][skip]
-        return {"fused": int(s["fused"]), "dropped": int(s["dropped"])}
+        return layermerge.Record(fused=int(s["fused"]),
+                                 dropped=int(s["dropped"]))
 
     def digest(self):
         """Identifies the network the plan builds (fingerprint dropped:
@@ -301,9 +314,6 @@ class Study:
         if lib is None and (ROOT / "build/lib/liblayermerge.so").exists():
             lib = str(ROOT / "build/lib/liblayermerge.so")
         self.lm = TorchLibrary(lib)
-        self.lm._declare({"lm_engine_set_threads": (S, [P, c_size_t]),
-                          "lm_solver_fixed_latency": (c_double, [P]),
-                          "lm_entries_create_from_table": (S, [PP, P, P])})
         self.cli = args.layermerge or (
             str(ROOT / "build/tools/layermerge")
             if (ROOT / "build/tools/layermerge").exists() else "layermerge")
@@ -465,12 +475,12 @@ class Study:
         prune_path = self.work / "prune-importance.json"
         prune = (json.loads(prune_path.read_text()) if prune_path.exists()
                  else {})
-        entries = self.lm.entries(self.lm.graph_load(self.gp))
+        entries = layermerge.Entries(self.lm.graph_load(self.gp))
         t = time.time()
         for c in self.prunable:
             if str(c) in prune:
                 continue
-            eid = entries.find(c - 1, c, 0, 1, 1)
+            eid = entries.find((c - 1, c, 0, 1, 1))
             doc = yaml.safe_load(run([self.cli, "plan", self.gp, "--entry",
                                       eid]))
             for a in doc["activations"]:
@@ -489,8 +499,7 @@ class Study:
 
     def table_entries(self, graph, table):
         """The entries keeping the convs the table was measured with."""
-        return self.lm._make(Entries, "lm_entries_create_from_table",
-                             graph.ptr, table.ptr)
+        return layermerge.Entries.from_table(graph, table)
 
     # 6: the data-free proxy on the same entries
     def proxy(self):
@@ -498,12 +507,12 @@ class Study:
         run([self.cli, "importance", "proxy", self.g, self.w, "-o", out],
             self.log)
         graph = self.lm.graph_load(self.g)
-        tuned = self.lm.table_load(self.work / "importance.yaml")
-        prox = self.lm.table_load(out)
+        tuned = layermerge.Table.load(self.work / "importance.yaml")
+        prox = layermerge.Table.load(out)
         entries = self.table_entries(graph, tuned)
         a, b, orig = [], [], []
-        for i in range(entries.count):
-            e = entries.entry(i)
+        for i in range(len(entries)):
+            e = entries.entry_info(i)
             is_orig = e["end"] - e["st"] == 1 and e["kept"] == [e["end"]]
             if is_orig and orig:
                 continue     # the unchanged network: count it once
@@ -521,12 +530,12 @@ class Study:
         lat, latp = self.work / "latency.yaml", self.work / "latency-prune.yaml"
         imp, prox = self.work / "importance.yaml", self.work / "proxy.yaml"
         graph = self.lm.graph_load(self.g)
-        tuned = self.lm.table_load(imp)
+        tuned = layermerge.Table.load(imp)
         entries = self.table_entries(graph, tuned)
-        solver = self.lm.solver(graph, entries, self.lm.table_load(lat),
+        solver = self.lm.solver(graph, entries, layermerge.Table.load(lat),
                                 tuned)
         t0 = solver.original_latency
-        fixed = self.lm.c.lm_solver_fixed_latency(solver.ptr)
+        fixed = solver.fixed_latency
         # kim23's inputs (its authors' files): the merge-all time of every
         # segment, and the raw score of every (st, end, st_act, end_act).
         # This graph has no identity positions, so each segment has one
@@ -536,8 +545,8 @@ class Study:
         run([self.cli, "table", "export", "--format", "kim23-time", lat, "-o",
              k_time], self.log)
         rows, by_seg = [], {}
-        for i in range(entries.count):
-            e = entries.entry(i)
+        for i in range(len(entries)):
+            e = entries.entry_info(i)
             seg = (e["st"], e["end"])
             if e["kernel"] > by_seg.get(seg, (-1, 0))[0]:
                 by_seg[seg] = (e["kernel"], i)
@@ -694,10 +703,10 @@ class Study:
         graph = self.lm.graph_load(g)
         eng = self.lm.engine(graph, self.lm.weights_load(w),
                              self.proto["lat_batch"])
-        self.lm.call("lm_engine_set_threads", eng.ptr, 1)
+        eng.set_threads(1)
         if result is not None:
             eng.configure(self.lm.plan_for_result(
-                graph, self.lm.result_load(result)))
+                graph, layermerge.Result.load(result)))
         return eng
 
     def timing(self, nets):
