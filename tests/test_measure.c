@@ -333,9 +333,9 @@ static lm_status failing_timer(double *median, double *stdev,
                                const lm_entry_info *e, size_t batch,
                                void *ud)
 {
-    (void)batch, (void)ud;
+    (void)batch;
     if (e->id >= 2)
-        return LM_ERR_IO;
+        return ud ? lm_set_error(LM_ERR_IO, (const char *)ud) : LM_ERR_IO;
     *median = 1.0;
     *stdev = 0.0;
     return LM_OK;
@@ -395,6 +395,18 @@ START_TEST(errors_name_graph_and_entry)
     ck_assert_lm_status(lm_table_measure_latency(tab, f.g, f.e, o), LM_ERR_IO);
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "pass 1, entry "));
     ck_assert_ptr_nonnull(strstr(lm_last_error(), "the caller's timer returned"));
+    /* A timer that says why (lm_set_error): its message, after the entry. */
+    lm_table *said = NULL;
+    ck_assert_lm_ok(lm_measure_options_set_timer(o, failing_timer,
+                                                 "the runtime fell over"));
+    ck_assert_lm_ok(lm_table_create_latency_for(&said, f.e));
+    ck_assert_lm_status(lm_table_measure_latency(said, f.g, f.e, o),
+                        LM_ERR_IO);
+    ck_assert_msg(strstr(lm_last_error(), "pass 1, entry ") &&
+                      strstr(lm_last_error(), "the runtime fell over") &&
+                      !strstr(lm_last_error(), "the caller's timer returned"),
+                  "%s", lm_last_error());
+    lm_table_destroy(said);
     /* Whatever was timed before the failure stays (ids 0 and 1). */
     for (size_t i = 0; i < lm_table_count(tab); i++) {
         lm_table_record rec = {.size = sizeof rec};

@@ -160,8 +160,12 @@ static int parse_last_line(char *out, double *median, double *stdev)
     return *end == '\0';
 }
 
-static void print_failure(const char *what, const char *cmd, const char *why,
-                          const char *err_path)
+/* The failure in full on stderr (with the tail of CMD's stderr), and as
+ * this thread's library message, so that the call that ran the timer
+ * reports it with the entry it was timing. */
+static lm_status report_failure(lm_status st, const char *what,
+                                const char *cmd, const char *why,
+                                const char *err_path)
 {
     char tail[1200];
     file_tail(err_path, tail, sizeof tail);
@@ -170,6 +174,9 @@ static void print_failure(const char *what, const char *cmd, const char *why,
     if (tail[0])
         fprintf(stderr, "  its stderr ends:\n%s%s", tail,
                 tail[strlen(tail) - 1] == '\n' ? "" : "\n");
+    char msg[400];
+    snprintf(msg, sizeof msg, "--timer-cmd: %s: %s", what, why);
+    return lm_set_error(st, msg);
 }
 
 lm_status lm_tool_timer_run(double *median_ms, double *stdev_ms,
@@ -244,15 +251,13 @@ lm_status lm_tool_timer_run(double *median_ms, double *stdev_ms,
         else
             snprintf(why, sizeof why, "the command exited with status %d",
                      WEXITSTATUS(status));
-        print_failure(what, cmd, why, err_path);
-        return LM_ERR_IO;
+        return report_failure(LM_ERR_IO, what, cmd, why, err_path);
     }
     if (!parse_last_line(out, median_ms, stdev_ms)) {
         char *last = strrchr(out, '\n');
         snprintf(why, sizeof why, "its last line is not \"MEDIAN_MS "
                  "[STDEV_MS]\" but \"%.80s\"", last ? last + 1 : out);
-        print_failure(what, cmd, why, err_path);
-        return LM_ERR_PARSE;
+        return report_failure(LM_ERR_PARSE, what, cmd, why, err_path);
     }
     return LM_OK;
 }
@@ -334,11 +339,9 @@ lm_status lm_tool_timer_entry(double *median_ms, double *stdev_ms,
                 lm_last_error());
         return st;
     }
-    st = lm_tool_timer_run(median_ms, stdev_ms, t, path, batch, what);
-    /* The message was printed above; the library adds the entry id. */
-    if (st != LM_OK)
-        lm_clear_error();
-    return st;
+    /* On failure the library message says what failed; the measuring
+     * call adds the pass and the entry's key. */
+    return lm_tool_timer_run(median_ms, stdev_ms, t, path, batch, what);
 }
 
 /* ---- tables ------------------------------------------------------------- */

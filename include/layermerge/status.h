@@ -45,6 +45,13 @@ LM_API const char *lm_last_error(void);
 /** Forget this thread's last error message. @since 0.2 */
 LM_API void lm_clear_error(void);
 
+/** For the caller's callbacks (lm_timer_fn, lm_tensor_fn, lm_progress_fn):
+ * set this thread's message (copied; cut at 1023 bytes, as every message) before returning a
+ * failing status, so that the call that invoked the callback reports it,
+ * prefixed with where it happened (the entry, the tensor).
+ * @return `status` @since 0.2 */
+LM_API lm_status lm_set_error(lm_status status, const char *message);
+
 LM_END_DECLS
 
 #endif /* LAYERMERGE_STATUS_H */

@@ -70,3 +70,8 @@ lm_status lm_err_nomem(void)
 {
     return lm_err(LM_ERR_NOMEM, "out of memory");
 }
+
+lm_status lm_set_error(lm_status status, const char *message)
+{
+    return lm_err(status, "%s", message ? message : "");
+}

@@ -186,6 +186,13 @@ def version():
     return _c().lm_version().decode()
 
 
+def set_error(status, message):
+    """Set this thread's library message from inside a callback before it
+    fails (lm_set_error); `status` is a negative LM_ERR_* number. Returns
+    it."""
+    return _c().lm_set_error(int(status), message.encode())
+
+
 def version_number():
     """major * 10000 + minor * 100 + patch of the loaded library."""
     return _c().lm_version_number()

@@ -439,6 +439,8 @@ PROTOTYPES = {
     'lm_last_error': (c_char_p, []),
     # void lm_clear_error(void)
     'lm_clear_error': (None, []),
+    # lm_status lm_set_error(lm_status status, const char *message)
+    'lm_set_error': (c_int, [c_int, c_char_p]),
     # unsigned lm_version_number(void)
     'lm_version_number': (c_uint, []),
     # const char *lm_version(void)
