@@ -57,7 +57,9 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "examples" / "torch"))
+sys.path.insert(0, str(ROOT / "bench"))
 from torch_util import read_safetensors, write_safetensors  # noqa: E402
+from bench_vs_torch import coretype  # noqa: E402  (OPENBLAS_CORETYPE choice)
 
 RUNTIMES = ["engine", "onnxruntime", "torch-eager", "torch-script"]
 TOLERANCE = 1e-4
@@ -238,16 +240,6 @@ def export(args, graph, weights, onnx_path):
 
 
 # --- timing ---------------------------------------------------------------
-
-def coretype(choice):
-    if choice == "none" or "OPENBLAS_CORETYPE" in os.environ:
-        return os.environ.get("OPENBLAS_CORETYPE")
-    if choice != "auto":
-        return choice
-    flags = pathlib.Path("/proc/cpuinfo").read_text().split()
-    return ("SkylakeX" if "avx512f" in flags else
-            "Haswell" if "avx2" in flags else None)
-
 
 class Timer:
     def __init__(self, args, tmp):

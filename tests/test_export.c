@@ -123,8 +123,33 @@ START_TEST(test_structure_folded)
     ck_assert_int_eq(memcmp(fw, w->raw_data.data, n * sizeof *fw), 0);
     ck_assert_int_eq(memcmp(fb, b->raw_data.data, sizeof fb), 0);
     free(fw);
-    /* layer2.0.bn1 has its own eps (0.001): folded with it, not 1e-5. */
-    ck_assert_ptr_nonnull(initializer(m, "layer2.0.conv1.bias"));
+    /* layer2.0.bn1 has its own eps (0.001): the bias is folded with it,
+     * and differs from a fold with PyTorch's default 1e-5. */
+    const Onnx__TensorProto *b2 = initializer(m, "layer2.0.conv1.bias");
+    ck_assert_ptr_nonnull(b2);
+    per = 64 * 3 * 3;
+    const float *w2 = NULL;
+    ck_assert_int_eq(lm_weights_data_f32(&w2, &len, weights,
+                                         "layer2.0.conv1.weight"), LM_OK);
+    const char *part[4] = {"weight", "bias", "running_mean", "running_var"};
+    const float *p2[4];
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "layer2.0.bn1.%s", part[i]);
+        ck_assert_int_eq(lm_weights_data_f32(&p2[i], &len, weights, name),
+                         LM_OK);
+    }
+    float *fw2 = malloc(128 * per * sizeof *fw2), fb2[128], fb5[128];
+    ck_assert_int_eq(lm_bn_fold(fw2, fb2, w2, NULL, 128, per,
+                                LM_TEST_BN(p2[0], p2[1], p2[2], p2[3], 1e-3)),
+                     LM_OK);
+    ck_assert_int_eq(lm_bn_fold(fw2, fb5, w2, NULL, 128, per,
+                                LM_TEST_BN(p2[0], p2[1], p2[2], p2[3], 1e-5)),
+                     LM_OK);
+    free(fw2);
+    ck_assert_uint_eq(b2->raw_data.len, sizeof fb2);
+    ck_assert_int_eq(memcmp(fb2, b2->raw_data.data, sizeof fb2), 0);
+    ck_assert_int_ne(memcmp(fb5, b2->raw_data.data, sizeof fb5), 0);
     onnx__model_proto__free_unpacked(m, NULL);
 }
 END_TEST

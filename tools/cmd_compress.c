@@ -283,10 +283,6 @@ typedef struct compress_state {
     lm_table *importance;
     lm_solver *solver;
     lm_measure_options *measure; /* for re-measuring chosen entries */
-    /* The graph keeps its own input size, so that tables, results and
-     * merged files belong to it (their fingerprint includes the size);
-     * --size only sets where measuring, verifying and timing run. */
-    int64_t in_c;
     double original_importance; /* sum over the original single-conv entries */
     lm_tool_timer *timer; /* --timer-cmd, or NULL: the engine times */
 } compress_state;
@@ -324,9 +320,9 @@ static lm_status load_network(compress_state *s, const compress_args *a)
     lm_status st = lm_tool_graph_load(&s->graph, a->graph);
     if (st != LM_OK)
         return st;
-    lm_shape in = {.size = sizeof in};
-    lm_graph_input_shape(&in, s->graph);
-    s->in_c = in.channels;
+    /* The graph keeps its own input size, so that tables, results and
+     * merged files belong to it (their fingerprint includes the size);
+     * --size only sets where measuring, verifying and timing run. */
     if (a->weights) {
         st = lm_weights_load(&s->weights, a->weights);
         if (st == LM_OK)
@@ -508,24 +504,6 @@ static lm_status save_merged(const lm_graph *mg, const lm_weights *mw,
     return st;
 }
 
-/* `g` at the --size the run times at (the graph itself without one). */
-static lm_status at_size(const lm_graph *g, const compress_args *a,
-                         int64_t channels, lm_graph **out)
-{
-    lm_status st = lm_graph_clone(out, g);
-    if (st == LM_OK && a->size) {
-        st = lm_graph_set_input_shape(*out, channels, (int64_t)a->size,
-                                      (int64_t)a->size);
-        if (st == LM_OK)
-            st = lm_graph_validate(*out);
-    }
-    if (st != LM_OK) {
-        lm_graph_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* The network `g` at --size, ready to time: an engine, or with
  * --timer-cmd an ONNX model named `name` in the timer's directory. */
 static lm_status make_timed(const compress_state *s, const lm_graph *g,
@@ -533,9 +511,7 @@ static lm_status make_timed(const compress_state *s, const lm_graph *g,
                             const char *name, timed_net *out)
 {
     lm_graph *sized = NULL;
-    lm_shape in = {.size = sizeof in};
-    lm_status st = lm_graph_input_shape(&in, g);
-    if (st == LM_OK) st = at_size(g, a, in.channels, &sized);
+    lm_status st = lm_tool_graph_at_size(&sized, g, a->size);
     if (st == LM_OK && s->timer)
         st = lm_tool_timer_export(out->onnx, sizeof out->onnx, s->timer,
                                   sized, w, a->batch, name);
@@ -557,7 +533,7 @@ static lm_status timer_fixed_cost(compress_state *s, const compress_args *a,
     if (st != LM_OK || net.fixed_ms > 0.0)
         return st;
     lm_graph *sized = NULL;
-    if ((st = at_size(s->graph, a, s->in_c, &sized)) != LM_OK)
+    if ((st = lm_tool_graph_at_size(&sized, s->graph, a->size)) != LM_OK)
         return st;
     st = lm_tool_timer_network(s->timer, s->latency, sized, s->entries,
                                   a->batch);

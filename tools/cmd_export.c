@@ -106,37 +106,6 @@ static int parse_args(int argc, char **argv, export_args *a)
     return lm_tool_check_outputs("export", outs, 1, ins, 2);
 }
 
-/* The graph at --size, validated (the graph itself without one). */
-static lm_status sized_graph(lm_graph **out, const lm_graph *g, size_t size)
-{
-    lm_shape in = {.size = sizeof in};
-    lm_status st = lm_graph_clone(out, g);
-    if (st == LM_OK && size) {
-        st = lm_graph_input_shape(&in, g);
-        if (st == LM_OK)
-            st = lm_graph_set_input_shape(*out, in.channels, (int64_t)size,
-                                          (int64_t)size);
-        if (st == LM_OK)
-            st = lm_graph_validate(*out);
-    }
-    if (st != LM_OK) {
-        lm_graph_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-static lm_status load_weights(lm_weights **out, const export_args *a,
-                              const lm_graph *g)
-{
-    if (a->weights)
-        return lm_weights_load(out, a->weights);
-    lm_status st = lm_weights_create(out);
-    if (st == LM_OK)
-        st = lm_weights_init_random(*out, g, (uint64_t)a->seed);
-    return st;
-}
-
 int lm_cmd_export(int argc, char **argv)
 {
     if (lm_tool_wants_help(argc, argv)) {
@@ -152,9 +121,9 @@ int lm_cmd_export(int argc, char **argv)
     lm_weights *w = NULL;
     if (lm_tool_graph_load(&g, a.graph) != LM_OK)
         return lm_tool_fail(a.graph);
-    if (load_weights(&w, &a, g) != LM_OK)
+    if (lm_tool_weights(&w, a.weights, g, (uint64_t)a.seed) != LM_OK)
         rc = lm_tool_fail(a.weights ? a.weights : a.graph);
-    else if (sized_graph(&sized, g, a.size) != LM_OK)
+    else if (lm_tool_graph_at_size(&sized, g, a.size) != LM_OK)
         rc = lm_tool_fail(a.graph);
     else {
         lm_onnx_options o = {.size = sizeof o, .batch = a.batch,

@@ -103,16 +103,6 @@ static int parse_args(int argc, char **argv, imp_args *a)
 
 /* ---- proxy ------------------------------------------------------------- */
 
-static lm_status load_weights(const imp_args *a, const lm_graph *g,
-                              lm_weights **out)
-{
-    lm_status st = a->weights ? lm_weights_load(out, a->weights)
-                              : lm_weights_create(out);
-    if (st == LM_OK && !a->weights)
-        st = lm_weights_init_random(*out, g, (uint64_t)a->wseed);
-    return st;
-}
-
 static lm_status open_table(const char *path, const lm_entries *entries,
                             lm_table **out)
 {
@@ -292,7 +282,8 @@ int lm_cmd_importance(int argc, char **argv)
         return lm_tool_fail(a.graph);
     /* With weights, the subsets follow them (largest L1), as in compress
      * and merge: the plans and scores are of the network merged later. */
-    if ((proxy || a.weights) && load_weights(&a, g, &w) != LM_OK)
+    if ((proxy || a.weights) &&
+        lm_tool_weights(&w, a.weights, g, (uint64_t)a.wseed) != LM_OK)
         rc = lm_tool_fail(a.weights ? a.weights : "random weights");
     else if (lm_tool_entries(&e, g, w, NULL) != LM_OK)
         rc = lm_tool_fail(a.graph);

@@ -199,28 +199,6 @@ static lm_status open_table(const char *path, const lm_entries *entries,
     return st;
 }
 
-/* The graph at the size the table is measured at (the graph itself
- * without --size). */
-static lm_status sized_graph(lm_graph **out, const lm_graph *g,
-                             const latency_args *a)
-{
-    lm_shape in = {.size = sizeof in};
-    lm_status st = lm_graph_clone(out, g);
-    if (st == LM_OK && a->has_size) {
-        st = lm_graph_input_shape(&in, g);
-        if (st == LM_OK)
-            st = lm_graph_set_input_shape(*out, in.channels, (int64_t)a->size,
-                                          (int64_t)a->size);
-        if (st == LM_OK)
-            st = lm_graph_validate(*out);
-    }
-    if (st != LM_OK) {
-        lm_graph_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* A table timed by --timer-cmd gets its fixed cost from the whole
  * network timed by the same command, once every entry is in. */
 static int timer_fixed_cost(const latency_args *a, lm_tool_timer *timer,
@@ -228,13 +206,13 @@ static int timer_fixed_cost(const latency_args *a, lm_tool_timer *timer,
                             lm_table *t)
 {
     lm_graph *sized = NULL;
-    if (sized_graph(&sized, g, a) != LM_OK)
+    if (lm_tool_graph_at_size(&sized, g, a->has_size ? a->size : 0) != LM_OK)
         return lm_tool_fail(a->graph);
     lm_status st = lm_tool_timer_network(timer, t, sized, entries,
                                             a->batch);
     lm_graph_destroy(sized);
     if (st != LM_OK)
-        return 1;
+        return lm_tool_fail(a->span.out);
     return lm_table_save(t, a->span.out) == LM_OK ? 0
                                                   : lm_tool_fail(a->span.out);
 }

@@ -441,38 +441,6 @@ static int npy_emit(FILE *fp, void *userdata)
 
 /* ---- run ----------------------------------------------------------------- */
 
-/* The graph at --size (a validated copy), or a copy at its own size. */
-static lm_status sized_graph(const lm_graph *g, const run_args *a,
-                             lm_graph **out)
-{
-    lm_shape in = {.size = sizeof in};
-    lm_status st = lm_graph_input_shape(&in, g);
-    if (st == LM_OK)
-        st = lm_graph_clone(out, g);
-    if (st == LM_OK && a->has_size) {
-        st = lm_graph_set_input_shape(*out, in.channels, (int64_t)a->size,
-                                      (int64_t)a->size);
-        if (st == LM_OK)
-            st = lm_graph_validate(*out);
-    }
-    if (st != LM_OK) {
-        lm_graph_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-static lm_status load_weights(const run_args *a, const lm_graph *g,
-                              lm_weights **w)
-{
-    if (a->weights) {
-        lm_status st = lm_weights_load(w, a->weights);
-        return st == LM_OK ? lm_weights_check_graph(*w, g) : st;
-    }
-    lm_status st = lm_weights_create(w);
-    return st == LM_OK ? lm_weights_init_random(*w, g, a->seed) : st;
-}
-
 static int report_time(const run_args *a, lm_engine *e, size_t batch)
 {
     lm_timing tm = {.size = sizeof tm};
@@ -547,9 +515,10 @@ int lm_cmd_run(int argc, char **argv)
         return lm_tool_fail(a.graph);
     /* Random weights come from the graph as loaded, as in merge and
      * verify; they do not depend on the input size. */
-    if (load_weights(&a, g, &w) != LM_OK)
+    if (lm_tool_weights(&w, a.weights, g, a.seed) != LM_OK)
         rc = lm_tool_fail(a.weights ? a.weights : "random weights");
-    else if (sized_graph(g, &a, &sized) != LM_OK)
+    else if (lm_tool_graph_at_size(&sized, g, a.has_size ? a.size : 0) !=
+             LM_OK)
         rc = lm_tool_fail(a.graph);
     else
         rc = run_network(&a, sized, w);

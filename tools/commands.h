@@ -36,6 +36,16 @@ lm_status lm_tool_entries(lm_entries **out, const lm_graph *graph,
                           const lm_weights *weights,
                           const lm_table *importance);
 
+/* `graph` as a validated copy at an S x S input (`size` 0: at its own),
+ * as every command that measures, runs or exports at --size needs it. */
+lm_status lm_tool_graph_at_size(lm_graph **out, const lm_graph *graph,
+                                size_t size);
+
+/* The weights of a command: the file `path`, checked against `graph`, or,
+ * when `path` is NULL, deterministic random weights from `seed`. */
+lm_status lm_tool_weights(lm_weights **out, const char *path,
+                          const lm_graph *graph, uint64_t seed);
+
 /* --calibrate on|off|auto as 1, 0, -1; -2 for anything else. */
 int lm_tool_calibrate_mode(const char *val);
 /* Whether to solve on the calibrated copy of latency table `t`: mode 1

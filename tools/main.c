@@ -91,6 +91,37 @@ lm_status lm_tool_entries(lm_entries **out, const lm_graph *graph,
     return st;
 }
 
+lm_status lm_tool_graph_at_size(lm_graph **out, const lm_graph *graph,
+                                size_t size)
+{
+    lm_shape in = {.size = sizeof in};
+    lm_status st = lm_graph_input_shape(&in, graph);
+    if (st == LM_OK)
+        st = lm_graph_clone(out, graph);
+    if (st == LM_OK && size) {
+        st = lm_graph_set_input_shape(*out, in.channels, (int64_t)size,
+                                      (int64_t)size);
+        if (st == LM_OK)
+            st = lm_graph_validate(*out);
+    }
+    if (st != LM_OK) {
+        lm_graph_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+lm_status lm_tool_weights(lm_weights **out, const char *path,
+                          const lm_graph *graph, uint64_t seed)
+{
+    if (path) {
+        lm_status st = lm_weights_load(out, path);
+        return st == LM_OK ? lm_weights_check_graph(*out, graph) : st;
+    }
+    lm_status st = lm_weights_create(out);
+    return st == LM_OK ? lm_weights_init_random(*out, graph, seed) : st;
+}
+
 int lm_tool_calibrate_mode(const char *val)
 {
     return !strcmp(val, "on") ? 1 : !strcmp(val, "off") ? 0

@@ -370,6 +370,15 @@ static double median3(double a, double b, double c)
     return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
 }
 
+/* "--timer-cmd: <what>: <the library's message>" as this thread's
+ * message. */
+static lm_status with_context(lm_status st, const char *what)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "--timer-cmd: %s: %s", what, lm_last_error());
+    return lm_set_error(st, msg);
+}
+
 /* Sum of the original single-conv entries of convs st+1..end. */
 static lm_status alone_sum(double *sum, const lm_table *table,
                            const lm_entries *entries, size_t st, size_t end)
@@ -382,9 +391,9 @@ static lm_status alone_sum(double *sum, const lm_table *table,
         if (rc == LM_OK)
             rc = lm_table_get_entry(&v, NULL, table, entries, id);
         if (rc != LM_OK) {
-            fprintf(stderr, "layermerge: --timer-cmd: conv %zu's entry: "
-                    "%s\n", c, lm_last_error());
-            return rc;
+            char what[64];
+            snprintf(what, sizeof what, "conv %zu's entry", c);
+            return with_context(rc, what);
         }
         *sum += v;
     }
@@ -421,10 +430,7 @@ static lm_status export_parts(net_parts *np, lm_tool_timer *t,
         st = lm_graph_save_onnx(graph, w, &o, np->path[k]);
     }
     lm_weights_destroy(w);
-    if (st != LM_OK)
-        fprintf(stderr, "layermerge: --timer-cmd: the original network: "
-                "%s\n", lm_last_error());
-    return st;
+    return st == LM_OK ? st : with_context(st, "the original network");
 }
 
 static lm_status time_parts(net_parts *np, lm_tool_timer *t, size_t batch)
@@ -432,16 +438,17 @@ static lm_status time_parts(net_parts *np, lm_tool_timer *t, size_t batch)
     size_t m = np->n + 1;
     double *runs = calloc(m * NETWORK_ROUNDS, sizeof *runs);
     if (!runs)
-        return LM_ERR_NOMEM;
+        return lm_set_error(LM_ERR_NOMEM, "--timer-cmd: out of memory for "
+                            "the network timings");
     lm_status st = LM_OK;
     for (size_t r = 0; st == LM_OK && r < NETWORK_ROUNDS; r++)
         for (size_t j = 0; st == LM_OK && j < m; j++) {
             size_t k = (j + r) % m; /* rotated, as compress's rounds */
             double sd = 0.0;
-            char what[160];
-            snprintf(what, sizeof what, k < np->n ? "the network up to "
-                     "position %zu" : "the whole network%.0zu",
-                     k < np->n ? np->at[k] : 0);
+            char what[160] = "the whole network";
+            if (k < np->n)
+                snprintf(what, sizeof what, "the network up to position %zu",
+                         np->at[k]);
             st = lm_tool_timer_run(&runs[k * NETWORK_ROUNDS + r], &sd, t,
                                    np->path[k], batch, what);
         }
@@ -462,7 +469,10 @@ lm_status lm_tool_timer_network(lm_tool_timer *t, lm_table *table,
     np.at = calloc(convs + 2, sizeof *np.at);
     np.path = calloc(convs + 3, sizeof *np.path);
     np.ms = calloc(convs + 3, sizeof *np.ms);
-    lm_status st = np.at && np.path && np.ms ? LM_OK : LM_ERR_NOMEM;
+    lm_status st = np.at && np.path && np.ms
+                       ? LM_OK
+                       : lm_set_error(LM_ERR_NOMEM, "--timer-cmd: out of "
+                                      "memory for the network's parts");
     for (size_t p = 0; st == LM_OK && p <= convs; p++) {
         lm_position_info info = {.size = sizeof info};
         if (p == 0 || p == convs ||

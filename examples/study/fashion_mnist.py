@@ -71,7 +71,7 @@ try:
 except ImportError as exc:
     print(f"skipped: {exc}")
     sys.exit(77)
-from digits_resnet import (DigitsResNet, apply_plan,  # noqa: E402
+from digits_resnet import (DigitsResNet, accuracy, apply_plan,  # noqa: E402
                            export_graph)
 from graph_module import GraphModule  # noqa: E402
 from lm_torch import (TorchLibrary, load_safetensors,  # noqa: E402
@@ -218,15 +218,6 @@ def train(model, data, steps, lr, seed, batch=128, wd=5e-4, progress=0):
         sched.step()
     model.eval()
     return float(loss)
-
-
-@torch.no_grad()
-def accuracy(model, data, batch=500):
-    model.eval()
-    x, y = data
-    hits = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum())
-               for i in range(0, len(y), batch))
-    return 100.0 * hits / len(y)
 
 
 def binomial_se(acc, n):

@@ -68,6 +68,14 @@ void *lm_onnx_alloc(lm_onnx_builder *b, size_t n, size_t size)
     return p;
 }
 
+int lm_onnx_adopt(lm_onnx_builder *b, void *p)
+{
+    if (b->status == LM_OK && list_push(b, &b->owned, p))
+        return 1;
+    free(p);
+    return 0;
+}
+
 char *lm_onnx_strdup(lm_onnx_builder *b, const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -44,6 +44,9 @@ void lm_onnx_builder_free(lm_onnx_builder *b);
 /* `n` zeroed items of `size` bytes owned by the builder (NULL on failure
  * or after an earlier one). */
 void *lm_onnx_alloc(lm_onnx_builder *b, size_t n, size_t size);
+/* Make the builder own `p` (from malloc): 1, or 0 after freeing it when it
+ * cannot (the error is then set). */
+int lm_onnx_adopt(lm_onnx_builder *b, void *p);
 /* A copy of `s` owned by the builder (NULL on failure). */
 char *lm_onnx_strdup(lm_onnx_builder *b, const char *s);
 /* A fresh value name "<stem>_<serial>" owned by the builder. */

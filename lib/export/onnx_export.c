@@ -16,7 +16,7 @@
 #include "export/onnx_build.h"
 #include "graph/graph_query.h"
 #include "layermerge/export.h"
-#include "layermerge/merge.h"
+#include "netmerge/netmerge_internal.h"
 
 /* A value of the model: its name and per-image shape (`flat` after
  * Flatten or Gemm: c features). */
@@ -95,30 +95,29 @@ static value conv(exporter *x, const lm_conv_info *ci, const char *bn,
     int64_t cout = ci->out_channels, k = ci->kernel, s = ci->stride;
     int64_t dims[4] = {cout, ci->in_channels / ci->groups, k, k};
     size_t per = (size_t)(dims[1] * k * k);
-    const float *wt = tensor(x, ci->name, "weight");
-    const float *bias = ci->has_bias ? tensor(x, ci->name, "bias") : NULL;
     const char *wname = NULL, *bname = NULL;
     int64_t bdims[1] = {cout};
-    if (bn && !x->keep_bn && wt) {
-        /* Folded into copies owned by the model. */
-        float *fw = lm_onnx_alloc(&x->b, (size_t)cout * per, sizeof *fw);
-        float *fb = lm_onnx_alloc(&x->b, (size_t)cout, sizeof *fb);
-        lm_bn_desc d = {.size = sizeof d,
-                        .gamma = tensor(x, bn, "weight"),
-                        .beta = tensor(x, bn, "bias"),
-                        .mean = tensor(x, bn, "running_mean"),
-                        .var = tensor(x, bn, "running_var"),
-                        .eps = bn_eps};
-        if (fw && fb && x->b.status == LM_OK) {
-            lm_status st = lm_bn_fold(fw, fb, wt, bias, (size_t)cout, per,
-                                      &d);
-            if (st != LM_OK)
-                fail(x, lm_err_prefix(st, "conv %s with batch norm %s: ",
-                                      ci->name, bn));
-        }
-        wname = param(x, ci->name, "weight", dims, 4, fw, 0);
-        bname = param(x, ci->name, "bias", bdims, 1, fb, 0);
+    if (bn && !x->keep_bn) {
+        /* Folded as the merge folds (lm_nm_fold); the copies become the
+         * model's. */
+        lm_nm_folded f = {NULL, NULL};
+        lm_status st = x->b.status == LM_OK
+                           ? lm_nm_fold(&f, x->w, ci->name, ci->has_bias,
+                                        (size_t)cout, per, bn, bn_eps)
+                           : x->b.status;
+        if (st != LM_OK)
+            fail(x, st);
+        /* adopt frees what it cannot keep; the error is then set */
+        if (!lm_onnx_adopt(&x->b, f.weight))
+            f.weight = NULL;
+        if (!lm_onnx_adopt(&x->b, f.bias))
+            f.bias = NULL;
+        wname = param(x, ci->name, "weight", dims, 4, f.weight, 0);
+        bname = param(x, ci->name, "bias", bdims, 1, f.bias, 0);
     } else {
+        const float *wt = tensor(x, ci->name, "weight");
+        const float *bias = ci->has_bias ? tensor(x, ci->name, "bias")
+                                         : NULL;
         wname = param(x, ci->name, "weight", dims, 4, wt, 0);
         if (bias)
             bname = param(x, ci->name, "bias", bdims, 1, bias, 0);

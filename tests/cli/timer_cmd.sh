@@ -62,6 +62,7 @@ out=$("$lm" latency "$r18" -o "$tmp/nan.yaml" --size 32 --timer-cmd 'echo warmin
 has "$out" 'last line is not "MEDIAN_MS \[STDEV_MS\]" but "fast"'; check "quoting the line" $?
 out=$("$lm" latency "$r18" -o "$tmp/two.yaml" --size 32 --passes 1 --timer-cmd 'echo "log line"; echo "0.5 0.01"' 2>&1)
 check "MEDIAN STDEV on the last line is read" $?
+grep -q "ms: 0.5, stdev: 0.01," "$tmp/two.yaml"; check "and both numbers are stored" $?
 "$lm" table show "$tmp/two.yaml" >/dev/null; check "and the table loads" $?
 out=$("$lm" latency "$r18" -o "$tmp/sub.yaml" --size 32 --passes 1 --range 0:3 --timer-cmd 'test {batch} = 4 && test {threads} = 1 && echo 0.25' --batch 4 2>&1)
 check "{batch} and {threads} are replaced" $?
