@@ -62,3 +62,25 @@ int lm_test_collect(const void *data, size_t len, void *userdata)
     c->data = grown;
     return 0;
 }
+
+char *lm_test_read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_msg(fp != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t got; (got = fread(buf + n, 1, cap - n - 1, fp)) > 0;) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(fp);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}

@@ -16,6 +16,9 @@ const char *lm_test_data_path(const char *relative);
 
 /* A fresh temporary directory, removed by lm_test_rmtree. */
 char *lm_test_tmpdir(void);
+/* The whole file as a NUL-terminated string (malloc'd; the test fails when
+ * it cannot be read); its length in *len when len is not NULL. */
+char *lm_test_read_file(const char *path, size_t *len);
 void lm_test_rmtree(char *dir);
 
 /* An lm_write_fn collecting the bytes written into `userdata`, an

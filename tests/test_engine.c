@@ -456,6 +456,12 @@ static void ref_layers(const lm_graph *g, const lm_weights *w, lm_site site,
                                   li.has_bias ? tensor(w, li.name, "bias") : NULL,
                                   li.out_channels));
             break;
+        case LM_LAYER_GROUPNORM:
+        case LM_LAYER_PAD:
+        case LM_LAYER_UPSAMPLE:
+        case LM_LAYER_ATTENTION:
+            ck_abort_msg("the classifier reference has no %s",
+                         lm_layer_kind_name(li.kind));
         }
     }
 }

@@ -591,7 +591,8 @@ START_TEST(names_of_acts_and_kinds)
     ck_assert_str_eq(lm_layer_kind_name(LM_LAYER_ADAPTIVE_AVGPOOL),
                      "adaptive_avgpool");
     ck_assert_ptr_null(lm_layer_kind_name((lm_layer_kind)0));
-    ck_assert_ptr_null(lm_layer_kind_name((lm_layer_kind)9));
+    ck_assert_str_eq(lm_layer_kind_name(LM_LAYER_ATTENTION), "attention");
+    ck_assert_ptr_null(lm_layer_kind_name((lm_layer_kind)13));
 }
 END_TEST
 

@@ -125,8 +125,10 @@ typedef struct lm_entry_info {
     int32_t identity;     /**< 1 for the identity entry (nothing kept) */
     int64_t in_channels;  /**< channels at position st */
     int64_t out_channels; /**< channels at position end */
-    int64_t in_height;    /**< height of the input (position st) */
-    int64_t in_width;     /**< width of the input (position st) */
+    int64_t in_height;    /**< height of the input (position st, as the
+                               segment's first conv reads it: after its
+                               LM_SITE_PRE layers) */
+    int64_t in_width;     /**< width of that input */
     size_t n_kept;        /**< number of kept convs */
     /** The representative subset: n_kept 1-based trunk conv indices,
      * ascending. Borrowed from `entries`, valid for its lifetime; NULL when

@@ -57,7 +57,7 @@ typedef enum lm_act {
 
 /** Kinds of fixed (never compressed) layers. Names in files: "conv",
  * "batchnorm", "act", "maxpool", "avgpool", "adaptive_avgpool", "flatten",
- * "linear". @since 0.2 */
+ * "linear", "groupnorm", "pad", "upsample", "attention". @since 0.2 */
 typedef enum lm_layer_kind {
     LM_LAYER_CONV = 1,
     LM_LAYER_BATCHNORM = 2,
@@ -66,15 +66,23 @@ typedef enum lm_layer_kind {
     LM_LAYER_AVGPOOL = 5,
     LM_LAYER_ADAPTIVE_AVGPOOL = 6,
     LM_LAYER_FLATTEN = 7,
-    LM_LAYER_LINEAR = 8
+    LM_LAYER_LINEAR = 8,
+    LM_LAYER_GROUPNORM = 9,  /**< GroupNorm with affine weight and bias */
+    LM_LAYER_PAD = 10,       /**< zero padding, each side on its own */
+    LM_LAYER_UPSAMPLE = 11,  /**< nearest-neighbour, integer factor */
+    LM_LAYER_ATTENTION = 12  /**< DDPM self-attention block (formats.md) */
 } lm_layer_kind;
 
-/** Where a fixed layer sits: before the trunk, after it, or after the
- * activation of a trunk position. @since 0.2 */
+/** Where a fixed layer sits: before the trunk, after it, after the
+ * activation of a trunk position, or in front of one trunk conv
+ * (LM_SITE_PRE, `position` = the conv 1..N: layers that conv applies to
+ * the tensor it reads, which skips from that position do not see; a
+ * pre-activation block's norm and nonlinearity). @since 0.2 */
 typedef enum lm_site {
     LM_SITE_STEM = 0,
     LM_SITE_HEAD = 1,
-    LM_SITE_POSITION = 2
+    LM_SITE_POSITION = 2,
+    LM_SITE_PRE = 3
 } lm_site;
 
 /** Name of an activation kind ("relu"); NULL for an unknown value. @since 0.2 */
@@ -190,11 +198,52 @@ LM_API lm_status lm_graph_set_barrier(lm_graph *graph, size_t position,
 LM_API lm_status lm_graph_set_identity_option(lm_graph *graph,
                                               size_t position, int allowed);
 
-/* Fixed layers. `site` is LM_SITE_STEM, LM_SITE_HEAD, or LM_SITE_POSITION
- * with `position` in 1..N (ignored for the other sites; layers before the
- * trunk belong to the stem); layers at one site run in the order they were
- * added. A position with fixed layers must be a barrier (docs/method.md section 2):
- * lm_graph_validate() rejects it otherwise. Each returns LM_OK,
+/** Give trunk conv `conv` (1..N) a GroupNorm of its output that belongs
+ * to position `conv`'s activation: applied after the conv, its time
+ * projection and the skips into it, before the activation, and removed
+ * together with the activation when a plan removes it (a U-Net ResNet
+ * block's switchable norm + SiLU). `groups` must divide the conv's output
+ * channels; exclusive with a batch norm. @since 0.2 */
+LM_API lm_status lm_graph_set_conv_groupnorm(lm_graph *graph, size_t conv,
+                                             const char *name, int64_t groups,
+                                             double eps);
+
+/** Give trunk conv `conv` (1..N) a time projection: Linear(time embedding
+ * channels -> out_channels)(silu(temb)), tensors name.weight and
+ * name.bias, added per channel after the conv's bias. Needs a time
+ * embedding (lm_graph_set_time_embedding) by validation. @since 0.2 */
+LM_API lm_status lm_graph_set_conv_time_projection(lm_graph *graph,
+                                                   size_t conv,
+                                                   const char *name);
+
+/** Make the network take a timestep per image besides its input: temb =
+ * dense1(silu(dense0(sinusoid(t)))), sinusoid of `dim` (even) values in
+ * the DDPM form (docs/formats.md), dense0 `dim` -> `channels` and dense1
+ * `channels` -> `channels`, both with bias, module names `dense0` and
+ * `dense1`. @since 0.2 */
+LM_API lm_status lm_graph_set_time_embedding(lm_graph *graph, int64_t dim,
+                                             int64_t channels,
+                                             const char *dense0,
+                                             const char *dense1);
+
+/** Add a concatenation skip (source, target), source < target <= N: every
+ * reader of position `target` (the next conv and the skips from it) sees
+ * the tensor at `target` (after its activation and fixed layers) followed
+ * by the tensor at `source` along channels; several concatenations into one
+ * position are appended in the order added. Both positions must be
+ * barriers (validation). It is a skip: counted by lm_graph_skip_count(),
+ * described by lm_graph_skip_info() with is_concat = 1, never projected.
+ * @since 0.2 */
+LM_API lm_status lm_graph_add_concat(lm_graph *graph, size_t source,
+                                     size_t target);
+
+/* Fixed layers. `site` is LM_SITE_STEM, LM_SITE_HEAD, LM_SITE_POSITION
+ * with `position` in 1..N, or LM_SITE_PRE with `position` the conv 1..N
+ * (ignored for stem and head; layers before the trunk belong to the stem);
+ * layers at one site run in the order they were added. A position with
+ * fixed layers must be a barrier (docs/method.md section 2), and so must
+ * the position a conv with LM_SITE_PRE layers reads: lm_graph_validate()
+ * rejects it otherwise. Each returns LM_OK,
  * LM_ERR_INVALID_ARG (bad site, position or size, a size above 2^31 - 1,
  * a weight above 2^40 elements), LM_ERR_DUPLICATE (a name another module
  * has), LM_ERR_NOMEM. */
@@ -232,6 +281,34 @@ LM_API lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site,
                                            int64_t in_features,
                                            int64_t out_features,
                                            int has_bias);
+
+/** Append a GroupNorm over `channels` in `groups` groups (which must
+ * divide it), with affine tensors name.weight and name.bias. @since 0.2 */
+LM_API lm_status lm_graph_add_layer_groupnorm(lm_graph *graph, lm_site site,
+                                              size_t position,
+                                              const char *name,
+                                              int64_t channels,
+                                              int64_t groups, double eps);
+/** Append a zero padding of each side (all >= 0; e.g. a downsampling conv's
+ * asymmetric 0, 1, 0, 1 in front of it). @since 0.2 */
+LM_API lm_status lm_graph_add_layer_pad(lm_graph *graph, lm_site site,
+                                        size_t position, int64_t top,
+                                        int64_t left, int64_t bottom,
+                                        int64_t right);
+/** Append a nearest-neighbour upsampling by the integer `scale` >= 1.
+ * @since 0.2 */
+LM_API lm_status lm_graph_add_layer_upsample(lm_graph *graph, lm_site site,
+                                             size_t position, int64_t scale);
+/** Append a self-attention block over `channels` (docs/formats.md, op
+ * `attention`): y = x + proj_out(softmax(q^T k / sqrt(C)) v) of
+ * GroupNorm(`groups`, `eps`)(x), q, k, v, proj_out 1x1 convs with bias;
+ * tensors name.norm, name.q, name.k, name.v, name.proj_out (.weight,
+ * .bias). @since 0.2 */
+LM_API lm_status lm_graph_add_layer_attention(lm_graph *graph, lm_site site,
+                                              size_t position,
+                                              const char *name,
+                                              int64_t channels,
+                                              int64_t groups, double eps);
 
 /* ---- validation ------------------------------------------------------- */
 
@@ -306,6 +383,13 @@ typedef struct lm_conv_info {
     double bn_eps;
     const char *name;
     const char *bn_name;
+    int32_t has_groupnorm;          /**< lm_graph_set_conv_groupnorm */
+    int32_t has_time_projection;    /**< lm_graph_set_conv_time_projection */
+    int64_t groupnorm_groups;
+    double groupnorm_eps;
+    const char *groupnorm_name;
+    const char *time_projection_name;
+    size_t pre_layer_count;         /**< lm_graph_layer_count(LM_SITE_PRE) */
 } lm_conv_info;
 
 /** Describe trunk conv `conv` (1..N).
@@ -330,6 +414,7 @@ typedef struct lm_skip_info {
     double projection_bn_eps;
     const char *projection_name;     /**< borrowed from the graph */
     const char *projection_bn_name;  /**< borrowed from the graph */
+    int32_t is_concat;               /**< lm_graph_add_concat */
 } lm_skip_info;
 
 /** Describe skip `skip` (0-based).
@@ -340,8 +425,10 @@ LM_API lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *graph,
 
 /** Size-versioned record of a fixed layer. Fields that do not apply to the
  * kind are 0 (NULL for strings). For LM_LAYER_CONV and LM_LAYER_LINEAR,
- * in/out are channels/features; for LM_LAYER_BATCHNORM, in = out =
- * channels; for LM_LAYER_ADAPTIVE_AVGPOOL, out_height/out_width.
+ * in/out are channels/features; for LM_LAYER_BATCHNORM, LM_LAYER_GROUPNORM
+ * and LM_LAYER_ATTENTION, in = out = channels (the two norms' groups in
+ * `groups`); for LM_LAYER_ADAPTIVE_AVGPOOL, out_height/out_width; for
+ * LM_LAYER_PAD the four pad_* sides; for LM_LAYER_UPSAMPLE, scale.
  * @since 0.2 */
 typedef struct lm_layer_info {
     size_t size;
@@ -358,6 +445,8 @@ typedef struct lm_layer_info {
     int32_t has_bias;
     double eps;
     const char *name;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+    int64_t scale;
 } lm_layer_info;
 
 /** Number of fixed layers at a site (0 for an invalid site). @since 0.2 */
@@ -383,6 +472,23 @@ LM_API lm_status lm_graph_position_shape(lm_shape *shape,
 LM_API lm_status lm_graph_output_shape(lm_shape *shape,
                                        const lm_graph *graph);
 
+/** Size-versioned record of the time embedding. `has_time_embedding` is
+ * 0 (and the rest 0 / NULL) for a network without a timestep input.
+ * @since 0.2 */
+typedef struct lm_time_embedding_info {
+    size_t size;
+    int32_t has_time_embedding;
+    int64_t dim;          /**< sinusoid values */
+    int64_t channels;     /**< dense outputs: what time projections read */
+    const char *dense0;   /**< borrowed from the graph */
+    const char *dense1;
+} lm_time_embedding_info;
+
+/** Describe the time embedding.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, size too small) @since 0.2 */
+LM_API lm_status lm_graph_time_embedding(lm_time_embedding_info *info,
+                                         const lm_graph *graph);
+
 /** Fingerprint of the structure: 16 lower-case hex digits of a 64-bit hash
  * over input shape, every layer's kind and sizes, trunk convs, activations,
  * skips, barriers and identity options (not names, not BN eps). Tables
@@ -399,7 +505,14 @@ LM_API lm_status lm_graph_output_shape(lm_shape *shape,
  * stride, has_bias, has_bn; the head layers. A list of layers is its
  * count, then per layer: kind, act, in, out, kernel, stride, padding,
  * groups, out_height, out_width, has_bias (lm_layer_info's fields, 0 where
- * they do not apply).
+ * they do not apply), and for the kinds from LM_LAYER_GROUPNORM on also
+ * pad_top, pad_left, pad_bottom, pad_right, scale. U-Net elements add
+ * values only where they are present, so graphs without them keep their
+ * fingerprints: after position p's fixed layers, a conv with a GroupNorm,
+ * a time projection or LM_SITE_PRE layers adds -1, has_groupnorm, its
+ * groups, has_time_projection and its LM_SITE_PRE layers; a concatenation
+ * skip gives 2 in place of has_projection; a time embedding adds -1, dim,
+ * channels after the head layers.
  * @since 0.2 */
 LM_API const char *lm_graph_fingerprint(const lm_graph *graph);
 

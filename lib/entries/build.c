@@ -82,7 +82,8 @@ static lm_status append_segment(lm_entries *e, const graph_view *v,
                                 const lm_graph *g, size_t st, size_t end)
 {
     int64_t c = 0, h = 0, w = 0;
-    lm_status rc = lm_graph_position_chw(g, st, &c, &h, &w);
+    /* What the segment's first conv reads, through its pre layers. */
+    lm_status rc = lm_graph_conv_input_chw(g, st + 1, &c, &h, &w);
     if (rc != LM_OK)
         return rc;
     lm_optset set;

@@ -390,6 +390,13 @@ static value site_layers(exporter *x, lm_site site, size_t pos, value v)
         case LM_LAYER_LINEAR:
             v = linear(x, &li, v);
             break;
+        case LM_LAYER_GROUPNORM:
+        case LM_LAYER_PAD:
+        case LM_LAYER_UPSAMPLE:
+        case LM_LAYER_ATTENTION: /* refused up front (U-Net elements) */
+            fail(x, lm_err(LM_ERR_INTERNAL, "onnx export: layer kind %s",
+                           lm_layer_kind_name(li.kind)));
+            break;
         }
     }
     return v;
@@ -467,6 +474,11 @@ lm_status lm_graph_write_onnx(const lm_graph *graph,
     if (!lm_graph_is_valid(graph))
         return lm_err(LM_ERR_STATE, "lm_graph_write_onnx: the graph is not "
                       "validated (lm_graph_validate)");
+    if (lm_graph_has_unet_elements(graph))
+        return lm_err(LM_ERR_UNSUPPORTED, "lm_graph_write_onnx: graph '%s' "
+                      "has U-Net elements (time embedding, group norm, "
+                      "attention, upsampling or concatenation), which the "
+                      "ONNX export does not write yet", lm_graph_name(graph));
     if ((st = lm_weights_check_graph(weights, graph)) != LM_OK)
         return st;
     exporter x = {.g = graph, .w = weights,

@@ -28,6 +28,12 @@ static void put_layers(fnv *f, const lm_glist *list)
                              l->out_w, l->has_bias};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
             put(f, v[k]);
+        if (l->kind >= LM_LAYER_GROUPNORM) {
+            const int64_t u[] = {l->pad_t, l->pad_l, l->pad_b, l->pad_r,
+                                 l->scale};
+            for (size_t k = 0; k < sizeof u / sizeof u[0]; k++)
+                put(f, u[k]);
+        }
     }
 }
 
@@ -44,6 +50,15 @@ static void put_trunk(fnv *f, const lm_graph *g)
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
             put(f, v[k]);
         put_layers(f, &pos->layers);
+        /* Only where present, so that other graphs keep their prints;
+         * -1 cannot start the next conv (sizes are positive). */
+        if (c->has_gn || c->has_tproj || c->pre.n) {
+            put(f, -1);
+            put(f, c->has_gn);
+            put(f, c->has_gn ? c->gn_groups : 0);
+            put(f, c->has_tproj);
+            put_layers(f, &c->pre);
+        }
     }
 }
 
@@ -54,7 +69,7 @@ static void put_skips(fnv *f, const lm_graph *g)
         const lm_gskip *s = &g->skips[i];
         put(f, (int64_t)s->source);
         put(f, (int64_t)s->target);
-        put(f, s->has_proj);
+        put(f, s->concat ? 2 : s->has_proj);
         if (s->has_proj) {
             put(f, s->proj.stride);
             put(f, s->proj.has_bias);
@@ -75,6 +90,11 @@ void lm_graph_compute_fingerprint(lm_graph *g)
     put_trunk(&f, g);
     put_skips(&f, g);
     put_layers(&f, &g->head);
+    if (g->has_temb) {
+        put(&f, -1);
+        put(&f, g->temb_dim);
+        put(&f, g->temb_ch);
+    }
     snprintf(g->fingerprint, sizeof g->fingerprint, "%016llx",
              (unsigned long long)f.h);
 }

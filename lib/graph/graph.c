@@ -17,7 +17,8 @@ static const char *const act_names[] = {
 
 static const char *const kind_names[] = {
     NULL, "conv", "batchnorm", "act", "maxpool", "avgpool",
-    "adaptive_avgpool", "flatten", "linear"};
+    "adaptive_avgpool", "flatten", "linear", "groupnorm", "pad", "upsample",
+    "attention"};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
 const char *lm_act_name(lm_act act)
@@ -128,17 +129,20 @@ lm_status lm_graph_create(lm_graph **out, int64_t channels, int64_t height,
     return LM_OK;
 }
 
-static void conv_free(lm_gconv *c)
-{
-    free(c->name);
-    free(c->bn_name);
-}
-
 static void list_free(lm_glist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->items[i].name);
     free(l->items);
+}
+
+static void conv_free(lm_gconv *c)
+{
+    free(c->name);
+    free(c->bn_name);
+    free(c->gn_name);
+    free(c->tproj_name);
+    list_free(&c->pre);
 }
 
 void lm_graph_destroy(lm_graph *g)
@@ -153,6 +157,8 @@ void lm_graph_destroy(lm_graph *g)
         conv_free(&g->skips[s].proj);
     list_free(&g->stem);
     list_free(&g->head);
+    free(g->temb_name[0]);
+    free(g->temb_name[1]);
     free(g->convs);
     free(g->pos);
     free(g->skips);
@@ -201,7 +207,8 @@ static int dup_list(lm_glist *l)
  * still safe to destroy: each pointer is either a copy or NULL. */
 static int deep_copy(lm_graph *c, const lm_graph *g)
 {
-    int ok = dup_str(&c->name) & dup_list(&c->stem) & dup_list(&c->head);
+    int ok = dup_str(&c->name) & dup_list(&c->stem) & dup_list(&c->head) &
+             dup_str(&c->temb_name[0]) & dup_str(&c->temb_name[1]);
     void *convs = NULL, *pos = NULL, *skips = NULL;
     c->convs = NULL;
     c->pos = NULL;
@@ -213,7 +220,10 @@ static int deep_copy(lm_graph *c, const lm_graph *g)
         c->n_convs = c->cap_convs = g->n_convs;
         c->cap_pos = g->n_convs + 1;
         for (size_t i = 0; i < c->n_convs; i++)
-            ok &= dup_str(&c->convs[i].name) & dup_str(&c->convs[i].bn_name);
+            ok &= dup_str(&c->convs[i].name) & dup_str(&c->convs[i].bn_name) &
+                  dup_str(&c->convs[i].gn_name) &
+                  dup_str(&c->convs[i].tproj_name) &
+                  dup_list(&c->convs[i].pre);
         for (size_t p = 0; p <= c->n_convs; p++)
             ok &= dup_list(&c->pos[p].layers);
     } else {
@@ -312,7 +322,26 @@ static int name_owner(const lm_graph *g, const char *name,
             snprintf(who, cap, "the batch norm of conv %zu", i + 1);
             return 1;
         }
+        if (same_name(c->gn_name, name, (const char *const *)&c->gn_name,
+                      except)) {
+            snprintf(who, cap, "the group norm of conv %zu", i + 1);
+            return 1;
+        }
+        if (same_name(c->tproj_name, name,
+                      (const char *const *)&c->tproj_name, except)) {
+            snprintf(who, cap, "the time projection of conv %zu", i + 1);
+            return 1;
+        }
+        snprintf(site, sizeof site, "conv %zu pre", i + 1);
+        if (list_owner(&c->pre, name, except, site, who, cap))
+            return 1;
     }
+    for (int i = 0; i < 2; i++)
+        if (same_name(g->temb_name[i], name,
+                      (const char *const *)&g->temb_name[i], except)) {
+            snprintf(who, cap, "the time embedding's dense %d", i);
+            return 1;
+        }
     for (size_t i = 0; i < g->n_skips; i++) {
         const lm_gconv *p = &g->skips[i].proj;
         if (same_name(p->name, name, (const char *const *)&p->name, except)) {
@@ -442,9 +471,11 @@ lm_status lm_graph_add_conv(lm_graph *g, const lm_conv_desc *conv,
     if ((st = LM_GROW(g->convs, g->cap_convs, g->n_convs + 1)) != LM_OK ||
         (st = ensure_positions(g, g->n_convs + 2)) != LM_OK)
         return st;
-    lm_gconv c = {conv->in_channels, conv->out_channels, conv->kernel,
-                  conv->stride, conv->padding, conv->groups,
-                  !!conv->has_bias, 0, 0.0, lm_strdup(conv->name), NULL};
+    lm_gconv c = {.in = conv->in_channels, .out = conv->out_channels,
+                  .kernel = conv->kernel, .stride = conv->stride,
+                  .padding = conv->padding, .groups = conv->groups,
+                  .has_bias = !!conv->has_bias,
+                  .name = lm_strdup(conv->name)};
     if (conv->name && !c.name)
         return lm_err_nomem();
     g->convs[g->n_convs++] = c;
@@ -490,6 +521,9 @@ lm_status lm_graph_set_conv_bn(lm_graph *g, size_t conv, const char *name,
     lm_status st = check_conv_index(g, conv, "lm_graph_set_conv_bn");
     char what[64];
     snprintf(what, sizeof what, "the batch norm of conv %zu", conv);
+    if (st == LM_OK && g->convs[conv - 1].has_gn)
+        st = lm_err(LM_ERR_INVALID_ARG, "%s: conv %zu already has a group "
+                    "norm", what, conv);
     if (st == LM_OK)
         st = check_unique_name(g, name, &g->convs[conv - 1].bn_name, what);
     if (st != LM_OK)
@@ -549,6 +583,10 @@ lm_status lm_graph_set_skip_projection(lm_graph *g, size_t skip,
                       "and at most %lld", skip, (long long)stride,
                       (long long)LM_DIM_MAX);
     lm_gskip *s = &g->skips[skip];
+    if (s->concat)
+        return lm_err(LM_ERR_INVALID_ARG, "skip %zu (%zu -> %zu) is a "
+                      "concatenation, which has no projection", skip,
+                      s->source, s->target);
     char what[64];
     snprintf(what, sizeof what, "the projection of skip %zu", skip);
     if ((st = check_unique_name(g, name, &s->proj.name, what)) != LM_OK ||
@@ -621,6 +659,12 @@ static lm_status site_list(lm_graph *g, lm_site site, size_t position,
     else if (site == LM_SITE_POSITION && position >= 1 &&
              position <= g->n_convs)
         *out = &g->pos[position].layers;
+    else if (site == LM_SITE_PRE && position >= 1 && position <= g->n_convs)
+        *out = &g->convs[position - 1].pre;
+    else if (site == LM_SITE_PRE)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "fixed layer in front of conv %zu: out of range 1..%zu",
+                      position, g->n_convs);
     else if (site == LM_SITE_POSITION)
         return lm_err(LM_ERR_INVALID_ARG,
                       "fixed layer at position %zu: out of range 1..%zu "
@@ -643,6 +687,9 @@ static lm_status append_layer(lm_graph *g, lm_site site, size_t position,
     char what[80];
     if (site == LM_SITE_POSITION)
         snprintf(what, sizeof what, "position %zu layer %zu (%s)", position,
+                 list->n, lm_layer_kind_name(l.kind));
+    else if (site == LM_SITE_PRE)
+        snprintf(what, sizeof what, "conv %zu pre layer %zu (%s)", position,
                  list->n, lm_layer_kind_name(l.kind));
     else
         snprintf(what, sizeof what, "%s layer %zu (%s)",
@@ -773,5 +820,192 @@ lm_status lm_graph_add_layer_linear(lm_graph *g, lm_site site,
         return st;
     lm_glayer l = {.kind = LM_LAYER_LINEAR, .in = in_features,
                    .out = out_features, .has_bias = !!has_bias};
+    return append_layer(g, site, position, l, name);
+}
+
+/* ---- U-Net elements ------------------------------------------------------- */
+
+/* groups >= 1 dividing channels (checked again by validation for a conv,
+ * whose channels may still change). */
+static lm_status check_groups(const char *what, int64_t channels,
+                              int64_t groups)
+{
+    if (groups <= 0 || groups > LM_DIM_MAX)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: groups %lld must be in "
+                      "1..%lld", what, (long long)groups,
+                      (long long)LM_DIM_MAX);
+    if (channels > 0 && channels % groups)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: %lld channels do not split "
+                      "into %lld groups", what, (long long)channels,
+                      (long long)groups);
+    return LM_OK;
+}
+
+static lm_status check_channels(const char *what, int64_t channels)
+{
+    if (channels <= 0)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: channels %lld must be "
+                      "positive", what, (long long)channels);
+    return lm_graph_check_dim(what, "channels", channels);
+}
+
+lm_status lm_graph_set_conv_groupnorm(lm_graph *g, size_t conv,
+                                      const char *name, int64_t groups,
+                                      double eps)
+{
+    lm_status st = check_conv_index(g, conv, "lm_graph_set_conv_groupnorm");
+    char what[64];
+    snprintf(what, sizeof what, "the group norm of conv %zu", conv);
+    if (st != LM_OK)
+        return st;
+    lm_gconv *c = &g->convs[conv - 1];
+    if (c->has_bn)
+        return lm_err(LM_ERR_INVALID_ARG, "%s: conv %zu already has a batch "
+                      "norm", what, conv);
+    if ((st = check_groups(what, c->out, groups)) != LM_OK ||
+        (st = check_eps(eps, what)) != LM_OK ||
+        (st = check_unique_name(g, name, &c->gn_name, what)) != LM_OK ||
+        (st = set_str(&c->gn_name, name)) != LM_OK)
+        return st;
+    c->has_gn = 1;
+    c->gn_groups = groups;
+    c->gn_eps = eps;
+    g->valid = 0;
+    return LM_OK;
+}
+
+lm_status lm_graph_set_conv_time_projection(lm_graph *g, size_t conv,
+                                            const char *name)
+{
+    lm_status st = check_conv_index(g, conv,
+                                    "lm_graph_set_conv_time_projection");
+    char what[64];
+    snprintf(what, sizeof what, "the time projection of conv %zu", conv);
+    if (st != LM_OK)
+        return st;
+    lm_gconv *c = &g->convs[conv - 1];
+    if ((st = check_unique_name(g, name, &c->tproj_name, what)) != LM_OK ||
+        (st = set_str(&c->tproj_name, name)) != LM_OK)
+        return st;
+    c->has_tproj = 1;
+    g->valid = 0;
+    return LM_OK;
+}
+
+lm_status lm_graph_set_time_embedding(lm_graph *g, int64_t dim,
+                                      int64_t channels, const char *dense0,
+                                      const char *dense1)
+{
+    lm_status st = need_graph(g, "lm_graph_set_time_embedding");
+    if (st != LM_OK)
+        return st;
+    if (dim < 2 || dim % 2 || channels <= 0)
+        return lm_err(LM_ERR_INVALID_ARG, "time embedding: dim %lld must be "
+                      "even and at least 2, channels %lld positive",
+                      (long long)dim, (long long)channels);
+    const int64_t w0[2] = {channels, dim}, w1[2] = {channels, channels};
+    if ((st = lm_graph_check_dim("time embedding", "dim", dim)) != LM_OK ||
+        (st = lm_graph_check_dim("time embedding", "channels", channels)) !=
+            LM_OK ||
+        (st = lm_graph_check_numel("time embedding", "dense0 weight", w0,
+                                   2)) != LM_OK ||
+        (st = lm_graph_check_numel("time embedding", "dense1 weight", w1,
+                                   2)) != LM_OK)
+        return st;
+    if (dense0 && dense1 && *dense0 && !strcmp(dense0, dense1))
+        return lm_err(LM_ERR_DUPLICATE, "time embedding: dense0 and dense1 "
+                      "are both named '%s'", dense0);
+    if ((st = check_unique_name(g, dense0, &g->temb_name[0],
+                                "time embedding dense0")) != LM_OK ||
+        (st = check_unique_name(g, dense1, &g->temb_name[1],
+                                "time embedding dense1")) != LM_OK)
+        return st;
+    char *n0 = lm_strdup(dense0), *n1 = lm_strdup(dense1);
+    if ((dense0 && !n0) || (dense1 && !n1)) {
+        free(n0);
+        free(n1);
+        return lm_err_nomem();
+    }
+    free(g->temb_name[0]);
+    free(g->temb_name[1]);
+    g->temb_name[0] = n0;
+    g->temb_name[1] = n1;
+    g->has_temb = 1;
+    g->temb_dim = dim;
+    g->temb_ch = channels;
+    g->valid = 0;
+    return LM_OK;
+}
+
+lm_status lm_graph_add_concat(lm_graph *g, size_t source, size_t target)
+{
+    lm_status st = lm_graph_add_skip(g, source, target);
+    if (st == LM_OK)
+        g->skips[g->n_skips - 1].concat = 1;
+    return st;
+}
+
+lm_status lm_graph_add_layer_groupnorm(lm_graph *g, lm_site site,
+                                       size_t position, const char *name,
+                                       int64_t channels, int64_t groups,
+                                       double eps)
+{
+    lm_status st = check_channels("groupnorm", channels);
+    if (st == LM_OK) st = check_groups("groupnorm", channels, groups);
+    if (st == LM_OK) st = check_eps(eps, "groupnorm");
+    if (st != LM_OK)
+        return st;
+    lm_glayer l = {.kind = LM_LAYER_GROUPNORM, .in = channels,
+                   .out = channels, .groups = groups, .eps = eps};
+    return append_layer(g, site, position, l, name);
+}
+
+lm_status lm_graph_add_layer_pad(lm_graph *g, lm_site site, size_t position,
+                                 int64_t top, int64_t left, int64_t bottom,
+                                 int64_t right)
+{
+    const int64_t v[4] = {top, left, bottom, right};
+    static const char *const side[4] = {"top", "left", "bottom", "right"};
+    for (int i = 0; i < 4; i++) {
+        if (v[i] < 0)
+            return lm_err(LM_ERR_INVALID_ARG, "pad: %s %lld is negative",
+                          side[i], (long long)v[i]);
+        lm_status st = lm_graph_check_dim("pad", side[i], v[i]);
+        if (st != LM_OK)
+            return st;
+    }
+    lm_glayer l = {.kind = LM_LAYER_PAD, .pad_t = top, .pad_l = left,
+                   .pad_b = bottom, .pad_r = right};
+    return append_layer(g, site, position, l, NULL);
+}
+
+lm_status lm_graph_add_layer_upsample(lm_graph *g, lm_site site,
+                                      size_t position, int64_t scale)
+{
+    if (scale < 1)
+        return lm_err(LM_ERR_INVALID_ARG, "upsample: scale %lld must be "
+                      "positive", (long long)scale);
+    lm_status st = lm_graph_check_dim("upsample", "scale", scale);
+    if (st != LM_OK)
+        return st;
+    lm_glayer l = {.kind = LM_LAYER_UPSAMPLE, .scale = scale};
+    return append_layer(g, site, position, l, NULL);
+}
+
+lm_status lm_graph_add_layer_attention(lm_graph *g, lm_site site,
+                                       size_t position, const char *name,
+                                       int64_t channels, int64_t groups,
+                                       double eps)
+{
+    lm_status st = check_channels("attention", channels);
+    if (st == LM_OK) st = check_groups("attention", channels, groups);
+    if (st == LM_OK) st = check_eps(eps, "attention");
+    const int64_t w[2] = {channels, channels};
+    if (st == LM_OK)
+        st = lm_graph_check_numel("attention", "q weight", w, 2);
+    if (st != LM_OK)
+        return st;
+    lm_glayer l = {.kind = LM_LAYER_ATTENTION, .in = channels,
+                   .out = channels, .groups = groups, .eps = eps};
     return append_layer(g, site, position, l, name);
 }

@@ -8,7 +8,29 @@
 #include "core/attr.h"
 #include "layermerge/graph.h"
 
-/* A trunk conv or a skip projection (projections derive in/out/kernel). */
+/* A fixed layer; fields that do not apply to its kind stay 0. */
+typedef struct lm_glayer {
+    lm_layer_kind kind;
+    lm_act act;
+    int64_t in, out, kernel, stride, padding, groups, out_h, out_w;
+    int64_t pad_t, pad_l, pad_b, pad_r, scale; /* LM_LAYER_PAD, UPSAMPLE */
+    int has_bias;
+    double eps;
+    char *name;
+} lm_glayer;
+
+typedef struct lm_gshape {
+    int64_t c, h, w;
+} lm_gshape;
+
+typedef struct lm_glist {
+    lm_glayer *items;
+    size_t n, cap;
+} lm_glist;
+
+/* A trunk conv or a skip projection (projections derive in/out/kernel).
+ * The U-Net fields (pre layers, GroupNorm, time projection) are trunk
+ * only. */
 typedef struct lm_gconv {
     int64_t in, out, kernel, stride, padding, groups;
     int has_bias;
@@ -16,41 +38,32 @@ typedef struct lm_gconv {
     double bn_eps;
     char *name;
     char *bn_name;
+    lm_glist pre;      /* LM_SITE_PRE: applied to what this conv reads */
+    int has_gn;        /* GroupNorm tied to the position's activation */
+    int64_t gn_groups;
+    double gn_eps;
+    char *gn_name;
+    int has_tproj;     /* time projection added after the bias */
+    char *tproj_name;
+    lm_gshape reads;   /* validated: its input after the pre layers */
 } lm_gconv;
-
-/* A fixed layer; fields that do not apply to its kind stay 0. */
-typedef struct lm_glayer {
-    lm_layer_kind kind;
-    lm_act act;
-    int64_t in, out, kernel, stride, padding, groups, out_h, out_w;
-    int has_bias;
-    double eps;
-    char *name;
-} lm_glayer;
-
-typedef struct lm_glist {
-    lm_glayer *items;
-    size_t n, cap;
-} lm_glist;
 
 typedef struct lm_gskip {
     size_t source, target;
+    int concat; /* 1: concatenated at target, never projected */
     int has_proj;
     lm_gconv proj;
 } lm_gskip;
 
-typedef struct lm_gshape {
-    int64_t c, h, w;
-} lm_gshape;
-
 /* Position p: the activation of c_p (identity for p = 0), its flags, its
- * fixed layers and, once validated, its shape after those layers. */
+ * fixed layers and, once validated, its shape after those layers and the
+ * concatenations into it (`own`: before the concatenations). */
 typedef struct lm_gpos {
     lm_act act;
     int barrier;
     int identity_option;
     lm_glist layers;
-    lm_gshape shape;
+    lm_gshape shape, own;
 } lm_gpos;
 
 struct lm_graph {
@@ -65,6 +78,9 @@ struct lm_graph {
     lm_gskip *skips;
     size_t n_skips, cap_skips;
     lm_glist stem, head;
+    int has_temb;               /* a timestep input */
+    int64_t temb_dim, temb_ch;
+    char *temb_name[2];
     int valid;
     lm_gshape output;
     char fingerprint[17];

@@ -249,6 +249,62 @@ static lm_status layer_linear(const loader *ld, const lm_ynode *m,
                               bias));
 }
 
+/* groupnorm and attention: {name, channels, groups, eps}. */
+static lm_status layer_normed(const loader *ld, const lm_ynode *m,
+                              const char *what, layer_site at,
+                              lm_layer_kind kind)
+{
+    static const char *const keys[] = {"op", "name", "channels", "groups",
+                                       "eps", NULL};
+    int64_t channels, groups;
+    double eps;
+    const char *name;
+    lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
+    if (st == LM_OK) st = get_str(ld, m, "name", what, &name);
+    if (st == LM_OK) st = get_int(ld, m, "channels", what, 1, 0, 1, &channels);
+    if (st == LM_OK) st = get_int(ld, m, "groups", what, 1, 0, 1, &groups);
+    if (st == LM_OK) st = get_eps(ld, m, what, &eps);
+    if (st != LM_OK)
+        return st;
+    if (kind == LM_LAYER_GROUPNORM)
+        st = lm_graph_add_layer_groupnorm(ld->g, at.site, at.position, name,
+                                          channels, groups, eps);
+    else
+        st = lm_graph_add_layer_attention(ld->g, at.site, at.position, name,
+                                          channels, groups, eps);
+    return at_node(ld, m, st);
+}
+
+static lm_status layer_pad(const loader *ld, const lm_ynode *m,
+                           const char *what, layer_site at)
+{
+    static const char *const keys[] = {"op", "top", "left", "bottom",
+                                       "right", NULL};
+    int64_t t, l, b, r;
+    lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
+    if (st == LM_OK) st = get_int(ld, m, "top", what, 1, 0, 0, &t);
+    if (st == LM_OK) st = get_int(ld, m, "left", what, 1, 0, 0, &l);
+    if (st == LM_OK) st = get_int(ld, m, "bottom", what, 1, 0, 0, &b);
+    if (st == LM_OK) st = get_int(ld, m, "right", what, 1, 0, 0, &r);
+    if (st != LM_OK)
+        return st;
+    return at_node(ld, m, lm_graph_add_layer_pad(ld->g, at.site, at.position,
+                                                 t, l, b, r));
+}
+
+static lm_status layer_upsample(const loader *ld, const lm_ynode *m,
+                                const char *what, layer_site at)
+{
+    static const char *const keys[] = {"op", "scale", NULL};
+    int64_t scale;
+    lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
+    if (st == LM_OK) st = get_int(ld, m, "scale", what, 0, 2, 1, &scale);
+    if (st != LM_OK)
+        return st;
+    return at_node(ld, m, lm_graph_add_layer_upsample(ld->g, at.site,
+                                                      at.position, scale));
+}
+
 static lm_status load_layer(const loader *ld, const lm_ynode *m,
                             const char *what, layer_site at)
 {
@@ -270,9 +326,16 @@ static lm_status load_layer(const loader *ld, const lm_ynode *m,
         return layer_adaptive(ld, m, what, at);
     if (!strcmp(op, "flatten")) return layer_flatten(ld, m, what, at);
     if (!strcmp(op, "linear")) return layer_linear(ld, m, what, at);
+    if (!strcmp(op, "groupnorm"))
+        return layer_normed(ld, m, what, at, LM_LAYER_GROUPNORM);
+    if (!strcmp(op, "attention"))
+        return layer_normed(ld, m, what, at, LM_LAYER_ATTENTION);
+    if (!strcmp(op, "pad")) return layer_pad(ld, m, what, at);
+    if (!strcmp(op, "upsample")) return layer_upsample(ld, m, what, at);
     return lm_yerr(ld->doc, opn, LM_ERR_PARSE,
                    "%s: unknown op '%s' (conv, batchnorm, act, maxpool, "
-                   "avgpool, adaptive_avgpool, flatten or linear)", what, op);
+                   "avgpool, adaptive_avgpool, flatten, linear, groupnorm, "
+                   "pad, upsample or attention)", what, op);
 }
 
 /* An optional sequence of fixed layers; `label` is "stem", "head" or
@@ -334,10 +397,48 @@ static lm_status trunk_bn_act(const loader *ld, const lm_ynode *m,
     return st;
 }
 
+/* The U-Net keys of a trunk conv: pre, time_projection, group_norm. */
+static lm_status trunk_unet(const loader *ld, const lm_ynode *m,
+                            const char *what, size_t p)
+{
+    char label[96];
+    snprintf(label, sizeof label, "%s pre", what);
+    lm_status st = load_layers(ld, lm_ymap_get(m, "pre"), label,
+                               (layer_site){LM_SITE_PRE, p});
+    const lm_ynode *tp = lm_ymap_get(m, "time_projection");
+    if (st == LM_OK && tp) {
+        static const char *const keys[] = {"name", NULL};
+        const char *name = NULL;
+        snprintf(label, sizeof label, "%s: time_projection", what);
+        st = lm_ycheck_keys(ld->doc, tp, label, keys);
+        if (st == LM_OK) st = get_str(ld, tp, "name", label, &name);
+        if (st == LM_OK)
+            st = at_node(ld, tp, lm_graph_set_conv_time_projection(ld->g, p,
+                                                                   name));
+    }
+    const lm_ynode *gn = lm_ymap_get(m, "group_norm");
+    if (st == LM_OK && gn) {
+        static const char *const keys[] = {"name", "groups", "eps", NULL};
+        const char *name = NULL;
+        int64_t groups;
+        double eps;
+        snprintf(label, sizeof label, "%s: group_norm", what);
+        st = lm_ycheck_keys(ld->doc, gn, label, keys);
+        if (st == LM_OK) st = get_str(ld, gn, "name", label, &name);
+        if (st == LM_OK) st = get_int(ld, gn, "groups", label, 1, 0, 1, &groups);
+        if (st == LM_OK) st = get_eps(ld, gn, label, &eps);
+        if (st == LM_OK)
+            st = at_node(ld, gn, lm_graph_set_conv_groupnorm(ld->g, p, name,
+                                                             groups, eps));
+    }
+    return st;
+}
+
 static lm_status trunk_entry(const loader *ld, const lm_ynode *m, size_t p)
 {
     static const char *const keys[] = {"name", "in", "out", "kernel",
-        "stride", "padding", "groups", "bias", "bn", "act", "after", NULL};
+        "stride", "padding", "groups", "bias", "bn", "act", "after", "pre",
+        "time_projection", "group_norm", NULL};
     char what[48];
     snprintf(what, sizeof what, "trunk conv %zu", p);
     lm_conv_desc c;
@@ -348,6 +449,8 @@ static lm_status trunk_entry(const loader *ld, const lm_ynode *m, size_t p)
         st = at_node(ld, m, lm_graph_add_conv(ld->g, &c, LM_ACT_IDENTITY));
     if (st == LM_OK)
         st = trunk_bn_act(ld, m, what, p);
+    if (st == LM_OK)
+        st = trunk_unet(ld, m, what, p);
     return st;
 }
 
@@ -389,15 +492,25 @@ static lm_status skip_projection(const loader *ld, const lm_ynode *m,
 
 static lm_status skip_entry(const loader *ld, const lm_ynode *m, size_t i)
 {
-    static const char *const keys[] = {"from", "to", "projection", NULL};
+    static const char *const keys[] = {"from", "to", "projection", "mode",
+                                       NULL};
     char what[48];
     snprintf(what, sizeof what, "skip %zu", i);
     int64_t from, to;
+    const char *mode = NULL;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
     if (st == LM_OK) st = get_int(ld, m, "from", what, 1, 0, 0, &from);
     if (st == LM_OK) st = get_int(ld, m, "to", what, 1, 0, 0, &to);
+    if (st == LM_OK) st = get_str(ld, m, "mode", what, &mode);
     if (st != LM_OK)
         return st;
+    int concat = mode && !strcmp(mode, "concat");
+    if (mode && !concat && strcmp(mode, "add"))
+        return lm_yerr(ld->doc, lm_ymap_get(m, "mode"), LM_ERR_PARSE,
+                       "%s: mode '%s' is neither add nor concat", what, mode);
+    if (concat && lm_ymap_get(m, "projection"))
+        return lm_yerr(ld->doc, lm_ymap_get(m, "projection"), LM_ERR_PARSE,
+                       "%s: a concatenation has no projection", what);
     size_t n = ld->g->n_convs;
     if (from >= to || (uint64_t)to > n)
         return lm_yerr(ld->doc, m, LM_ERR_PARSE,
@@ -405,7 +518,10 @@ static lm_status skip_entry(const loader *ld, const lm_ynode *m, size_t i)
                        (long long)to,
                        from >= to ? "from must be less than to"
                                   : "target position does not exist");
-    st = at_node(ld, m, lm_graph_add_skip(ld->g, (size_t)from, (size_t)to));
+    st = at_node(ld, m, concat ? lm_graph_add_concat(ld->g, (size_t)from,
+                                                     (size_t)to)
+                               : lm_graph_add_skip(ld->g, (size_t)from,
+                                                   (size_t)to));
     const lm_ynode *proj = lm_ymap_get(m, "projection");
     if (st == LM_OK && proj)
         st = skip_projection(ld, proj, what, i);
@@ -452,7 +568,7 @@ static lm_status check_header(const lm_ydoc *doc, const lm_ynode *root)
 {
     static const char *const keys[] = {"format", "version", "name", "input",
         "nonlinearity", "stem", "trunk", "skips", "barriers",
-        "identity_options", "head", NULL};
+        "identity_options", "head", "time_embedding", NULL};
     if (!root)
         return lm_yerr(doc, NULL, LM_ERR_PARSE, "empty document");
     lm_status st = lm_ycheck_keys(doc, root, "graph", keys);
@@ -493,6 +609,33 @@ static lm_status create_from_input(const lm_ydoc *doc, const lm_ynode *root,
     return st;
 }
 
+/* {dim, channels, names: [dense0, dense1]} */
+static lm_status load_time_embedding(const loader *ld, const lm_ynode *m)
+{
+    static const char *const keys[] = {"dim", "channels", "names", NULL};
+    const char *what = "time_embedding";
+    int64_t dim, channels;
+    const char *names[2] = {NULL, NULL};
+    lm_status st = lm_yexpect(ld->doc, m, LM_YNODE_MAPPING, what);
+    if (st == LM_OK) st = lm_ycheck_keys(ld->doc, m, what, keys);
+    if (st == LM_OK) st = get_int(ld, m, "dim", what, 1, 0, 1, &dim);
+    if (st == LM_OK) st = get_int(ld, m, "channels", what, 1, 0, 1, &channels);
+    const lm_ynode *seq = lm_ymap_get(m, "names");
+    if (st == LM_OK && seq) {
+        st = lm_yexpect(ld->doc, seq, LM_YNODE_SEQUENCE, "time_embedding: names");
+        if (st == LM_OK && seq->count != 2)
+            st = lm_yerr(ld->doc, seq, LM_ERR_PARSE, "time_embedding: names "
+                         "lists the two dense layers, found %zu", seq->count);
+        for (size_t i = 0; st == LM_OK && i < 2; i++)
+            st = lm_yget_string(ld->doc, seq->items[i],
+                                "time_embedding: names", &names[i]);
+    }
+    if (st != LM_OK)
+        return st;
+    return at_node(ld, m, lm_graph_set_time_embedding(ld->g, dim, channels,
+                                                      names[0], names[1]));
+}
+
 static lm_status load_body(const loader *ld, const lm_ynode *root)
 {
     const char *name = NULL;
@@ -506,6 +649,9 @@ static lm_status load_body(const loader *ld, const lm_ynode *root)
         if (st == LM_OK)
             st = at_node(ld, n, lm_graph_set_nonlinearity(ld->g, act));
     }
+    const lm_ynode *temb = lm_ymap_get(root, "time_embedding");
+    if (st == LM_OK && temb)
+        st = load_time_embedding(ld, temb);
     if (st == LM_OK)
         st = load_layers(ld, lm_ymap_get(root, "stem"), "stem",
                          (layer_site){LM_SITE_STEM, 0});

@@ -17,6 +17,12 @@ lm_act lm_graph_position_act(const lm_graph *g, size_t position);
 int lm_graph_position_barrier(const lm_graph *g, size_t position);
 /* 1 when position 1..N allows the identity option, else 0. */
 int lm_graph_position_identity(const lm_graph *g, size_t position);
+/* 1 when the graph has an element of a U-Net: a time embedding, a
+ * concatenation, a conv's GroupNorm, time projection or pre layers, or a
+ * fixed layer of kind LM_LAYER_GROUPNORM or later. The rooms that do not
+ * handle them refuse such graphs with LM_ERR_UNSUPPORTED instead of
+ * computing another network. */
+int lm_graph_has_unet_elements(const lm_graph *g);
 /* Skip `skip`'s projection as a conv record (kernel 1, padding 0,
  * groups 1); LM_ERR_STATE when the skip has none. */
 LM_NODISCARD
@@ -29,6 +35,12 @@ LM_NODISCARD
 lm_status lm_graph_position_chw(const lm_graph *g, size_t position,
                                 int64_t *channels, int64_t *height,
                                 int64_t *width);
+/* What trunk conv `conv` (1..N) reads: position conv - 1 after the conv's
+ * LM_SITE_PRE layers (their shape, e.g. a pad's). */
+LM_NODISCARD
+lm_status lm_graph_conv_input_chw(const lm_graph *g, size_t conv,
+                                  int64_t *channels, int64_t *height,
+                                  int64_t *width);
 LM_NODISCARD
 lm_status lm_graph_output_chw(const lm_graph *g, int64_t *channels,
                               int64_t *height, int64_t *width);

@@ -55,6 +55,21 @@ static lm_status emit_layer_fields(lm_yemit *e, const lm_glayer *l)
         if (st == LM_OK) st = lm_yemit_kv_int(e, "out", l->out);
         if (st == LM_OK) st = lm_yemit_kv_bool(e, "bias", l->has_bias);
         return st;
+    case LM_LAYER_GROUPNORM:
+    case LM_LAYER_ATTENTION:
+        st = kv_name(e, l->name);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "channels", l->in);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "groups", l->groups);
+        if (st == LM_OK) st = lm_yemit_kv_double(e, "eps", l->eps);
+        return st;
+    case LM_LAYER_PAD:
+        st = lm_yemit_kv_int(e, "top", l->pad_t);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "left", l->pad_l);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "bottom", l->pad_b);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "right", l->pad_r);
+        return st;
+    case LM_LAYER_UPSAMPLE:
+        return lm_yemit_kv_int(e, "scale", l->scale);
     }
     return lm_err(LM_ERR_INTERNAL, "unknown layer kind %d", (int)l->kind);
 }
@@ -107,6 +122,22 @@ static lm_status emit_trunk_conv(lm_yemit *e, const void *obj, size_t i)
         st = lm_yemit_kv_str(e, "act", lm_act_name(g->pos[p].act));
     if (st == LM_OK && g->pos[p].layers.n > 0)
         st = emit_layers(e, "after", &g->pos[p].layers);
+    if (st == LM_OK && c->pre.n > 0)
+        st = emit_layers(e, "pre", &c->pre);
+    if (st == LM_OK && c->has_tproj) {
+        st = lm_yemit_key(e, "time_projection");
+        if (st == LM_OK) st = lm_yemit_map_begin(e, 1);
+        if (st == LM_OK) st = kv_name(e, c->tproj_name);
+        if (st == LM_OK) st = lm_yemit_map_end(e);
+    }
+    if (st == LM_OK && c->has_gn) {
+        st = lm_yemit_key(e, "group_norm");
+        if (st == LM_OK) st = lm_yemit_map_begin(e, 1);
+        if (st == LM_OK) st = kv_name(e, c->gn_name);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "groups", c->gn_groups);
+        if (st == LM_OK) st = lm_yemit_kv_double(e, "eps", c->gn_eps);
+        if (st == LM_OK) st = lm_yemit_map_end(e);
+    }
     if (st == LM_OK) st = lm_yemit_map_end(e);
     return st;
 }
@@ -117,6 +148,7 @@ static lm_status emit_skip(lm_yemit *e, const void *obj, size_t i)
     lm_status st = lm_yemit_map_begin(e, 1);
     if (st == LM_OK) st = lm_yemit_kv_int(e, "from", (int64_t)s->source);
     if (st == LM_OK) st = lm_yemit_kv_int(e, "to", (int64_t)s->target);
+    if (st == LM_OK && s->concat) st = lm_yemit_kv_str(e, "mode", "concat");
     if (st == LM_OK && s->has_proj) {
         st = lm_yemit_key(e, "projection");
         if (st == LM_OK) st = lm_yemit_map_begin(e, 1);
@@ -158,6 +190,20 @@ static lm_status emit_header(lm_yemit *e, const lm_graph *g)
     /* Written only when set: a derived default stays derived. */
     if (st == LM_OK && g->has_nonlinearity)
         st = lm_yemit_kv_str(e, "nonlinearity", lm_act_name(g->nonlinearity));
+    if (st == LM_OK && g->has_temb) {
+        st = lm_yemit_key(e, "time_embedding");
+        if (st == LM_OK) st = lm_yemit_map_begin(e, 1);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "dim", g->temb_dim);
+        if (st == LM_OK) st = lm_yemit_kv_int(e, "channels", g->temb_ch);
+        if (st == LM_OK && g->temb_name[0] && g->temb_name[1]) {
+            st = lm_yemit_key(e, "names");
+            if (st == LM_OK) st = lm_yemit_seq_begin(e, 1);
+            if (st == LM_OK) st = lm_yemit_str(e, g->temb_name[0]);
+            if (st == LM_OK) st = lm_yemit_str(e, g->temb_name[1]);
+            if (st == LM_OK) st = lm_yemit_seq_end(e);
+        }
+        if (st == LM_OK) st = lm_yemit_map_end(e);
+    }
     return st;
 }
 

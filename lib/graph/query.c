@@ -70,7 +70,12 @@ static lm_conv_info conv_record(const lm_gconv *c)
         .out_channels = c->out, .kernel = c->kernel, .stride = c->stride,
         .padding = c->padding, .groups = c->groups,
         .has_bias = c->has_bias, .has_bn = c->has_bn, .bn_eps = c->bn_eps,
-        .name = c->name, .bn_name = c->bn_name};
+        .name = c->name, .bn_name = c->bn_name, .has_groupnorm = c->has_gn,
+        .has_time_projection = c->has_tproj,
+        .groupnorm_groups = c->has_gn ? c->gn_groups : 0,
+        .groupnorm_eps = c->has_gn ? c->gn_eps : 0.0,
+        .groupnorm_name = c->gn_name, .time_projection_name = c->tproj_name,
+        .pre_layer_count = c->pre.n};
 }
 
 lm_status lm_graph_conv_info(lm_conv_info *info, const lm_graph *g,
@@ -93,7 +98,8 @@ lm_status lm_graph_skip_info(lm_skip_info *info, const lm_graph *g,
                       skip, lm_graph_skip_count(g));
     const lm_gskip *s = &g->skips[skip];
     lm_skip_info full = {.size = sizeof full, .source = s->source,
-                         .target = s->target, .has_projection = s->has_proj};
+                         .target = s->target, .has_projection = s->has_proj,
+                         .is_concat = s->concat};
     if (s->has_proj) {
         full.projection_has_bias = s->proj.has_bias;
         full.projection_has_bn = s->proj.has_bn;
@@ -155,6 +161,8 @@ static const lm_glist *site_list_const(const lm_graph *g, lm_site site,
         return &g->head;
     if (site == LM_SITE_POSITION && position <= g->n_convs)
         return &g->pos[position].layers;
+    if (site == LM_SITE_PRE && position >= 1 && position <= g->n_convs)
+        return &g->convs[position - 1].pre;
     return NULL;
 }
 
@@ -178,7 +186,9 @@ lm_status lm_graph_layer_info(lm_layer_info *info, const lm_graph *g,
         .in_channels = l->in, .out_channels = l->out, .kernel = l->kernel,
         .stride = l->stride, .padding = l->padding, .groups = l->groups,
         .out_height = l->out_h, .out_width = l->out_w,
-        .has_bias = l->has_bias, .eps = l->eps, .name = l->name};
+        .has_bias = l->has_bias, .eps = l->eps, .name = l->name,
+        .pad_top = l->pad_t, .pad_left = l->pad_l, .pad_bottom = l->pad_b,
+        .pad_right = l->pad_r, .scale = l->scale};
     return lm_sized_copy(info, &full, sizeof full, "lm_graph_layer_info");
 }
 
@@ -221,6 +231,20 @@ lm_status lm_graph_position_chw(const lm_graph *g, size_t position,
     return LM_OK;
 }
 
+lm_status lm_graph_conv_input_chw(const lm_graph *g, size_t conv,
+                                  int64_t *channels, int64_t *height,
+                                  int64_t *width)
+{
+    lm_status st = need_valid(g, "lm_graph_conv_input_chw");
+    if (st != LM_OK)
+        return st;
+    if (conv < 1 || conv > g->n_convs)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_graph_conv_input_chw: conv "
+                      "%zu out of range 1..%zu", conv, g->n_convs);
+    put_shape(g->convs[conv - 1].reads, channels, height, width);
+    return LM_OK;
+}
+
 lm_status lm_graph_output_chw(const lm_graph *g, int64_t *channels,
                               int64_t *height, int64_t *width)
 {
@@ -254,4 +278,48 @@ lm_status lm_graph_output_shape(lm_shape *shape, const lm_graph *g)
 const char *lm_graph_fingerprint(const lm_graph *g)
 {
     return g && g->valid ? g->fingerprint : NULL;
+}
+
+lm_status lm_graph_time_embedding(lm_time_embedding_info *info,
+                                  const lm_graph *g)
+{
+    if (!g)
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_graph_time_embedding: NULL graph");
+    lm_time_embedding_info full = {.size = sizeof full};
+    if (g->has_temb) {
+        full.has_time_embedding = 1;
+        full.dim = g->temb_dim;
+        full.channels = g->temb_ch;
+        full.dense0 = g->temb_name[0];
+        full.dense1 = g->temb_name[1];
+    }
+    return lm_sized_copy(info, &full, sizeof full,
+                         "lm_graph_time_embedding");
+}
+
+static int unet_layers(const lm_glist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].kind >= LM_LAYER_GROUPNORM)
+            return 1;
+    return 0;
+}
+
+int lm_graph_has_unet_elements(const lm_graph *g)
+{
+    if (!g)
+        return 0;
+    if (g->has_temb || unet_layers(&g->stem) || unet_layers(&g->head))
+        return 1;
+    for (size_t i = 0; i < g->n_convs; i++) {
+        const lm_gconv *c = &g->convs[i];
+        if (c->has_gn || c->has_tproj || c->pre.n ||
+            unet_layers(&g->pos[i + 1].layers))
+            return 1;
+    }
+    for (size_t i = 0; i < g->n_skips; i++)
+        if (g->skips[i].concat)
+            return 1;
+    return 0;
 }

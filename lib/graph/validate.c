@@ -57,6 +57,8 @@ void lm_glayer_where(char *buf, size_t cap, lm_site site, size_t position,
     char at[48];
     if (site == LM_SITE_STEM)
         snprintf(at, sizeof at, "stem layer %zu", index);
+    else if (site == LM_SITE_PRE)
+        snprintf(at, sizeof at, "conv %zu pre layer %zu", position, index);
     else if (site == LM_SITE_HEAD)
         snprintf(at, sizeof at, "head layer %zu", index);
     else
@@ -110,6 +112,18 @@ static lm_status apply_kind(const lm_glayer *l, const char *where,
                           SHAPE_ARGS(in));
         *out = (lm_gshape){l->out, 1, 1};
         return channels_must_be(where, "in_features", l->in, in);
+    case LM_LAYER_GROUPNORM:
+    case LM_LAYER_ATTENTION:
+        *out = in;
+        return channels_must_be(where, "channels", l->in, in);
+    case LM_LAYER_PAD:
+        /* Each size stays below 2^31 + 2^31: no overflow in int64. */
+        *out = (lm_gshape){in.c, in.h + l->pad_t + l->pad_b,
+                           in.w + l->pad_l + l->pad_r};
+        return LM_OK;
+    case LM_LAYER_UPSAMPLE:
+        *out = (lm_gshape){in.c, in.h * l->scale, in.w * l->scale};
+        return LM_OK;
     }
     return lm_err(LM_ERR_INTERNAL, "%s: unknown layer kind %d", where,
                   (int)l->kind);
@@ -149,19 +163,44 @@ static void conv_label(char *buf, size_t cap, const lm_graph *g, size_t p)
         snprintf(buf, cap, "conv %zu", p);
 }
 
-/* Trunk conv c_p reads position p-1. */
-static lm_status trunk_conv(const lm_graph *g, size_t p, lm_gshape *out)
+/* What a conv's U-Net fields need of the graph around it. */
+static lm_status check_unet_conv(const lm_graph *g, size_t p,
+                                 const char *label)
+{
+    const lm_gconv *c = &g->convs[p - 1];
+    /* Its pre layers are part of no segment: one must start here. */
+    if (c->pre.n > 0 && !g->pos[p - 1].barrier)
+        return lm_err(LM_ERR_VALIDATION, "%s has pre layers but position "
+                      "%zu, which it reads, is not a barrier", label, p - 1);
+    if (c->has_gn && c->out % c->gn_groups)
+        return lm_err(LM_ERR_VALIDATION, "%s: its %lld output channels do "
+                      "not split into %lld group norm groups", label,
+                      (long long)c->out, (long long)c->gn_groups);
+    if (c->has_tproj && !g->has_temb)
+        return lm_err(LM_ERR_VALIDATION, "%s has a time projection but the "
+                      "graph has no time embedding", label);
+    return LM_OK;
+}
+
+/* Trunk conv c_p reads position p-1 (through its pre layers). */
+static lm_status trunk_conv(lm_graph *g, size_t p, lm_gshape *out)
 {
     const lm_gconv *c = &g->convs[p - 1];
     lm_gshape in = g->pos[p - 1].shape;
     char label[160];
     conv_label(label, sizeof label, g, p);
+    lm_status st = check_unet_conv(g, p, label);
+    if (st == LM_OK)
+        st = apply_list(&c->pre, LM_SITE_PRE, p, &in);
+    if (st != LM_OK)
+        return st;
+    g->convs[p - 1].reads = in;
     if (c->in != in.c)
         return lm_err(LM_ERR_VALIDATION,
                       "%s: in_channels %lld but position %zu has %lld "
                       "channels", label, (long long)c->in, p - 1,
                       (long long)in.c);
-    lm_status st = check_shape(label, "input", in);
+    st = check_shape(label, "input", in);
     if (st == LM_OK)
         st = window(label, in, c->out, c->kernel, c->stride, c->padding, out);
     if (st == LM_OK)
@@ -216,6 +255,13 @@ static lm_status check_skip_list(const lm_graph *g)
             return lm_err(LM_ERR_VALIDATION,
                           "skip %zu (%zu -> %zu): need source < target <= %zu",
                           i, s->source, s->target, g->n_convs);
+        /* A segment cannot pass a concatenation: it joins two tensors. */
+        if (s->concat && !(g->pos[s->source].barrier &&
+                           g->pos[s->target].barrier))
+            return lm_err(LM_ERR_VALIDATION,
+                          "skip %zu (%zu -> %zu) is a concatenation: "
+                          "positions %zu and %zu must both be barriers", i,
+                          s->source, s->target, s->source, s->target);
         for (size_t j = 0; j < i; j++)
             if (g->skips[j].source == s->source &&
                 g->skips[j].target == s->target)
@@ -226,13 +272,38 @@ static lm_status check_skip_list(const lm_graph *g)
     return LM_OK;
 }
 
-/* Conv c_p, the skips into it, then position p's fixed layers. */
+/* The concatenations into position p, appended to its channels. */
+static lm_status concat_into(const lm_graph *g, size_t p, lm_gshape *shape)
+{
+    for (size_t i = 0; i < g->n_skips; i++) {
+        const lm_gskip *s = &g->skips[i];
+        if (!s->concat || s->target != p)
+            continue;
+        lm_gshape src = g->pos[s->source].shape;
+        if (src.h != shape->h || src.w != shape->w)
+            return lm_err(LM_ERR_VALIDATION,
+                          "skip %zu (%zu -> %zu): concatenates position %zu "
+                          SHAPE_FMT " to position %zu " SHAPE_FMT ": the "
+                          "spatial sizes differ", i, s->source, s->target,
+                          s->source, SHAPE_ARGS(src), p, SHAPE_ARGS(*shape));
+        shape->c += src.c;
+        char where[64];
+        snprintf(where, sizeof where, "position %zu", p);
+        lm_status st = check_shape(where, "concatenation", *shape);
+        if (st != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+/* Conv c_p, the skips into it, position p's fixed layers, then the
+ * concatenations into it. */
 static lm_status trunk_step(lm_graph *g, size_t p)
 {
     lm_gshape shape;
     lm_status st = trunk_conv(g, p, &shape);
     for (size_t i = 0; st == LM_OK && i < g->n_skips; i++)
-        if (g->skips[i].target == p)
+        if (g->skips[i].target == p && !g->skips[i].concat)
             st = check_skip(g, i, shape);
     if (st != LM_OK)
         return st;
@@ -244,6 +315,9 @@ static lm_status trunk_step(lm_graph *g, size_t p)
                       "position %zu has fixed layers but is not a barrier",
                       p);
     st = apply_list(&pos->layers, LM_SITE_POSITION, p, &shape);
+    g->pos[p].own = shape;
+    if (st == LM_OK)
+        st = concat_into(g, p, &shape);
     g->pos[p].shape = shape;
     return st;
 }
@@ -261,7 +335,7 @@ lm_status lm_graph_validate(lm_graph *g)
         st = check_shape("graph", "input", shape);
     if (st == LM_OK)
         st = apply_list(&g->stem, LM_SITE_STEM, 0, &shape);
-    g->pos[0].shape = shape;
+    g->pos[0].shape = g->pos[0].own = shape;
     for (size_t p = 1; st == LM_OK && p <= g->n_convs; p++)
         st = trunk_step(g, p);
     shape = g->pos[g->n_convs].shape;

@@ -37,11 +37,32 @@ static lm_status copy_bn_tensors(lm_weights *dw, const lm_weights *sw,
     return st;
 }
 
+/* An attention block's name.norm, name.q, .k, .v and .proj_out. */
+static lm_status copy_attention_tensors(lm_weights *dw, const lm_weights *sw,
+                                        const char *name)
+{
+    static const char *const parts[] = {
+        ".norm.weight", ".norm.bias", ".q.weight", ".q.bias", ".k.weight",
+        ".k.bias", ".v.weight", ".v.bias", ".proj_out.weight",
+        ".proj_out.bias"};
+    lm_status st = LM_OK;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && st == LM_OK; i++)
+        st = lm_nm_copy_tensor(dw, sw, name, parts[i]);
+    return st;
+}
+
 static lm_status copy_layer_tensors(lm_weights *dw, const lm_weights *sw,
                                     const lm_layer_info *li)
 {
     if (li->kind == LM_LAYER_BATCHNORM)
         return copy_bn_tensors(dw, sw, li->name);
+    if (li->kind == LM_LAYER_ATTENTION)
+        return copy_attention_tensors(dw, sw, li->name);
+    if (li->kind == LM_LAYER_GROUPNORM) {
+        lm_status st = lm_nm_copy_tensor(dw, sw, li->name, ".weight");
+        return st == LM_OK ? lm_nm_copy_tensor(dw, sw, li->name, ".bias")
+                           : st;
+    }
     if (li->kind != LM_LAYER_CONV && li->kind != LM_LAYER_LINEAR)
         return LM_OK;
     lm_status st = lm_nm_copy_tensor(dw, sw, li->name, ".weight");
@@ -85,6 +106,20 @@ static lm_status add_layer(lm_graph *g, lm_site site, size_t pos,
         return lm_graph_add_layer_linear(g, site, pos, li->name,
                                          li->in_channels, li->out_channels,
                                          li->has_bias);
+    case LM_LAYER_GROUPNORM:
+        return lm_graph_add_layer_groupnorm(g, site, pos, li->name,
+                                            li->in_channels, li->groups,
+                                            li->eps);
+    case LM_LAYER_ATTENTION:
+        return lm_graph_add_layer_attention(g, site, pos, li->name,
+                                            li->in_channels, li->groups,
+                                            li->eps);
+    case LM_LAYER_PAD:
+        return lm_graph_add_layer_pad(g, site, pos, li->pad_top,
+                                      li->pad_left, li->pad_bottom,
+                                      li->pad_right);
+    case LM_LAYER_UPSAMPLE:
+        return lm_graph_add_layer_upsample(g, site, pos, li->scale);
     }
     return lm_err(LM_ERR_UNSUPPORTED, "layer kind %d cannot be copied",
                   (int)li->kind);
@@ -102,8 +137,10 @@ lm_status lm_nm_copy_layer(lm_graph *dst, lm_weights *dw,
 
 static const char *site_name(lm_site site)
 {
-    return site == LM_SITE_STEM ? "stem" : site == LM_SITE_HEAD ? "head"
-                                                                : "position";
+    return site == LM_SITE_STEM   ? "stem"
+           : site == LM_SITE_HEAD ? "head"
+           : site == LM_SITE_PRE  ? "pre"
+                                  : "position";
 }
 
 /* Fixed conv `conv` followed at its site by batch norm `bn` over its

@@ -33,13 +33,14 @@ static lm_status window(hw *x, int64_t k, int64_t stride, int64_t pad,
     return LM_OK;
 }
 
-/* The fixed layers of position q on a map of size *x. */
-static lm_status position_layers(hw *x, const lm_graph *g, size_t q)
+/* The fixed layers of position q (or in front of conv q) on a map of size
+ * *x. */
+static lm_status site_layers(hw *x, const lm_graph *g, lm_site site, size_t q)
 {
-    size_t n = lm_graph_layer_count(g, LM_SITE_POSITION, q);
+    size_t n = lm_graph_layer_count(g, site, q);
     for (size_t i = 0; i < n; i++) {
         lm_layer_info li = {.size = sizeof li};
-        lm_status st = lm_graph_layer_info(&li, g, LM_SITE_POSITION, q, i);
+        lm_status st = lm_graph_layer_info(&li, g, site, q, i);
         if (st != LM_OK)
             return st;
         switch (li.kind) {
@@ -56,8 +57,18 @@ static lm_status position_layers(hw *x, const lm_graph *g, size_t q)
         case LM_LAYER_LINEAR:
             *x = (hw){1, 1};
             break;
+        case LM_LAYER_PAD:
+            x->h += li.pad_top + li.pad_bottom;
+            x->w += li.pad_left + li.pad_right;
+            break;
+        case LM_LAYER_UPSAMPLE:
+            x->h *= li.scale;
+            x->w *= li.scale;
+            break;
         case LM_LAYER_BATCHNORM:
         case LM_LAYER_ACT:
+        case LM_LAYER_GROUPNORM:
+        case LM_LAYER_ATTENTION:
             break;
         }
         if (st != LM_OK)
@@ -76,7 +87,9 @@ static lm_status finetune_sizes(const lm_plan *p, const lm_graph *g, hw *out,
     out[0] = at[0];
     for (size_t q = 1; q <= p->n_convs && st == LM_OK; q++) {
         hw x = at[q - 1];
-        if (p->kept[q - 1]) {
+        /* Pre layers belong to the segment that starts at q - 1. */
+        st = site_layers(&x, g, LM_SITE_PRE, q);
+        if (st == LM_OK && p->kept[q - 1]) {
             lm_conv_info ci = {.size = sizeof ci};
             st = lm_graph_conv_info(&ci, g, q);
             if (st == LM_OK)
@@ -85,7 +98,7 @@ static lm_status finetune_sizes(const lm_plan *p, const lm_graph *g, hw *out,
         }
         out[q] = x;
         if (st == LM_OK)
-            st = position_layers(&x, g, q);
+            st = site_layers(&x, g, LM_SITE_POSITION, q);
         at[q] = x;
     }
     return st;

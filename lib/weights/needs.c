@@ -99,6 +99,35 @@ static lm_status emit_linear(walk *wk, const char *name, int64_t in,
     return st;
 }
 
+/* GroupNorm's affine pair; random weights draw it like a batch norm's. */
+static lm_status emit_groupnorm(walk *wk, const char *name, int64_t channels)
+{
+    lm_status st = need_name(wk, name, "group norm");
+    if (st == LM_OK)
+        st = emit(wk, name, ".weight", LM_WROLE_BN_WEIGHT, 1, &channels, 0);
+    if (st == LM_OK)
+        st = emit(wk, name, ".bias", LM_WROLE_BN_BIAS, 1, &channels, 0);
+    return st;
+}
+
+/* The attention block's norm and its four 1x1 convs, as name.norm,
+ * name.q, name.k, name.v, name.proj_out. */
+static lm_status emit_attention(walk *wk, const char *name, int64_t c)
+{
+    static const char *const parts[] = {"q", "k", "v", "proj_out"};
+    char sub[512];
+    lm_status st = need_name(wk, name, "attention");
+    if (st != LM_OK)
+        return st;
+    snprintf(sub, sizeof sub, "%s.norm", name);
+    st = emit_groupnorm(wk, sub, c);
+    for (size_t i = 0; st == LM_OK && i < 4; i++) {
+        snprintf(sub, sizeof sub, "%s.%s", name, parts[i]);
+        st = emit_conv(wk, sub, c, c, 1, 1, 1);
+    }
+    return st;
+}
+
 static lm_status emit_conv_info(walk *wk, const lm_conv_info *c)
 {
     lm_status st = emit_conv(wk, c->name, c->in_channels, c->out_channels,
@@ -130,27 +159,61 @@ static lm_status walk_layers(walk *wk, const lm_graph *g, lm_site site,
         else if (l.kind == LM_LAYER_LINEAR)
             st = emit_linear(wk, l.name, l.in_channels, l.out_channels,
                              l.has_bias);
+        else if (l.kind == LM_LAYER_GROUPNORM)
+            st = emit_groupnorm(wk, l.name, l.in_channels);
+        else if (l.kind == LM_LAYER_ATTENTION)
+            st = emit_attention(wk, l.name, l.in_channels);
         if (st != LM_OK)
             return st;
     }
     return LM_OK;
 }
 
+/* A trunk conv's U-Net parts: pre layers, GroupNorm, time projection. */
+static lm_status walk_conv_unet(walk *wk, const lm_graph *g, size_t p,
+                                const lm_conv_info *c, int64_t temb_ch)
+{
+    char where[48];
+    snprintf(where, sizeof where, "conv %zu pre", p);
+    lm_status st = walk_layers(wk, g, LM_SITE_PRE, p, where);
+    if (st == LM_OK && c->has_groupnorm) {
+        snprintf(wk->owner, sizeof wk->owner, "conv %zu group norm", p);
+        st = emit_groupnorm(wk, c->groupnorm_name, c->out_channels);
+    }
+    if (st == LM_OK && c->has_time_projection) {
+        snprintf(wk->owner, sizeof wk->owner, "conv %zu time projection", p);
+        st = emit_linear(wk, c->time_projection_name, temb_ch,
+                         c->out_channels, 1);
+    }
+    return st;
+}
+
 static lm_status walk_trunk(walk *wk, const lm_graph *g)
 {
-    for (size_t p = 1; p <= lm_graph_conv_count(g); p++) {
+    lm_time_embedding_info te = {.size = sizeof te};
+    lm_status st = lm_graph_time_embedding(&te, g);
+    if (st == LM_OK && te.has_time_embedding) {
+        snprintf(wk->owner, sizeof wk->owner, "time embedding dense0");
+        st = emit_linear(wk, te.dense0, te.dim, te.channels, 1);
+        snprintf(wk->owner, sizeof wk->owner, "time embedding dense1");
+        if (st == LM_OK)
+            st = emit_linear(wk, te.dense1, te.channels, te.channels, 1);
+    }
+    for (size_t p = 1; st == LM_OK && p <= lm_graph_conv_count(g); p++) {
         lm_conv_info c = {.size = sizeof c};
-        lm_status st = lm_graph_conv_info(&c, g, p);
-        if (st != LM_OK)
+        if ((st = lm_graph_conv_info(&c, g, p)) != LM_OK)
             return st;
         snprintf(wk->owner, sizeof wk->owner, "conv %zu", p);
         char where[32];
         snprintf(where, sizeof where, "position %zu", p);
+        if ((st = walk_conv_unet(wk, g, p, &c, te.channels)) != LM_OK)
+            return st;
+        snprintf(wk->owner, sizeof wk->owner, "conv %zu", p);
         if ((st = emit_conv_info(wk, &c)) != LM_OK ||
             (st = walk_layers(wk, g, LM_SITE_POSITION, p, where)) != LM_OK)
             return st;
     }
-    return LM_OK;
+    return st;
 }
 
 static lm_status walk_skips(walk *wk, const lm_graph *g)
