@@ -93,4 +93,47 @@ void lm_klinear(const float *x, size_t n, int64_t in, int64_t out,
 void lm_kadd_centred(float *dst, int64_t c, int64_t h, int64_t w,
                      const float *src, int64_t sh, int64_t sw);
 
+/* GroupNorm in place, one image (c x hw), PyTorch's semantics: each group
+ * of c / groups channels is normalised by its mean and biased variance,
+ * then y = x_hat * gamma[ch] + beta[ch]. Statistics in double, two-pass.
+ * gamma and beta may be NULL (no affine). groups divides c. */
+void lm_kgroupnorm(float *x, int64_t c, int64_t hw, int64_t groups,
+                   double eps, const float *gamma, const float *beta);
+
+/* Zero padding with independent sides, one image: out is
+ * c x (top + h + bottom) x (left + w + right). */
+void lm_kpad(const float *in, int64_t c, int64_t h, int64_t w, int64_t top,
+             int64_t left, int64_t bottom, int64_t right, float *out);
+
+/* Nearest-neighbour upsampling by an integer factor, one image:
+ * out (c x h*scale x w*scale), out[y][x] = in[y / scale][x / scale]. */
+void lm_kupsample_nearest(const float *in, int64_t c, int64_t h, int64_t w,
+                          int64_t scale, float *out);
+
+/* The DDPM attention block's tensors: GroupNorm(groups, eps) with
+ * gamma/beta (NULL for none), then 1x1 convs q, k, v and proj_out, each a
+ * c x c weight (cout x cin) and a bias (NULL for none). */
+typedef struct lm_kattn {
+    int64_t c, groups;
+    double eps;
+    const float *gamma, *beta;
+    const float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo;
+} lm_kattn;
+
+/* Floats of workspace lm_kattention needs: 4 c hw + hw^2. */
+size_t lm_kattention_workspace(int64_t c, int64_t hw);
+
+/* x (c x hw) += proj_out(attn(GN(x))) in place, one image: single-head
+ * softmax over keys j of (q[:, i] . k[:, j]) c^-0.5, attended values
+ * h[:, i] = sum_j v[:, j] w[i][j]. `ws` holds lm_kattention_workspace
+ * floats and must not alias x. */
+void lm_kattention(const lm_kattn *a, float *x, int64_t hw, float *ws);
+
+/* Batch: the sinusoidal timestep embedding of DDPM (fairseq form), out
+ * (n x dim): half = dim / 2, f_i = exp(-i ln(10000) / (half - 1)),
+ * out[b][i] = sin(t[b] f_i), out[b][half + i] = cos(t[b] f_i); an odd
+ * dim's last column is 0. Rounds as PyTorch's float32 computation. */
+void lm_ktimestep_embedding(const float *t, size_t n, int64_t dim,
+                            float *out);
+
 #endif
