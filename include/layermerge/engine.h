@@ -96,10 +96,23 @@ LM_API size_t lm_engine_output_size(const lm_engine *engine);
  * @param n_in   floats in input, must equal lm_engine_input_size()
  * @param n_out  floats in output, must equal lm_engine_output_size()
  * @return LM_OK, LM_ERR_INVALID_ARG (NULL argument, wrong size),
- *         LM_ERR_STATE (the engine's last reconfiguration failed)
+ *         LM_ERR_STATE (the engine's last reconfiguration failed; a
+ *         network with a time embedding whose timesteps are not set)
  * @since 0.2 */
 LM_API lm_status lm_engine_run(float *output, size_t n_out, lm_engine *engine,
                                const float *input, size_t n_in);
+
+/** Set the timesteps of the images of the next runs, one per image of the
+ * batch (`n` = lm_engine_batch()), for a network with a time embedding (a
+ * diffusion U-Net's denoiser input t). They stay until set again; a plan
+ * change keeps them. lm_engine_time() and lm_engine_profile() use t = 500
+ * for every image when none are set (the timesteps do not change the
+ * work done).
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL, n not the batch), LM_ERR_VALUE
+ *         (a timestep not finite), LM_ERR_STATE (no time embedding),
+ *         LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_engine_set_timesteps(lm_engine *engine,
+                                         const float *timesteps, size_t n);
 
 /** Run a training-loop plan (docs/method.md section 8) from now on: per conv keep or prune
  * (its batch norm with it) and the plan's fine-tuning padding, per

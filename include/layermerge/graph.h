@@ -217,7 +217,7 @@ LM_API lm_status lm_graph_set_conv_time_projection(lm_graph *graph,
                                                    const char *name);
 
 /** Make the network take a timestep per image besides its input: temb =
- * dense1(silu(dense0(sinusoid(t)))), sinusoid of `dim` (even) values in
+ * dense1(silu(dense0(sinusoid(t)))), sinusoid of `dim` (even, >= 4) values in
  * the DDPM form (docs/formats.md), dense0 `dim` -> `channels` and dense1
  * `channels` -> `channels`, both with bias, module names `dense0` and
  * `dense1`. @since 0.2 */

@@ -8,7 +8,12 @@
  *
  * Padding: inside each segment the kept convs' total padding moves to the
  * segment's first kept conv and the others get 0, so that the fine-tuned
- * chain equals the merged conv exactly. Inside a segment the feature maps
+ * chain equals the merged conv exactly. Where a time projection (a U-Net
+ * block's time embedding, added after its first conv) comes before the
+ * first kept conv, the padding goes to the segment's first conv instead,
+ * kept or pruned: a pruned conv with padding P zero-pads its input by P on
+ * every side, and the time bias is then added over the padded map, as the
+ * merged conv's composed time projection adds it. Inside a segment the feature maps
  * are then larger than the original ones; a skip whose source and target
  * sizes differ is matched by symmetric zero-padding or centre-cropping of
  * the skip's input.

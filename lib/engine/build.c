@@ -159,6 +159,7 @@ static lm_status build_skips(lm_engine *e, const fetcher *f,
         lm_eskip *s = &e->skips[i];
         s->source = info.source;
         s->target = info.target;
+        s->concat = info.is_concat;
         s->has_proj = info.has_projection;
         if (!s->has_proj)
             continue;
@@ -212,6 +213,63 @@ static lm_status build_bn(const fetcher *f, const char *what,
     return fold_bn(f, what, li->name, li->eps, c, 1, op->scale, op->shift);
 }
 
+/* GroupNorm's affine pair into op->scale (gamma) and op->shift (beta). */
+static lm_status build_groupnorm(const fetcher *f, const char *what,
+                                 const char *name, int64_t c, float **gamma,
+                                 float **beta)
+{
+    *gamma = alloc_floats((size_t)c);
+    *beta = alloc_floats((size_t)c);
+    if (!*gamma || !*beta)
+        return lm_err_nomem();
+    lm_status st = fetch(f, what, name, "weight", &c, 1, *gamma);
+    if (st == LM_OK)
+        st = fetch(f, what, name, "bias", &c, 1, *beta);
+    return st;
+}
+
+/* The attention block's tensors in one block: q, k, v, proj_out weights
+ * (c x c each, PyTorch's c x c x 1 x 1), their biases, the norm's pair. */
+static lm_status build_attention(const fetcher *f, const char *what,
+                                 const lm_layer_info *li, lm_eop *op)
+{
+    static const char *const convs[4] = {"q", "k", "v", "proj_out"};
+    int64_t c = li->in_channels;
+    size_t cc = (size_t)c * (size_t)c;
+    float *w = alloc_floats(4 * cc + 6 * (size_t)c);
+    if (!w)
+        return lm_err_nomem();
+    op->attn_w = w;
+    lm_strbuf sub = LM_STRBUF_INIT("attention tensor name");
+    int64_t shape[4] = {c, c, 1, 1};
+    lm_status st = LM_OK;
+    float *bias = w + 4 * cc;
+    for (int i = 0; i < 4 && st == LM_OK; i++) {
+        st = lm_strbuf_setf(&sub, "%s.%s", li->name ? li->name : "",
+                            convs[i]);
+        if (st == LM_OK)
+            st = fetch(f, what, li->name ? sub.s : NULL, "weight", shape, 4,
+                       w + (size_t)i * cc);
+        if (st == LM_OK)
+            st = fetch(f, what, sub.s, "bias", &c, 1, bias + i * c);
+    }
+    float *gamma = bias + 4 * c, *beta = gamma + c;
+    if (st == LM_OK)
+        st = lm_strbuf_setf(&sub, "%s.norm", li->name ? li->name : "");
+    if (st == LM_OK)
+        st = fetch(f, what, sub.s, "weight", &c, 1, gamma);
+    if (st == LM_OK)
+        st = fetch(f, what, sub.s, "bias", &c, 1, beta);
+    lm_strbuf_free(&sub);
+    op->attn = (lm_kattn){.c = c, .groups = li->groups, .eps = li->eps,
+                          .gamma = gamma, .beta = beta,
+                          .wq = w, .bq = bias,
+                          .wk = w + cc, .bk = bias + c,
+                          .wv = w + 2 * cc, .bv = bias + 2 * c,
+                          .wo = w + 3 * cc, .bo = bias + 3 * c};
+    return st;
+}
+
 static lm_conv_info layer_conv_info(const lm_layer_info *li)
 {
     return (lm_conv_info){.size = sizeof(lm_conv_info),
@@ -235,7 +293,8 @@ static lm_status build_layer(const fetcher *f, const lm_graph *g,
     char what[320];
     snprintf(what, sizeof what, "%s layer %zu (%s%s%s)",
              site == LM_SITE_STEM ? "stem" :
-             site == LM_SITE_HEAD ? "head" : "position", i,
+             site == LM_SITE_HEAD ? "head" :
+             site == LM_SITE_PRE ? "pre" : "position", i,
              lm_layer_kind_name(li.kind), li.name ? " " : "",
              li.name ? li.name : "");
     *used = 1;
@@ -246,6 +305,13 @@ static lm_status build_layer(const fetcher *f, const lm_graph *g,
     op->padding = li.padding;
     op->out_h = li.out_height;
     op->out_w = li.out_width;
+    op->groups = li.groups;
+    op->eps = li.eps;
+    op->pad[0] = li.pad_top;
+    op->pad[1] = li.pad_left;
+    op->pad[2] = li.pad_bottom;
+    op->pad[3] = li.pad_right;
+    op->scale_by = li.scale;
     switch (li.kind) {
     case LM_LAYER_CONV: {
         const char *bn = NULL;
@@ -265,6 +331,11 @@ static lm_status build_layer(const fetcher *f, const lm_graph *g,
         return build_bn(f, what, &li, op);
     case LM_LAYER_LINEAR:
         return build_linear(f, what, &li, op);
+    case LM_LAYER_GROUPNORM:
+        return build_groupnorm(f, what, li.name, li.in_channels, &op->scale,
+                               &op->shift);
+    case LM_LAYER_ATTENTION:
+        return build_attention(f, what, &li, op);
     default:
         return LM_OK;
     }
@@ -279,6 +350,7 @@ void lm_eops_free(lm_eops *ops)
         free(op->shift);
         free(op->weight);
         free(op->bias);
+        free(op->attn_w);
     }
     free(ops->ops);
     ops->ops = NULL;
@@ -303,6 +375,23 @@ static lm_status build_site(const fetcher *f, const lm_graph *g, lm_site site,
     return LM_OK;
 }
 
+lm_status lm_engine_build_site(lm_engine *e, const lm_graph *g, lm_site site,
+                               size_t pos, lm_tensor_fn fn, void *userdata,
+                               lm_eops *ops)
+{
+    (void)e;
+    fetcher f = {fn, userdata};
+    return build_site(&f, g, site, pos, ops);
+}
+
+lm_status lm_engine_fetch(lm_tensor_fn fn, void *userdata, const char *what,
+                          const char *base, const char *suffix,
+                          const int64_t *shape, size_t ndim, float *dst)
+{
+    fetcher f = {fn, userdata};
+    return fetch(&f, what, base, suffix, shape, ndim, dst);
+}
+
 lm_status lm_engine_build(lm_engine *e, const lm_graph *g, lm_tensor_fn fn,
                           void *userdata)
 {
@@ -316,5 +405,7 @@ lm_status lm_engine_build(lm_engine *e, const lm_graph *g, lm_tensor_fn fn,
         st = build_trunk(e, &f, g);
     if (st == LM_OK)
         st = build_skips(e, &f, g);
+    if (st == LM_OK)
+        st = lm_engine_build_unet(e, g, fn, userdata);
     return st;
 }

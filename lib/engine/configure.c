@@ -153,7 +153,37 @@ static lm_status op_at(lm_eop *op, lm_eshape in, size_t i, lm_eshape *out,
     }
     case LM_LAYER_BATCHNORM:
     case LM_LAYER_ACT:
+    case LM_LAYER_GROUPNORM:
         break;
+    case LM_LAYER_PAD:
+        *out = (lm_eshape){in.c, in.h + op->pad[0] + op->pad[2],
+                           in.w + op->pad[1] + op->pad[3]};
+        break;
+    case LM_LAYER_UPSAMPLE:
+        *out = (lm_eshape){in.c, in.h * op->scale_by, in.w * op->scale_by};
+        break;
+    case LM_LAYER_ATTENTION: {
+        /* sgemm sizes: c x hw and hw x hw. */
+        int64_t hw = 0;
+        if (lm_mul_overflow_i64(in.h, in.w, &hw) || hw > INT_MAX ||
+            in.c > INT_MAX)
+            return lm_err(LM_ERR_UNSUPPORTED, "attention layer %zu: %lld "
+                          "channels at %lldx%lld: above the sizes OpenBLAS "
+                          "takes", i, (long long)in.c, (long long)in.h,
+                          (long long)in.w);
+        if (in.c != op->attn.c)
+            return lm_err(LM_ERR_MISMATCH, "attention layer %zu: expects "
+                          "%lld channels, gets %lld", i,
+                          (long long)op->attn.c, (long long)in.c);
+        size_t hwz = (size_t)hw, ws = 0, sq = 0;
+        if (lm_mul_overflow(hwz, hwz, &sq) ||
+            lm_mul_overflow(4 * (size_t)in.c, hwz, &ws) ||
+            lm_add_overflow(ws, sq, &ws))
+            return lm_err(LM_ERR_UNSUPPORTED, "attention layer %zu: its "
+                          "workspace overflows a size", i);
+        note(&z->ws, lm_kattention_workspace(in.c, hw));
+        break;
+    }
     }
     op->out = *out;
     return note_tensor(z, *out, "layer", i);
@@ -192,26 +222,64 @@ static lm_status skip_at(lm_engine *e, size_t i, lm_eshape out, sizes *z)
     return LM_OK;
 }
 
+/* The concatenations into position p append their sources' channels. */
+static lm_status concat_at(lm_engine *e, size_t p, lm_eshape *out, sizes *z)
+{
+    for (size_t i = 0; i < e->n_skips; i++) {
+        const lm_eskip *s = &e->skips[i];
+        if (!s->concat || s->target != p)
+            continue;
+        lm_eshape src = e->shape[s->source];
+        if (src.h != out->h || src.w != out->w)
+            return lm_err(LM_ERR_MISMATCH, "skip %zu (%zu -> %zu): "
+                          "concatenates %lldx%lld to %lldx%lld", i,
+                          s->source, p, (long long)src.h, (long long)src.w,
+                          (long long)out->h, (long long)out->w);
+        out->c += src.c;
+        lm_status st = note_tensor(z, *out, "concatenation at position", p);
+        if (st != LM_OK)
+            return st;
+    }
+    return LM_OK;
+}
+
+/* A pruned conv is identity; with padding (a time projection before the
+ * segment's first kept conv, docs/method.md section 8) it zero-pads. */
+static lm_status pruned_at(const lm_econv *c, lm_eshape in, int64_t pad,
+                           size_t p, lm_eshape *out, sizes *z)
+{
+    if (c->k.cin != c->k.cout || c->k.stride != 1)
+        return lm_err(LM_ERR_INVALID_ARG, "conv %zu: cannot be pruned to "
+                      "identity (%lld -> %lld channels, stride %lld)", p,
+                      (long long)c->k.cin, (long long)c->k.cout,
+                      (long long)c->k.stride);
+    *out = (lm_eshape){in.c, in.h + 2 * pad, in.w + 2 * pad};
+    return note_tensor(z, *out, "pruned conv", p);
+}
+
 static lm_status trunk_at(lm_engine *e, const lm_eplan *plan, size_t p,
                           sizes *z)
 {
     lm_econv *c = &e->trunk[p];
+    lm_eunet *u = &e->unet[p];
     lm_eshape in = e->shape[p - 1], out = in;
-    lm_status st = LM_OK;
+    u->pre_in = in;
+    lm_status st = ops_at(&u->pre, &in, z);
     c->k.pad = plan->padding[p];
-    if (plan->keep[p])
+    if (st == LM_OK && plan->keep[p])
         st = conv_at(c, in, "conv", p, &out, z);
-    else if (c->k.cin != c->k.cout || c->k.stride != 1)
-        st = lm_err(LM_ERR_INVALID_ARG, "conv %zu: cannot be pruned to "
-                    "identity (%lld -> %lld channels, stride %lld)", p,
-                    (long long)c->k.cin, (long long)c->k.cout,
-                    (long long)c->k.stride);
+    else if (st == LM_OK)
+        st = pruned_at(c, in, plan->padding[p], p, &out, z);
     for (size_t i = 0; st == LM_OK && i < e->n_skips; i++)
-        if (e->skips[i].target == p && plan->skip_on[i])
+        if (e->skips[i].target == p && plan->skip_on[i] &&
+            !e->skips[i].concat)
             st = skip_at(e, i, out, z);
     e->conv_out[p] = out;
     if (st == LM_OK)
         st = ops_at(&e->pos_ops[p], &out, z);
+    e->own[p] = out;
+    if (st == LM_OK)
+        st = concat_at(e, p, &out, z);
     e->shape[p] = out;
     return st;
 }
@@ -222,7 +290,7 @@ static lm_status shapes_at(lm_engine *e, const lm_eplan *plan, sizes *z)
     lm_status st = note_tensor(z, s, "input", 0);
     if (st == LM_OK)
         st = ops_at(&e->stem, &s, z);
-    e->shape[0] = e->conv_out[0] = s;
+    e->shape[0] = e->conv_out[0] = e->own[0] = s;
     for (size_t p = 1; st == LM_OK && p <= e->n; p++)
         st = trunk_at(e, plan, p, z);
     s = e->shape[e->n];
@@ -263,7 +331,8 @@ static size_t assign_slots(lm_engine *e, const lm_eplan *plan, size_t *last)
     return n_slots;
 }
 
-/* Floats of the arena: n_slots + 1 slots of batch x the largest tensor,
+/* Floats of the arena: n_slots + 2 slots of batch x the largest tensor
+ * (positions, the fixed layers' scratch, a conv's pre-layer input),
  * then the projection temporary and the im2col workspace; the byte count
  * is checked against size_t and the machine's memory before anything is
  * allocated. */
@@ -272,7 +341,7 @@ static lm_status arena_size(const lm_engine *e, size_t n_slots,
 {
     size_t total = 0;
     if (lm_mul_overflow(z->tensor, e->batch, slot) ||
-        lm_mul_overflow(n_slots + 1, *slot, &total) ||
+        lm_mul_overflow(n_slots + 2, *slot, &total) ||
         lm_add_overflow(total, z->tmp, &total) ||
         lm_add_overflow(total, z->ws, &total) ||
         lm_mul_overflow(total, sizeof(float), bytes) ||
@@ -280,13 +349,13 @@ static lm_status arena_size(const lm_engine *e, size_t n_slots,
         return lm_err(LM_ERR_INVALID_ARG, "engine buffers: batch %zu x %zu "
                       "floats (the largest tensor of one image) x %zu slots, "
                       "plus %zu floats of workspace, overflow a size",
-                      e->batch, z->tensor, n_slots + 1, z->tmp + z->ws);
+                      e->batch, z->tensor, n_slots + 2, z->tmp + z->ws);
     size_t have = lm_physical_memory();
     if (have && *bytes > have)
         return lm_err(LM_ERR_NOMEM, "engine buffers: batch %zu x %zu floats "
                       "(the largest tensor of one image) x %zu slots need "
                       "%zu bytes (%.1f GiB), more than this machine's %.1f "
-                      "GiB of memory", e->batch, z->tensor, n_slots + 1,
+                      "GiB of memory", e->batch, z->tensor, n_slots + 2,
                       *bytes, lm_gib(*bytes), lm_gib(have));
     return LM_OK;
 }
@@ -315,7 +384,8 @@ static lm_status alloc_arena(lm_engine *e, size_t n_slots, const sizes *z)
     for (size_t i = 0; i < n_slots; i++)
         bufs[i] = arena + i * slot;
     e->scratch = arena + n_slots * slot;
-    e->tmp = e->scratch + slot;
+    e->pre = e->scratch + slot;
+    e->tmp = e->pre + slot;
     e->ws = e->tmp + z->tmp;
     return LM_OK;
 }

@@ -34,7 +34,7 @@ static void fill_eplan(lm_eplan *ep, const lm_engine *e, const lm_plan *plan)
     ep->padding[0] = 0;
     for (size_t c = 1; c <= e->n; c++) {
         ep->keep[c] = (uint8_t)lm_plan_keeps_conv(plan, c);
-        ep->padding[c] = ep->keep[c] ? lm_plan_padding_at(plan, c) : 0;
+        ep->padding[c] = lm_plan_padding_at(plan, c);
         ep->act[c] = lm_plan_act_at(plan, c);
     }
     for (size_t k = 0; k < e->n_skips; k++)

@@ -19,6 +19,8 @@ void lm_engine_destroy(lm_engine *e)
         lm_econv_free(&e->trunk[p]);
     for (size_t i = 0; e->skips && i < e->n_skips; i++)
         lm_econv_free(&e->skips[i].proj);
+    lm_engine_free_unet(e);
+    free(e->own);
     lm_eplan_free(&e->original);
     lm_eplan_free(&e->plan);
     free(e->pos_ops);
@@ -66,8 +68,10 @@ static lm_status alloc_arrays(lm_engine *e)
     e->conv_out = calloc(n, sizeof *e->conv_out);
     e->shape = calloc(n, sizeof *e->shape);
     e->slot = calloc(n, sizeof *e->slot);
+    e->unet = calloc(n, sizeof *e->unet);
+    e->own = calloc(n, sizeof *e->own);
     if (!e->pos_ops || !e->trunk || !e->skips || !e->conv_out || !e->shape ||
-        !e->slot)
+        !e->slot || !e->unet || !e->own)
         return lm_err_nomem();
     return LM_OK;
 }

@@ -36,7 +36,15 @@ typedef struct lm_eop {
     lm_layer_kind kind;
     lm_act act;                        /* LM_LAYER_ACT */
     lm_econv conv;                     /* LM_LAYER_CONV (+ a folded BN) */
-    float *scale, *shift;              /* LM_LAYER_BATCHNORM */
+    float *scale, *shift;              /* LM_LAYER_BATCHNORM; GROUPNORM's
+                                          gamma and beta */
+    int64_t groups;                    /* LM_LAYER_GROUPNORM */
+    double eps;                        /* LM_LAYER_GROUPNORM */
+    int64_t pad[4];                    /* LM_LAYER_PAD: top left bottom right */
+    int64_t scale_by;                  /* LM_LAYER_UPSAMPLE */
+    lm_kattn attn;                     /* LM_LAYER_ATTENTION (owns attn_w) */
+    float *attn_w;                     /* its 4 c x c weights, 4 c biases,
+                                          norm gamma and beta */
     int64_t kernel, stride, padding;   /* pools */
     int64_t out_h, out_w;              /* LM_LAYER_ADAPTIVE_AVGPOOL */
     int64_t in_f, out_f;               /* LM_LAYER_LINEAR */
@@ -51,16 +59,31 @@ typedef struct lm_eops {
 
 typedef struct lm_eskip {
     size_t source, target;
+    int concat;    /* appended to the target's channels, never projected */
     int has_proj;
     lm_econv proj; /* 1x1, strided, no padding; BN folded */
 } lm_eskip;
+
+/* A trunk conv's U-Net parts (all zero for a classifier's conv). */
+typedef struct lm_eunet {
+    lm_eops pre;           /* layers in front of the conv, trunk read only */
+    lm_eshape pre_in;      /* set by lm_engine_configure: what pre reads */
+    int has_gn;            /* GroupNorm before the position's activation */
+    int64_t gn_groups;
+    double gn_eps;
+    float *gn_gamma, *gn_beta;
+    int has_tproj;         /* time projection: out x temb channels */
+    float *tproj_w, *tproj_b;
+    float *tbias;          /* batch x out, for the timesteps last set */
+} lm_eunet;
 
 /* What runs. Arrays indexed by conv/position 1..N (index 0 unused) and by
  * skip 0..n_skips-1. */
 typedef struct lm_eplan {
     size_t n, n_skips;
     uint8_t *keep;    /* 1 keep, 0 prune to identity (its BN with it) */
-    int64_t *padding; /* padding of each trunk conv */
+    int64_t *padding; /* padding of each trunk conv; a pruned one
+                         zero-pads its input by it */
     lm_act *act;      /* activation applied at each position */
     uint8_t *skip_on; /* 1 when the skip is added */
 } lm_eplan;
@@ -72,16 +95,24 @@ struct lm_engine {
     lm_eops *pos_ops;   /* [N + 1]: fixed layers after position p */
     lm_econv *trunk;    /* [N + 1] */
     lm_eskip *skips;
+    lm_eunet *unet;     /* [N + 1] */
+    int has_temb;       /* a timestep input (lm_engine_set_timesteps) */
+    int timesteps_set;
+    int timing_timesteps; /* lm_engine_time's t = 500 stands in */
+    int64_t temb_dim, temb_ch;
+    float *temb_w[2], *temb_b[2]; /* dense0 (ch x dim), dense1 (ch x ch) */
     lm_eplan original;  /* the graph's own network */
     lm_eplan plan;      /* the configuration lm_engine_run executes */
     /* derived by lm_engine_configure */
     lm_eshape *conv_out; /* [N + 1]: after conv + skips, before pos ops */
+    lm_eshape *own;      /* [N + 1]: after pos ops, before concatenations */
     lm_eshape *shape;    /* [N + 1]: position p as the next conv reads it */
     size_t *slot;        /* [N + 1]: buffer holding position p */
     float *arena;        /* one block: slots, scratch, tmp, workspace */
     float **bufs;        /* [n_slots] into arena */
     size_t n_slots, slot_floats;
     float *scratch, *tmp, *ws;
+    float *pre;          /* a slot: a conv's input through its pre layers */
     int configured;
     char fingerprint[17]; /* of the graph, to refuse other graphs' plans */
     size_t threads;       /* OpenBLAS threads to run with; 0: leave as is */
@@ -106,6 +137,37 @@ double lm_engine_now_ms(void);
 void lm_engine_fixed_input(float *x, size_t n);
 /* Apply the engine's thread count to OpenBLAS (no-op when 0). */
 void lm_engine_apply_threads(const lm_engine *e);
+
+/* The U-Net parts (unet.c): a conv's pre layers, GroupNorm and time
+ * projection, the time embedding; their release; the time bias of every
+ * time projection for `t` (batch values). */
+LM_NODISCARD
+lm_status lm_engine_build_unet(lm_engine *e, const lm_graph *g,
+                               lm_tensor_fn fetch, void *userdata);
+void lm_engine_free_unet(lm_engine *e);
+/* For lm_engine_time and lm_engine_profile: t = 500 for every image when no
+ * timesteps are set (lm_engine_timing_end forgets them again). */
+LM_NODISCARD
+lm_status lm_engine_timing_begin(lm_engine *e);
+void lm_engine_timing_end(lm_engine *e);
+LM_NODISCARD
+lm_status lm_engine_time_bias(lm_engine *e, const float *t);
+/* Build the layers of one site into `ops` (build.c; LM_SITE_PRE too). */
+LM_NODISCARD
+lm_status lm_engine_build_site(lm_engine *e, const lm_graph *g, lm_site site,
+                               size_t pos, lm_tensor_fn fetch,
+                               void *userdata, lm_eops *ops);
+/* Fetch tensor `base`.`suffix` of `shape` into dst, the error naming
+ * `what` (build.c). */
+LM_NODISCARD
+lm_status lm_engine_fetch(lm_tensor_fn fetch, void *userdata,
+                          const char *what, const char *base,
+                          const char *suffix, const int64_t *shape,
+                          size_t ndim, float *dst);
+/* Run fixed layers on `home` (batch tensors), leaving the result there
+ * (run.c). */
+void lm_engine_run_ops(const lm_engine *e, const lm_eops *ops, float *home,
+                       size_t out_floats);
 
 /* Build the engine's layers and weights from the graph (build.c). */
 LM_NODISCARD

@@ -105,6 +105,8 @@ lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
     lm_status st = m && scratch && conv && other && pc && po
                        ? LM_OK
                        : lm_err_nomem();
+    if (st == LM_OK)
+        st = lm_engine_timing_begin(e);
     if (st == LM_OK) {
         /* Later layers may reuse the input's buffer: stage it every run. */
         for (size_t i = 0; i < warmup; i++) {
@@ -133,6 +135,7 @@ lm_status lm_engine_profile(lm_profile *profile, lm_engine *e, size_t warmup,
         }
         st = lm_sized_copy(profile, &full, sizeof full, "lm_engine_profile");
     }
+    lm_engine_timing_end(e);
     free(m);
     free(scratch);
     free(conv);

@@ -61,14 +61,34 @@ static void run_op(const lm_engine *e, const lm_eop *op, float **cur,
     case LM_LAYER_LINEAR:
         lm_klinear(in, n, op->in_f, op->out_f, op->weight, op->bias, out);
         break;
+    case LM_LAYER_GROUPNORM:
+        for (size_t b = 0; b < n; b++)
+            lm_kgroupnorm(*cur + b * isz, op->in.c, op->in.h * op->in.w,
+                          op->groups, op->eps, op->scale, op->shift);
+        return;
+    case LM_LAYER_ATTENTION:
+        for (size_t b = 0; b < n; b++)
+            lm_kattention(&op->attn, *cur + b * isz, op->in.h * op->in.w,
+                          e->ws);
+        return;
+    case LM_LAYER_PAD:
+        for (size_t b = 0; b < n; b++)
+            lm_kpad(in + b * isz, op->in.c, op->in.h, op->in.w, op->pad[0],
+                    op->pad[1], op->pad[2], op->pad[3], out + b * osz);
+        break;
+    case LM_LAYER_UPSAMPLE:
+        for (size_t b = 0; b < n; b++)
+            lm_kupsample_nearest(in + b * isz, op->in.c, op->in.h, op->in.w,
+                                 op->scale_by, out + b * osz);
+        break;
     }
     *other = *cur;
     *cur = out;
 }
 
 /* Run `ops` on the tensor in `home`, leaving the result in `home`. */
-static void run_ops(const lm_engine *e, const lm_eops *ops, float *home,
-                    size_t out_floats)
+void lm_engine_run_ops(const lm_engine *e, const lm_eops *ops, float *home,
+                       size_t out_floats)
 {
     float *cur = home, *other = e->scratch;
     for (size_t i = 0; i < ops->n; i++) {
@@ -171,15 +191,88 @@ static int fusable_skip(const lm_engine *e, size_t p, const float **add)
     return 1;
 }
 
+/* What conv p reads: position p - 1, or a copy through its pre layers. */
+static const float *conv_input(const lm_engine *e, size_t p)
+{
+    const lm_eunet *u = &e->unet[p];
+    const float *in = e->bufs[e->slot[p - 1]];
+    if (u->pre.n == 0)
+        return in;
+    size_t n = e->batch;
+    memcpy(e->pre, in, n * numel(u->pre_in) * sizeof *in);
+    lm_eshape s = u->pre_in;
+    for (size_t i = 0; i < u->pre.n; i++)
+        s = u->pre.ops[i].out;
+    lm_engine_run_ops(e, &u->pre, e->pre, n * numel(s));
+    return e->pre;
+}
+
+/* A pruned conv: identity, or a zero pad by its plan padding. */
+static void pruned_step(const lm_engine *e, size_t p, const float *in,
+                        float *out, lm_eshape os)
+{
+    int64_t pad = e->plan.padding[p];
+    size_t osz = numel(os);
+    if (pad == 0) {
+        memcpy(out, in, e->batch * osz * sizeof *out);
+        return;
+    }
+    int64_t h = os.h - 2 * pad, w = os.w - 2 * pad;
+    size_t isz = (size_t)(os.c * h * w);
+    for (size_t b = 0; b < e->batch; b++)
+        lm_kpad(in + b * isz, os.c, h, w, pad, pad, pad, pad, out + b * osz);
+}
+
+/* The time bias of conv p's time projection, per image and channel. */
+static void add_time_bias(const lm_engine *e, size_t p, float *out,
+                          lm_eshape os)
+{
+    const float *tb = e->unet[p].tbias;
+    size_t hw = (size_t)(os.h * os.w);
+    for (size_t b = 0; b < e->batch; b++)
+        for (int64_t c = 0; c < os.c; c++) {
+            float v = tb[b * (size_t)os.c + (size_t)c];
+            float *x = out + (b * (size_t)os.c + (size_t)c) * hw;
+            for (size_t i = 0; i < hw; i++)
+                x[i] += v;
+        }
+}
+
+/* The concatenations into position p: each image's own channels first,
+ * then each source's, in skip order (moved from the last image down, so
+ * that the images' own parts are never overwritten before they move). */
+static void concat_step(const lm_engine *e, size_t p)
+{
+    float *buf = e->bufs[e->slot[p]];
+    size_t own = numel(e->own[p]), all = numel(e->shape[p]);
+    if (own == all)
+        return;
+    for (size_t b = e->batch; b-- > 0;) {
+        memmove(buf + b * all, buf + b * own, own * sizeof *buf);
+        size_t at = own;
+        for (size_t i = 0; i < e->n_skips; i++) {
+            const lm_eskip *s = &e->skips[i];
+            if (!s->concat || s->target != p)
+                continue;
+            size_t n = numel(e->shape[s->source]);
+            memcpy(buf + b * all + at,
+                   e->bufs[e->slot[s->source]] + b * n, n * sizeof *buf);
+            at += n;
+        }
+    }
+}
+
 static void trunk_step(const lm_engine *e, size_t p, lm_eclock *clock)
 {
     const lm_eplan *plan = &e->plan;
-    const float *in = e->bufs[e->slot[p - 1]], *add;
+    const lm_eunet *u = &e->unet[p];
+    double t0 = clock ? lm_engine_now_ms() : 0.0;
+    const float *in = conv_input(e, p), *add;
     float *out = e->bufs[e->slot[p]];
     lm_eshape os = e->conv_out[p];
     double conv_ms = 0.0, other_ms = 0.0;
-    double t0 = clock ? lm_engine_now_ms() : 0.0;
-    if (plan->keep[p] && fusable_skip(e, p, &add)) {
+    if (plan->keep[p] && !u->has_tproj && !u->has_gn &&
+        fusable_skip(e, p, &add)) {
         conv_batch(e, &e->trunk[p].k, in, out, plan->act[p], add);
         if (clock)
             conv_ms = lm_engine_now_ms() - t0;
@@ -187,12 +280,21 @@ static void trunk_step(const lm_engine *e, size_t p, lm_eclock *clock)
         if (plan->keep[p])
             conv_batch(e, &e->trunk[p].k, in, out, LM_ACT_IDENTITY, NULL);
         else
-            memcpy(out, in, e->batch * numel(os) * sizeof *out);
+            pruned_step(e, p, in, out, os);
+        if (u->has_tproj)
+            add_time_bias(e, p, out, os);
         double t1 = clock ? lm_engine_now_ms() : 0.0;
         for (size_t i = 0; i < e->n_skips; i++)
-            if (e->skips[i].target == p && plan->skip_on[i])
+            if (e->skips[i].target == p && plan->skip_on[i] &&
+                !e->skips[i].concat)
                 add_skip(e, &e->skips[i], out, os);
         double t2 = clock ? lm_engine_now_ms() : 0.0;
+        /* The GroupNorm belongs to the activation: gone with it. */
+        if (u->has_gn && plan->act[p] != LM_ACT_IDENTITY)
+            for (size_t b = 0; b < e->batch; b++)
+                lm_kgroupnorm(out + b * numel(os), os.c, os.h * os.w,
+                              u->gn_groups, u->gn_eps, u->gn_gamma,
+                              u->gn_beta);
         lm_kact(plan->act[p], out, e->batch * numel(os));
         if (clock) {
             /* The activation belongs to the conv, as in a table entry. */
@@ -201,7 +303,8 @@ static void trunk_step(const lm_engine *e, size_t p, lm_eclock *clock)
         }
     }
     double t3 = clock ? lm_engine_now_ms() : 0.0;
-    run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->shape[p]));
+    lm_engine_run_ops(e, &e->pos_ops[p], out, e->batch * numel(e->own[p]));
+    concat_step(e, p);
     if (clock) {
         clock->conv[p - 1] = conv_ms;
         clock->other[p - 1] = other_ms + (lm_engine_now_ms() - t3);
@@ -213,14 +316,14 @@ void lm_engine_forward(lm_engine *e, lm_eclock *clock)
     lm_engine_apply_threads(e);
     float *home = e->bufs[e->slot[0]];
     double t0 = clock ? lm_engine_now_ms() : 0.0;
-    run_ops(e, &e->stem, home, e->batch * numel(e->shape[0]));
+    lm_engine_run_ops(e, &e->stem, home, e->batch * numel(e->shape[0]));
     if (clock)
         clock->stem = lm_engine_now_ms() - t0;
     for (size_t p = 1; p <= e->n; p++)
         trunk_step(e, p, clock);
     home = e->bufs[e->slot[e->n]];
     t0 = clock ? lm_engine_now_ms() : 0.0;
-    run_ops(e, &e->head, home, lm_engine_output_size(e));
+    lm_engine_run_ops(e, &e->head, home, lm_engine_output_size(e));
     if (clock)
         clock->head = lm_engine_now_ms() - t0;
 }
@@ -233,6 +336,9 @@ lm_status lm_engine_run(float *output, size_t n_out, lm_engine *e,
     if (!e->configured)
         return lm_err(LM_ERR_STATE, "lm_engine_run: the engine has no valid "
                       "configuration");
+    if (e->has_temb && !e->timesteps_set && !e->timing_timesteps)
+        return lm_err(LM_ERR_STATE, "lm_engine_run: the network takes "
+                      "timesteps: set them with lm_engine_set_timesteps");
     if (n_in != lm_engine_input_size(e) || n_out != lm_engine_output_size(e))
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_run: got %zu input and "
                       "%zu output floats, need %zu and %zu", n_in, n_out,

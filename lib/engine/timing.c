@@ -62,10 +62,13 @@ lm_status lm_engine_time(lm_timing *timing, lm_engine *e, size_t warmup,
     float *in = malloc(n_in * sizeof *in), *out = malloc(n_out * sizeof *out);
     double *t = malloc(reps * sizeof *t);
     lm_status st = in && out && t ? LM_OK : lm_err_nomem();
+    if (st == LM_OK)
+        st = lm_engine_timing_begin(e);
     if (st == LM_OK) {
         lm_engine_fixed_input(in, n_in);
         st = timed_runs(e, warmup, reps, in, out, t);
     }
+    lm_engine_timing_end(e);
     if (st == LM_OK) {
         lm_timing full = {.size = sizeof full, .threads = lm_blas_threads()};
         summarise(t, reps, &full);

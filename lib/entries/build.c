@@ -74,6 +74,7 @@ static lm_status read_graph(graph_view *v, const lm_graph *g,
             return st;
         v->skips[i].s = si.source;
         v->skips[i].t = si.target;
+        v->skips[i].concat = si.is_concat;
     }
     return read_convs(v, g, scores);
 }

@@ -899,9 +899,10 @@ lm_status lm_graph_set_time_embedding(lm_graph *g, int64_t dim,
     lm_status st = need_graph(g, "lm_graph_set_time_embedding");
     if (st != LM_OK)
         return st;
-    if (dim < 2 || dim % 2 || channels <= 0)
+    /* dim / 2 - 1 divides the frequency exponent: dim >= 4. */
+    if (dim < 4 || dim % 2 || channels <= 0)
         return lm_err(LM_ERR_INVALID_ARG, "time embedding: dim %lld must be "
-                      "even and at least 2, channels %lld positive",
+                      "even and at least 4, channels %lld positive",
                       (long long)dim, (long long)channels);
     const int64_t w0[2] = {channels, dim}, w1[2] = {channels, channels};
     if ((st = lm_graph_check_dim("time embedding", "dim", dim)) != LM_OK ||

@@ -85,7 +85,10 @@ static lm_status check_bounds(const lm_graph *g, const size_t *bounds,
 
 /* Kept convs of one segment: irreducible ones must stay, and an empty
  * segment needs the identity option at its end. Moves the segment's total
- * padding to its first kept conv. */
+ * padding to its first kept conv, or to the segment's first conv (pruned:
+ * it zero-pads) when a time projection before the first kept conv adds a
+ * bias there, which the padded border must carry as the merged conv's
+ * input does. */
 static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
                               size_t end)
 {
@@ -115,8 +118,17 @@ static lm_status plan_segment(lm_plan *p, const lm_graph *g, size_t st,
         return lm_err(LM_ERR_INVALID_ARG,
                       "segment (%zu, %zu) prunes every conv but position "
                       "%zu has no identity option", st, end, end);
-    if (first)
-        p->padding[first - 1] = total;
+    size_t at = first;
+    for (size_t c = st + 1; first && c < first; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        lm_status rc = lm_graph_conv_info(&ci, g, c);
+        if (rc != LM_OK)
+            return rc;
+        if (ci.has_time_projection)
+            at = st + 1;
+    }
+    if (at)
+        p->padding[at - 1] = total;
     return LM_OK;
 }
 
@@ -186,6 +198,7 @@ static lm_status graph_topology(const lm_graph *g, unsigned char **barrier,
         }
         (*spans)[k].s = si.source;
         (*spans)[k].t = si.target;
+        (*spans)[k].concat = si.is_concat;
     }
     return LM_OK;
 }

@@ -95,6 +95,9 @@ static lm_status finetune_sizes(const lm_plan *p, const lm_graph *g, hw *out,
             if (st == LM_OK)
                 st = window(&x, ci.kernel, ci.stride, p->padding[q - 1],
                             "conv", q);
+        } else if (st == LM_OK) { /* a pruned conv zero-pads by its padding */
+            x.h += 2 * p->padding[q - 1];
+            x.w += 2 * p->padding[q - 1];
         }
         out[q] = x;
         if (st == LM_OK)
