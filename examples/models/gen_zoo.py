@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Generate the liblayermerge model zoo (graph YAML, docs/formats.md).
 
-Walks torchvision 0.14 model definitions (random init, no weight downloads)
-and writes one `layermerge-graph` file per network. The output depends only
-on the architecture, never on the weights, so every run produces the same
-bytes.
+Walks torchvision 0.14 model definitions and the DDPM U-Net of ddpm_unet.py
+(random init, no weight downloads) and writes one `layermerge-graph` file per
+network. The output depends only on the architecture, never on the weights,
+so every run produces the same bytes.
 
     /usr/bin/python3 examples/models/gen_zoo.py            # write beside this script
     /usr/bin/python3 examples/models/gen_zoo.py --out DIR  # write into DIR
@@ -27,6 +27,8 @@ import torchvision
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.ops.misc import Conv2dNormActivation
+
+import ddpm_unet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INPUT = (3, 224, 224)
@@ -136,10 +138,13 @@ def head_sequential(prefix, seq):
 class Graph:
     """The pieces of one graph file, in the order formats.md writes them."""
 
-    def __init__(self, name, nonlinearity, notes):
+    def __init__(self, name, nonlinearity, notes, input=INPUT):
         self.name, self.nonlinearity, self.notes = name, nonlinearity, notes
+        self.input = input
         self.stem, self.trunk, self.after = [], [], {}
         self.skips, self.barriers, self.head = [], [0], []
+        self.identity = []         # identity_options
+        self.time_embedding = None
         self.strided = []          # positions written by stride > 1 trunk convs
 
     def add(self, entry):
@@ -270,6 +275,214 @@ def build_vgg(name, fn):
     return model, g
 
 
+# ---------------------------------------------------------------- DDPM U-Net
+
+def op_groupnorm(name, m):
+    if not isinstance(m, nn.GroupNorm) or not m.affine:
+        raise Unsupported(f"{name}: expected affine GroupNorm, got {type(m).__name__}")
+    return [("op", "groupnorm"), ("name", name), ("channels", m.num_channels),
+            ("groups", m.num_groups), ("eps", float(m.eps))]
+
+
+def op_attention(name, m):
+    c = dict(op_groupnorm(f"{name}.norm", m.norm))["channels"]
+    for part in ("q", "k", "v", "proj_out"):
+        f = dict(conv_fields(f"{name}.{part}", getattr(m, part)))
+        if (f["in"], f["out"], f["kernel"], f["stride"], f["groups"], f["bias"]) != \
+                (c, c, 1, 1, 1, True):
+            raise Unsupported(f"{name}.{part}: not a 1x1 {c}->{c} conv with bias")
+    return [("op", "attention"), ("name", name), ("channels", c),
+            ("groups", m.norm.num_groups), ("eps", float(m.norm.eps))]
+
+
+def trace_events(model, x, t):
+    """Module calls of one forward, in order: (kind, name, module, input, output).
+
+    Hooked: the ResNet blocks (input and output), attention blocks, down- and
+    upsampling modules (input), the final norm (input), and every Conv2d
+    outside attention blocks and shortcuts (input and output)."""
+    events, hooks = [], []
+    inner = set()
+    for name, m in model.named_modules():
+        if isinstance(m, ddpm_unet.AttnBlock):
+            inner |= {f"{name}.{p}" for p in ("q", "k", "v", "proj_out")}
+        elif isinstance(m, ddpm_unet.ResnetBlock) and hasattr(m, "nin_shortcut"):
+            inner.add(f"{name}.nin_shortcut")
+
+    def rec(kind, name):
+        def hook(m, inp, out=None):
+            events.append((kind, name, m, inp[0], out))
+        return hook
+
+    for name, m in model.named_modules():
+        if isinstance(m, ddpm_unet.ResnetBlock):
+            hooks.append(m.register_forward_pre_hook(rec("block_in", name)))
+            hooks.append(m.register_forward_hook(rec("block_out", name)))
+        elif isinstance(m, ddpm_unet.AttnBlock):
+            hooks.append(m.register_forward_hook(rec("attn", name)))
+        elif isinstance(m, (ddpm_unet.Downsample, ddpm_unet.Upsample)):
+            if not m.with_conv:
+                raise Unsupported(f"{name}: resampling without conv")
+            kind = "down" if isinstance(m, ddpm_unet.Downsample) else "up"
+            hooks.append(m.register_forward_pre_hook(rec(kind, name)))
+        elif isinstance(m, nn.Conv2d) and name not in inner:
+            hooks.append(m.register_forward_hook(rec("conv", name)))
+        elif name == "norm_out":
+            hooks.append(m.register_forward_pre_hook(rec("head", name)))
+    try:
+        with torch.no_grad():
+            model(x, t)
+    finally:
+        for h in hooks:
+            h.remove()
+    return events
+
+
+def build_ddpm(name, ctor):
+    """Trunk positions from the data flow of one traced forward pass.
+
+    A position's tensor is recognised where it is read again (torch.equal on
+    a random input): a block reading the last position plus an earlier one
+    concatenated is a concat skip."""
+    model = ctor().eval()
+    res = model.resolution
+    cin = model.conv_in.in_channels
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, cin, res, res, generator=gen)
+    t = torch.randint(0, 1000, (1,), generator=gen)
+    g = Graph(name, "silu", None, (cin, res, res))
+    d0, d1 = model.temb.dense
+    if not (isinstance(d0, nn.Linear) and isinstance(d1, nn.Linear)
+            and d0.bias is not None and d1.bias is not None
+            and d0.out_features == d1.in_features == d1.out_features):
+        raise Unsupported("temb.dense: not Linear(dim, C), Linear(C, C) with bias")
+    names = {m: n for n, m in model.named_modules()}
+    g.time_embedding = [("dim", d0.in_features), ("channels", d0.out_features),
+                        ("names", [names[d0], names[d1]])]
+    seen = {0: x}          # position -> tensor its readers see (None: not observed)
+    pre = []               # `pre` layers waiting for the next trunk conv
+    block = None           # (name, module, position it reads)
+    block_x = last = None  # the running block's input; the last conv output
+    resample = None        # name of the Downsample/Upsample being run
+    conv1_pos, pre_read = [], []
+
+    def read(where, tensor, p):
+        if seen.get(p) is None or not torch.equal(tensor, seen[p]):
+            raise Unsupported(f"{where}: does not read position {p}")
+
+    for kind, mname, m, inp, out in trace_events(model, x, t):
+        p = g.pos
+        if kind == "conv":
+            last = out
+        if kind == "block_in":
+            if block is not None or resample is not None:
+                raise Unsupported(f"{mname}: nested in {block or resample}")
+            own = seen.get(p)
+            c = own.shape[1] if own is not None else -1
+            if inp.shape[1] != c:
+                read(mname, inp[:, :c], p)
+                rest = inp[:, c:]
+                src = [s for s, v in seen.items() if s < p and v is not None
+                       and v.shape == rest.shape and torch.equal(v, rest)]
+                if len(src) != 1:
+                    raise Unsupported(f"{mname}: input is not position {p} "
+                                      f"concatenated with one earlier position")
+                g.skips.append([("from", src[0]), ("to", p), ("mode", "concat")])
+                seen[p] = inp
+            read(mname, inp, p)
+            if not isinstance(m.dropout, nn.Dropout):
+                raise Unsupported(f"{mname}.dropout: {type(m.dropout).__name__}")
+            block, block_x = (mname, m, p), inp
+            pre = [op_groupnorm(f"{mname}.norm1", m.norm1), op_act("silu")]
+        elif kind == "block_out":
+            bname, _, a = block
+            if mname != bname or g.pos != a + 2:
+                raise Unsupported(f"{mname}: not conv1, conv2 in order")
+            with torch.no_grad():   # the add skip (a, a+2) from the input read
+                sc = m.nin_shortcut(block_x) if hasattr(m, "nin_shortcut") else block_x
+            if not torch.equal(out, sc + last):
+                raise Unsupported(f"{mname}: output is not conv2 + shortcut(input)")
+            seen[g.pos], block = out, None
+        elif kind == "attn":
+            read(mname, inp, p)
+            g.after.setdefault(p, []).append(op_attention(mname, m))
+            seen[p] = out
+        elif kind in ("down", "up"):
+            read(mname, inp, p)
+            resample = mname
+            if kind == "down":
+                pre = [[("op", "pad"), ("top", 0), ("left", 0), ("bottom", 1),
+                        ("right", 1)]]
+            else:
+                g.after.setdefault(p, []).append([("op", "upsample"), ("scale", 2)])
+        elif kind == "head":
+            read(mname, inp, p)
+            g.head = [op_groupnorm(mname, m), op_act("silu")]
+        elif kind == "conv" and mname == "conv_out":
+            if len(g.head) != 2:
+                raise Unsupported("conv_out: not after norm_out")
+            g.head.append(op_conv(mname, m))
+        elif kind == "conv" and block is not None:
+            bname, blk, a = block
+            if mname == f"{bname}.conv1" and p == a:
+                if blk.temb_proj.in_features != d0.out_features:
+                    raise Unsupported(f"{bname}.temb_proj: input width")
+                e = conv_fields(mname, m)
+                gn = dict(op_groupnorm(f"{bname}.norm2", blk.norm2))
+                e += [("pre", pre), ("time_projection", [("name", f"{bname}.temb_proj")]),
+                      ("group_norm", [("name", gn["name"]), ("groups", gn["groups"]),
+                                      ("eps", gn["eps"])]),
+                      ("act", "silu")]
+                pre_read.append(p)
+                conv1_pos.append(g.add(e))
+                seen[g.pos] = None      # inside the block: never read again
+            elif mname == f"{bname}.conv2" and p == a + 1:
+                g.add(trunk_entry(mname, m))
+                skip = [("from", a), ("to", g.pos)]
+                if hasattr(blk, "nin_shortcut"):
+                    f = dict(conv_fields(f"{bname}.nin_shortcut", blk.nin_shortcut))
+                    if (f["kernel"], f["stride"], f["padding"], f["groups"]) != (1, 1, 0, 1):
+                        raise Unsupported(f"{bname}.nin_shortcut: not a dense 1x1 conv")
+                    skip.append(("projection", [("name", f["name"]), ("stride", 1),
+                                                ("bias", f["bias"])]))
+                g.skips.append(skip)
+            else:
+                raise Unsupported(f"{mname}: conv out of order in {bname}")
+            pre = []
+        elif kind == "conv" and resample is not None and mname == f"{resample}.conv":
+            e = trunk_entry(mname, m)
+            if pre:   # downsample: the pad is `pre`, the conv pads nothing
+                if dict(e)["padding"] != 0:
+                    raise Unsupported(f"{mname}: padding besides the explicit pad")
+                e = e[:-1] + [("pre", pre), ("act", "identity")]
+                pre_read.append(p)
+            else:     # upsample conv: the whole segment may become identity
+                g.identity.append(p + 1)
+            g.add(e)
+            seen[g.pos], resample, pre = out, None, []
+        elif kind == "conv" and mname == "conv_in" and p == 0:
+            read(mname, inp, 0)
+            g.add(trunk_entry(mname, m))
+            seen[g.pos] = out
+        else:
+            raise Unsupported(f"{mname}: {kind} here")
+    if len(g.head) != 3:
+        raise Unsupported("head: norm_out, SiLU, conv_out not found")
+    # Barriers: the ends of the trunk and of every skip, the positions with
+    # fixed `after` layers, and the input of every conv with `pre` layers;
+    # what is left are the block-internal conv1 outputs.
+    n = g.pos
+    bars = {0, n} | set(pre_read) | set(g.after)
+    for skip in g.skips:
+        d = dict(skip)
+        bars |= {d["from"], d["to"]}
+    g.barriers = sorted(bars)
+    g.notes = (f"barriers: every position but the {len(conv1_pos)} ResNet-block "
+               f"conv1 outputs (skip ends, attention and upsample positions, inputs "
+               f"of convs with `pre`); identity_options: the upsample convs")
+    return model, g
+
+
 ZOO = [
     ("resnet18", lambda: build_resnet("resnet18", torchvision.models.resnet18)),
     ("resnet34", lambda: build_resnet("resnet34", torchvision.models.resnet34)),
@@ -277,14 +490,17 @@ ZOO = [
     ("mobilenetv2", lambda: build_mobilenetv2("mobilenetv2", 1.0)),
     ("mobilenetv2_w1.4", lambda: build_mobilenetv2("mobilenetv2_w1.4", 1.4)),
     ("vgg19", lambda: build_vgg("vgg19", torchvision.models.vgg19)),
+    ("ddpm_cifar10", lambda: build_ddpm("ddpm_cifar10", ddpm_unet.DDPMUNet.cifar10)),
 ]
 
+TV = "torchvision 0.14 "
 SOURCES = {
-    "resnet18": "resnet18()", "resnet34": "resnet34()",
-    "resnet50": "resnet50() (v1.5: stride on conv2)",
-    "mobilenetv2": "mobilenet_v2(width_mult=1.0)",
-    "mobilenetv2_w1.4": "mobilenet_v2(width_mult=1.4)",
-    "vgg19": "vgg19() (no batch norm)",
+    "resnet18": TV + "resnet18()", "resnet34": TV + "resnet34()",
+    "resnet50": TV + "resnet50() (v1.5: stride on conv2)",
+    "mobilenetv2": TV + "mobilenet_v2(width_mult=1.0)",
+    "mobilenetv2_w1.4": TV + "mobilenet_v2(width_mult=1.4)",
+    "vgg19": TV + "vgg19() (no batch norm)",
+    "ddpm_cifar10": "examples/models/ddpm_unet.py DDPMUNet.cifar10()",
 }
 
 
@@ -304,21 +520,42 @@ def referenced_tensors(g):
         keys.extend(f"{name}.{t}" for t in
                     ("weight", "bias", "running_mean", "running_var"))
 
-    for layer in g.stem + g.head:
-        d = dict(layer)
-        if d["op"] in ("conv", "linear"):
-            conv_like(layer)
-        elif d["op"] == "batchnorm":
-            bn(d["name"])
-    for entry in g.trunk:
+    def affine(name):
+        keys.extend((name + ".weight", name + ".bias"))
+
+    def layers(seq):
+        for layer in seq:
+            d = dict(layer)
+            if d["op"] in ("conv", "linear"):
+                conv_like(layer)
+            elif d["op"] == "batchnorm":
+                bn(d["name"])
+            elif d["op"] == "groupnorm":
+                affine(d["name"])
+            elif d["op"] == "attention":
+                for part in ("norm", "q", "k", "v", "proj_out"):
+                    affine(f"{d['name']}.{part}")
+
+    if g.time_embedding is not None:
+        for name in dict(g.time_embedding)["names"]:
+            affine(name)
+    layers(g.stem + g.head)
+    for p, entry in enumerate(g.trunk, start=1):
+        d = dict(entry)
+        layers(d.get("pre", []))
         conv_like(entry)
-        if "bn" in dict(entry):
-            bn(dict(dict(entry)["bn"])["name"])
+        if "bn" in d:
+            bn(dict(d["bn"])["name"])
+        for key in ("time_projection", "group_norm"):
+            if key in d:
+                affine(dict(d[key])["name"])
+        layers(g.after.get(p, []))
     for skip in g.skips:
         if "projection" in dict(skip):
             p = dict(dict(skip)["projection"])
             conv_like([("name", p["name"]), ("bias", p["bias"])])
-            bn(dict(p["bn"])["name"])
+            if "bn" in p:
+                bn(dict(p["bn"])["name"])
     return keys
 
 
@@ -351,8 +588,15 @@ def scalar(v):
 def flow(fields):
     parts = []
     for k, v in fields:
-        parts.append(f"{k}: {flow(v) if isinstance(v, list) else scalar(v)}")
+        parts.append(f"{k}: {value(v)}")
     return "{" + ", ".join(parts) + "}"
+
+
+def value(v):
+    """A mapping (list of pairs), a plain list of scalars, or a scalar."""
+    if isinstance(v, list) and v and not isinstance(v[0], tuple):
+        return "[" + ", ".join(scalar(x) for x in v) + "]"
+    return flow(v) if isinstance(v, list) else scalar(v)
 
 
 def layer_list(key, layers):
@@ -363,13 +607,15 @@ def layer_list(key, layers):
 
 def render(g):
     out = [f"# {g.name}: generated by examples/models/gen_zoo.py from "
-           f"torchvision 0.14 {SOURCES[g.name]}; do not edit.",
+           f"{SOURCES[g.name]}; do not edit.",
            f"# {g.notes}.",
            "format: layermerge-graph",
            "version: 1",
            f"name: {g.name}",
-           f"input: {{channels: {INPUT[0]}, height: {INPUT[1]}, width: {INPUT[2]}}}",
+           f"input: {{channels: {g.input[0]}, height: {g.input[1]}, width: {g.input[2]}}}",
            f"nonlinearity: {g.nonlinearity}"]
+    if g.time_embedding is not None:
+        out.append(f"time_embedding: {value(g.time_embedding)}")
     out += layer_list("stem", g.stem)
     out.append("trunk:")
     for p, entry in enumerate(g.trunk, start=1):
@@ -378,7 +624,11 @@ def render(g):
         for k, v in entry:
             lead = "  - " if first else "    "
             first = False
-            out.append(f"{lead}{k}: {flow(v) if isinstance(v, list) else scalar(v)}")
+            if k == "pre":      # a list of layers, written like `after`
+                out.append(f"{lead}pre:")
+                out += [f"      - {flow(layer)}" for layer in v]
+            else:
+                out.append(f"{lead}{k}: {value(v)}")
         if p in g.after:
             out.append("    after:")
             out += [f"      - {flow(layer)}" for layer in g.after[p]]
@@ -391,7 +641,7 @@ def render(g):
             out += [f"  - from: {d['from']}", f"    to: {d['to']}",
                     f"    projection: {flow(d['projection'])}"]
     out.append("barriers: [" + ", ".join(str(b) for b in g.barriers) + "]")
-    out.append("identity_options: []")
+    out.append("identity_options: [" + ", ".join(str(p) for p in g.identity) + "]")
     out += layer_list("head", g.head)
     return "\n".join(out) + "\n"
 
