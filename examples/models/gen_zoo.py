@@ -350,7 +350,10 @@ def build_ddpm(name, ctor):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, cin, res, res, generator=gen)
     t = torch.randint(0, 1000, (1,), generator=gen)
-    g = Graph(name, "silu", None, (cin, res, res))
+    # No nonlinearity is inserted where a merged segment ends at a block's
+    # output (the authors' DDPM keeps the residual sum linear): the
+    # network's nonlinearity, the one inserted there, is identity.
+    g = Graph(name, "identity", None, (cin, res, res))
     d0, d1 = model.temb.dense
     if not (isinstance(d0, nn.Linear) and isinstance(d1, nn.Linear)
             and d0.bias is not None and d1.bias is not None

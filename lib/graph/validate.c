@@ -176,6 +176,9 @@ static lm_status check_unet_conv(const lm_graph *g, size_t p,
         return lm_err(LM_ERR_VALIDATION, "%s: its %lld output channels do "
                       "not split into %lld group norm groups", label,
                       (long long)c->out, (long long)c->gn_groups);
+    if (c->has_tproj && c->has_bn)
+        return lm_err(LM_ERR_VALIDATION, "%s has both a batch norm and a "
+                      "time projection, which is not supported", label);
     if (c->has_tproj && !g->has_temb)
         return lm_err(LM_ERR_VALIDATION, "%s has a time projection but the "
                       "graph has no time embedding", label);

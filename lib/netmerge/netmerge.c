@@ -21,6 +21,15 @@ typedef struct nm {
     size_t *newpos; /* [N + 1]: new position of each boundary, else SIZE_MAX */
 } nm;
 
+/* 1 when the plan replaces segment (st, end) by the identity option. */
+static int identity_segment(const lm_plan *plan, size_t st, size_t end)
+{
+    for (size_t c = st + 1; c <= end; c++)
+        if (lm_plan_keeps_conv(plan, c))
+            return 0;
+    return 1;
+}
+
 static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
                               const lm_plan *plan)
 {
@@ -32,21 +41,6 @@ static lm_status check_inputs(const lm_graph *g, const lm_weights *w,
         return lm_err(LM_ERR_MISMATCH, "lm_graph_merge: the plan belongs to "
                       "graph %s, not to graph '%s' (%s)", pfp,
                       lm_graph_name(g), gfp);
-    size_t ns = lm_plan_segment_count(plan);
-    for (size_t i = 0; i < ns; i++) {
-        size_t st = 0, end = 0;
-        lm_status rc = lm_plan_segment_bounds(plan, i, &st, &end);
-        if (rc != LM_OK)
-            return rc;
-        int any = 0;
-        for (size_t c = st + 1; c <= end; c++)
-            any |= lm_plan_keeps_conv(plan, c);
-        if (!any)
-            return lm_err(LM_ERR_UNSUPPORTED, "lm_graph_merge: segment "
-                          "(%zu, %zu) is replaced by the identity option, "
-                          "which a merged graph cannot express (netmerge.h)",
-                          st, end);
-    }
     return lm_weights_check_graph(w, g);
 }
 
@@ -92,9 +86,67 @@ static lm_status write_merged(nm *m, const lm_chain *ch, const char *name)
     return st;
 }
 
-/* Segment i becomes conv i + 1 of the new graph, and position end's
- * activation, flags and fixed layers move to position i + 1. */
-static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
+/* The merged conv q's U-Net parts: the first conv's pre layers, the
+ * segment's composed time projection, and the GroupNorm of position end
+ * when its activation stays. */
+static lm_status add_unet_parts(nm *m, size_t q, size_t st, size_t end,
+                                const char *conv_name)
+{
+    lm_status rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_PRE,
+                                   st + 1, q);
+    float *tw = NULL, *tb = NULL;
+    if (rc == LM_OK)
+        rc = lm_nm_segment_time_projection(&tw, &tb, m->g, m->w, m->plan, st,
+                                           end);
+    if (rc == LM_OK && tw) {
+        lm_time_embedding_info te = {.size = sizeof te};
+        lm_strbuf name = LM_STRBUF_INIT("merged time projection name");
+        lm_strbuf base = LM_STRBUF_INIT("merged time projection name");
+        lm_strbuf full = LM_STRBUF_INIT("merged tensor name");
+        rc = lm_graph_time_embedding(&te, m->g);
+        lm_conv_info mc = {.size = sizeof mc};
+        if (rc == LM_OK)
+            rc = lm_graph_conv_info(&mc, m->out, q);
+        int64_t shape[2] = {mc.out_channels, te.channels};
+        if (rc == LM_OK)
+            rc = lm_strbuf_setf(&base, "%s.time_projection", conv_name);
+        if (rc == LM_OK)
+            rc = lm_nm_fresh_name(&name, m->w, m->ow, base.s);
+        if (rc == LM_OK)
+            rc = lm_graph_set_conv_time_projection(m->out, q, name.s);
+        if (rc == LM_OK)
+            rc = lm_strbuf_setf(&full, "%s.weight", name.s);
+        if (rc == LM_OK)
+            rc = lm_weights_set_f32(m->ow, full.s, shape, 2, tw);
+        if (rc == LM_OK)
+            rc = lm_strbuf_setf(&full, "%s.bias", name.s);
+        if (rc == LM_OK)
+            rc = lm_weights_set_f32(m->ow, full.s, shape, 1, tb);
+        lm_strbuf_free(&name);
+        lm_strbuf_free(&base);
+        lm_strbuf_free(&full);
+    }
+    free(tw);
+    free(tb);
+    lm_conv_info ce = {.size = sizeof ce};
+    if (rc == LM_OK)
+        rc = lm_graph_conv_info(&ce, m->g, end);
+    if (rc == LM_OK && ce.has_groupnorm &&
+        lm_plan_act_at(m->plan, end) != LM_ACT_IDENTITY) {
+        rc = lm_graph_set_conv_groupnorm(m->out, q, ce.groupnorm_name,
+                                         ce.groupnorm_groups,
+                                         ce.groupnorm_eps);
+        if (rc == LM_OK)
+            rc = lm_nm_copy_tensor(m->ow, m->w, ce.groupnorm_name, ".weight");
+        if (rc == LM_OK)
+            rc = lm_nm_copy_tensor(m->ow, m->w, ce.groupnorm_name, ".bias");
+    }
+    return rc;
+}
+
+/* Segment (st, end) becomes conv q of the new graph, and position end's
+ * activation, flags and fixed layers move to position q. */
+static lm_status add_segment(nm *m, size_t q, size_t st, size_t end)
 {
     lm_chain *ch = NULL;
     lm_strbuf from = LM_STRBUF_INIT("merged module origin");
@@ -113,7 +165,6 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
     if (rc == LM_OK)
         rc = lm_nm_fresh_name(&name, m->w, m->ow, base.s);
     lm_strbuf_free(&base);
-    size_t q = i + 1;
     lm_conv_desc merged = {.size = sizeof merged,
                            .name = lm_strbuf_str(&name),
                            .in_channels = lm_chain_in_channels(ch),
@@ -127,6 +178,8 @@ static lm_status add_segment(nm *m, size_t i, size_t st, size_t end)
         rc = lm_graph_add_conv(m->out, &merged, lm_plan_act_at(m->plan, end));
     if (rc == LM_OK)
         rc = write_merged(m, ch, name.s);
+    if (rc == LM_OK)
+        rc = add_unet_parts(m, q, st, end, name.s);
     if (rc == LM_OK)
         rc = lm_nm_note_origin(m->ow, name.s, &from);
     lm_strbuf_free(&name);
@@ -195,6 +248,9 @@ static lm_status add_skip(nm *m, size_t k)
 {
     lm_skip_info si = {.size = sizeof si};
     lm_status st = lm_graph_skip_info(&si, m->g, k);
+    if (st == LM_OK && si.is_concat)
+        return lm_graph_add_concat(m->out, m->newpos[si.source],
+                                   m->newpos[si.target]);
     if (st == LM_OK)
         st = lm_graph_add_skip(m->out, m->newpos[si.source],
                                m->newpos[si.target]);
@@ -205,6 +261,67 @@ static lm_status add_skip(nm *m, size_t k)
         return lm_err_prefix(st, "skip %zu (%zu, %zu): ", k, si.source,
                              si.target);
     return LM_OK;
+}
+
+/* The identity option (docs/method.md section 4) removes segment (st, end):
+ * position end is position st, which takes end's activation (as a fixed
+ * layer), fixed layers and barrier flag; boundary_map already sends
+ * skips from end and concatenations into end to it. Layers run before a
+ * position's concatenations, so st must have none of its own when end
+ * brings layers; an additive skip into end has no conv output to join. */
+static lm_status absorb_identity(nm *m, size_t q, size_t st, size_t end)
+{
+    lm_act act = lm_plan_act_at(m->plan, end);
+    size_t nl = lm_graph_layer_count(m->g, LM_SITE_POSITION, end);
+    for (size_t k = 0; k < lm_graph_skip_count(m->g); k++) {
+        lm_skip_info si = {.size = sizeof si};
+        lm_status rc = lm_graph_skip_info(&si, m->g, k);
+        if (rc != LM_OK)
+            return rc;
+        if (lm_plan_drops_skip(m->plan, k) || lm_plan_fuses_skip(m->plan, k))
+            continue;
+        if (!si.is_concat && si.target == end)
+            return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
+                          "identity option but skip %zu adds into position "
+                          "%zu", st, end, k, end);
+        if (si.is_concat && si.target == st &&
+            (nl > 0 || act != LM_ACT_IDENTITY))
+            return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
+                          "identity option, but position %zu has a "
+                          "concatenation before position %zu's layers", st,
+                          end, st, end);
+    }
+    lm_site site = q ? LM_SITE_POSITION : LM_SITE_STEM;
+    lm_status rc = LM_OK;
+    if (act != LM_ACT_IDENTITY)
+        rc = lm_graph_add_layer_act(m->out, site, q, act);
+    if (rc == LM_OK)
+        rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_POSITION, end,
+                             q);
+    if (rc == LM_OK && q && (nl > 0 || act != LM_ACT_IDENTITY ||
+                             lm_graph_position_barrier(m->g, end)))
+        rc = lm_graph_set_barrier(m->out, q, 1);
+    if (rc != LM_OK)
+        return lm_err_prefix(rc, "identity segment (%zu, %zu): ", st, end);
+    return LM_OK;
+}
+
+/* The time embedding and its tensors, unchanged. */
+static lm_status copy_time_embedding(nm *m)
+{
+    lm_time_embedding_info te = {.size = sizeof te};
+    lm_status st = lm_graph_time_embedding(&te, m->g);
+    if (st != LM_OK || !te.has_time_embedding)
+        return st;
+    st = lm_graph_set_time_embedding(m->out, te.dim, te.channels, te.dense0,
+                                     te.dense1);
+    const char *names[2] = {te.dense0, te.dense1};
+    for (int i = 0; i < 2 && st == LM_OK; i++) {
+        st = lm_nm_copy_tensor(m->ow, m->w, names[i], ".weight");
+        if (st == LM_OK)
+            st = lm_nm_copy_tensor(m->ow, m->w, names[i], ".bias");
+    }
+    return st;
 }
 
 static lm_status build(nm *m)
@@ -223,6 +340,8 @@ static lm_status build(nm *m)
     if (st == LM_OK)
         st = lm_graph_set_nonlinearity(m->out, lm_graph_nonlinearity(m->g));
     if (st == LM_OK)
+        st = copy_time_embedding(m);
+    if (st == LM_OK)
         st = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_STEM, 0, 0);
     if (st == LM_OK && lm_graph_position_barrier(m->g, 0))
         st = lm_graph_set_barrier(m->out, 0, 1);
@@ -230,8 +349,10 @@ static lm_status build(nm *m)
     for (size_t i = 0; i < nseg && st == LM_OK; i++) {
         size_t s0 = 0, s1 = 0;
         st = lm_plan_segment_bounds(m->plan, i, &s0, &s1);
-        if (st == LM_OK)
-            st = add_segment(m, i, s0, s1);
+        if (st == LM_OK && identity_segment(m->plan, s0, s1))
+            st = absorb_identity(m, m->newpos[s0], s0, s1);
+        else if (st == LM_OK)
+            st = add_segment(m, m->newpos[s1], s0, s1);
     }
     size_t nk = lm_graph_skip_count(m->g);
     for (size_t k = 0; k < nk && st == LM_OK; k++)
@@ -256,13 +377,20 @@ static lm_status boundary_map(nm *m)
     for (size_t q = 0; q <= n; q++)
         m->newpos[q] = SIZE_MAX;
     m->newpos[0] = 0;
+    size_t q = 0;
     for (size_t i = 0; i < ns; i++) {
         size_t st = 0, end = 0;
         lm_status rc = lm_plan_segment_bounds(m->plan, i, &st, &end);
         if (rc != LM_OK)
             return rc;
-        m->newpos[end] = i + 1;
+        /* An identity segment adds no conv: its end is its start. */
+        if (!identity_segment(m->plan, st, end))
+            q++;
+        m->newpos[end] = q;
     }
+    if (q == 0)
+        return lm_err(LM_ERR_UNSUPPORTED, "lm_graph_merge: the plan keeps no "
+                      "conv at all");
     return LM_OK;
 }
 

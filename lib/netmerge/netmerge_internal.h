@@ -38,6 +38,19 @@ lm_status lm_nm_segment_chain(lm_chain **out, const lm_graph *g,
                               const lm_weights *w, const lm_plan *plan,
                               size_t st, size_t end, lm_strbuf *from);
 
+/* ---- time_projection.c ---------------------------------------------------- */
+
+/* The composed time projection of segment (st, end) of `plan`: weight
+ * (out x temb channels) and bias (out) in malloc'd floats, both NULL when
+ * the segment has none. LM_ERR_UNSUPPORTED for a skip fused after a time
+ * projection. */
+LM_NODISCARD
+lm_status lm_nm_segment_time_projection(float **weight, float **bias,
+                                        const lm_graph *g,
+                                        const lm_weights *w,
+                                        const lm_plan *plan, size_t st,
+                                        size_t end);
+
 /* ---- fold.c ------------------------------------------------------------ */
 
 /* The data of tensor `name` + `suffix`, which must hold `expect` values. */

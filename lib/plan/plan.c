@@ -160,6 +160,12 @@ static lm_status plan_skips(lm_plan *p, const lm_graph *g)
             size_t st = p->bounds[i], end = p->bounds[i + 1];
             if (end - st < 2 || si.source < st || si.target > end)
                 continue;
+            /* The segment's conv reads its input through pre layers (a
+             * pre-activation block), the skip reads it raw: the merged conv
+             * cannot hold it, so it stays a skip of the merged network. */
+            if (si.source == st &&
+                lm_graph_layer_count(g, LM_SITE_PRE, st + 1) > 0)
+                continue;
             int empty = 1;
             for (size_t c = st + 1; c <= end; c++)
                 empty &= !p->kept[c - 1];
