@@ -2,9 +2,11 @@
  * through the public API only (tests/torch_crosscheck.py drives it).
  *
  *   engine_driver GRAPH.yaml WEIGHTS.safetensors INPUT.f32 BATCH OUTPUT.f32
+ *                 [TIMESTEPS.f32]
  *
  * INPUT holds BATCH x C x H x W host-order floats; OUTPUT receives the
- * network's output for the batch. Exit status 0 on success, 1 on any
+ * network's output for the batch; TIMESTEPS, for a network with a time
+ * embedding, BATCH floats. Exit status 0 on success, 1 on any
  * failure (the message on stderr). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,27 @@ static int write_floats(const char *path, const float *src, size_t n)
     return (fclose(fp) == 0) & (put == n);
 }
 
-static int run(lm_engine *e, const char *in_path, const char *out_path)
+static int set_timesteps(lm_engine *e, const char *path)
+{
+    size_t n = lm_engine_batch(e);
+    float *t = malloc(n * sizeof *t);
+    int rc = 1;
+    lm_status st;
+    if (!t)
+        fprintf(stderr, "engine_driver: out of memory\n");
+    else if (!read_floats(path, t, n))
+        fprintf(stderr, "engine_driver: %s: need exactly %zu floats\n", path,
+                n);
+    else if ((st = lm_engine_set_timesteps(e, t, n)) != LM_OK)
+        fail("timesteps", st);
+    else
+        rc = 0;
+    free(t);
+    return rc;
+}
+
+static int run(lm_engine *e, const char *in_path, const char *out_path,
+               const char *t_path)
 {
     size_t n_in = lm_engine_input_size(e), n_out = lm_engine_output_size(e);
     float *in = malloc(n_in * sizeof *in), *out = malloc(n_out * sizeof *out);
@@ -46,6 +68,8 @@ static int run(lm_engine *e, const char *in_path, const char *out_path)
     lm_status st;
     if (!in || !out)
         fprintf(stderr, "engine_driver: out of memory\n");
+    else if (t_path && set_timesteps(e, t_path) != 0)
+        ;
     else if (!read_floats(in_path, in, n_in))
         fprintf(stderr, "engine_driver: %s: need exactly %zu floats\n",
                 in_path, n_in);
@@ -62,9 +86,9 @@ static int run(lm_engine *e, const char *in_path, const char *out_path)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
+    if (argc != 6 && argc != 7) {
         fprintf(stderr, "usage: engine_driver GRAPH WEIGHTS INPUT BATCH "
-                        "OUTPUT\n");
+                        "OUTPUT [TIMESTEPS]\n");
         return 2;
     }
     lm_graph *g = NULL;
@@ -80,7 +104,7 @@ int main(int argc, char **argv)
              LM_OK)
         rc = fail("create", st);
     else
-        rc = run(e, argv[3], argv[5]);
+        rc = run(e, argv[3], argv[5], argc == 7 ? argv[6] : NULL);
     lm_engine_destroy(e);
     lm_weights_destroy(w);
     lm_graph_destroy(g);

@@ -181,7 +181,7 @@ static int fusable_skip(const lm_engine *e, size_t p, const float **add)
     *add = NULL;
     for (size_t i = 0; i < e->n_skips; i++) {
         const lm_eskip *s = &e->skips[i];
-        if (s->target != p || !e->plan.skip_on[i])
+        if (s->target != p || !e->plan.skip_on[i] || s->concat)
             continue;
         if (++n_on > 1 || s->has_proj ||
             !same_shape(e->shape[s->source], e->conv_out[p]))
