@@ -131,7 +131,16 @@ static double merge_and_verify(const lm_graph *g, const lm_weights *w,
     lm_weights *mw = NULL;
     ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
     ck_assert(lm_graph_is_valid(mg));
-    size_t kept_segments = lm_plan_segment_count(plan);
+    /* One conv per segment but the identity-option segments. */
+    size_t kept_segments = 0;
+    for (size_t i = 0; i < lm_plan_segment_count(plan); i++) {
+        size_t st = 0, end = 0;
+        ck_assert_lm_ok(lm_plan_segment_bounds(plan, i, &st, &end));
+        int any = 0;
+        for (size_t c = st + 1; c <= end; c++)
+            any |= lm_plan_keeps_conv(plan, c);
+        kept_segments += (size_t)any;
+    }
     ck_assert_uint_eq(lm_graph_conv_count(mg), kept_segments);
     ck_assert_lm_ok(lm_weights_check_graph(mw, mg));
     check_no_batch_norm(mg);
@@ -597,6 +606,10 @@ static lm_solver *synthetic_solver(const lm_graph *g, lm_entries **entries,
     return s;
 }
 
+static const double zoo_ratios[] = {0.9, 0.7, 0.5};
+static void check_results(const char *model, lm_graph *g,
+                          const double *ratios);
+
 /* Results at budget ratios 0.9, 0.7, 0.5 and the fastest point of the
  * Pareto front; each merged and verified against its chain. */
 static void check_zoo_results(const char *model, int side)
@@ -607,7 +620,13 @@ static void check_zoo_results(const char *model, int side)
      * native and sanitizer runs check them in full. */
     if (UNDER_VALGRIND())
         return;
-    lm_graph *g = zoo_at(model, side);
+    check_results(model, zoo_at(model, side), zoo_ratios);
+}
+
+/* Results at `ratios` (three budget ratios) and the front's fastest. */
+static void check_results(const char *model, lm_graph *g,
+                          const double *ratios)
+{
     lm_weights *w = random_weights(g, 17);
     lm_entries *e = NULL;
     lm_table *lat = NULL;
@@ -615,9 +634,9 @@ static void check_zoo_results(const char *model, int side)
     lm_solver *s = synthetic_solver(g, &e, &lat, &imp);
     lm_solve_options *o = NULL;
     ck_assert_lm_ok(lm_solve_options_create(&o));
-    static const double ratios[] = {0.9, 0.7, 0.5, 1.0};
     for (size_t i = 0; i < 4; i++) {
-        ck_assert_lm_ok(lm_solve_options_set_budget_ratio(o, ratios[i]));
+        ck_assert_lm_ok(lm_solve_options_set_budget_ratio(
+            o, i < 3 ? ratios[i] : 1.0));
         lm_result *r = NULL;
         lm_front *f = NULL;
         const lm_result *use = NULL;
@@ -631,11 +650,13 @@ static void check_zoo_results(const char *model, int side)
         lm_plan *plan = NULL;
         ck_assert_lm_ok(lm_plan_create_for_result(&plan, g, use));
         double rel = merge_and_verify(g, w, plan, NULL);
-        fprintf(stderr, "%s %s: %zu segments, rel err %.3g\n", model,
-                i < 3 ? (i == 0 ? "0.9" : i == 1 ? "0.7" : "0.5") : "fastest",
+        char label[32];
+        snprintf(label, sizeof label, i < 3 ? "%.2g" : "fastest",
+                 i < 3 ? ratios[i] : 0.0);
+        fprintf(stderr, "%s %s: %zu segments, rel err %.3g\n", model, label,
                 lm_plan_segment_count(plan), rel);
-        ck_assert_msg(rel <= TOLERANCE, "%s ratio %g: rel err %g", model,
-                      ratios[i], rel);
+        ck_assert_msg(rel <= TOLERANCE, "%s %s: rel err %g", model, label,
+                      rel);
         lm_plan_destroy(plan);
         lm_result_destroy(r);
         lm_front_destroy(f);
@@ -864,6 +885,125 @@ START_TEST(test_result_of_other_graph)
 }
 END_TEST
 
+/* ---- U-Nets ------------------------------------------------------------- */
+
+static lm_graph *unet_mini(void)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load(
+        &g, lm_test_source_path("tests/data/graph_unet_mini.yaml")));
+    return g;
+}
+
+/* Every entry of the miniature U-Net applied alone: blocks merged with
+ * their time projection composed, one conv of a block pruned (the padding
+ * then on the pruned first conv, before the time projection), the
+ * identity option of the upsampling conv. */
+START_TEST(test_unet_every_entry)
+{
+    lm_graph *g = unet_mini();
+    lm_weights *w = random_weights(g, 5);
+    lm_entries *e = NULL;
+    ck_assert_lm_ok(lm_entries_create(&e, g));
+    for (size_t id = 0; id < lm_entries_count(e); id++) {
+        lm_plan *plan = NULL;
+        ck_assert_lm_ok(lm_plan_create_for_entry(&plan, g, e, id));
+        double rel = merge_and_verify(g, w, plan, NULL);
+        ck_assert_msg(rel <= TOLERANCE, "entry %zu: rel err %g", id, rel);
+        lm_plan_destroy(plan);
+    }
+    lm_entries_destroy(e);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* Whole partitions: every block merged, with each choice of pruned conv,
+ * and the identity option taken; the merged network saved and loaded. */
+START_TEST(test_unet_partitions)
+{
+    lm_graph *g = unet_mini();
+    lm_weights *w = random_weights(g, 8);
+    char *dir = lm_test_tmpdir();
+    static const size_t bounds[] = {0, 1, 3, 4, 6, 7, 9};
+    static const uint8_t kept[4][9] = {
+        {1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 0, 1, 1, 1, 1, 1, 1, 0},
+        {1, 1, 0, 1, 1, 0, 0, 1, 1},
+        {1, 0, 1, 1, 1, 0, 0, 1, 0}};
+    for (size_t k = 0; k < 4; k++) {
+        lm_plan *plan = NULL;
+        ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, 7,
+                                                    kept[k]));
+        /* A pruned block conv1 before the time projection pads. */
+        if (!kept[k][1]) {
+            lm_plan_conv pc = {.size = sizeof pc};
+            ck_assert_lm_ok(lm_plan_conv_info(&pc, plan, 2));
+            ck_assert_int_eq(pc.kept, 0);
+            ck_assert_int_eq(pc.padding, 2 - 1);
+        }
+        double rel = merge_and_verify(g, w, plan, dir);
+        fprintf(stderr, "unet_mini partition %zu: rel err %.3g\n", k, rel);
+        ck_assert_msg(rel <= TOLERANCE, "partition %zu: rel err %g", k, rel);
+        lm_plan_destroy(plan);
+    }
+    /* The merged network of the first keeps the residual of each block as
+     * a skip (its conv reads through pre layers) and the concatenation. */
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, 7,
+                                                kept[0]));
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_ok(lm_graph_merge(&mg, &mw, g, w, plan));
+    ck_assert_uint_eq(lm_graph_conv_count(mg), 6);
+    ck_assert_uint_eq(lm_graph_skip_count(mg), 4);
+    lm_conv_info ci = {.size = sizeof ci};
+    ck_assert_lm_ok(lm_graph_conv_info(&ci, mg, 2));
+    ck_assert_int_eq(ci.kernel, 5);
+    ck_assert_int_eq(ci.has_time_projection, 1);
+    ck_assert_int_eq(ci.has_groupnorm, 0);
+    ck_assert_uint_eq(ci.pre_layer_count, 2);
+    lm_graph_destroy(mg);
+    lm_weights_destroy(mw);
+    lm_plan_destroy(plan);
+    lm_test_rmtree(dir);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
+/* The DDPM U-Net of the zoo at the synthetic budgets. */
+START_TEST(test_ddpm_cifar10)
+{
+    if (UNDER_VALGRIND())
+        return;
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load(
+        &g, lm_test_source_path("examples/models/ddpm_cifar10.yaml")));
+    /* Every block merged with both convs kept (5x5, the time projection
+     * composed through conv2), and the upsampling convs removed. */
+    size_t n = lm_graph_conv_count(g), bounds[64], nb = 0;
+    uint8_t kept[64];
+    for (size_t p = 0; p <= n; p++)
+        if (p == n || lm_graph_position_barrier(g, p))
+            bounds[nb++] = p;
+    for (size_t c = 1; c <= n; c++)
+        kept[c - 1] = !lm_graph_position_identity(g, c);
+    lm_weights *w = random_weights(g, 23);
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, nb, kept));
+    double rel = merge_and_verify(g, w, plan, NULL);
+    fprintf(stderr, "ddpm_cifar10 every block merged: %zu segments, rel err "
+            "%.3g\n", nb - 1, rel);
+    ck_assert_msg(rel <= TOLERANCE, "every block merged: rel err %g", rel);
+    lm_plan_destroy(plan);
+    lm_weights_destroy(w);
+    /* Its stem-less trunk reaches 0.53 of the synthetic latency at most. */
+    static const double ratios[] = {0.9, 0.7, 0.6};
+    check_results("ddpm_cifar10", g, ratios);
+}
+END_TEST
+
 static Suite *netmerge_suite(void)
 {
     Suite *s = suite_create("netmerge");
@@ -882,7 +1022,12 @@ static Suite *netmerge_suite(void)
     tcase_add_test(zoo, test_resnet50);
     tcase_add_test(zoo, test_mobilenetv2);
     tcase_add_test(zoo, test_mobilenetv2_largest_segments);
+    tcase_add_test(zoo, test_ddpm_cifar10);
     suite_add_tcase(s, zoo);
+    TCase *unet = tcase_create("unet");
+    tcase_add_test(unet, test_unet_every_entry);
+    tcase_add_test(unet, test_unet_partitions);
+    suite_add_tcase(s, unet);
     return s;
 }
 

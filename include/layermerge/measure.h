@@ -262,6 +262,15 @@ LM_API lm_status lm_proxy_options_set_seed(lm_proxy_options *opts,
  *         LM_ERR_VALUE (a NaN or infinite value), LM_ERR_NOMEM @since 0.2 */
 LM_API lm_status lm_proxy_options_set_inputs(lm_proxy_options *opts,
                                              const float *data, size_t n);
+/** For a network with a time embedding (a diffusion denoiser): the
+ * calibration timesteps, one per image of the batch, copied; checked
+ * against the batch by lm_table_score_proxy(). NULL (the default) draws
+ * them uniformly from the integers 0..999 with the seed.
+ * @return LM_OK, LM_ERR_INVALID_ARG (NULL opts, n 0 with data),
+ *         LM_ERR_VALUE (a NaN or infinite value), LM_ERR_NOMEM @since 0.2 */
+LM_API lm_status lm_proxy_options_set_timesteps(lm_proxy_options *opts,
+                                                const float *timesteps,
+                                                size_t n);
 /** As lm_measure_options_set_range(). @since 0.2 */
 LM_API lm_status lm_proxy_options_set_range(lm_proxy_options *opts,
                                             size_t lo, size_t hi);

@@ -39,6 +39,8 @@ struct lm_proxy_options {
     uint64_t seed;
     float *inputs; /* caller's batch, NULL: N(0, 1) from seed */
     size_t n_inputs;
+    float *timesteps; /* caller's, NULL: uniform in [0, 1000) from seed */
+    size_t n_timesteps;
 };
 
 /* Fill with the defaults (which own no allocation, so a stack copy needs

@@ -72,13 +72,48 @@ static void fill_normal(float *x, size_t n, uint64_t seed)
     }
 }
 
+/* A denoiser's calibration timesteps: the caller's, or integers drawn
+ * uniformly from 0..999 (a DDPM's training range) with the seed. */
+static lm_status set_timesteps(proxy_run *r)
+{
+    lm_time_embedding_info te = {.size = sizeof te};
+    lm_status st = lm_graph_time_embedding(&te, r->rgraph);
+    if (st != LM_OK || !te.has_time_embedding)
+        return st;
+    size_t n = r->o->batch;
+    if (r->o->timesteps && r->o->n_timesteps != n)
+        return lm_err(LM_ERR_INVALID_ARG, "lm_table_score_proxy: %zu "
+                      "calibration timesteps for a batch of %zu",
+                      r->o->n_timesteps, n);
+    if (r->o->timesteps)
+        return lm_engine_set_timesteps(r->engine, r->o->timesteps, n);
+    float *t = malloc(n * sizeof *t);
+    if (!t)
+        return lm_err_nomem();
+    uint64_t s = r->o->seed ^ UINT64_C(0x74696d6573746570); /* "timestep" */
+    for (size_t i = 0; i < n; i++)
+        t[i] = (float)(lm_splitmix64(&s) % 1000);
+    st = lm_engine_set_timesteps(r->engine, t, n);
+    free(t);
+    return st;
+}
+
 static void describe(const proxy_run *r, char *buf, size_t cap)
 {
-    char inputs[96];
+    char inputs[128];
+    lm_time_embedding_info te = {.size = sizeof te};
+    int temb = lm_graph_time_embedding(&te, r->graph) == LM_OK &&
+               te.has_time_embedding;
     if (r->o->inputs)
-        snprintf(inputs, sizeof inputs, "the caller's calibration batch");
+        snprintf(inputs, sizeof inputs, "the caller's calibration batch%s",
+                 temb && r->o->timesteps ? " and timesteps"
+                 : temb                  ? ", timesteps uniform in 0..999"
+                                         : "");
     else
-        snprintf(inputs, sizeof inputs, "N(0,1) inputs, seed %llu",
+        snprintf(inputs, sizeof inputs, "N(0,1) inputs%s, seed %llu",
+                 !temb                ? ""
+                 : r->o->timesteps    ? " and the caller's timesteps"
+                                      : " and timesteps uniform in 0..999",
                  (unsigned long long)r->o->seed);
     snprintf(buf, cap,
              "data-free proxy (not the paper's fine-tuned accuracy): "
@@ -168,6 +203,8 @@ static lm_status prepare(proxy_run *r, const lm_weights *weights)
         memcpy(r->input, r->o->inputs, r->n_in * sizeof *r->input);
     else
         fill_normal(r->input, r->n_in, r->o->seed);
+    if ((st = set_timesteps(r)) != LM_OK)
+        return lm_err_prefix(st, "lm_table_score_proxy: ");
     st = lm_engine_run(r->y0, r->n_out, r->engine, r->input, r->n_in);
     if (st != LM_OK)
         return st;

@@ -33,6 +33,7 @@ void lm_proxy_options_destroy(lm_proxy_options *opts)
         return;
     lm_mrun_free(&opts->run);
     free(opts->inputs);
+    free(opts->timesteps);
     free(opts);
 }
 
@@ -127,5 +128,31 @@ lm_status lm_proxy_options_set_progress(lm_proxy_options *opts,
                       "lm_proxy_options_set_progress: NULL options");
     opts->run.progress = progress;
     opts->run.progress_data = progress ? userdata : NULL;
+    return LM_OK;
+}
+
+lm_status lm_proxy_options_set_timesteps(lm_proxy_options *opts,
+                                         const float *timesteps, size_t n)
+{
+    if (!opts || (timesteps && n == 0))
+        return lm_err(LM_ERR_INVALID_ARG,
+                      "lm_proxy_options_set_timesteps: NULL options or no "
+                      "timesteps");
+    if (n > SIZE_MAX / sizeof(float))
+        return lm_err(LM_ERR_INVALID_ARG, "lm_proxy_options_set_timesteps: "
+                      "%zu floats overflow a size", n);
+    float *copy = NULL;
+    if (timesteps) {
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(timesteps[i]))
+                return lm_err(LM_ERR_VALUE, "lm_proxy_options_set_timesteps: "
+                              "timestep %zu is not finite", i);
+        if (!(copy = malloc(n * sizeof *copy)))
+            return lm_err_nomem();
+        memcpy(copy, timesteps, n * sizeof *copy);
+    }
+    free(opts->timesteps);
+    opts->timesteps = copy;
+    opts->n_timesteps = timesteps ? n : 0;
     return LM_OK;
 }

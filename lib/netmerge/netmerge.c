@@ -95,9 +95,10 @@ static lm_status add_unet_parts(nm *m, size_t q, size_t st, size_t end,
     lm_status rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_PRE,
                                    st + 1, q);
     float *tw = NULL, *tb = NULL;
+    lm_strbuf from = LM_STRBUF_INIT("merged module origin");
     if (rc == LM_OK)
         rc = lm_nm_segment_time_projection(&tw, &tb, m->g, m->w, m->plan, st,
-                                           end);
+                                           end, &from);
     if (rc == LM_OK && tw) {
         lm_time_embedding_info te = {.size = sizeof te};
         lm_strbuf name = LM_STRBUF_INIT("merged time projection name");
@@ -122,12 +123,15 @@ static lm_status add_unet_parts(nm *m, size_t q, size_t st, size_t end,
             rc = lm_strbuf_setf(&full, "%s.bias", name.s);
         if (rc == LM_OK)
             rc = lm_weights_set_f32(m->ow, full.s, shape, 1, tb);
+        if (rc == LM_OK)
+            rc = lm_nm_note_origin(m->ow, name.s, &from);
         lm_strbuf_free(&name);
         lm_strbuf_free(&base);
         lm_strbuf_free(&full);
     }
     free(tw);
     free(tb);
+    lm_strbuf_free(&from);
     lm_conv_info ce = {.size = sizeof ce};
     if (rc == LM_OK)
         rc = lm_graph_conv_info(&ce, m->g, end);

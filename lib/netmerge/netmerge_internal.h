@@ -42,14 +42,14 @@ lm_status lm_nm_segment_chain(lm_chain **out, const lm_graph *g,
 
 /* The composed time projection of segment (st, end) of `plan`: weight
  * (out x temb channels) and bias (out) in malloc'd floats, both NULL when
- * the segment has none. LM_ERR_UNSUPPORTED for a skip fused after a time
- * projection. */
+ * the segment has none; the modules it comes from appended to `from`.
+ * LM_ERR_UNSUPPORTED for a skip fused after a time projection. */
 LM_NODISCARD
 lm_status lm_nm_segment_time_projection(float **weight, float **bias,
                                         const lm_graph *g,
                                         const lm_weights *w,
                                         const lm_plan *plan, size_t st,
-                                        size_t end);
+                                        size_t end, lm_strbuf *from);
 
 /* ---- fold.c ------------------------------------------------------------ */
 

@@ -104,7 +104,7 @@ lm_status lm_nm_segment_time_projection(float **weight, float **bias,
                                         const lm_graph *g,
                                         const lm_weights *w,
                                         const lm_plan *plan, size_t st,
-                                        size_t end)
+                                        size_t end, lm_strbuf *from)
 {
     *weight = *bias = NULL;
     lm_time_embedding_info te = {.size = sizeof te};
@@ -126,9 +126,11 @@ lm_status lm_nm_segment_time_projection(float **weight, float **bias,
             rc = lm_nm_tensor(w, ci.name, ".weight", nw, &wt);
             if (rc == LM_OK)
                 rc = through_conv(&t, &ci, wt);
+            lm_nm_from_add(from, ci.name);
         }
         if (rc == LM_OK && ci.has_time_projection) {
             rc = add_own(&t, w, &ci, te.channels);
+            lm_nm_from_add(from, ci.time_projection_name);
             if (!first)
                 first = c;
         }

@@ -17,8 +17,25 @@ static void fill_input(float *x, size_t n, uint64_t seed)
         x[i] = (float)((double)(lm_splitmix64(&s) >> 11) * 0x1.0p-52 - 1.0);
 }
 
+/* A denoiser's timesteps: the same integers in 0..999 for both. */
+static lm_status set_timesteps(lm_engine *a, lm_engine *b, uint64_t seed)
+{
+    size_t n = lm_engine_batch(a);
+    float *t = malloc(n * sizeof *t);
+    if (!t)
+        return lm_err_nomem();
+    uint64_t s = seed ^ UINT64_C(0x74696d6573746570);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (float)(lm_splitmix64(&s) % 1000);
+    lm_status st = lm_engine_set_timesteps(a, t, n);
+    if (st == LM_OK)
+        st = lm_engine_set_timesteps(b, t, n);
+    free(t);
+    return st;
+}
+
 static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
-                          double *max_abs, double *max_rel)
+                          int timesteps, double *max_abs, double *max_rel)
 {
     size_t ni = lm_engine_input_size(a), no = lm_engine_output_size(a);
     if (ni != lm_engine_input_size(b) || no != lm_engine_output_size(b))
@@ -31,6 +48,8 @@ static lm_status run_both(lm_engine *a, lm_engine *b, uint64_t seed,
     float *x = malloc(ni * sizeof *x), *ya = malloc(no * sizeof *ya),
           *yb = malloc(no * sizeof *yb);
     lm_status st = (x && ya && yb) ? LM_OK : lm_err_nomem();
+    if (st == LM_OK && timesteps)
+        st = set_timesteps(a, b, seed);
     if (st == LM_OK) {
         fill_input(x, ni, seed);
         st = lm_engine_run(ya, no, a, x, ni);
@@ -76,8 +95,12 @@ lm_status lm_graph_verify_merge(lm_merge_deviation *deviation,
             st = lm_err_prefix(st, "lm_graph_verify_merge: merged network: ");
     }
     lm_merge_deviation full = {.size = sizeof full};
+    lm_time_embedding_info te = {.size = sizeof te};
     if (st == LM_OK)
-        st = run_both(a, b, seed, &full.max_abs, &full.max_rel);
+        st = lm_graph_time_embedding(&te, graph);
+    if (st == LM_OK)
+        st = run_both(a, b, seed, te.has_time_embedding, &full.max_abs,
+                      &full.max_rel);
     if (st == LM_OK)
         st = lm_sized_copy(deviation, &full, sizeof full,
                            "lm_graph_verify_merge");
