@@ -52,7 +52,8 @@ lm_status lm_segment_options(const lm_conv_traits *conv, size_t n,
 typedef struct lm_span {
     size_t s;
     size_t t;
-    int concat; /* a concatenation: no segment may contain it */
+    int concat; /* a concatenation (at a barrier: it joins after the
+                   merged conv, never inside it) */
 } lm_span;
 
 /* 1 when (st, end) is a valid segment (docs/method.md section 3): `barrier`

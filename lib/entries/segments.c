@@ -15,12 +15,8 @@ int lm_segment_is_valid(size_t st, size_t end, const unsigned char *barrier,
     for (size_t b = st + 1; b < end; b++)
         if (barrier[b])
             return 0;
-    for (size_t i = 0; i < n_skips; i++) {
+    for (size_t i = 0; i < n_skips; i++)
         if (!nests(st, end, &skips[i]))
             return 0;
-        /* One merged conv cannot produce a concatenation. */
-        if (skips[i].concat && st <= skips[i].s && skips[i].t <= end)
-            return 0;
-    }
     return 1;
 }

@@ -162,9 +162,12 @@ static lm_status plan_skips(lm_plan *p, const lm_graph *g)
                 continue;
             /* The segment's conv reads its input through pre layers (a
              * pre-activation block), the skip reads it raw: the merged conv
-             * cannot hold it, so it stays a skip of the merged network. */
-            if (si.source == st &&
-                lm_graph_layer_count(g, LM_SITE_PRE, st + 1) > 0)
+             * cannot hold it, so it stays a skip of the merged network. A
+             * concatenation joins after the segment's conv at its end (a
+             * barrier), never inside it. */
+            if (si.is_concat || (si.source == st &&
+                                 lm_graph_layer_count(g, LM_SITE_PRE,
+                                                      st + 1) > 0))
                 continue;
             int empty = 1;
             for (size_t c = st + 1; c <= end; c++)

@@ -505,6 +505,49 @@ class Graph(_Handle):
               position, name.encode(), in_features, out_features,
               int(bool(bias)))
 
+    # U-Net elements (docs/formats.md)
+    def set_conv_groupnorm(self, conv, name, groups, eps=1e-5):
+        """The GroupNorm of conv `conv`'s output that belongs to its
+        position's activation (removed with it)."""
+        _call("lm_graph_set_conv_groupnorm", self.ptr, conv, name.encode(),
+              groups, eps)
+
+    def set_conv_time_projection(self, conv, name):
+        _call("lm_graph_set_conv_time_projection", self.ptr, conv,
+              name.encode())
+
+    def set_time_embedding(self, dim, channels, dense0, dense1):
+        _call("lm_graph_set_time_embedding", self.ptr, dim, channels,
+              dense0.encode(), dense1.encode())
+
+    def add_concat(self, source, target):
+        _call("lm_graph_add_concat", self.ptr, source, target)
+
+    def add_layer_groupnorm(self, site, position, name, channels, groups,
+                            eps=1e-5):
+        """`site` also "pre": layers conv `position` applies to its input."""
+        _call("lm_graph_add_layer_groupnorm", self.ptr, _enum("lm_site", site),
+              position, name.encode(), channels, groups, eps)
+
+    def add_layer_pad(self, site, position, top, left, bottom, right):
+        _call("lm_graph_add_layer_pad", self.ptr, _enum("lm_site", site),
+              position, top, left, bottom, right)
+
+    def add_layer_upsample(self, site, position, scale=2):
+        _call("lm_graph_add_layer_upsample", self.ptr, _enum("lm_site", site),
+              position, scale)
+
+    def add_layer_attention(self, site, position, name, channels, groups,
+                            eps=1e-5):
+        _call("lm_graph_add_layer_attention", self.ptr, _enum("lm_site", site),
+              position, name.encode(), channels, groups, eps)
+
+    @property
+    def time_embedding(self):
+        """{has_time_embedding, dim, channels, dense0, dense1}."""
+        return self._info("lm_graph_time_embedding",
+                          capi.lm_time_embedding_info)
+
     def validate(self):
         """Check the graph and compute shapes and fingerprint; returns self."""
         _call("lm_graph_validate", self.ptr)
@@ -1142,6 +1185,15 @@ class ProxyOptions(_Options):
     def set_seed(self, seed):
         _call("lm_proxy_options_set_seed", self.ptr, seed)
 
+    def set_timesteps(self, timesteps):
+        """A denoiser's calibration timesteps, one per image (None: drawn
+        from 0..999 with the seed)."""
+        if timesteps is None:
+            _call("lm_proxy_options_set_timesteps", self.ptr, None, 0)
+            return
+        a = _f32(timesteps)
+        _call("lm_proxy_options_set_timesteps", self.ptr, _fptr(a), a.size)
+
     def set_inputs(self, data):
         """The caller's calibration batch (N x C x H x W); None returns to
         random inputs."""
@@ -1599,6 +1651,12 @@ class Engine(_Handle):
         return out
 
     __call__ = run
+
+    def set_timesteps(self, timesteps):
+        """A denoiser's timestep per image of the batch, for the next runs
+        (lm_engine_set_timesteps)."""
+        a = _f32(timesteps)
+        _call("lm_engine_set_timesteps", self.ptr, _fptr(a), a.size)
 
     def configure_plan(self, plan):
         """Run `plan`'s fine-tuning network from now on; None goes back to

@@ -45,10 +45,15 @@ LM_LAYER_AVGPOOL = 5
 LM_LAYER_ADAPTIVE_AVGPOOL = 6
 LM_LAYER_FLATTEN = 7
 LM_LAYER_LINEAR = 8
+LM_LAYER_GROUPNORM = 9
+LM_LAYER_PAD = 10
+LM_LAYER_UPSAMPLE = 11
+LM_LAYER_ATTENTION = 12
 # lm_site
 LM_SITE_STEM = 0
 LM_SITE_HEAD = 1
 LM_SITE_POSITION = 2
+LM_SITE_PRE = 3
 # lm_entries_format
 LM_ENTRIES_CSV = 1
 LM_ENTRIES_YAML = 2
@@ -88,8 +93,8 @@ LM_ROUNDING_FLOOR = 1
 ENUMS = {
     'lm_status': {0: 'LM_OK', -1: 'LM_ERR_NOMEM', -2: 'LM_ERR_INVALID_ARG', -3: 'LM_ERR_IO', -4: 'LM_ERR_PARSE', -5: 'LM_ERR_VALIDATION', -6: 'LM_ERR_NOT_FOUND', -7: 'LM_ERR_MISMATCH', -8: 'LM_ERR_INFEASIBLE', -9: 'LM_ERR_DUPLICATE', -10: 'LM_ERR_CONFLICT', -11: 'LM_ERR_MISSING', -12: 'LM_ERR_VALUE', -13: 'LM_ERR_STATE', -14: 'LM_ERR_UNSUPPORTED', -15: 'LM_ERR_CANCELLED', -16: 'LM_ERR_INTERNAL'},
     'lm_act': {0: 'LM_ACT_IDENTITY', 1: 'LM_ACT_RELU', 2: 'LM_ACT_RELU6', 3: 'LM_ACT_SILU', 4: 'LM_ACT_GELU', 5: 'LM_ACT_HARDSWISH', 6: 'LM_ACT_SIGMOID', 7: 'LM_ACT_TANH'},
-    'lm_layer_kind': {1: 'LM_LAYER_CONV', 2: 'LM_LAYER_BATCHNORM', 3: 'LM_LAYER_ACT', 4: 'LM_LAYER_MAXPOOL', 5: 'LM_LAYER_AVGPOOL', 6: 'LM_LAYER_ADAPTIVE_AVGPOOL', 7: 'LM_LAYER_FLATTEN', 8: 'LM_LAYER_LINEAR'},
-    'lm_site': {0: 'LM_SITE_STEM', 1: 'LM_SITE_HEAD', 2: 'LM_SITE_POSITION'},
+    'lm_layer_kind': {1: 'LM_LAYER_CONV', 2: 'LM_LAYER_BATCHNORM', 3: 'LM_LAYER_ACT', 4: 'LM_LAYER_MAXPOOL', 5: 'LM_LAYER_AVGPOOL', 6: 'LM_LAYER_ADAPTIVE_AVGPOOL', 7: 'LM_LAYER_FLATTEN', 8: 'LM_LAYER_LINEAR', 9: 'LM_LAYER_GROUPNORM', 10: 'LM_LAYER_PAD', 11: 'LM_LAYER_UPSAMPLE', 12: 'LM_LAYER_ATTENTION'},
+    'lm_site': {0: 'LM_SITE_STEM', 1: 'LM_SITE_HEAD', 2: 'LM_SITE_POSITION', 3: 'LM_SITE_PRE'},
     'lm_entries_format': {1: 'LM_ENTRIES_CSV', 2: 'LM_ENTRIES_YAML'},
     'lm_table_kind': {1: 'LM_TABLE_LATENCY', 2: 'LM_TABLE_IMPORTANCE'},
     'lm_importance_metric': {1: 'LM_METRIC_ACCURACY', 2: 'LM_METRIC_LOSS_RATIO', 3: 'LM_METRIC_NORMALISED'},
@@ -149,6 +154,13 @@ class lm_conv_info(Structure):
         ('bn_eps', c_double),
         ('name', c_char_p),
         ('bn_name', c_char_p),
+        ('has_groupnorm', c_int32),
+        ('has_time_projection', c_int32),
+        ('groupnorm_groups', c_int64),
+        ('groupnorm_eps', c_double),
+        ('groupnorm_name', c_char_p),
+        ('time_projection_name', c_char_p),
+        ('pre_layer_count', c_size_t),
     ]
 
 
@@ -166,6 +178,7 @@ class lm_skip_info(Structure):
         ('projection_bn_eps', c_double),
         ('projection_name', c_char_p),
         ('projection_bn_name', c_char_p),
+        ('is_concat', c_int32),
     ]
 
 
@@ -185,6 +198,22 @@ class lm_layer_info(Structure):
         ('has_bias', c_int32),
         ('eps', c_double),
         ('name', c_char_p),
+        ('pad_top', c_int64),
+        ('pad_left', c_int64),
+        ('pad_bottom', c_int64),
+        ('pad_right', c_int64),
+        ('scale', c_int64),
+    ]
+
+
+class lm_time_embedding_info(Structure):
+    _fields_ = [
+        ('size', c_size_t),
+        ('has_time_embedding', c_int32),
+        ('dim', c_int64),
+        ('channels', c_int64),
+        ('dense0', c_char_p),
+        ('dense1', c_char_p),
     ]
 
 
@@ -419,7 +448,7 @@ class lm_onnx_options(Structure):
     ]
 
 
-RECORDS = {'lm_conv_desc': lm_conv_desc, 'lm_position_info': lm_position_info, 'lm_shape': lm_shape, 'lm_conv_info': lm_conv_info, 'lm_skip_info': lm_skip_info, 'lm_layer_info': lm_layer_info, 'lm_tensor_info': lm_tensor_info, 'lm_segment_info': lm_segment_info, 'lm_entry_info': lm_entry_info, 'lm_entry_key': lm_entry_key, 'lm_table_record': lm_table_record, 'lm_table_network': lm_table_network, 'lm_table_stage': lm_table_stage, 'lm_result_segment': lm_result_segment, 'lm_result_conv': lm_result_conv, 'lm_result_position': lm_result_position, 'lm_plan_segment': lm_plan_segment, 'lm_plan_conv': lm_plan_conv, 'lm_plan_position': lm_plan_position, 'lm_plan_skip': lm_plan_skip, 'lm_bn_desc': lm_bn_desc, 'lm_timing': lm_timing, 'lm_profile': lm_profile, 'lm_merge_deviation': lm_merge_deviation, 'lm_onnx_options': lm_onnx_options}
+RECORDS = {'lm_conv_desc': lm_conv_desc, 'lm_position_info': lm_position_info, 'lm_shape': lm_shape, 'lm_conv_info': lm_conv_info, 'lm_skip_info': lm_skip_info, 'lm_layer_info': lm_layer_info, 'lm_time_embedding_info': lm_time_embedding_info, 'lm_tensor_info': lm_tensor_info, 'lm_segment_info': lm_segment_info, 'lm_entry_info': lm_entry_info, 'lm_entry_key': lm_entry_key, 'lm_table_record': lm_table_record, 'lm_table_network': lm_table_network, 'lm_table_stage': lm_table_stage, 'lm_result_segment': lm_result_segment, 'lm_result_conv': lm_result_conv, 'lm_result_position': lm_result_position, 'lm_plan_segment': lm_plan_segment, 'lm_plan_conv': lm_plan_conv, 'lm_plan_position': lm_plan_position, 'lm_plan_skip': lm_plan_skip, 'lm_bn_desc': lm_bn_desc, 'lm_timing': lm_timing, 'lm_profile': lm_profile, 'lm_merge_deviation': lm_merge_deviation, 'lm_onnx_options': lm_onnx_options}
 # Record fields that hold an enum value: record -> {field: enum}.
 ENUM_FIELDS = {'lm_position_info': {'activation': 'lm_act'}, 'lm_layer_info': {'kind': 'lm_layer_kind', 'act': 'lm_act'}, 'lm_plan_position': {'activation': 'lm_act'}}
 # Functions returning an enum other than lm_status.
@@ -479,6 +508,14 @@ PROTOTYPES = {
     'lm_graph_set_barrier': (c_int, [c_void_p, c_size_t, c_int]),
     # lm_status lm_graph_set_identity_option(lm_graph *graph, size_t position, int allowed)
     'lm_graph_set_identity_option': (c_int, [c_void_p, c_size_t, c_int]),
+    # lm_status lm_graph_set_conv_groupnorm(lm_graph *graph, size_t conv, const char *name, int64_t groups, double eps)
+    'lm_graph_set_conv_groupnorm': (c_int, [c_void_p, c_size_t, c_char_p, c_int64, c_double]),
+    # lm_status lm_graph_set_conv_time_projection(lm_graph *graph, size_t conv, const char *name)
+    'lm_graph_set_conv_time_projection': (c_int, [c_void_p, c_size_t, c_char_p]),
+    # lm_status lm_graph_set_time_embedding(lm_graph *graph, int64_t dim, int64_t channels, const char *dense0, const char *dense1)
+    'lm_graph_set_time_embedding': (c_int, [c_void_p, c_int64, c_int64, c_char_p, c_char_p]),
+    # lm_status lm_graph_add_concat(lm_graph *graph, size_t source, size_t target)
+    'lm_graph_add_concat': (c_int, [c_void_p, c_size_t, c_size_t]),
     # lm_status lm_graph_add_layer_conv(lm_graph *graph, lm_site site, size_t position, const lm_conv_desc *conv)
     'lm_graph_add_layer_conv': (c_int, [c_void_p, c_int, c_size_t, POINTER(lm_conv_desc)]),
     # lm_status lm_graph_add_layer_batchnorm(lm_graph *graph, lm_site site, size_t position, const char *name, int64_t channels, double eps)
@@ -493,6 +530,14 @@ PROTOTYPES = {
     'lm_graph_add_layer_flatten': (c_int, [c_void_p, c_int, c_size_t]),
     # lm_status lm_graph_add_layer_linear(lm_graph *graph, lm_site site, size_t position, const char *name, int64_t in_features, int64_t out_features, int has_bias)
     'lm_graph_add_layer_linear': (c_int, [c_void_p, c_int, c_size_t, c_char_p, c_int64, c_int64, c_int]),
+    # lm_status lm_graph_add_layer_groupnorm(lm_graph *graph, lm_site site, size_t position, const char *name, int64_t channels, int64_t groups, double eps)
+    'lm_graph_add_layer_groupnorm': (c_int, [c_void_p, c_int, c_size_t, c_char_p, c_int64, c_int64, c_double]),
+    # lm_status lm_graph_add_layer_pad(lm_graph *graph, lm_site site, size_t position, int64_t top, int64_t left, int64_t bottom, int64_t right)
+    'lm_graph_add_layer_pad': (c_int, [c_void_p, c_int, c_size_t, c_int64, c_int64, c_int64, c_int64]),
+    # lm_status lm_graph_add_layer_upsample(lm_graph *graph, lm_site site, size_t position, int64_t scale)
+    'lm_graph_add_layer_upsample': (c_int, [c_void_p, c_int, c_size_t, c_int64]),
+    # lm_status lm_graph_add_layer_attention(lm_graph *graph, lm_site site, size_t position, const char *name, int64_t channels, int64_t groups, double eps)
+    'lm_graph_add_layer_attention': (c_int, [c_void_p, c_int, c_size_t, c_char_p, c_int64, c_int64, c_double]),
     # lm_status lm_graph_validate(lm_graph *graph)
     'lm_graph_validate': (c_int, [c_void_p]),
     # int lm_graph_is_valid(const lm_graph *graph)
@@ -521,6 +566,8 @@ PROTOTYPES = {
     'lm_graph_position_shape': (c_int, [POINTER(lm_shape), c_void_p, c_size_t]),
     # lm_status lm_graph_output_shape(lm_shape *shape, const lm_graph *graph)
     'lm_graph_output_shape': (c_int, [POINTER(lm_shape), c_void_p]),
+    # lm_status lm_graph_time_embedding(lm_time_embedding_info *info, const lm_graph *graph)
+    'lm_graph_time_embedding': (c_int, [POINTER(lm_time_embedding_info), c_void_p]),
     # const char *lm_graph_fingerprint(const lm_graph *graph)
     'lm_graph_fingerprint': (c_char_p, [c_void_p]),
     # lm_status lm_graph_load(lm_graph **out, const char *path)
@@ -835,6 +882,8 @@ PROTOTYPES = {
     'lm_engine_output_size': (c_size_t, [c_void_p]),
     # lm_status lm_engine_run(float *output, size_t n_out, lm_engine *engine, const float *input, size_t n_in)
     'lm_engine_run': (c_int, [POINTER(c_float), c_size_t, c_void_p, POINTER(c_float), c_size_t]),
+    # lm_status lm_engine_set_timesteps(lm_engine *engine, const float *timesteps, size_t n)
+    'lm_engine_set_timesteps': (c_int, [c_void_p, POINTER(c_float), c_size_t]),
     # lm_status lm_engine_configure_plan(lm_engine *engine, const lm_plan *plan)
     'lm_engine_configure_plan': (c_int, [c_void_p, c_void_p]),
     # lm_status lm_engine_time(lm_timing *timing, lm_engine *engine, size_t warmup, size_t reps)
@@ -893,6 +942,8 @@ PROTOTYPES = {
     'lm_proxy_options_set_seed': (c_int, [c_void_p, c_uint64]),
     # lm_status lm_proxy_options_set_inputs(lm_proxy_options *opts, const float *data, size_t n)
     'lm_proxy_options_set_inputs': (c_int, [c_void_p, POINTER(c_float), c_size_t]),
+    # lm_status lm_proxy_options_set_timesteps(lm_proxy_options *opts, const float *timesteps, size_t n)
+    'lm_proxy_options_set_timesteps': (c_int, [c_void_p, POINTER(c_float), c_size_t]),
     # lm_status lm_proxy_options_set_range(lm_proxy_options *opts, size_t lo, size_t hi)
     'lm_proxy_options_set_range': (c_int, [c_void_p, c_size_t, c_size_t]),
     # lm_status lm_proxy_options_set_save_path(lm_proxy_options *opts, const char *path)

@@ -194,6 +194,66 @@ class Graphs(unittest.TestCase):
         self.assertIn("b", cm.exception.message)
 
 
+class UNets(unittest.TestCase):
+    def unet(self):
+        """A two-block U-Net built through the API: time embedding, pre
+        layers, a time projection, a switchable GroupNorm, attention,
+        padding, upsampling and a concatenation."""
+        g = lm.Graph(3, 8, 8, name="py-unet")
+        g.set_nonlinearity("identity")
+        g.set_time_embedding(8, 16, "temb.0", "temb.1")
+        g.add_conv("conv_in", 3, 8, 3, bias=True, act="identity")
+        g.add_conv("b.conv1", 8, 8, 3, bias=True, act="silu")
+        g.add_layer_groupnorm("pre", 2, "b.norm1", 8, 4, 1e-6)
+        g.add_layer_act("pre", 2, "silu")
+        g.set_conv_time_projection(2, "b.temb_proj")
+        g.set_conv_groupnorm(2, "b.norm2", 4, 1e-6)
+        g.add_conv("b.conv2", 8, 8, 3, bias=True, act="identity")
+        g.add_skip(1, 3)
+        g.add_layer_attention("position", 3, "b.attn", 8, 4, 1e-6)
+        g.add_conv("down", 8, 8, 3, stride=2, padding=0, bias=True,
+                   act="identity")
+        g.add_layer_pad("pre", 4, 0, 0, 1, 1)
+        g.add_layer_upsample("position", 4, 2)
+        g.add_concat(3, 4)
+        g.add_layer_conv("head", 0, "out", 16, 3, 3, bias=True)
+        for p in (0, 1, 3, 4):
+            g.set_barrier(p)
+        return g.validate()
+
+    def test_build_query_run_merge(self):
+        g = self.unet()
+        self.assertEqual(g.position_shape(4), (16, 8, 8))
+        te = g.time_embedding
+        self.assertEqual((te.has_time_embedding, te.dim, te.channels),
+                         (1, 8, 16))
+        self.assertEqual(g.conv_info(2).groupnorm_name, "b.norm2")
+        self.assertEqual(g.layer_info("pre", 4, 0).pad_bottom, 1)
+        self.assertEqual(g.skip_info(1).is_concat, 1)
+        w = lm.Weights().init_random(g, 3)
+        x = np.random.default_rng(1).standard_normal((2, 3, 8, 8))
+        with lm.Engine(g, w, batch=2) as eng:
+            with self.assertRaisesRegex(lm.LayerMergeError, "timesteps"):
+                eng.run(x)
+            eng.set_timesteps([10.0, 900.0])
+            y = eng.run(x)
+            eng.set_timesteps([900.0, 10.0])
+            self.assertFalse(np.allclose(eng.run(x), y))
+        e = lm.Entries(g)
+        plan = lm.Plan.for_segments(g, [0, 1, 3, 4], None)
+        merged, mw = g.merge(w, plan)
+        self.assertEqual(merged.conv_count, 3)
+        self.assertEqual(merged.conv_info(2).kernel, 5)
+        dev = g.verify_merge(w, plan, merged, mw, batch=2)
+        self.assertLess(dev.max_rel, 1e-5)
+        imp = lm.Table.importance(e, "normalised")
+        with lm.ProxyOptions(batch=2, seed=3) as opts:
+            opts.set_timesteps([1.0, 500.0])
+            imp.score_proxy(g, w, e, opts)
+            opts.set_timesteps(None)
+        self.assertEqual(len(imp), len(e))
+
+
 class Pipeline(unittest.TestCase):
     """Zoo graph -> entries -> tables -> solve -> plan -> merge -> engine."""
 
