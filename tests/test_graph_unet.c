@@ -284,6 +284,48 @@ START_TEST(entries_follow_the_blocks)
 }
 END_TEST
 
+/* The DDPM U-Net of the zoo: its entries are the authors', row by row, in
+ * their order (tests/data/upstream-ddpm/entries.csv). */
+START_TEST(ddpm_entries_are_the_authors)
+{
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load(
+        &g, lm_test_source_path("examples/models/ddpm_cifar10.yaml")));
+    lm_entries *e = NULL;
+    ck_assert_lm_ok(lm_entries_create(&e, g));
+    ck_assert_uint_eq(lm_entries_segment_count(e), 73);
+    char *text = lm_test_read_file(
+        lm_test_source_path("tests/data/upstream-ddpm/entries.csv"), NULL);
+    char *line = strchr(text, '\n') + 1; /* past the header */
+    size_t rows = 0;
+    for (; *line; rows++) {
+        unsigned long id, st, end, k, stride;
+        char dw[8];
+        ck_assert_int_eq(sscanf(line, "%lu,%lu,%lu,%lu,%lu,%7[A-Za-z]", &id,
+                                &st, &end, &k, &stride, dw), 6);
+        ck_assert_uint_eq(id, rows);
+        ck_assert_uint_lt(rows, lm_entries_count(e));
+        lm_entry_info r = {.size = sizeof r};
+        ck_assert_lm_ok(lm_entries_entry_info(&r, e, rows));
+        ck_assert_msg(r.st == st && r.end == end && r.kernel == (int64_t)k &&
+                          r.stride == (int64_t)stride &&
+                          r.depthwise == !strcmp(dw, "True"),
+                      "entry %zu: (%zu, %zu, K %lld, s %lld, dw %d), the "
+                      "authors' (%lu, %lu, K %lu, s %lu, %s)", rows, r.st,
+                      r.end, (long long)r.kernel, (long long)r.stride,
+                      r.depthwise, st, end, k, stride, dw);
+        line = strchr(line, '\n');
+        ck_assert_ptr_nonnull(line);
+        line++;
+    }
+    ck_assert_uint_eq(rows, 98);
+    ck_assert_uint_eq(lm_entries_count(e), 98);
+    free(text);
+    lm_entries_destroy(e);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph_unet");
@@ -295,6 +337,7 @@ int main(void)
     tcase_add_test(tc, validation_names_what_breaks_a_rule);
     tcase_add_test(tc, builder_calls_check_their_arguments);
     tcase_add_test(tc, entries_follow_the_blocks);
+    tcase_add_test(tc, ddpm_entries_are_the_authors);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }

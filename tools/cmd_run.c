@@ -17,8 +17,8 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
 "usage: layermerge run GRAPH.yaml (WEIGHTS.safetensors | --random-weights SEED)\n"
-"           --input X.npy -o Y.npy [--size S] [--threads T]\n"
-"           [--time [--reps N] [--warmup W]]\n\n"
+"           --input X.npy -o Y.npy [--timesteps T[,T...]] [--size S]\n"
+"           [--threads T] [--time [--reps N] [--warmup W]]\n\n"
 "Run the network in the library's engine on the float32 array X (NumPy\n"
 ".npy, C order, N x C x H x W: N images of the graph's input channels and\n"
 "size) and write its output, N x C' x H' x W', as Y.npy (atomically).\n\n"
@@ -26,6 +26,10 @@ static void run_usage(FILE *out)
 "  --input FILE        the input array (.npy version 1.0, 2.0 or 3.0,\n"
 "                      dtype '<f4', fortran_order False, rank 4)\n"
 "  -o, --output FILE   the output array (-o -: standard output)\n"
+"  --timesteps T,...   the timestep of each image for a network with a\n"
+"                      time embedding (a diffusion denoiser): one number\n"
+"                      for every image, or one per image; required there,\n"
+"                      refused elsewhere\n"
 "  --random-weights S  deterministic random weights (seed S), as for\n"
 "                      'merge' and 'verify'\n"
 "  --size S            run at an S x S input instead of the graph's own\n"
@@ -43,7 +47,7 @@ static void run_usage(FILE *out)
 }
 
 typedef struct run_args {
-    const char *graph, *weights, *input, *output;
+    const char *graph, *weights, *input, *output, *timesteps;
     size_t size, threads, reps, warmup;
     uint64_t seed;
     int has_seed, has_size, time;
@@ -55,6 +59,10 @@ static int run_value(const char *opt, const char *val, void *args)
     size_t n = 0;
     if (!strcmp(opt, "--input")) {
         a->input = val;
+        return 0;
+    }
+    if (!strcmp(opt, "--timesteps")) {
+        a->timesteps = val;
         return 0;
     }
     if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
@@ -99,6 +107,7 @@ static int run_file(const char *word, void *args)
 static int parse_args(int argc, char **argv, run_args *a)
 {
     static const char *const valued[] = {"--input", "-o", "--output",
+                                         "--timesteps",
                                          "--random-weights", "--size",
                                          "--threads", "--reps", "--warmup",
                                          NULL};
@@ -455,6 +464,61 @@ static int report_time(const run_args *a, lm_engine *e, size_t batch)
     return 0;
 }
 
+/* --timesteps: one number for every image or one per image, each
+ * finite; set on the engine. */
+static int set_timesteps(const run_args *a, const lm_graph *g, lm_engine *e,
+                         size_t batch)
+{
+    lm_time_embedding_info te = {.size = sizeof te};
+    if (lm_graph_time_embedding(&te, g) != LM_OK)
+        return lm_tool_fail(a->graph);
+    if (!te.has_time_embedding && a->timesteps)
+        return lm_tool_usage_error("run", "--timesteps: the network has no "
+                                   "time embedding");
+    if (!te.has_time_embedding)
+        return 0;
+    if (!a->timesteps) {
+        fprintf(stderr, "layermerge run: %s takes a timestep per image (a "
+                "diffusion denoiser): give --timesteps\n", a->graph);
+        return 1;
+    }
+    float *t = malloc(batch * sizeof *t);
+    if (!t)
+        return npy_error(a->input, "out of memory for the timesteps");
+    size_t n = 0;
+    int rc = 0;
+    for (const char *s = a->timesteps; rc == 0; n++) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        char word[64];
+        double v = 0.0;
+        if (len >= sizeof word)
+            len = sizeof word - 1;
+        memcpy(word, s, len);
+        word[len] = '\0';
+        if (lm_tool_real("run", "--timesteps", word, 0, -1e30, 1e30, &v))
+            rc = 2;
+        else if (n < batch)
+            t[n] = (float)v;
+        if (!comma)
+            break;
+        s = comma + 1;
+    }
+    n++;
+    if (rc == 0 && n == 1)
+        for (size_t i = 1; i < batch; i++)
+            t[i] = t[0];
+    else if (rc == 0 && n != batch) {
+        fprintf(stderr, "layermerge run: --timesteps: %zu numbers for %zu "
+                "images: give one, or one per image\n", n, batch);
+        rc = 2;
+    }
+    if (rc == 0 && lm_engine_set_timesteps(e, t, batch) != LM_OK)
+        rc = lm_tool_fail("timesteps");
+    free(t);
+    return rc;
+}
+
 static int run_network(const run_args *a, const lm_graph *g,
                        const lm_weights *w)
 {
@@ -471,6 +535,8 @@ static int run_network(const run_args *a, const lm_graph *g,
     if (lm_engine_create(&e, g, w, batch) != LM_OK ||
         lm_engine_set_threads(e, a->threads) != LM_OK)
         rc = lm_tool_fail("engine");
+    if (rc == 0)
+        rc = set_timesteps(a, g, e, batch);
     if (rc == 0) {
         y.count = lm_engine_output_size(e);
         if (y.count != batch * (size_t)(out.channels * out.height * out.width))

@@ -70,6 +70,28 @@ check "an input of another size names both shapes and --size" $?
 [ $st = 2 ] && grep -q "output $tmp/nodir/z.npy: the directory '$tmp/nodir' does not exist" "$tmp/err"
 check "a missing output directory is named" $?
 
+# A diffusion denoiser takes a timestep per image.
+u="$root/tests/data/graph_unet_mini.yaml"
+$py -c "
+import numpy as np
+np.save('$tmp/u.npy', np.random.RandomState(3).randn(2, 3, 8, 8).astype('<f4'))
+"
+"$lm" run "$u" --random-weights 5 --input "$tmp/u.npy" -o "$tmp/v.npy" 2>"$tmp/err"; st=$?
+[ $st = 1 ] && grep -q "takes a timestep per image (a diffusion denoiser): give --timesteps" "$tmp/err"
+check "a U-Net without --timesteps is refused by name" $?
+[ ! -e "$tmp/v.npy" ]; check "and writes nothing" $?
+"$lm" run "$u" --random-weights 5 --input "$tmp/u.npy" -o "$tmp/v.npy" --timesteps 1,2,3 2>"$tmp/err"; st=$?
+[ $st = 2 ] && grep -q -- "--timesteps: 3 numbers for 2 images" "$tmp/err"
+check "--timesteps counts against the batch" $?
+"$lm" run "$u" --random-weights 5 --input "$tmp/u.npy" -o "$tmp/v1.npy" --timesteps 250 >/dev/null &&
+"$lm" run "$u" --random-weights 5 --input "$tmp/u.npy" -o "$tmp/v2.npy" --timesteps 250,250 >/dev/null &&
+cmp -s "$tmp/v1.npy" "$tmp/v2.npy"; check "one timestep is every image's" $?
+"$lm" run "$u" --random-weights 5 --input "$tmp/u.npy" -o "$tmp/v3.npy" --timesteps 250,900 >/dev/null &&
+! cmp -s "$tmp/v1.npy" "$tmp/v3.npy"; check "the timestep changes the output" $?
+"$lm" run "$g" --random-weights 5 --input "$tmp/x.npy" -o "$tmp/z.npy" --size 32 --timesteps 5 2>"$tmp/err"; st=$?
+[ $st = 2 ] && grep -q "the network has no time embedding" "$tmp/err"
+check "--timesteps on a classifier is refused" $?
+
 # ctypes cannot load a sanitizer-instrumented library into python; the
 # plain build (README, CI's gcc stage) runs these.
 if ldd "$build/lib/liblayermerge.so" 2>/dev/null | grep -q 'libasan\|libubsan'; then
