@@ -130,16 +130,21 @@ def check_model(path, batch_dim, side):
 
 
 def compare(label, lm, driver, ort_run, env, graph, weights, tmp, x,
-            extra=(), batch_dim=BATCH, side=SIDE):
+            extra=(), batch_dim=BATCH, side=SIDE, t=None):
     onnx_path = tmp / f"{label}.onnx"
     run([lm, "export", graph, weights, "-o", onnx_path, "--batch", BATCH,
          *extra])
     ops = check_model(onnx_path, batch_dim, side)
-    inp, eng, ort = (tmp / f"{label}.{s}.f32" for s in ("in", "eng", "ort"))
+    inp, eng, ort, ts = (tmp / f"{label}.{s}.f32"
+                         for s in ("in", "eng", "ort", "t"))
     x.astype("=f4").tofile(inp)
-    run([driver, graph, weights, inp, BATCH, eng])
-    done = subprocess.run(["node", ort_run, onnx_path, inp, ort], env=env,
-                          capture_output=True, text=True)
+    tail = []
+    if t is not None:
+        t.astype("=f4").tofile(ts)
+        tail = [ts]
+    run([driver, graph, weights, inp, BATCH, eng, *tail])
+    done = subprocess.run(["node", ort_run, onnx_path, inp, ort, *tail],
+                          env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{label}: ONNX Runtime failed\n{done.stderr}")
     want = np.fromfile(eng, dtype="=f4")
@@ -199,7 +204,41 @@ def main():
                               tmp / f"{tag}.yaml", tmp / f"{tag}.safetensors",
                               tmp, x)
             weights.unlink()
+        ok &= check_unet(lm, driver, ort_run, env, root, tmp, rng)
     sys.exit(0 if ok else 1)
+
+
+def check_unet(lm, driver, ort_run, env, root, tmp, rng):
+    """The DDPM U-Net of the zoo, original and merged, with a second input
+    of timesteps."""
+    sys.path.insert(0, str(root / "examples" / "models"))
+    import ddpm_unet
+    torch.manual_seed(3)
+    model = ddpm_unet.DDPMUNet.cifar10()
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.GroupNorm):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
+                m.bias.copy_(0.2 * torch.rand(m.bias.shape, generator=gen) - 0.1)
+    graph = root / "examples" / "models" / "ddpm_cifar10.yaml"
+    weights = tmp / "ddpm.safetensors"
+    write_safetensors(weights, model.state_dict())
+    del model
+    x = rng.standard_normal((BATCH, 3, 32, 32))
+    t = rng.integers(0, 1000, BATCH).astype(np.float32)
+    ok = compare("ddpm_cifar10", lm, driver, ort_run, env, graph, weights,
+                 tmp, x, side=32, t=t)
+    lat, imp = synthetic_tables(lm, graph, tmp / "ddpm")
+    for ratio in (0.8, 0.6):
+        tag = f"ddpm_cifar10-merged-r{ratio}"
+        result, merged = tmp / f"{tag}.result.yaml", tmp / tag
+        run([lm, "solve", graph, "--latency", lat, "--importance", imp,
+             "--ratio", ratio, "-o", result])
+        run([lm, "merge", graph, weights, result, "-o", merged])
+        ok &= compare(tag, lm, driver, ort_run, env, tmp / f"{tag}.yaml",
+                      tmp / f"{tag}.safetensors", tmp, x, side=32, t=t)
+    return ok
 
 
 if __name__ == "__main__":

@@ -211,6 +211,50 @@ START_TEST(test_prefix)
 }
 END_TEST
 
+/* A U-Net: the timesteps input, and the nodes of its elements. */
+START_TEST(test_unet)
+{
+    lm_graph *g = NULL;
+    lm_weights *w = NULL;
+    ck_assert_lm_ok(lm_graph_load(&g,
+                                  lm_test_data_path("graph_unet_mini.yaml")));
+    ck_assert_lm_ok(lm_weights_create(&w));
+    ck_assert_lm_ok(lm_weights_init_random(w, g, 3));
+    lm_test_collected bytes = {0};
+    lm_onnx_options o = {.size = sizeof o, .batch = 2};
+    ck_assert_lm_ok(lm_graph_write_onnx(g, w, &o, lm_test_collect, &bytes));
+    Onnx__ModelProto *m = onnx__model_proto__unpack(
+        NULL, bytes.len, (const uint8_t *)bytes.data);
+    free(bytes.data);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(m->graph->n_input, 2);
+    ck_assert_str_eq(m->graph->input[1]->name, "timesteps");
+    ck_assert_int_eq(dim(m->graph->input[1], 0), 2);
+    /* 2 block GroupNorms in front, 3 of the activations, 1 in attention,
+     * 1 in the head: each an InstanceNormalization. */
+    ck_assert_uint_eq(count_ops(m, "InstanceNormalization"), 3 + 3 + 1 + 1);
+    ck_assert_uint_eq(count_ops(m, "Softmax"), 1);
+    ck_assert_uint_eq(count_ops(m, "Pad"), 1);
+    ck_assert_uint_eq(count_ops(m, "Resize"), 1);
+    ck_assert_uint_eq(count_ops(m, "Concat"), 2); /* sin/cos, the skip */
+    /* dense0, dense1, 3 time projections */
+    ck_assert_uint_eq(count_ops(m, "Gemm"), 5);
+    /* 9 trunk, 2 projections, 4 of the attention, conv_out */
+    ck_assert_uint_eq(count_ops(m, "Conv"), 9 + 2 + 4 + 1);
+    const Onnx__NodeProto *resize = NULL;
+    for (size_t i = 0; i < m->graph->n_node; i++)
+        if (!strcmp(m->graph->node[i]->op_type, "Resize"))
+            resize = m->graph->node[i];
+    ck_assert_uint_eq(resize->n_attribute, 3);
+    ck_assert_str_eq(resize->attribute[0]->name, "mode");
+    ck_assert_int_eq((int)resize->attribute[0]->s.len, 7);
+    ck_assert_int_eq(memcmp(resize->attribute[0]->s.data, "nearest", 7), 0);
+    onnx__model_proto__free_unpacked(m, NULL);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 static int refuse(const void *data, size_t len, void *userdata)
 {
     (void)data;
@@ -298,6 +342,7 @@ int main(void)
     tcase_add_test(tc, test_structure_options);
     tcase_add_test(tc, test_prefix);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_unet);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }

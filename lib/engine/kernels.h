@@ -129,6 +129,10 @@ size_t lm_kattention_workspace(int64_t c, int64_t hw);
  * floats and must not alias x. */
 void lm_kattention(const lm_kattn *a, float *x, int64_t hw, float *ws);
 
+/* Frequency i of the sinusoid of `half` frequencies (what
+ * lm_ktimestep_embedding multiplies t by), for the ONNX export. */
+float lm_ktimestep_freq(int64_t half, int64_t i);
+
 /* Batch: the sinusoidal timestep embedding of DDPM (fairseq form), out
  * (n x dim): half = dim / 2, f_i = exp(-i ln(10000) / (half - 1)),
  * out[b][i] = sin(t[b] f_i), out[b][half + i] = cos(t[b] f_i); an odd

@@ -8,18 +8,23 @@
 
 #include "engine/kernels.h"
 
-void lm_ktimestep_embedding(const float *t, size_t n, int64_t dim,
-                            float *out)
+float lm_ktimestep_freq(int64_t half, int64_t i)
 {
-    int64_t half = dim / 2;
     /* torch: arange(half, float32) * -(log(10000) / (half - 1)): the
      * Python float scalar is cast to float32 before the product. With
      * half == 1 PyTorch divides by zero; the single frequency is exp(0). */
     float step = half > 1 ? (float)(-log(10000.0) / (double)(half - 1)) : 0.0f;
+    return (float)exp((double)((float)i * step));
+}
+
+void lm_ktimestep_embedding(const float *t, size_t n, int64_t dim,
+                            float *out)
+{
+    int64_t half = dim / 2;
     for (size_t b = 0; b < n; b++) {
         float *o = out + b * (size_t)dim;
         for (int64_t i = 0; i < half; i++) {
-            float f = (float)exp((double)((float)i * step));
+            float f = lm_ktimestep_freq(half, i);
             double arg = (double)(t[b] * f);
             o[i] = (float)sin(arg);
             o[half + i] = (float)cos(arg);

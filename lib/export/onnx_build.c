@@ -101,7 +101,12 @@ static Onnx__AttributeProto *attribute(lm_onnx_builder *b,
     onnx__attribute_proto__init(p);
     p->name = lm_onnx_strdup(b, a->name);
     p->has_type = 1;
-    if (a->is_float) {
+    if (a->s) {
+        p->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        p->has_s = 1;
+        p->s.data = (uint8_t *)lm_onnx_strdup(b, a->s);
+        p->s.len = p->s.data ? strlen(a->s) : 0;
+    } else if (a->is_float) {
         p->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
         p->has_f = 1;
         p->f = a->f;

@@ -27,8 +27,8 @@ typedef struct lm_onnx_builder {
     size_t serial;        /* for unique value names */
 } lm_onnx_builder;
 
-/* An attribute given to lm_onnx_node: INT when n_ints == 0 and !is_float,
- * FLOAT when is_float, INTS otherwise. */
+/* An attribute given to lm_onnx_node: STRING when s is set, else INT
+ * when n_ints == 0 and !is_float, FLOAT when is_float, INTS otherwise. */
 typedef struct lm_onnx_attr {
     const char *name;
     int64_t i;
@@ -36,6 +36,7 @@ typedef struct lm_onnx_attr {
     int is_float;
     const int64_t *ints;
     size_t n_ints;
+    const char *s;
 } lm_onnx_attr;
 
 void lm_onnx_builder_init(lm_onnx_builder *b);

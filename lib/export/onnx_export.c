@@ -14,28 +14,13 @@
 #include "core/limits.h"
 #include "core/record.h"
 #include "export/onnx_build.h"
+#include "export/onnx_export_internal.h"
 #include "graph/graph_query.h"
 #include "layermerge/export.h"
 #include "netmerge/netmerge_internal.h"
 
-/* A value of the model: its name and per-image shape (`flat` after
- * Flatten or Gemm: c features). */
-typedef struct value {
-    const char *name;
-    int64_t c, h, w;
-    int flat;
-} value;
 
-typedef struct exporter {
-    lm_onnx_builder b;
-    const lm_graph *g;
-    const lm_weights *w;
-    int keep_bn;
-} exporter;
-
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static lm_status fail(exporter *x, lm_status st)
+lm_status lm_ox_fail(exporter *x, lm_status st)
 {
     if (x->b.status == LM_OK)
         x->b.status = st;
@@ -44,7 +29,7 @@ static lm_status fail(exporter *x, lm_status st)
 
 /* Tensor `base`.`suffix` of the weights (shapes were checked against the
  * graph by lm_weights_check_graph before the walk). */
-static const float *tensor(exporter *x, const char *base, const char *suffix)
+const float *lm_ox_tensor(exporter *x, const char *base, const char *suffix)
 {
     char name[600];
     const float *data = NULL;
@@ -54,13 +39,13 @@ static const float *tensor(exporter *x, const char *base, const char *suffix)
     snprintf(name, sizeof name, "%s.%s", base, suffix);
     lm_status st = lm_weights_data_f32(&data, &n, x->w, name);
     if (st != LM_OK) {
-        fail(x, st);
+        lm_ox_fail(x, st);
         return NULL;
     }
     return data;
 }
 
-static const char *param(exporter *x, const char *base, const char *suffix,
+const char *lm_ox_param(exporter *x, const char *base, const char *suffix,
                          const int64_t *dims, size_t n_dims,
                          const float *data, int copy)
 {
@@ -76,11 +61,11 @@ static const char *batchnorm(exporter *x, const char *bn, double eps,
     int64_t dims[1] = {channels};
     const char *args[5] = {
         in,
-        param(x, bn, "weight", dims, 1, tensor(x, bn, "weight"), 0),
-        param(x, bn, "bias", dims, 1, tensor(x, bn, "bias"), 0),
-        param(x, bn, "running_mean", dims, 1, tensor(x, bn, "running_mean"),
+        lm_ox_param(x, bn, "weight", dims, 1, lm_ox_tensor(x, bn, "weight"), 0),
+        lm_ox_param(x, bn, "bias", dims, 1, lm_ox_tensor(x, bn, "bias"), 0),
+        lm_ox_param(x, bn, "running_mean", dims, 1, lm_ox_tensor(x, bn, "running_mean"),
               0),
-        param(x, bn, "running_var", dims, 1, tensor(x, bn, "running_var"), 0),
+        lm_ox_param(x, bn, "running_var", dims, 1, lm_ox_tensor(x, bn, "running_var"), 0),
     };
     lm_onnx_attr a[] = {{.name = "epsilon", .f = (float)eps, .is_float = 1}};
     return lm_onnx_node(&x->b, "BatchNormalization", bn, args, N_OF(args),
@@ -89,7 +74,7 @@ static const char *batchnorm(exporter *x, const char *bn, double eps,
 
 /* The conv `ci` (with batch norm `bn` after it, or NULL) on `in`, padded
  * by pads[] = {top, left, bottom, right}; in->c etc. give the input. */
-static value conv(exporter *x, const lm_conv_info *ci, const char *bn,
+value lm_ox_conv(exporter *x, const lm_conv_info *ci, const char *bn,
                   double bn_eps, const value *in, const int64_t pads[4])
 {
     int64_t cout = ci->out_channels, k = ci->kernel, s = ci->stride;
@@ -106,21 +91,21 @@ static value conv(exporter *x, const lm_conv_info *ci, const char *bn,
                                         (size_t)cout, per, bn, bn_eps)
                            : x->b.status;
         if (st != LM_OK)
-            fail(x, st);
+            lm_ox_fail(x, st);
         /* adopt frees what it cannot keep; the error is then set */
         if (!lm_onnx_adopt(&x->b, f.weight))
             f.weight = NULL;
         if (!lm_onnx_adopt(&x->b, f.bias))
             f.bias = NULL;
-        wname = param(x, ci->name, "weight", dims, 4, f.weight, 0);
-        bname = param(x, ci->name, "bias", bdims, 1, f.bias, 0);
+        wname = lm_ox_param(x, ci->name, "weight", dims, 4, f.weight, 0);
+        bname = lm_ox_param(x, ci->name, "bias", bdims, 1, f.bias, 0);
     } else {
-        const float *wt = tensor(x, ci->name, "weight");
-        const float *bias = ci->has_bias ? tensor(x, ci->name, "bias")
+        const float *wt = lm_ox_tensor(x, ci->name, "weight");
+        const float *bias = ci->has_bias ? lm_ox_tensor(x, ci->name, "bias")
                                          : NULL;
-        wname = param(x, ci->name, "weight", dims, 4, wt, 0);
+        wname = lm_ox_param(x, ci->name, "weight", dims, 4, wt, 0);
         if (bias)
-            bname = param(x, ci->name, "bias", bdims, 1, bias, 0);
+            bname = lm_ox_param(x, ci->name, "bias", bdims, 1, bias, 0);
     }
     int64_t kernel[2] = {k, k}, strides[2] = {s, s}, dil[2] = {1, 1};
     int64_t onnx_pads[4] = {pads[0], pads[1], pads[2], pads[3]};
@@ -141,20 +126,20 @@ static value conv(exporter *x, const lm_conv_info *ci, const char *bn,
     return out;
 }
 
-static const char *unary(exporter *x, const char *op, const char *in)
+const char *lm_ox_unary(exporter *x, const char *op, const char *in)
 {
     const char *args[1] = {in};
     return lm_onnx_node(&x->b, op, NULL, args, 1, NULL, NULL, 0);
 }
 
-static const char *binary(exporter *x, const char *op, const char *a,
+const char *lm_ox_binary(exporter *x, const char *op, const char *a,
                           const char *b)
 {
     const char *args[2] = {a, b};
     return lm_onnx_node(&x->b, op, NULL, args, 2, NULL, NULL, 0);
 }
 
-static const char *scalar(exporter *x, const char *stem, float v)
+const char *lm_ox_scalar(exporter *x, const char *stem, float v)
 {
     float *data = lm_onnx_alloc(&x->b, 1, sizeof *data);
     if (!data)
@@ -165,47 +150,47 @@ static const char *scalar(exporter *x, const char *stem, float v)
 }
 
 /* The activation as the engine computes it (lib/engine/ops.c). */
-static const char *activation(exporter *x, lm_act act, const char *in)
+const char *lm_ox_activation(exporter *x, lm_act act, const char *in)
 {
     switch (act) {
     case LM_ACT_IDENTITY:
         return in;
     case LM_ACT_RELU:
-        return unary(x, "Relu", in);
+        return lm_ox_unary(x, "Relu", in);
     case LM_ACT_RELU6: {
-        const char *args[3] = {in, scalar(x, "zero", 0.0f),
-                               scalar(x, "six", 6.0f)};
+        const char *args[3] = {in, lm_ox_scalar(x, "zero", 0.0f),
+                               lm_ox_scalar(x, "six", 6.0f)};
         return lm_onnx_node(&x->b, "Clip", NULL, args, 3, NULL, NULL, 0);
     }
     case LM_ACT_SILU:
-        return binary(x, "Mul", in, unary(x, "Sigmoid", in));
+        return lm_ox_binary(x, "Mul", in, lm_ox_unary(x, "Sigmoid", in));
     case LM_ACT_GELU: { /* the erf form: x/2 (1 + erf(x / sqrt 2)) */
-        const char *e = unary(x, "Erf", binary(x, "Mul", in,
-                                               scalar(x, "rsqrt2",
+        const char *e = lm_ox_unary(x, "Erf", lm_ox_binary(x, "Mul", in,
+                                               lm_ox_scalar(x, "rsqrt2",
                                                       0.70710678118654752f)));
-        const char *h = binary(x, "Mul", in, scalar(x, "half", 0.5f));
-        return binary(x, "Mul", h, binary(x, "Add", e,
-                                           scalar(x, "one", 1.0f)));
+        const char *h = lm_ox_binary(x, "Mul", in, lm_ox_scalar(x, "half", 0.5f));
+        return lm_ox_binary(x, "Mul", h, lm_ox_binary(x, "Add", e,
+                                           lm_ox_scalar(x, "one", 1.0f)));
     }
     case LM_ACT_HARDSWISH: { /* x relu6(x + 3) / 6 = x hardsigmoid(x) */
         const char *args[1] = {in};
         lm_onnx_attr a[] = {{.name = "alpha", .f = 1.0f / 6.0f, .is_float = 1},
                             {.name = "beta", .f = 0.5f, .is_float = 1}};
-        return binary(x, "Mul", in,
+        return lm_ox_binary(x, "Mul", in,
                       lm_onnx_node(&x->b, "HardSigmoid", NULL, args, 1, NULL,
                                    a, N_OF(a)));
     }
     case LM_ACT_SIGMOID:
-        return unary(x, "Sigmoid", in);
+        return lm_ox_unary(x, "Sigmoid", in);
     case LM_ACT_TANH:
-        return unary(x, "Tanh", in);
+        return lm_ox_unary(x, "Tanh", in);
     }
-    fail(x, lm_err(LM_ERR_INVALID_ARG, "activation %d has no ONNX form",
+    lm_ox_fail(x, lm_err(LM_ERR_INVALID_ARG, "activation %d has no ONNX form",
                    (int)act));
     return NULL;
 }
 
-static const char *ints(exporter *x, const char *stem, const int64_t *v,
+const char *lm_ox_ints(exporter *x, const char *stem, const int64_t *v,
                         size_t n)
 {
     return lm_onnx_int64_tensor(&x->b, lm_onnx_name(&x->b, stem), v, n);
@@ -223,11 +208,11 @@ static value skip_term(exporter *x, size_t i, const value *src)
     if (st == LM_OK)
         st = lm_graph_skip_projection(x->g, i, &pi);
     if (st != LM_OK) {
-        fail(x, st);
+        lm_ox_fail(x, st);
         return *src;
     }
     int64_t zero[4] = {0, 0, 0, 0};
-    return conv(x, &pi, pi.has_bn ? pi.bn_name : NULL, pi.bn_eps, src, zero);
+    return lm_ox_conv(x, &pi, pi.has_bn ? pi.bn_name : NULL, pi.bn_eps, src, zero);
 }
 
 /* Adaptive average pooling to oh x ow, as lm_kadaptive_avgpool: a global
@@ -240,7 +225,7 @@ static value adaptive_pool(exporter *x, value v, int64_t oh, int64_t ow)
     out.h = oh;
     out.w = ow;
     if (oh == 1 && ow == 1) {
-        out.name = unary(x, "GlobalAveragePool", v.name);
+        out.name = lm_ox_unary(x, "GlobalAveragePool", v.name);
         return out;
     }
     if (oh == v.h && ow == v.w)
@@ -272,14 +257,14 @@ static value adaptive_pool(exporter *x, value v, int64_t oh, int64_t ow)
     }
     int64_t mdims[2] = {(int64_t)hw, (int64_t)ohw};
     int64_t s1[3] = {0, v.c, (int64_t)hw}, s2[4] = {0, v.c, oh, ow};
-    const char *flat_args[2] = {v.name, ints(x, "shape", s1, 3)};
+    const char *flat_args[2] = {v.name, lm_ox_ints(x, "shape", s1, 3)};
     const char *flat = lm_onnx_node(&x->b, "Reshape", NULL, flat_args, 2,
                                     NULL, NULL, 0);
-    const char *pooled = binary(
+    const char *pooled = lm_ox_binary(
         x, "MatMul", flat,
         lm_onnx_float_tensor(&x->b, lm_onnx_name(&x->b, "adaptive_pool"),
                              mdims, 2, m, 0));
-    const char *back_args[2] = {pooled, ints(x, "shape", s2, 4)};
+    const char *back_args[2] = {pooled, lm_ox_ints(x, "shape", s2, 4)};
     out.name = lm_onnx_node(&x->b, "Reshape", NULL, back_args, 2, NULL, NULL,
                             0);
     return out;
@@ -320,10 +305,10 @@ static value linear(exporter *x, const lm_layer_info *li, value v)
     int64_t wd[2] = {li->out_channels, li->in_channels};
     int64_t bd[1] = {li->out_channels};
     const char *args[3] = {
-        v.name, param(x, li->name, "weight", wd, 2,
-                      tensor(x, li->name, "weight"), 0),
-        li->has_bias ? param(x, li->name, "bias", bd, 1,
-                             tensor(x, li->name, "bias"), 0)
+        v.name, lm_ox_param(x, li->name, "weight", wd, 2,
+                      lm_ox_tensor(x, li->name, "weight"), 0),
+        li->has_bias ? lm_ox_param(x, li->name, "bias", bd, 1,
+                             lm_ox_tensor(x, li->name, "bias"), 0)
                      : NULL};
     lm_onnx_attr a[] = {{.name = "transB", .i = 1}};
     v.name = lm_onnx_node(&x->b, "Gemm", li->name, args, li->has_bias ? 3 : 2,
@@ -351,7 +336,7 @@ static value site_layers(exporter *x, lm_site site, size_t pos, value v)
         lm_layer_info li = {.size = sizeof li}, next = {.size = sizeof next};
         lm_status st = lm_graph_layer_info(&li, x->g, site, pos, i);
         if (st != LM_OK) {
-            fail(x, st);
+            lm_ox_fail(x, st);
             break;
         }
         switch (li.kind) {
@@ -368,14 +353,14 @@ static value site_layers(exporter *x, lm_site site, size_t pos, value v)
             }
             lm_conv_info ci = layer_conv(&li);
             int64_t p = li.padding, pads[4] = {p, p, p, p};
-            v = conv(x, &ci, bn, eps, &v, pads);
+            v = lm_ox_conv(x, &ci, bn, eps, &v, pads);
             break;
         }
         case LM_LAYER_BATCHNORM:
             v.name = batchnorm(x, li.name, li.eps, li.in_channels, v.name);
             break;
         case LM_LAYER_ACT:
-            v.name = activation(x, li.act, v.name);
+            v.name = lm_ox_activation(x, li.act, v.name);
             break;
         case LM_LAYER_MAXPOOL:
         case LM_LAYER_AVGPOOL:
@@ -393,40 +378,69 @@ static value site_layers(exporter *x, lm_site site, size_t pos, value v)
         case LM_LAYER_GROUPNORM:
         case LM_LAYER_PAD:
         case LM_LAYER_UPSAMPLE:
-        case LM_LAYER_ATTENTION: /* refused up front (U-Net elements) */
-            fail(x, lm_err(LM_ERR_INTERNAL, "onnx export: layer kind %s",
-                           lm_layer_kind_name(li.kind)));
+        case LM_LAYER_ATTENTION:
+            v = lm_ox_unet_layer(x, &li, v);
             break;
         }
     }
     return v;
 }
 
-/* Position p: its conv, the skips into it, its activation, its layers. */
+/* The concatenations into position p appended to v, in skip order. */
+static value concat_into(exporter *x, const value *pos, size_t p, value v)
+{
+    for (size_t i = 0; i < lm_graph_skip_count(x->g); i++) {
+        lm_skip_info si = {.size = sizeof si};
+        lm_status st = lm_graph_skip_info(&si, x->g, i);
+        if (st != LM_OK) {
+            lm_ox_fail(x, st);
+            return v;
+        }
+        if (!si.is_concat || si.target != p)
+            continue;
+        const char *args[2] = {v.name, pos[si.source].name};
+        lm_onnx_attr a[] = {{.name = "axis", .i = 1}};
+        v.name = lm_onnx_node(&x->b, "Concat", NULL, args, 2, NULL, a, 1);
+        v.c += pos[si.source].c;
+    }
+    return v;
+}
+
+/* Position p: its conv (through its pre layers), its time projection, the
+ * skips into it, its GroupNorm and activation, its layers, the
+ * concatenations into it. */
 static value trunk_step(exporter *x, const value *pos, size_t p)
 {
     lm_conv_info ci = {.size = sizeof ci};
     lm_status st = lm_graph_conv_info(&ci, x->g, p);
     if (st != LM_OK) {
-        fail(x, st);
+        lm_ox_fail(x, st);
         return pos[p - 1];
     }
     int64_t pad = ci.padding, pads[4] = {pad, pad, pad, pad};
-    value v = conv(x, &ci, ci.has_bn ? ci.bn_name : NULL, ci.bn_eps,
-                   &pos[p - 1], pads);
+    value in = site_layers(x, LM_SITE_PRE, p, pos[p - 1]);
+    value v = lm_ox_conv(x, &ci, ci.has_bn ? ci.bn_name : NULL, ci.bn_eps,
+                         &in, pads);
+    if (ci.has_time_projection)
+        v = lm_ox_time_bias(x, &ci, v);
     for (size_t i = 0; i < lm_graph_skip_count(x->g); i++) {
         lm_skip_info si = {.size = sizeof si};
         if ((st = lm_graph_skip_info(&si, x->g, i)) != LM_OK) {
-            fail(x, st);
+            lm_ox_fail(x, st);
             return v;
         }
-        if (si.target != p)
+        if (si.target != p || si.is_concat)
             continue;
         value term = skip_term(x, i, &pos[si.source]);
-        v.name = binary(x, "Add", v.name, term.name);
+        v.name = lm_ox_binary(x, "Add", v.name, term.name);
     }
-    v.name = activation(x, lm_graph_position_act(x->g, p), v.name);
-    return site_layers(x, LM_SITE_POSITION, p, v);
+    lm_act act = lm_graph_position_act(x->g, p);
+    if (ci.has_groupnorm && act != LM_ACT_IDENTITY)
+        v = lm_ox_groupnorm(x, ci.groupnorm_name, ci.groupnorm_groups,
+                            ci.groupnorm_eps, v);
+    v.name = lm_ox_activation(x, act, v.name);
+    v = site_layers(x, LM_SITE_POSITION, p, v);
+    return concat_into(x, pos, p, v);
 }
 
 static lm_status check_options(const lm_onnx_options *o, size_t n_convs,
@@ -474,11 +488,6 @@ lm_status lm_graph_write_onnx(const lm_graph *graph,
     if (!lm_graph_is_valid(graph))
         return lm_err(LM_ERR_STATE, "lm_graph_write_onnx: the graph is not "
                       "validated (lm_graph_validate)");
-    if (lm_graph_has_unet_elements(graph))
-        return lm_err(LM_ERR_UNSUPPORTED, "lm_graph_write_onnx: graph '%s' "
-                      "has U-Net elements (time embedding, group norm, "
-                      "attention, upsampling or concatenation), which the "
-                      "ONNX export does not write yet", lm_graph_name(graph));
     if ((st = lm_weights_check_graph(weights, graph)) != LM_OK)
         return st;
     exporter x = {.g = graph, .w = weights,
@@ -493,6 +502,10 @@ lm_status lm_graph_write_onnx(const lm_graph *graph,
     lm_graph_input_chw(graph, &in.c, &in.h, &in.w);
     int64_t in_dims[4] = {dim0, in.c, in.h, in.w};
     lm_onnx_graph_value(&x.b, 1, "input", in_dims, 4);
+    /* A denoiser's second input: a timestep per image. */
+    x.temb = lm_ox_time_embedding(&x);
+    if (x.temb.name)
+        lm_onnx_graph_value(&x.b, 1, "timesteps", &dim0, 1);
     int prefix = options && options->prefix;
     size_t last = prefix ? options->prefix_end : n;
     pos[0] = site_layers(&x, LM_SITE_STEM, 0, in);
