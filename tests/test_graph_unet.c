@@ -124,6 +124,12 @@ START_TEST(fingerprint_sees_unet_elements)
     char base[17];
     strcpy(base, lm_graph_fingerprint(g));
     ck_assert_lm_ok(lm_graph_set_conv_groupnorm(g, 9, "c.extra", 2, 1e-5));
+    /* A GroupNorm needs its activation. */
+    ck_assert_lm_status(lm_graph_validate(g), LM_ERR_VALIDATION);
+    ck_assert_msg(strstr(lm_last_error(), "conv 9 (c.conv2) has a group "
+                         "norm but position 9 has no activation"), "%s",
+                  lm_last_error());
+    ck_assert_lm_ok(lm_graph_set_activation(g, 9, LM_ACT_SILU));
     ck_assert_lm_ok(lm_graph_validate(g));
     ck_assert_str_ne(lm_graph_fingerprint(g), base);
     lm_graph_destroy(g);
@@ -201,6 +207,9 @@ START_TEST(validation_names_what_breaks_a_rule)
                    "name 'a.norm1' is already the name of conv 2 pre layer 0");
     expect_invalid("{dim: 8,", "{dim: 7,", LM_ERR_PARSE,
                    "dim 7 must be even");
+    expect_invalid("identity_options: [7]", "identity_options: [7, 8]",
+                   LM_ERR_VALIDATION, "conv 8 (c.conv1) has pre layers, so "
+                   "position 8 cannot allow the identity option");
 }
 END_TEST
 

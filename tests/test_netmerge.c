@@ -972,6 +972,42 @@ START_TEST(test_unet_partitions)
 }
 END_TEST
 
+/* The identity option where a merged network cannot express it: the
+ * segment's start is read by a skip, and its end has an activation that
+ * the start would then carry. Refused, naming the segment and the skip. */
+START_TEST(test_identity_refused)
+{
+    static const char text[] =
+        "format: layermerge-graph\nversion: 1\n"
+        "input: {channels: 4, height: 6, width: 6}\n"
+        "trunk:\n"
+        "  - {name: a, in: 4, out: 4, kernel: 3, padding: 1, act: silu}\n"
+        "  - {name: b, in: 4, out: 4, kernel: 3, padding: 1, act: silu}\n"
+        "  - {name: c, in: 4, out: 4, kernel: 3, padding: 1, act: silu}\n"
+        "skips: [{from: 1, to: 3}]\n"
+        "identity_options: [2]\n";
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load_string(&g, text, sizeof text - 1));
+    lm_weights *w = random_weights(g, 2);
+    static const size_t bounds[] = {0, 1, 2, 3};
+    static const uint8_t kept[] = {1, 0, 1};
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, 4, kept));
+    lm_graph *mg = NULL;
+    lm_weights *mw = NULL;
+    ck_assert_lm_status(lm_graph_merge(&mg, &mw, g, w, plan),
+                        LM_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(lm_last_error(), "segment (1, 2) is the identity "
+                         "option, but skip 0 reads position 1"), "%s",
+                  lm_last_error());
+    ck_assert_ptr_null(mg);
+    ck_assert_ptr_null(mw);
+    lm_plan_destroy(plan);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 /* The DDPM U-Net of the zoo at the synthetic budgets. */
 START_TEST(test_ddpm_cifar10)
 {
@@ -1027,6 +1063,7 @@ static Suite *netmerge_suite(void)
     TCase *unet = tcase_create("unet");
     tcase_add_test(unet, test_unet_every_entry);
     tcase_add_test(unet, test_unet_partitions);
+    tcase_add_test(unet, test_identity_refused);
     suite_add_tcase(s, unet);
     return s;
 }

@@ -76,23 +76,24 @@ static void box_text(lm_tool_buf *b, double x, double y, const char *text,
 static void draw_skips(lm_tool_buf *b, const lm_graph *g, const lm_result *r,
                        const strip *s)
 {
+    /* Whether a skip is folded into a merged conv is the plan's to say (a
+     * concatenation, or a block's residual read before its pre layers,
+     * stays a skip inside a segment). */
+    lm_plan *plan = NULL;
+    if (lm_plan_create_for_result(&plan, g, r) != LM_OK)
+        plan = NULL;
     for (size_t k = 0; k < lm_graph_skip_count(g); k++) {
         lm_skip_info sk = {.size = sizeof sk};
         if (lm_graph_skip_info(&sk, g, k) != LM_OK)
             continue;
-        /* A skip inside one merged segment is folded into its conv. */
-        int fused = 0;
-        for (size_t i = 0; i < lm_result_segment_count(r); i++) {
-            lm_result_segment seg = {.size = sizeof seg};
-            if (lm_result_segment_info(&seg, r, i) == LM_OK &&
-                seg.st <= sk.source && sk.target <= seg.end &&
-                seg.end - seg.st > 1)
-                fused = 1;
-        }
+        lm_plan_skip ps = {.size = sizeof ps};
+        int fused = plan && lm_plan_skip_info(&ps, plan, k) == LM_OK &&
+                    ps.fused;
         double x0 = sx(s, sk.source), x1 = sx(s, sk.target);
         double h = fmin(46.0, 12.0 + 0.35 * (x1 - x0));
         char t[160];
-        snprintf(t, sizeof t, "skip %zu -> %zu%s%s", sk.source, sk.target,
+        snprintf(t, sizeof t, "%s %zu -> %zu%s%s",
+                 sk.is_concat ? "concatenation" : "skip", sk.source, sk.target,
                  sk.has_projection ? " (1x1 projection)" : "",
                  fused ? ", fused into a merged conv" : "");
         lm_buf_printf(b, "<path class=\"skip\" fill=\"none\" stroke=\"%s\" "
@@ -104,6 +105,7 @@ static void draw_skips(lm_tool_buf *b, const lm_graph *g, const lm_result *r,
         tip(b, t);
         lm_buf_printf(b, "</path>\n");
     }
+    lm_plan_destroy(plan);
 }
 
 static void draw_original(lm_tool_buf *b, const lm_graph *g,

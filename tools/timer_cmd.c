@@ -311,6 +311,14 @@ static lm_status entry_model(char *path, size_t cap, lm_tool_timer *t,
                                    e->in_width);
     if (st == LM_OK)
         st = lm_graph_add_conv(g, &conv, entry_act(t->graph, e));
+    /* A U-Net block's activation comes with its GroupNorm: timed too. */
+    lm_conv_info end = {.size = sizeof end};
+    if (st == LM_OK)
+        st = lm_graph_conv_info(&end, t->graph, e->end);
+    if (st == LM_OK && end.has_groupnorm &&
+        entry_act(t->graph, e) != LM_ACT_IDENTITY)
+        st = lm_graph_set_conv_groupnorm(g, 1, "norm", end.groupnorm_groups,
+                                         end.groupnorm_eps);
     if (st == LM_OK)
         st = lm_graph_validate(g);
     if (st == LM_OK)

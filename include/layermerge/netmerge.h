@@ -26,7 +26,13 @@
  *   to the new positions; its projection is copied, or, with a batch norm,
  *   becomes a 1x1 conv with bias named "merged.<projection name>";
  * - a batch norm layer that does not directly follow a fixed conv is
- *   copied unchanged (there is no conv it could be folded into exactly).
+ *   copied unchanged (there is no conv it could be folded into exactly);
+ * - U-Nets: the merged conv takes the `pre` layers of the segment's first
+ *   conv, one time projection composed from the segment's (through the
+ *   kernel sums of the kept convs after each, in double), and the
+ *   GroupNorm of the end position when the plan keeps its activation; a
+ *   concatenation, and a skip from a segment's start whose first conv has
+ *   `pre` layers, stay skips; the time embedding is copied.
  *
  * Tensors copied unchanged keep their names; every tensor whose values
  * the merge computed has a name that the original weights do not hold
@@ -37,10 +43,16 @@
  * spaces, the original modules whose tensors it was computed from
  * (docs/formats.md, "Merged networks").
  *
- * Segments the plan replaces by the identity option are not supported
- * (LM_ERR_UNSUPPORTED): removing them also removes their end position's
- * activation, fixed layers and skips, which the new graph cannot always
- * express. The zoo's networks have no identity options.
+ * A segment the plan replaces by the identity option adds no conv: its
+ * end position becomes its start position, which takes the end's
+ * activation (as a fixed act layer), fixed layers and concatenations, and
+ * the skips from the end. Where that cannot express the fine-tuning chain
+ * the merge refuses with LM_ERR_UNSUPPORTED naming the segment: a conv of
+ * the segment with pre layers, a time projection or a GroupNorm, an
+ * additive skip into the end, a skip from the start while the end adds an
+ * activation or layers, a concatenation into the start before the end's
+ * layers. (The DDPM U-Net's upsampling convs, its identity options, have
+ * none of these.)
  */
 #ifndef LAYERMERGE_NETMERGE_H
 #define LAYERMERGE_NETMERGE_H
@@ -74,8 +86,10 @@ LM_BEGIN_DECLS
  *         graph, both fingerprints named; a tensor of the wrong shape),
  *         LM_ERR_NOT_FOUND (a missing tensor, named), LM_ERR_VALUE (a
  *         non-finite weight, a batch norm with var + eps <= 0),
- *         LM_ERR_UNSUPPORTED (an identity-option segment; a conv after a
- *         strided conv inside a segment that is not 1x1),
+ *         LM_ERR_UNSUPPORTED (an identity-option segment the new graph
+ *         cannot express, header comment; a conv after a strided conv
+ *         inside a segment that is not 1x1; a skip fused after a time
+ *         projection),
  *         LM_ERR_NOMEM. Nothing is returned on failure.
  * @since 0.2 */
 LM_API lm_status lm_graph_merge(lm_graph **merged_graph,

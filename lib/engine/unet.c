@@ -2,6 +2,7 @@
  * GroupNorm that belongs to its position's activation and its time
  * projection; the network's time embedding, and the time bias each time
  * projection adds for the timesteps last set (docs/formats.md). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -152,7 +153,7 @@ lm_status lm_engine_set_timesteps(lm_engine *e, const float *t, size_t n)
         return lm_err(LM_ERR_INVALID_ARG, "lm_engine_set_timesteps: got %zu "
                       "timesteps for a batch of %zu", n, e->batch);
     for (size_t i = 0; i < n; i++)
-        if (!(t[i] == t[i]) || t[i] > 1e30f || t[i] < -1e30f)
+        if (!isfinite(t[i]))
             return lm_err(LM_ERR_VALUE, "lm_engine_set_timesteps: timestep "
                           "%zu is not a finite number", i);
     lm_status st = lm_engine_time_bias(e, t);

@@ -176,6 +176,19 @@ static lm_status check_unet_conv(const lm_graph *g, size_t p,
         return lm_err(LM_ERR_VALIDATION, "%s: its %lld output channels do "
                       "not split into %lld group norm groups", label,
                       (long long)c->out, (long long)c->gn_groups);
+    /* The GroupNorm belongs to the activation: without one it would
+     * never run. */
+    if (c->has_gn && g->pos[p].act == LM_ACT_IDENTITY)
+        return lm_err(LM_ERR_VALIDATION, "%s has a group norm but position "
+                      "%zu has no activation for it to belong to", label, p);
+    /* The identity option removes the conv and what it carries; a merged
+     * network could not keep them without it. */
+    if (g->pos[p].identity_option && (c->pre.n || c->has_gn || c->has_tproj))
+        return lm_err(LM_ERR_VALIDATION, "%s has %s, so position %zu "
+                      "cannot allow the identity option", label,
+                      c->pre.n ? "pre layers" : c->has_gn ? "a group norm"
+                                                          : "a time "
+                                                            "projection", p);
     if (c->has_tproj && c->has_bn)
         return lm_err(LM_ERR_VALIDATION, "%s has both a batch norm and a "
                       "time projection, which is not supported", label);

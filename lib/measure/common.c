@@ -63,6 +63,20 @@ int64_t lm_measure_scale(int64_t v, int64_t to, int64_t from)
     return s < 1 ? 1 : s;
 }
 
+void lm_measure_entry_size(const lm_graph *g, const lm_entry_info *e,
+                           int64_t to_h, int64_t to_w, int64_t from_h,
+                           int64_t from_w, int64_t *h, int64_t *w)
+{
+    int64_t c = 0, ph = e->in_height, pw = e->in_width;
+    /* A pad in front of the first conv adds a fixed margin at any size. */
+    if (lm_graph_position_chw(g, e->st, &c, &ph, &pw) != LM_OK) {
+        ph = e->in_height;
+        pw = e->in_width;
+    }
+    *h = lm_measure_scale(ph, to_h, from_h) + (e->in_height - ph);
+    *w = lm_measure_scale(pw, to_w, from_w) + (e->in_width - pw);
+}
+
 lm_act lm_measure_end_act(const lm_graph *graph, size_t st, size_t end)
 {
     lm_act act = lm_graph_position_act(graph, end);

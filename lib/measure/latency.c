@@ -118,15 +118,21 @@ static lm_status time_entry(const lat_run *r, const lm_entry_info *info,
     if (info->identity)
         return LM_OK; /* identity costs nothing (docs/method.md section 5) */
     lm_entry_info scaled = *info;
-    scaled.in_height = lm_measure_scale(info->in_height, r->height, r->graph_h);
-    scaled.in_width = lm_measure_scale(info->in_width, r->width, r->graph_w);
+    lm_measure_entry_size(r->graph, info, r->height, r->width, r->graph_h,
+                          r->graph_w, &scaled.in_height, &scaled.in_width);
     const lm_measure_options *o = r->o;
     if (o->timer)
         return call_timer(o, &scaled, ms, sd);
     lm_act act = lm_measure_end_act(r->graph, info->st, info->end);
+    lm_conv_info end = {.size = sizeof end};
+    lm_status st = lm_graph_conv_info(&end, r->graph, info->end);
+    if (st != LM_OK)
+        return st;
     lm_timing t = {.size = sizeof t};
-    lm_status st = lm_entry_time(&t, &scaled, act, o->batch, o->warmup,
-                                 o->reps);
+    st = lm_measure_entry_time(&t, &scaled, act,
+                               end.has_groupnorm ? end.groupnorm_groups : 0,
+                               end.groupnorm_eps, o->batch, o->warmup,
+                               o->reps);
     *ms = t.median_ms;
     *sd = t.stdev_ms;
     return st;

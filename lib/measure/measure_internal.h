@@ -124,4 +124,18 @@ lm_status lm_measure_network(lm_table *table, const lm_graph *graph,
                              const lm_measure_options *o, int64_t height,
                              int64_t width);
 
+/* lm_entry_time with the GroupNorm that belongs to the entry's activation
+ * (the segment end conv's, U-Nets; norm_groups 0: none) timed with it. */
+LM_NODISCARD
+lm_status lm_measure_entry_time(lm_timing *timing, const lm_entry_info *entry,
+                                lm_act act, int64_t norm_groups,
+                                double norm_eps, size_t batch, size_t warmup,
+                                size_t reps);
+
+/* The entry's input size at the run's input size: position st's size
+ * scaled, plus what the segment's first conv's pre layers add (a pad). */
+void lm_measure_entry_size(const lm_graph *g, const lm_entry_info *e,
+                           int64_t to_h, int64_t to_w, int64_t from_h,
+                           int64_t from_w, int64_t *h, int64_t *w);
+
 #endif

@@ -277,6 +277,23 @@ static lm_status absorb_identity(nm *m, size_t q, size_t st, size_t end)
 {
     lm_act act = lm_plan_act_at(m->plan, end);
     size_t nl = lm_graph_layer_count(m->g, LM_SITE_POSITION, end);
+    int adds = nl > 0 || act != LM_ACT_IDENTITY;
+    /* The fine-tuning chain still runs a pruned conv's pre layers, time
+     * projection and GroupNorm; a position has no place for them. */
+    for (size_t c = st + 1; c <= end; c++) {
+        lm_conv_info ci = {.size = sizeof ci};
+        lm_status rc = lm_graph_conv_info(&ci, m->g, c);
+        if (rc != LM_OK)
+            return rc;
+        if (ci.pre_layer_count || ci.has_time_projection || ci.has_groupnorm)
+            return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
+                          "identity option, but conv %zu has %s, which a "
+                          "merged network without the conv cannot hold", st,
+                          end, c, ci.pre_layer_count ? "pre layers"
+                                  : ci.has_time_projection
+                                      ? "a time projection"
+                                      : "a group norm");
+    }
     for (size_t k = 0; k < lm_graph_skip_count(m->g); k++) {
         lm_skip_info si = {.size = sizeof si};
         lm_status rc = lm_graph_skip_info(&si, m->g, k);
@@ -288,8 +305,13 @@ static lm_status absorb_identity(nm *m, size_t q, size_t st, size_t end)
             return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
                           "identity option but skip %zu adds into position "
                           "%zu", st, end, k, end);
-        if (si.is_concat && si.target == st &&
-            (nl > 0 || act != LM_ACT_IDENTITY))
+        /* Readers of st would see end's activation and layers too. */
+        if (si.source == st && adds)
+            return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
+                          "identity option, but skip %zu reads position %zu, "
+                          "which would then carry position %zu's activation "
+                          "and layers", st, end, k, st, end);
+        if (si.is_concat && si.target == st && adds)
             return lm_err(LM_ERR_UNSUPPORTED, "segment (%zu, %zu) is the "
                           "identity option, but position %zu has a "
                           "concatenation before position %zu's layers", st,
@@ -302,8 +324,7 @@ static lm_status absorb_identity(nm *m, size_t q, size_t st, size_t end)
     if (rc == LM_OK)
         rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_POSITION, end,
                              q);
-    if (rc == LM_OK && q && (nl > 0 || act != LM_ACT_IDENTITY ||
-                             lm_graph_position_barrier(m->g, end)))
+    if (rc == LM_OK && q && (adds || lm_graph_position_barrier(m->g, end)))
         rc = lm_graph_set_barrier(m->out, q, 1);
     if (rc != LM_OK)
         return lm_err_prefix(rc, "identity segment (%zu, %zu): ", st, end);
