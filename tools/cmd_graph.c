@@ -74,12 +74,13 @@ static size_t count_identity_positions(const lm_graph *g)
     return n;
 }
 
-static size_t count_projections(const lm_graph *g)
+static size_t count_projections(const lm_graph *g, int concats)
 {
     size_t n = 0;
     for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
         lm_skip_info info = {.size = sizeof info};
-        if (lm_graph_skip_info(&info, g, s) == LM_OK && info.has_projection)
+        if (lm_graph_skip_info(&info, g, s) == LM_OK &&
+            (concats ? info.is_concat : info.has_projection))
             n++;
     }
     return n;
@@ -104,8 +105,16 @@ static void print_summary(const char *path, const lm_graph *g)
     printf("  identity positions: %zu\n", count_identity_positions(g));
     printf("  nonlinearity: %s\n",
            lm_act_name(lm_graph_nonlinearity(g)));
-    printf("  skips: %zu (%zu with projection)\n",
-           lm_graph_skip_count(g), count_projections(g));
+    size_t n_cat = count_projections(g, 1);
+    printf("  skips: %zu (%zu with projection", lm_graph_skip_count(g),
+           count_projections(g, 0));
+    if (n_cat)
+        printf(", %zu concatenations", n_cat);
+    printf(")\n");
+    lm_time_embedding_info te = {.size = sizeof te};
+    if (lm_graph_time_embedding(&te, g) == LM_OK && te.has_time_embedding)
+        printf("  time embedding: %" PRId64 " -> %" PRId64 " channels "
+               "(a timestep input)\n", te.dim, te.channels);
     printf("  barriers: ");
     print_position_set(g, is_barrier);
     printf("  identity options: ");

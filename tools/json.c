@@ -256,13 +256,19 @@ json_t *lm_tool_json_graph(const char *path, const lm_graph *g)
         if (pi.identity_option)
             json_array_append_new(options, json_integer((json_int_t)p));
     }
+    size_t concats = 0;
     for (size_t s = 0; s < lm_graph_skip_count(g); s++) {
         lm_skip_info si = {.size = sizeof si};
-        proj += lm_graph_skip_info(&si, g, s) == LM_OK && si.has_projection;
+        int ok = lm_graph_skip_info(&si, g, s) == LM_OK;
+        proj += ok && si.has_projection;
+        concats += ok && si.is_concat;
     }
+    lm_time_embedding_info te = {.size = sizeof te};
+    if (lm_graph_time_embedding(&te, g) != LM_OK)
+        te.has_time_embedding = 0;
     return json_pack(
-        "{s:s,s:b,s:s,s:[I,I,I],s:[I,I,I],s:I,s:I,s:I,s:s,s:I,s:I,s:o,s:o,"
-        "s:I,s:I,s:s}",
+        "{s:s,s:b,s:s,s:[I,I,I],s:[I,I,I],s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:b,"
+        "s:o,s:o,s:I,s:I,s:s}",
         "file", path, "valid", 1, "name", str(lm_graph_name(g)), "input",
         (json_int_t)in.channels, (json_int_t)in.height, (json_int_t)in.width,
         "output", (json_int_t)out.channels, (json_int_t)out.height,
@@ -270,7 +276,8 @@ json_t *lm_tool_json_graph(const char *path, const lm_graph *g)
         (json_int_t)dw, "identity_positions", (json_int_t)idpos,
         "nonlinearity", lm_act_name(lm_graph_nonlinearity(g)), "skips",
         (json_int_t)lm_graph_skip_count(g), "projections", (json_int_t)proj,
-        "barriers", barriers, "identity_options", options, "stem_layers",
+        "concatenations", (json_int_t)concats, "timesteps",
+        te.has_time_embedding ? 1 : 0, "barriers", barriers, "identity_options", options, "stem_layers",
         (json_int_t)lm_graph_layer_count(g, LM_SITE_STEM, 0), "head_layers",
         (json_int_t)lm_graph_layer_count(g, LM_SITE_HEAD, 0), "fingerprint",
         str(lm_graph_fingerprint(g)));
