@@ -20,7 +20,9 @@ the failures.
 
 With LAYERMERGE, the models `layermerge export` writes of
 tests/data/graph_all_ops.yaml (every op of the graph format; batch norms
-folded and kept; a dynamic batch) must run in both timers and agree.
+folded and kept; a dynamic batch) must run in both timers and agree, and
+the export of tests/data/graph_unet_mini.yaml (a U-Net with a timesteps
+input) must run in every timer to the engine's output at t = 500.
 
 usage: runtime_timers.py SOURCE_ROOT [LAYERMERGE]
 Prints 'N passed, N failed'; exit 1 on any failure. Needs node and
@@ -327,6 +329,40 @@ def check_layermerge_export(timers, layermerge, root, tmp):
                   res.stderr.strip())
 
 
+def check_unet_export(timers, layermerge, root, tmp):
+    """A U-Net `layermerge export` wrote (tests/data/graph_unet_mini.yaml:
+    its second input "timesteps", GroupNorm as InstanceNormalization,
+    attention, Resize, Pad, Concat): every timer runs it with t = 500 and
+    matches the library's engine at that timestep (`layermerge run`)."""
+    graph = root / "tests" / "data" / "graph_unet_mini.yaml"
+    x = np.random.default_rng(13).uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
+    xin, ref = tmp / "unet.x.npy", tmp / "unet.engine.npy"
+    np.save(xin, x)
+    model = tmp / "unet.onnx"
+    res = run([layermerge, "export", graph, "--random-weights", 3, "-o",
+               model, "--batch", 2])
+    check("layermerge export of a U-Net", res.returncode == 0,
+          res.stderr.strip())
+    res = run([layermerge, "run", graph, "--random-weights", 3, "--input",
+               xin, "--timesteps", 500, "-o", ref])
+    check("layermerge run of the U-Net at t = 500", res.returncode == 0,
+          res.stderr.strip())
+    if not model.exists() or not ref.exists():
+        return
+    want = np.load(ref)
+    for name, cmd in timers.variants():
+        out = tmp / f"unet.{name.replace(' ', '_')}.npy"
+        res = run(cmd, model, "--input", xin, "--output", out, "--warmup", 0,
+                  "--reps", 2)
+        check(f"{name} runs the U-Net (two inputs)",
+              res.returncode == 0 and last_number(res.stdout) is not None,
+              res.stderr.strip())
+        if res.returncode == 0:
+            err = rel_err(np.load(out), want)
+            check(f"{name} matches the engine on the U-Net at t = 500",
+                  err <= TOL, f"relative error {err:.2e}")
+
+
 def main():
     root = pathlib.Path(sys.argv[1]).resolve()
     layermerge = sys.argv[2] if len(sys.argv) > 2 else None
@@ -439,11 +475,11 @@ def main():
             res = run(cmd, conv, "--reps", 0)
             check(f"{name}: --reps 0 is bad usage", res.returncode == 2,
                   f"{res.returncode} {res.stderr!r}")
-        odd = tmp / "softmax.onnx"
-        unsupported(odd, "Softmax")
+        odd = tmp / "hardmax.onnx"
+        unsupported(odd, "Hardmax")
         res = run(timers.py, odd)
         check("torch.py names an unsupported operator and its node",
-              res.returncode == 1 and "Softmax" in res.stderr
+              res.returncode == 1 and "Hardmax" in res.stderr
               and "the_odd_one" in res.stderr and str(odd) in res.stderr,
               f"{res.returncode} {res.stderr!r}")
         bogus = tmp / "bogus.onnx"
@@ -460,6 +496,7 @@ def main():
         check_trtexec(root, tmp, conv)
         if layermerge:
             check_layermerge_export(timers, layermerge, root, tmp)
+            check_unet_export(timers, layermerge, root, tmp)
     print(f"{PASS[0]} passed, {FAIL[0]} failed")
     return 1 if FAIL[0] else 0
 

@@ -11,8 +11,11 @@ writes and torch.onnx.export makes of such networks: Conv,
 BatchNormalization, Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish,
 LeakyRelu, Erf, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
 Add, Sub, Mul, Div, Flatten, Gemm, MatMul, Identity, Dropout, Reshape,
-Concat, Pad, Constant. Any other operator is refused, naming it and its
-node.
+Concat, Pad, Constant, and those of a diffusion U-Net: InstanceNormalization,
+Resize (nearest, integer scales), Softmax, Transpose, Unsqueeze, Sin, Cos.
+Any other operator is refused, naming it and its node. A model with a
+second input "timesteps" (a U-Net `layermerge export` wrote) gets t = 500
+for every image: the timestep changes no work.
 
 --mode eager (default) runs that module under torch.no_grad(); --mode
 script traces it (torch.jit.trace), freezes it (torch.jit.freeze: batch
@@ -412,6 +415,65 @@ class Translator:
             if torch_mode == "constant" else F.pad(x, fpad, mode=torch_mode),
             f"pad={fpad}, mode={mode}"), node.input[:1])
 
+    # -- a diffusion U-Net's --
+
+    def op_InstanceNormalization(self, node, a):
+        scale = as_tensor(self.const(node, node.input[1], "scale"))
+        bias = as_tensor(self.const(node, node.input[2], "B"))
+        eps = a.get("epsilon", 1e-5)
+        self.add(node, Lambda(lambda x: F.instance_norm(
+            x, weight=scale, bias=bias, eps=eps), f"eps={eps}"),
+            node.input[:1])
+
+    def op_Resize(self, node, a):
+        def text(key, default):
+            v = a.get(key, default)
+            return v.decode() if isinstance(v, bytes) else v
+        mode, ctm = text("mode", "nearest"), text(
+            "coordinate_transformation_mode", "half_pixel")
+        near = text("nearest_mode", "round_prefer_floor")
+        scales = (self.const(node, node.input[2], "scales")
+                  if len(node.input) > 2 and node.input[2] else None)
+        if (mode, ctm, near) != ("nearest", "asymmetric", "floor") or \
+                scales is None or len(scales) != 4 or \
+                list(scales[:2]) != [1.0, 1.0] or \
+                any(float(s) != int(s) or s < 1 for s in scales[2:]):
+            raise Failure(f"{where(node)}: Resize other than nearest by "
+                          "integer scales (asymmetric, floor)")
+        f = (int(scales[2]), int(scales[3]))
+        # PyTorch's nearest is floor(dst / s) for an integer factor
+        self.add(node, Lambda(lambda x: F.interpolate(
+            x, scale_factor=f, mode="nearest"), f"scale={f}"),
+            node.input[:1])
+
+    def op_Softmax(self, node, a):
+        axis = a.get("axis", -1)
+        self.add(node, Lambda(lambda x: torch.softmax(x, axis),
+                              f"axis={axis}"), node.input)
+
+    def op_Transpose(self, node, a):
+        perm = list(a["perm"])
+        self.add(node, Lambda(lambda x: x.permute(perm), f"perm={perm}"),
+                 node.input)
+
+    def op_Unsqueeze(self, node, a):
+        axes = ([int(v) for v in self.const(node, node.input[1], "axes")]
+                if len(node.input) > 1 else list(a["axes"]))
+        if any(v < 0 for v in axes):
+            raise Failure(f"{where(node)}: negative axes {axes}")
+
+        def unsqueeze(x, axes=sorted(axes)):
+            for v in axes:
+                x = x.unsqueeze(v)
+            return x
+        self.add(node, Lambda(unsqueeze, f"axes={axes}"), node.input[:1])
+
+    def op_Sin(self, node, a):
+        self.add(node, Lambda(torch.sin, "sin"), node.input)
+
+    def op_Cos(self, node, a):
+        self.add(node, Lambda(torch.cos, "cos"), node.input)
+
     def op_Constant(self, node, a):
         if "value" in a:
             v = numpy_helper.to_array(a["value"])
@@ -428,18 +490,18 @@ class OnnxModule(torch.nn.Module):
     """The translated graph: steps in the ONNX (topological) order, each
     reading and writing named values."""
 
-    def __init__(self, model, input_name, output_name, split_clip=False):
+    def __init__(self, model, input_names, output_name, split_clip=False):
         super().__init__()
         self.steps = torch.nn.ModuleList(
             Translator(model, split_clip).translate())
-        self.input_name, self.output_name = input_name, output_name
-        produced = {input_name} | {s.output for s in self.steps}
+        self.input_names, self.output_name = list(input_names), output_name
+        produced = set(self.input_names) | {s.output for s in self.steps}
         if output_name not in produced:
             raise Failure(f"graph output '{output_name}' is a constant or "
                           "is produced by no node")
 
-    def forward(self, x):
-        env = {self.input_name: x}
+    def forward(self, *xs):
+        env = dict(zip(self.input_names, xs))
         for step in self.steps:
             env[step.output] = step(*[env[n] for n in step.inputs])
         return env[self.output_name]
@@ -527,16 +589,25 @@ def load_model(path):
     return model
 
 
-def build(model, path, mode, x_np, verbose):
+def model_inputs(model, path):
+    """The model's inputs: one, or one and "timesteps" (a U-Net)."""
     inits = {t.name for t in model.graph.initializer}
     inputs = [v for v in model.graph.input if v.name not in inits]
+    if len(inputs) == 2 and inputs[1].name == "timesteps":
+        return inputs
     if len(inputs) != 1:
-        raise Failure(f"{path}: {len(inputs)} inputs, one expected")
+        raise Failure(f"{path}: inputs {', '.join(v.name for v in inputs)}:"
+                      " one expected (or an input and \"timesteps\")")
+    return inputs
+
+
+def build(model, path, mode, xs, verbose):
+    inputs = model_inputs(model, path)
     outs = [o.name for o in model.graph.output]
     out_name = "output" if "output" in outs else outs[0]
     def make(split_clip):
         try:
-            return OnnxModule(model, inputs[0].name, out_name,
+            return OnnxModule(model, [v.name for v in inputs], out_name,
                               split_clip).eval()
         except Failure as exc:
             raise Failure(f"{path}: {exc}") from exc
@@ -544,11 +615,11 @@ def build(model, path, mode, x_np, verbose):
     if verbose:
         print(net, file=sys.stderr)
     if mode == "script":
-        return script(make, torch.from_numpy(x_np), path)
+        return script(make, xs, path)
     return net, "mode=eager"
 
 
-def script(make, x, path):
+def script(make, xs, path):
     """trace + freeze + optimize_for_inference, kept only when its output
     agrees with the module's. torch 1.13's MKL-DNN rewrite returns wrong
     values for a conv followed by a clamp (ReLU6, Clip) whose output
@@ -558,16 +629,16 @@ def script(make, x, path):
     else the frozen module without the rewrite."""
     with torch.no_grad():
         net = make(False)
-        want = net(x)
-        frozen = torch.jit.freeze(torch.jit.trace(net, x))
+        want = net(*xs)
+        frozen = torch.jit.freeze(torch.jit.trace(net, xs))
         if not hasattr(torch.jit, "optimize_for_inference"):
             return frozen, "mode=script optimized=no"
         scale = max(float(want.abs().max()), 1e-30)
         for split, how in ((False, "yes"), (True, "split-clip")):
             # optimize_for_inference rewrites its argument: a fresh trace
             fast = torch.jit.optimize_for_inference(
-                torch.jit.freeze(torch.jit.trace(make(split), x)))
-            got = fast(x)
+                torch.jit.freeze(torch.jit.trace(make(split), xs)))
+            got = fast(*xs)
             err = float((got - want).abs().max()) / scale
             if got.shape == want.shape and err <= 1e-5:
                 return fast, f"mode=script optimized={how}"
@@ -602,14 +673,16 @@ def main(argv):
     first = [v for v in model.graph.input if v.name not in inits]
     if not first:
         raise Failure(f"{args.model}: the model has no input")
+    model_inputs(model, args.model)
     if args.input is not None:
         x_np = load_npy(args.input)
         check_input(first[0], args.model, x_np, args.input)
     else:
         shape = input_shape(first[0], args.model, args.batch)
         x_np = uniform(int(np.prod(shape)), args.seed).reshape(shape)
-    net, how = build(model, args.model, args.mode, x_np, args.verbose)
     x = torch.from_numpy(x_np)
+    xs = (x,) if len(first) == 1 else (x, torch.full((x.shape[0],), 500.0))
+    net, how = build(model, args.model, args.mode, xs, args.verbose)
     if args.verbose:
         print(f"{PROG}: {args.model}: input {tuple(x.shape)}, mode "
               f"{args.mode}, {args.threads} thread(s), warm-up "
@@ -618,10 +691,10 @@ def main(argv):
     with torch.no_grad():
         try:
             for _ in range(args.warmup):
-                y = net(x)
+                y = net(*xs)
             for i in range(args.reps):
                 t0 = time.perf_counter()
-                y = net(x)
+                y = net(*xs)
                 times.append((time.perf_counter() - t0) * 1e3)
                 if args.verbose:
                     print(f"{PROG}: run {i + 1}: {times[-1]:.4f} ms",
