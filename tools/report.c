@@ -80,8 +80,11 @@ static void draw_skips(lm_tool_buf *b, const lm_graph *g, const lm_result *r,
      * concatenation, or a block's residual read before its pre layers,
      * stays a skip inside a segment). */
     lm_plan *plan = NULL;
-    if (lm_plan_create_for_result(&plan, g, r) != LM_OK)
+    if (lm_plan_create_for_result(&plan, g, r) != LM_OK) {
+        fprintf(stderr, "layermerge compress: report: the result's plan: "
+                "%s (no skip drawn as fused)\n", lm_last_error());
         plan = NULL;
+    }
     for (size_t k = 0; k < lm_graph_skip_count(g); k++) {
         lm_skip_info sk = {.size = sizeof sk};
         if (lm_graph_skip_info(&sk, g, k) != LM_OK)

@@ -170,10 +170,12 @@ typedef struct lm_profile {
     double stem_ms;     /**< layers before the trunk */
     double head_ms;     /**< layers after the trunk */
     /** Sum of conv_ms: the trunk convs with their activations (and a skip
-     * added in a conv's output pass) */
+     * added in a conv's output pass; a U-Net conv's GroupNorm of its
+     * activation) */
     double trunk_ms;
     /** Sum of other_ms: skip additions and projections done apart from
-     * their conv, and the fixed layers at positions */
+     * their conv, the fixed layers at positions, and a U-Net conv's pre
+     * layers and time bias */
     double other_ms;
     /** Median and sample stdev over the runs of each run's time outside
      * the trunk convs (total - trunk): what no table entry carries */

@@ -49,7 +49,10 @@ typedef int (*lm_progress_fn)(size_t done, size_t total, size_t entry_id,
  * TensorRT, ONNX Runtime or a phone). Time the merged conv of `entry`
  * (kernel, stride, padding, depthwise, in/out channels, input
  * in_height x in_width — already scaled when the options override the
- * input size) followed by its activation, at `batch` images.
+ * input size) followed by its activation, at `batch` images. For a U-Net
+ * entry whose end conv has a GroupNorm (lm_graph_conv_info(),
+ * has_groupnorm), the built-in timer times that GroupNorm with the
+ * activation; a caller's timer should too.
  * @param[out] median_ms  its time in milliseconds, finite and >= 0
  * @param[out] stdev_ms   its spread, finite and >= 0
  * @return LM_OK, or any error status (lm_table_measure_latency returns it
@@ -160,7 +163,8 @@ LM_API lm_status lm_measure_options_set_progress(lm_measure_options *opts,
  * (K, stride, summed padding, dense or depthwise, in/out channels, with a
  * bias) and its activation — the original activation of the end position,
  * or the graph's nonlinearity when the segment spans more than one
- * position and that activation is identity (docs/method.md section 6) —
+ * position and that activation is identity (docs/method.md section 6),
+ * with the end conv's GroupNorm before it when it has one (U-Nets) —
  * as a one-conv network at the entry's input shape, with random weights,
  * and times it with lm_engine_time(). With the built-in timer and the
  * network option on, the whole original network is then profiled at the
@@ -211,7 +215,8 @@ LM_API lm_status lm_table_remeasure_entries(double *fresh_ms, lm_table *table,
 
 /** Time one entry's merged conv and its activation with the built-in
  * engine timer: the same measurement lm_table_measure_latency() makes for
- * a non-identity entry.
+ * a non-identity entry, but for the GroupNorm of a U-Net entry's
+ * activation, which the table times with it and this call does not.
  * @param[out] timing  the figures of the timed runs (engine.h)
  * @param entry   kernel, stride, padding, depthwise, in/out channels and
  *                in_height/in_width are read (lm_entries_entry_info())
