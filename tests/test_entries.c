@@ -721,21 +721,6 @@ static int naive_option(const rgraph *r, size_t st, size_t n, unsigned mask,
     return 1;
 }
 
-/* The identity entry only where a merged network can express it: every
- * position here has a ReLU, so no skip outside the segment may read its
- * start or add into its end. */
-static int naive_identity_mergeable(const rgraph *r, size_t st, size_t end)
-{
-    for (size_t i = 0; i < r->n_skips; i++) {
-        size_t s = r->skip_s[i], t = r->skip_t[i];
-        if (s >= st && t <= end)
-            continue;
-        if (s == st || t == end)
-            return 0;
-    }
-    return 1;
-}
-
 static void check_segment(const rgraph *r, const lm_entries *e, size_t seg,
                           size_t st, size_t end, int scored)
 {
@@ -748,7 +733,7 @@ static void check_segment(const rgraph *r, const lm_entries *e, size_t seg,
         double score;
         if (!naive_option(r, st, n, mask, &k, &dw, &score))
             continue;
-        if (!mask && !(r->identity[end] && naive_identity_mergeable(r, st, end)))
+        if (!mask && !r->identity[end])
             continue;
         if (!scored)
             score = 0;

@@ -293,65 +293,6 @@ START_TEST(entries_follow_the_blocks)
 }
 END_TEST
 
-/* The fixture with `from` replaced by `to` (the test fails when the
- * fixture lacks it). */
-static lm_graph *load_edited(const char *from, const char *to)
-{
-    char *text = lm_test_read_file(
-        lm_test_source_path("tests/data/graph_unet_mini.yaml"), NULL);
-    char *at = strstr(text, from);
-    ck_assert_msg(at != NULL, "fixture lacks '%s'", from);
-    size_t n = strlen(text) + strlen(to) + 1;
-    char *edited = malloc(n);
-    snprintf(edited, n, "%.*s%s%s", (int)(at - text), text, to,
-             at + strlen(from));
-    lm_graph *g = NULL;
-    ck_assert_msg(lm_graph_load_string(&g, edited, strlen(edited)) == LM_OK,
-                  "%s", lm_last_error());
-    free(edited);
-    free(text);
-    return g;
-}
-
-static int has_identity_entry(const lm_graph *g)
-{
-    lm_entries *e = NULL;
-    ck_assert_lm_ok(lm_entries_create(&e, g));
-    int found = 0;
-    for (size_t i = 0; i < lm_entries_count(e); i++) {
-        lm_entry_info r = {.size = sizeof r};
-        ck_assert_lm_ok(lm_entries_entry_info(&r, e, i));
-        found |= r.identity;
-    }
-    lm_entries_destroy(e);
-    return found;
-}
-
-/* The identity option is offered only where a merged network can express
- * it: not when the removed segment's end brings an activation while a
- * skip still reads its start. */
-START_TEST(identity_entry_only_where_mergeable)
-{
-    lm_graph *g = load_mini();
-    ck_assert(has_identity_entry(g));
-    lm_graph_destroy(g);
-    g = load_edited("{name: up.conv, in: 16, out: 16, kernel: 3, padding: 1, "
-                    "bias: true}", "{name: up.conv, in: 16, out: 16, kernel: "
-                    "3, padding: 1, bias: true, act: silu}");
-    ck_assert(has_identity_entry(g)); /* nothing reads position 6 */
-    lm_graph_destroy(g);
-    g = load_edited("  - {from: 7, to: 9, projection:",
-                    "  - {from: 6, to: 9, projection: {name: x.proj, bias: "
-                    "true}}\n  - {from: 7, to: 9, projection:");
-    ck_assert(has_identity_entry(g)); /* position 7 adds nothing */
-    /* Both: the activation of 7 would reach skip (6, 9). */
-    ck_assert_lm_ok(lm_graph_set_activation(g, 7, LM_ACT_SILU));
-    ck_assert_lm_ok(lm_graph_validate(g));
-    ck_assert(!has_identity_entry(g));
-    lm_graph_destroy(g);
-}
-END_TEST
-
 /* The DDPM U-Net of the zoo: its entries are the authors', row by row, in
  * their order (tests/data/upstream-ddpm/entries.csv). */
 START_TEST(ddpm_entries_are_the_authors)
@@ -406,7 +347,6 @@ int main(void)
     tcase_add_test(tc, builder_calls_check_their_arguments);
     tcase_add_test(tc, entries_follow_the_blocks);
     tcase_add_test(tc, ddpm_entries_are_the_authors);
-    tcase_add_test(tc, identity_entry_only_where_mergeable);
     suite_add_tcase(s, tc);
     return lm_test_run(s);
 }

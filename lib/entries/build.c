@@ -79,36 +79,6 @@ static lm_status read_graph(graph_view *v, const lm_graph *g,
     return read_convs(v, g, scores);
 }
 
-/* The identity option of segment (st, end) only where a merged network
- * can express it (lib/netmerge/netmerge.c, absorb_identity): position end
- * becomes position st, so no conv of the segment may carry pre layers, a
- * time projection or a GroupNorm, no additive skip may end at `end`, and
- * when `end` brings an activation or fixed layers, nothing may read st
- * (a skip from it) or concatenate into it. An entry a merge would refuse
- * must not be offered to the solver. */
-static int identity_mergeable(const lm_graph *g, size_t st, size_t end)
-{
-    for (size_t c = st + 1; c <= end; c++) {
-        lm_conv_info ci = {.size = sizeof ci};
-        if (lm_graph_conv_info(&ci, g, c) != LM_OK || ci.pre_layer_count ||
-            ci.has_time_projection || ci.has_groupnorm)
-            return 0;
-    }
-    int adds = lm_graph_position_act(g, end) != LM_ACT_IDENTITY ||
-               lm_graph_layer_count(g, LM_SITE_POSITION, end) > 0;
-    for (size_t k = 0; k < lm_graph_skip_count(g); k++) {
-        lm_skip_info si = {.size = sizeof si};
-        if (lm_graph_skip_info(&si, g, k) != LM_OK)
-            return 0;
-        if (si.source >= st && si.target <= end)
-            continue; /* inside the segment: dropped with it */
-        if ((!si.is_concat && si.target == end) ||
-            (adds && (si.source == st || (si.is_concat && si.target == st))))
-            return 0;
-    }
-    return 1;
-}
-
 static lm_status append_segment(lm_entries *e, const graph_view *v,
                                 const lm_graph *g, size_t st, size_t end)
 {
@@ -119,9 +89,7 @@ static lm_status append_segment(lm_entries *e, const graph_view *v,
         return rc;
     lm_optset set;
     rc = lm_segment_options(v->conv + st, end - st, st + 1,
-                            v->identity[end] &&
-                                identity_mergeable(g, st, end),
-                            &set);
+                            v->identity[end], &set);
     if (rc == LM_OK && (LM_GROW(e->segs, e->cap_segs, e->n_segs + 1) ||
                         LM_GROW(e->ents, e->cap_ents, e->n_ents + set.count) ||
                         LM_GROW(e->kept, e->cap_kept, e->kept_len + set.kept_len + 1)))
