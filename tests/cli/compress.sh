@@ -63,6 +63,21 @@ out=$("$lm" compress $(echo "$args" | sed "s/--ratio 0.97/--ratio 0.05,0.97/") 2
 has "$out" "smallest feasible budget"; check "the message names the minimum" $?
 has "$out" "^budget_ratio=0.97 "; check "the feasible budget is still reported" $?
 
+# A diffusion U-Net end to end (the miniature one of tests/data): tables,
+# solve, merge with the identity option and composed time projections,
+# the merged network verified and timed with timesteps.
+u="$root/tests/data/graph_unet_mini.yaml"
+out=$("$lm" compress "$u" -o "$tmp/u" --ratio 0.9 --reps 2 --warmup 1 --rounds 2 2>"$tmp/err"); st=$?
+check "compress of a U-Net succeeds" $st
+has "$out" "unet_mini: 9 trunk convs, 16 entries"; check "it names the U-Net's entries" $?
+printf '%s\n' "$out" | grep '^budget_ratio=0.90 ' | sed 's/.*max_rel_error=//; s/ .*//' |
+    awk '{ if ($1 + 0 > 1e-5) bad = 1; n++ } END { exit bad || n != 1 }'
+check "the merged U-Net equals its chain within 1e-5" $?
+"$lm" graph check "$tmp/u-r0.90.yaml" | grep -q "time embedding: 8 -> 32 channels"
+check "the merged U-Net keeps its time embedding" $?
+grep -q "timesteps uniform in 0..999" "$tmp/u.importance.yaml"
+check "the proxy table says it drew timesteps" $?
+
 "$lm" compress "$root/examples/models/resnet18.yaml" >/dev/null 2>&1; [ $? -eq 2 ]; check "no -o is a usage error" $?
 "$lm" compress --help | grep -q "budget_ratio="; check "--help documents the output lines" $?
 finish

@@ -252,6 +252,15 @@ class UNets(unittest.TestCase):
             imp.score_proxy(g, w, e, opts)
             opts.set_timesteps(None)
         self.assertEqual(len(imp), len(e))
+        # A caller's fine-tune measures denoising loss ratios: the table
+        # normalises them as exp(-loss_ratio), the paper's DDPM importance.
+        loss = lm.Table.importance(e, "loss_ratio")
+        for i in range(len(e)):
+            loss.set_importance_entry(e, i, 1.0 + 0.1 * i)
+        for i in (0, len(e) - 1):
+            value, raw = loss.get_entry(e, i)
+            self.assertAlmostEqual(raw, 1.0 + 0.1 * i)
+            self.assertAlmostEqual(value, np.exp(-(1.0 + 0.1 * i)), places=12)
 
 
 class Pipeline(unittest.TestCase):
