@@ -167,7 +167,8 @@ static const char *add_tensor(lm_onnx_builder *b, const char *name,
     if (!t || !d || !raw)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, n_dims * sizeof *d);
+    if (n_dims) /* a scalar has no dims (and dims may be NULL) */
+        memcpy(d, dims, n_dims * sizeof *d);
     if (copy)
         memcpy(raw, data, bytes);
     t->name = lm_onnx_strdup(b, name);
