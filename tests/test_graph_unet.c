@@ -207,6 +207,9 @@ START_TEST(validation_names_what_breaks_a_rule)
                    "name 'a.norm1' is already the name of conv 2 pre layer 0");
     expect_invalid("{dim: 8,", "{dim: 7,", LM_ERR_PARSE,
                    "dim 7 must be even");
+    expect_invalid("{op: attention, name: a.attn, channels: 8",
+                   "{op: attention, channels: 8", LM_ERR_PARSE,
+                   "position 3 layer 0: missing key 'name'");
     expect_invalid("identity_options: [7]", "identity_options: [7, 8]",
                    LM_ERR_VALIDATION, "conv 8 (c.conv1) has pre layers, so "
                    "position 8 cannot allow the identity option");

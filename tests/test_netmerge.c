@@ -972,6 +972,31 @@ START_TEST(test_unet_partitions)
 }
 END_TEST
 
+/* An identity option at a block's output: the block's merged conv has the
+ * block's pre layers, so the merged position cannot keep the option (it
+ * would not validate); the merge leaves it off and succeeds. */
+START_TEST(test_identity_option_on_merged_block)
+{
+    char *text = lm_test_read_file(
+        lm_test_source_path("tests/data/graph_unet_mini.yaml"), NULL);
+    char *at = strstr(text, "identity_options: [7]");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "identity_options: [3]", 21);
+    lm_graph *g = NULL;
+    ck_assert_lm_ok(lm_graph_load_string(&g, text, strlen(text)));
+    free(text);
+    lm_weights *w = random_weights(g, 4);
+    static const size_t bounds[] = {0, 1, 3, 4, 6, 7, 9};
+    lm_plan *plan = NULL;
+    ck_assert_lm_ok(lm_plan_create_for_segments(&plan, g, bounds, 7, NULL));
+    double rel = merge_and_verify(g, w, plan, NULL);
+    ck_assert_msg(rel <= TOLERANCE, "rel err %g", rel);
+    lm_plan_destroy(plan);
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 /* The identity option where a merged network cannot express it: the
  * segment's start is read by a skip, and its end has an activation that
  * the start would then carry. Refused, naming the segment and the skip. */
@@ -1064,6 +1089,7 @@ static Suite *netmerge_suite(void)
     tcase_add_test(unet, test_unet_every_entry);
     tcase_add_test(unet, test_unet_partitions);
     tcase_add_test(unet, test_identity_refused);
+    tcase_add_test(unet, test_identity_option_on_merged_block);
     suite_add_tcase(s, unet);
     return s;
 }

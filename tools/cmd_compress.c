@@ -678,6 +678,14 @@ static lm_status choose(compress_state *s, const compress_args *a,
         row->resolves++;
         row->predicted_ms = lm_result_latency(*r);
     }
+    /* Said, not hidden: what was chosen is timed above the budget. */
+    if (row->predicted_ms > lm_result_budget(*r))
+        fprintf(stderr, "layermerge compress: warning: budget %.2f: the "
+                "chosen entries, timed again, predict %.2f ms, above the "
+                "budget of %.2f ms (after %zu re-solve%s; --remeasure "
+                "allows more)\n", ratio, row->predicted_ms,
+                lm_result_budget(*r), row->resolves,
+                row->resolves == 1 ? "" : "s");
     return LM_OK;
 }
 

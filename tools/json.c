@@ -266,8 +266,13 @@ json_t *lm_tool_json_graph(const char *path, const lm_graph *g)
     lm_time_embedding_info te = {.size = sizeof te};
     if (lm_graph_time_embedding(&te, g) != LM_OK)
         te.has_time_embedding = 0;
+    /* A denoiser's timestep input: its sinusoid and channels, else null. */
+    json_t *temb = te.has_time_embedding
+                       ? json_pack("{s:I,s:I}", "dim", (json_int_t)te.dim,
+                                   "channels", (json_int_t)te.channels)
+                       : json_null();
     return json_pack(
-        "{s:s,s:b,s:s,s:[I,I,I],s:[I,I,I],s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:b,"
+        "{s:s,s:b,s:s,s:[I,I,I],s:[I,I,I],s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:o,"
         "s:o,s:o,s:I,s:I,s:s}",
         "file", path, "valid", 1, "name", str(lm_graph_name(g)), "input",
         (json_int_t)in.channels, (json_int_t)in.height, (json_int_t)in.width,
@@ -276,8 +281,8 @@ json_t *lm_tool_json_graph(const char *path, const lm_graph *g)
         (json_int_t)dw, "identity_positions", (json_int_t)idpos,
         "nonlinearity", lm_act_name(lm_graph_nonlinearity(g)), "skips",
         (json_int_t)lm_graph_skip_count(g), "projections", (json_int_t)proj,
-        "concatenations", (json_int_t)concats, "timesteps",
-        te.has_time_embedding ? 1 : 0, "barriers", barriers, "identity_options", options, "stem_layers",
+        "concatenations", (json_int_t)concats, "time_embedding", temb,
+        "barriers", barriers, "identity_options", options, "stem_layers",
         (json_int_t)lm_graph_layer_count(g, LM_SITE_STEM, 0), "head_layers",
         (json_int_t)lm_graph_layer_count(g, LM_SITE_HEAD, 0), "fingerprint",
         str(lm_graph_fingerprint(g)));

@@ -226,8 +226,11 @@ def main():
         loaded = lm.Weights.load(out / "ddpm_merged.safetensors")
         tensors = {n: torch.from_numpy(a) for n, a in loaded.to_dict().items()}
         merged = GraphModule(out / "ddpm_merged.yaml", tensors)
-        print(f"merged: {count_convs(chain)} convs -> {count_convs(merged)} "
-              f"({mg.conv_count} trunk convs), written to {out}")
+        where = (f"written to {out}" if args.out else
+                 f"written to {out}, a temporary directory removed at exit "
+                 "(--out DIR keeps them)")
+        print(f"merged: {count_convs(model)} convs -> {count_convs(merged)} "
+              f"({graph.conv_count} trunk convs -> {mg.conv_count}), {where}")
         with torch.no_grad():
             y_merged = merged(x, t)
         e = rel_err(y_merged, y_chain)
@@ -256,7 +259,8 @@ def main():
         print(f"PyTorch CPU, 1 thread, batch {args.batch}, per denoiser call "
               f"({len(to)} each): original {ms(to)}, configured {ms(tc)}, "
               f"merged {ms(tm)}: {np.median(to) / np.median(tm):.2f}x")
-        print(f"samples: {out / 'samples.ppm'}, {out / 'samples.npy'}")
+        if args.out:
+            print(f"samples: {out / 'samples.ppm'}, {out / 'samples.npy'}")
     if failures:
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)

@@ -189,6 +189,10 @@ typedef struct lm_plan_skip {
     int64_t pad_bottom;     /**< ... below */
     int64_t pad_left;       /**< columns added or cropped on the left */
     int64_t pad_right;      /**< ... on the right */
+    /** 1 for a concatenation (U-Nets): it is appended to position
+     * `target` after its activation and fixed layers, never fitted (the
+     * sizes are both positions', equal; the pads 0) */
+    int32_t concat;
 } lm_plan_skip;
 
 /** Describe skip `skip` (0-based, graph order) in the plan.

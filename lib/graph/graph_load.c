@@ -260,6 +260,10 @@ static lm_status layer_normed(const loader *ld, const lm_ynode *m,
     double eps;
     const char *name;
     lm_status st = lm_ycheck_keys(ld->doc, m, what, keys);
+    const lm_ynode *n = NULL;
+    /* An attention block's five modules are named after it. */
+    if (st == LM_OK && kind == LM_LAYER_ATTENTION)
+        st = require(ld, m, "name", what, &n);
     if (st == LM_OK) st = get_str(ld, m, "name", what, &name);
     if (st == LM_OK) st = get_int(ld, m, "channels", what, 1, 0, 1, &channels);
     if (st == LM_OK) st = get_int(ld, m, "groups", what, 1, 0, 1, &groups);

@@ -191,7 +191,12 @@ static lm_status add_segment(nm *m, size_t q, size_t st, size_t end)
     lm_chain_destroy(ch);
     if (rc == LM_OK && lm_graph_position_barrier(m->g, end))
         rc = lm_graph_set_barrier(m->out, q, 1);
-    if (rc == LM_OK && lm_graph_position_identity(m->g, end))
+    /* A merged conv with pre layers, a time projection or a GroupNorm
+     * cannot allow the identity option (validation refuses it). */
+    lm_conv_info mc = {.size = sizeof mc};
+    if (rc == LM_OK && lm_graph_position_identity(m->g, end) &&
+        (rc = lm_graph_conv_info(&mc, m->out, q)) == LM_OK &&
+        !mc.pre_layer_count && !mc.has_time_projection && !mc.has_groupnorm)
         rc = lm_graph_set_identity_option(m->out, q, 1);
     if (rc == LM_OK)
         rc = lm_nm_copy_site(m->out, m->ow, m->g, m->w, LM_SITE_POSITION, end,

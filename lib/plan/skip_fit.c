@@ -138,7 +138,10 @@ lm_status lm_plan_fit_skips(lm_plan *p, const lm_graph *g)
         st = lm_graph_skip_info(&si, g, k);
         if (st != LM_OK)
             break;
-        hw src = at[si.source], dst = out[si.target];
+        /* A concatenation joins two barriers, after the target's fixed
+         * layers: their sizes are the original ones, equal. */
+        hw src = at[si.source], dst = si.is_concat ? at[si.target]
+                                                   : out[si.target];
         int proj = si.has_projection != 0;
         int64_t stride = proj ? si.projection_stride : 1;
         int aligned = proj && ((src.h - 1) / stride + 1 != dst.h ||
@@ -154,6 +157,11 @@ lm_status lm_plan_fit_skips(lm_plan *p, const lm_graph *g)
         f->source_width = src.w;
         f->target_height = dst.h;
         f->target_width = dst.w;
+        f->concat = si.is_concat;
+        if (si.is_concat) {
+            f->pad_top = f->pad_bottom = f->pad_left = f->pad_right = 0;
+            continue;
+        }
         fit_axis(src.h, dst.h, stride, proj, aligned, &f->pad_top,
                  &f->pad_bottom);
         fit_axis(src.w, dst.w, stride, proj, aligned, &f->pad_left,

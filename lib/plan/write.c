@@ -69,6 +69,9 @@ static lm_status skip_item(lm_yemit *y, const void *obj, size_t k)
     lm_status st = lm_yemit_map_begin(y, 1);
     if (st == LM_OK) st = lm_yemit_kv_int(y, "from", (int64_t)p->skip_src[k]);
     if (st == LM_OK) st = lm_yemit_kv_int(y, "to", (int64_t)p->skip_dst[k]);
+    /* Written for concatenations only: classifier plans read as before. */
+    if (st == LM_OK && p->skip_fit[k].concat)
+        st = lm_yemit_kv_str(y, "mode", "concat");
     if (st == LM_OK) st = lm_yemit_kv_bool(y, "fused", p->skip_fused[k]);
     if (st == LM_OK)
         st = lm_yemit_kv_bool(y, "dropped", p->skip_dropped[k]);

@@ -1654,8 +1654,10 @@ class Engine(_Handle):
 
     def set_timesteps(self, timesteps):
         """A denoiser's timestep per image of the batch, for the next runs
-        (lm_engine_set_timesteps)."""
+        (lm_engine_set_timesteps); one number is every image's."""
         a = _f32(timesteps)
+        if a.size == 1:
+            a = np.full(self.batch, a.reshape(-1)[0], dtype=np.float32)
         _call("lm_engine_set_timesteps", self.ptr, _fptr(a), a.size)
 
     def configure_plan(self, plan):

@@ -384,6 +384,7 @@ class lm_plan_skip(Structure):
         ('pad_bottom', c_int64),
         ('pad_left', c_int64),
         ('pad_right', c_int64),
+        ('concat', c_int32),
     ]
 
 
