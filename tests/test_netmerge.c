@@ -972,6 +972,54 @@ START_TEST(test_unet_partitions)
 }
 END_TEST
 
+/* A weight source that fails on one tensor, else reads `w`. */
+typedef struct failing_source {
+    const lm_weights *w;
+    const char *fail_on;
+} failing_source;
+
+static lm_status failing_fetch(const char *name, const int64_t *shape,
+                               size_t ndim, float *dst, void *userdata)
+{
+    const failing_source *f = userdata;
+    (void)shape;
+    (void)ndim;
+    if (!strcmp(name, f->fail_on))
+        return lm_set_error(LM_ERR_NOT_FOUND, "no tensor here");
+    const float *data = NULL;
+    size_t n = 0;
+    lm_status st = lm_weights_data_f32(&data, &n, f->w, name);
+    if (st == LM_OK)
+        memcpy(dst, data, n * sizeof *dst);
+    return st;
+}
+
+/* Every U-Net part's tensors are fetched by name; a missing one fails the
+ * engine's creation naming it, and frees what was built (valgrind). */
+START_TEST(test_unet_engine_missing_tensors)
+{
+    static const char *const names[] = {
+        "temb.dense.0.weight", "temb.dense.1.bias", "a.norm1.weight",
+        "a.temb_proj.weight", "a.norm2.bias", "a.attn.norm.weight",
+        "a.attn.q.bias", "a.attn.proj_out.weight", "c.norm1.bias",
+        "norm_out.weight"};
+    lm_graph *g = unet_mini();
+    lm_weights *w = random_weights(g, 6);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        failing_source f = {w, names[i]};
+        lm_engine *e = NULL;
+        ck_assert_lm_status(lm_engine_create_with_fetch(&e, g, 2,
+                                                        failing_fetch, &f),
+                            LM_ERR_NOT_FOUND);
+        ck_assert_ptr_null(e);
+        ck_assert_msg(strstr(lm_last_error(), names[i]), "%s: %s", names[i],
+                      lm_last_error());
+    }
+    lm_weights_destroy(w);
+    lm_graph_destroy(g);
+}
+END_TEST
+
 /* An identity option at a block's output: the block's merged conv has the
  * block's pre layers, so the merged position cannot keep the option (it
  * would not validate); the merge leaves it off and succeeds. */
@@ -1089,6 +1137,7 @@ static Suite *netmerge_suite(void)
     tcase_add_test(unet, test_unet_every_entry);
     tcase_add_test(unet, test_unet_partitions);
     tcase_add_test(unet, test_identity_refused);
+    tcase_add_test(unet, test_unet_engine_missing_tensors);
     tcase_add_test(unet, test_identity_option_on_merged_block);
     suite_add_tcase(s, unet);
     return s;

@@ -375,11 +375,9 @@ static lm_status build_site(const fetcher *f, const lm_graph *g, lm_site site,
     return LM_OK;
 }
 
-lm_status lm_engine_build_site(lm_engine *e, const lm_graph *g, lm_site site,
-                               size_t pos, lm_tensor_fn fn, void *userdata,
-                               lm_eops *ops)
+lm_status lm_engine_build_site(const lm_graph *g, lm_site site, size_t pos,
+                               lm_tensor_fn fn, void *userdata, lm_eops *ops)
 {
-    (void)e;
     fetcher f = {fn, userdata};
     return build_site(&f, g, site, pos, ops);
 }

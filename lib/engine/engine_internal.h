@@ -154,9 +154,9 @@ LM_NODISCARD
 lm_status lm_engine_time_bias(lm_engine *e, const float *t);
 /* Build the layers of one site into `ops` (build.c; LM_SITE_PRE too). */
 LM_NODISCARD
-lm_status lm_engine_build_site(lm_engine *e, const lm_graph *g, lm_site site,
-                               size_t pos, lm_tensor_fn fetch,
-                               void *userdata, lm_eops *ops);
+lm_status lm_engine_build_site(const lm_graph *g, lm_site site, size_t pos,
+                               lm_tensor_fn fetch, void *userdata,
+                               lm_eops *ops);
 /* Fetch tensor `base`.`suffix` of `shape` into dst, the error naming
  * `what` (build.c). */
 LM_NODISCARD

@@ -37,7 +37,7 @@ static lm_status build_conv_unet(lm_engine *e, const lm_graph *g, size_t p,
     lm_conv_info ci = {.size = sizeof ci};
     lm_status st = lm_graph_conv_info(&ci, g, p);
     if (st == LM_OK)
-        st = lm_engine_build_site(e, g, LM_SITE_PRE, p, fn, ud, &u->pre);
+        st = lm_engine_build_site(g, LM_SITE_PRE, p, fn, ud, &u->pre);
     char what[320];
     int64_t c = ci.out_channels;
     if (st == LM_OK && ci.has_groupnorm) {
