@@ -17,12 +17,6 @@ lm_act lm_graph_position_act(const lm_graph *g, size_t position);
 int lm_graph_position_barrier(const lm_graph *g, size_t position);
 /* 1 when position 1..N allows the identity option, else 0. */
 int lm_graph_position_identity(const lm_graph *g, size_t position);
-/* 1 when the graph has an element of a U-Net: a time embedding, a
- * concatenation, a conv's GroupNorm, time projection or pre layers, or a
- * fixed layer of kind LM_LAYER_GROUPNORM or later. The rooms that do not
- * handle them refuse such graphs with LM_ERR_UNSUPPORTED instead of
- * computing another network. */
-int lm_graph_has_unet_elements(const lm_graph *g);
 /* Skip `skip`'s projection as a conv record (kernel 1, padding 0,
  * groups 1); LM_ERR_STATE when the skip has none. */
 LM_NODISCARD

@@ -298,28 +298,3 @@ lm_status lm_graph_time_embedding(lm_time_embedding_info *info,
                          "lm_graph_time_embedding");
 }
 
-static int unet_layers(const lm_glist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->items[i].kind >= LM_LAYER_GROUPNORM)
-            return 1;
-    return 0;
-}
-
-int lm_graph_has_unet_elements(const lm_graph *g)
-{
-    if (!g)
-        return 0;
-    if (g->has_temb || unet_layers(&g->stem) || unet_layers(&g->head))
-        return 1;
-    for (size_t i = 0; i < g->n_convs; i++) {
-        const lm_gconv *c = &g->convs[i];
-        if (c->has_gn || c->has_tproj || c->pre.n ||
-            unet_layers(&g->pos[i + 1].layers))
-            return 1;
-    }
-    for (size_t i = 0; i < g->n_skips; i++)
-        if (g->skips[i].concat)
-            return 1;
-    return 0;
-}
