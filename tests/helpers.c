@@ -84,3 +84,11 @@ char *lm_test_read_file(const char *path, size_t *len)
         *len = n;
     return buf;
 }
+
+float lm_test_urand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (float)((double)(*state >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "layermerge/status.h"
 
@@ -16,6 +17,9 @@ const char *lm_test_data_path(const char *relative);
 
 /* A fresh temporary directory, removed by lm_test_rmtree. */
 char *lm_test_tmpdir(void);
+/* Uniform values in [-1, 1) from the xorshift64 state *state (each test
+ * program keeps its own state, so its values do not depend on others). */
+float lm_test_urand(uint64_t *state);
 /* The whole file as a NUL-terminated string (malloc'd; the test fails when
  * it cannot be read); its length in *len when len is not NULL. */
 char *lm_test_read_file(const char *path, size_t *len);

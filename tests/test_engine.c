@@ -23,11 +23,7 @@ static uint64_t rng_state = 88172645463325252ull;
 
 static float urand(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0) * 2.0f -
-           1.0f;
+    return lm_test_urand(&rng_state);
 }
 
 static float *rand_floats(size_t n)

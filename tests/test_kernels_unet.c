@@ -17,11 +17,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static float urand(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0) * 2.0f -
-           1.0f;
+    return lm_test_urand(&rng_state);
 }
 
 /* n values uniform in [offset - spread, offset + spread). */

@@ -946,19 +946,34 @@ lm_status lm_graph_add_concat(lm_graph *g, size_t source, size_t target)
     return st;
 }
 
+/* groupnorm and attention: a normalised layer over `channels` in
+ * `groups` groups, named after its tensors. */
+static lm_status add_normed(lm_graph *g, lm_site site, size_t position,
+                            lm_layer_kind kind, const char *name,
+                            int64_t channels, int64_t groups, double eps)
+{
+    const char *what = lm_layer_kind_name(kind);
+    lm_status st = check_channels(what, channels);
+    if (st == LM_OK) st = check_groups(what, channels, groups);
+    if (st == LM_OK) st = check_eps(eps, what);
+    /* attention's four c x c convs */
+    const int64_t w[2] = {channels, channels};
+    if (st == LM_OK && kind == LM_LAYER_ATTENTION)
+        st = lm_graph_check_numel(what, "q weight", w, 2);
+    if (st != LM_OK)
+        return st;
+    lm_glayer l = {.kind = kind, .in = channels, .out = channels,
+                   .groups = groups, .eps = eps};
+    return append_layer(g, site, position, l, name);
+}
+
 lm_status lm_graph_add_layer_groupnorm(lm_graph *g, lm_site site,
                                        size_t position, const char *name,
                                        int64_t channels, int64_t groups,
                                        double eps)
 {
-    lm_status st = check_channels("groupnorm", channels);
-    if (st == LM_OK) st = check_groups("groupnorm", channels, groups);
-    if (st == LM_OK) st = check_eps(eps, "groupnorm");
-    if (st != LM_OK)
-        return st;
-    lm_glayer l = {.kind = LM_LAYER_GROUPNORM, .in = channels,
-                   .out = channels, .groups = groups, .eps = eps};
-    return append_layer(g, site, position, l, name);
+    return add_normed(g, site, position, LM_LAYER_GROUPNORM, name, channels,
+                      groups, eps);
 }
 
 lm_status lm_graph_add_layer_pad(lm_graph *g, lm_site site, size_t position,
@@ -998,15 +1013,6 @@ lm_status lm_graph_add_layer_attention(lm_graph *g, lm_site site,
                                        int64_t channels, int64_t groups,
                                        double eps)
 {
-    lm_status st = check_channels("attention", channels);
-    if (st == LM_OK) st = check_groups("attention", channels, groups);
-    if (st == LM_OK) st = check_eps(eps, "attention");
-    const int64_t w[2] = {channels, channels};
-    if (st == LM_OK)
-        st = lm_graph_check_numel("attention", "q weight", w, 2);
-    if (st != LM_OK)
-        return st;
-    lm_glayer l = {.kind = LM_LAYER_ATTENTION, .in = channels,
-                   .out = channels, .groups = groups, .eps = eps};
-    return append_layer(g, site, position, l, name);
+    return add_normed(g, site, position, LM_LAYER_ATTENTION, name, channels,
+                      groups, eps);
 }
