@@ -376,6 +376,7 @@ static lm_status latency_table(compress_state *s, const compress_args *a,
     lm_tool_run_begin(&run, &span);
     lm_measure_options *o = s->measure;
     double load0 = lm_tool_load_average();
+    run.bar.label = "latency: ";
     st = lm_measure_options_set_progress(o, lm_tool_progress, &run.bar);
     if (st == LM_OK)
         st = lm_table_measure_latency(s->latency, s->graph, s->entries, o);
@@ -441,6 +442,7 @@ static lm_status importance_table(compress_state *s, const compress_args *a,
         st = lm_proxy_options_set_input_size(o, (int64_t)a->size,
                                              (int64_t)a->size);
     if (st == LM_OK) st = lm_proxy_options_set_save_path(o, path);
+    run.bar.label = "importance: ";
     if (st == LM_OK)
         st = lm_proxy_options_set_progress(o, lm_tool_progress, &run.bar);
     if (st == LM_OK)

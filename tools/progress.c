@@ -39,6 +39,7 @@ void lm_tool_bar_init(lm_tool_bar *bar, size_t already)
     bar->weigh = NULL;
     bar->mean_work = 1.0;
     bar->done_work = 0.0;
+    bar->label = "";
 }
 
 double lm_tool_entry_work(const lm_entries *entries, size_t id)
@@ -91,18 +92,20 @@ int lm_tool_progress(size_t done, size_t total, size_t entry_id,
                                  : 1.0;
     double left = lm_tool_bar_left(bar, done, total, elapsed_s);
     double pct = total ? 100.0 * (double)done / (double)total : 100.0;
+    /* A latency bar counts entry timings, one per entry and pass. */
+    const char *unit = bar->weigh ? "entry timings" : "entries";
     if (bar->tty) {
-        fprintf(stderr, "\r%zu/%zu entries (%.0f%%), entry %zu, %.1f s "
+        fprintf(stderr, "\r%s%zu/%zu %s (%.0f%%), entry %zu, %.1f s "
                         "elapsed, ~%.*f s left   ",
-                done, total, pct, entry_id, elapsed_s, left < 10.0 ? 1 : 0,
-                left);
+                bar->label, done, total, unit, pct, entry_id, elapsed_s,
+                left < 10.0 ? 1 : 0, left);
         if (done == total)
             fputc('\n', stderr);
     } else if (pct >= bar->next_pct || done == total) {
         /* Logs get a line every 5% rather than a redraw per entry. */
-        fprintf(stderr, "%zu/%zu entries (%.0f%%), %.1f s elapsed, ~%.*f s "
-                        "left\n", done, total, pct, elapsed_s,
-                left < 10.0 ? 1 : 0, left);
+        fprintf(stderr, "%s%zu/%zu %s (%.0f%%), %.1f s elapsed, ~%.*f s "
+                        "left\n", bar->label, done, total, unit, pct,
+                elapsed_s, left < 10.0 ? 1 : 0, left);
         while (bar->next_pct <= pct)
             bar->next_pct += 5.0;
     }

@@ -23,10 +23,12 @@ typedef struct lm_tool_bar {
     const lm_entries *weigh; /* NULL: one per entry */
     double mean_work;        /* per timing still owed */
     double done_work;        /* of the timings reported in this run */
+    const char *label;       /* "latency: " before the count, or "" */
 } lm_tool_bar;
 void lm_tool_bar_init(lm_tool_bar *bar, size_t already);
 /* Weigh the timings by entry work; `mean_work` from the non-identity
- * entries of [lo, hi) (identity entries are never timed). */
+ * entries of [lo, hi) (identity entries are never timed). A weighed bar
+ * counts timings (an entry is timed once per pass): it says so. */
 void lm_tool_bar_weigh(lm_tool_bar *bar, const lm_entries *entries,
                        size_t lo, size_t hi);
 /* Seconds left after `elapsed_s`, with `done` of `total` timings done:

@@ -23,7 +23,7 @@ records() { "$lm" table show "$1" | sed -n 's/^ *records: *//p'; }
 "$lm" latency "$r18" -o "$tmp/lat.yaml" --size 32 --reps 2 --warmup 0 --range 0:10 >"$tmp/o1" 2>"$tmp/e1"
 check "measure ids 0..9" $?
 [ "$(records "$tmp/lat.yaml")" = 10 ]; check "10 records saved" $?
-grep -q "entries (100%)" "$tmp/e1"; check "progress reaches 100% on stderr" $?
+grep -q "entry timings (100%)" "$tmp/e1"; check "progress reaches 100% on stderr, counting entry timings" $?
 out=$("$lm" latency "$r18" -o "$tmp/lat.yaml" --size 32 --reps 2 --warmup 0 2>/dev/null)
 check "resume the full run" $?
 echo "$out"
