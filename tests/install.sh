@@ -28,6 +28,12 @@ echo "$out"
 check "import layermerge from the installed site-packages" $st
 has "$out" "^$dest$pydir/layermerge/__init__.py"; check "... the installed package" $?
 has "$out" "^$lib/liblayermerge.so.0"; check "... loads the installed library, found beside it" $?
+out=$(PYTHONPATH="$dest$pydir" $py -c '
+import layermerge as lm
+g = lm.Graph.load("ddpm_cifar10")
+print(g.name, g.conv_count)' 2>&1); st=$?
+[ $st = 0 ] && has "$out" "^ddpm_cifar10 51$"
+check "the installed package loads a zoo name from the installed zoo" $?
 out=$(PYTHONPATH="$dest$pydir" OPENBLAS_NUM_THREADS=1 $py "$root/examples/python/pipeline.py" 2>&1); st=$?
 echo "$out" | tail -n 3
 check "the pipeline example runs on the installed package alone" $st

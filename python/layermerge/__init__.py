@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _capi as capi
 from ._lib import LayerMergeError, call as _call, error as _error, library as _library
+from ._lib import zoo_path as _zoo_path
 
 __all__ = [
     "LayerMergeError", "Record", "version", "version_number", "library_path",
@@ -384,7 +385,9 @@ class Graph(_Handle):
 
     @classmethod
     def load(cls, path):
-        return cls._make("lm_graph_load", _path(path))
+        """A graph file, or a zoo name ("resnet34", "ddpm_cifar10") looked
+        up as the `layermerge` command does."""
+        return cls._make("lm_graph_load", _path(_zoo_path(path)))
 
     @classmethod
     def loads(cls, text):

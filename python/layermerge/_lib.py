@@ -25,7 +25,11 @@ class LayerMergeError(Exception):
         self.call, self.status, self.message = call, status, message
         self.name = STATUS_NAMES.get(status, f"status {status}")
         self.status_text = status_text or self.name
-        super().__init__(f"{call}: {message or self.status_text} ({self.name})")
+        text = message or self.status_text
+        # Most messages already start with the call's name: once is enough.
+        if not text.startswith(call + ":"):
+            text = f"{call}: {text}"
+        super().__init__(f"{text} ({self.name})")
 
 
 def _candidates():
@@ -56,6 +60,34 @@ def _candidates():
         out.append(found)
     out.append(SONAME)
     return out, False
+
+
+def zoo_path(path):
+    """`path`, or for a bare name (no "/") that names no file, NAME.yaml from
+    the model zoo, looked up as the `layermerge` command does: the
+    directories of $LAYERMERGE_MODELS (":"-separated), the installed zoo
+    (beside this package's install prefix), the source tree's
+    examples/models. The path itself when none has it."""
+    path = os.fspath(path)
+    if os.sep in path or "/" in path or os.path.exists(path):
+        return path
+    name = path if path.endswith(".yaml") else path + ".yaml"
+    here = os.path.dirname(os.path.abspath(__file__))
+    dirs = [d for d in os.environ.get("LAYERMERGE_MODELS", "").split(":") if d]
+    try:
+        from . import _config
+        rel = os.path.relpath(_config.MODELSDIR,
+                              os.path.join(_config.PYTHONDIR, "layermerge"))
+        dirs.append(os.path.normpath(os.path.join(here, rel)))
+    except (ImportError, AttributeError):   # the source tree
+        pass
+    dirs.append(os.path.normpath(os.path.join(here, "..", "..", "examples",
+                                              "models")))
+    for d in dirs:
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return path
 
 
 def _declare(lib):

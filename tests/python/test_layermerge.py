@@ -115,6 +115,14 @@ class Basics(unittest.TestCase):
         self.assertEqual(lm.last_error(), e.message)
         lm.clear_error()
         self.assertEqual(lm.last_error(), "")
+        # The call is named once, whether or not the message names it.
+        self.assertTrue(str(e).startswith("lm_graph_load: "), str(e))
+        g = lm.Graph.load(DATA / "graph_unet_mini.yaml")
+        with self.assertRaises(lm.LayerMergeError) as cm:  # no timesteps
+            lm.Engine(g, lm.Weights().init_random(g, 1), batch=1).run(
+                np.zeros((1, 3, 8, 8), np.float32))
+        self.assertEqual(str(cm.exception).count("lm_engine_run:"), 1,
+                         str(cm.exception))
         with self.assertRaises(lm.LayerMergeError) as cm:
             lm.act_from_name("nonesuch")
         self.assertEqual(cm.exception.name, "LM_ERR_NOT_FOUND")
@@ -136,6 +144,26 @@ class Basics(unittest.TestCase):
 
 
 class Graphs(unittest.TestCase):
+    def test_zoo_names(self):
+        """A bare name loads from the zoo, as on the command line; a name
+        that is no zoo file stays an error naming it."""
+        g = lm.Graph.load("ddpm_cifar10")
+        self.assertEqual((g.name, g.conv_count), ("ddpm_cifar10", 51))
+        with tempfile.TemporaryDirectory() as d:
+            (pathlib.Path(d) / "mine.yaml").write_text(
+                (DATA / "graph_unet_mini.yaml").read_text())
+            old = os.environ.get("LAYERMERGE_MODELS")
+            os.environ["LAYERMERGE_MODELS"] = d
+            try:
+                self.assertEqual(lm.Graph.load("mine").name, "unet_mini")
+            finally:
+                if old is None:
+                    del os.environ["LAYERMERGE_MODELS"]
+                else:
+                    os.environ["LAYERMERGE_MODELS"] = old
+        with self.assertRaisesRegex(lm.LayerMergeError, "no_such_net"):
+            lm.Graph.load("no_such_net")
+
     def test_zoo_graph(self):
         g = lm.Graph.load(ZOO / "resnet34.yaml")
         self.assertEqual((g.name, g.conv_count), ("resnet34", 32))
