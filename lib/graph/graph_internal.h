@@ -57,13 +57,13 @@ typedef struct lm_gskip {
 
 /* Position p: the activation of c_p (identity for p = 0), its flags, its
  * fixed layers and, once validated, its shape after those layers and the
- * concatenations into it (`own`: before the concatenations). */
+ * concatenations into it. */
 typedef struct lm_gpos {
     lm_act act;
     int barrier;
     int identity_option;
     lm_glist layers;
-    lm_gshape shape, own;
+    lm_gshape shape;
 } lm_gpos;
 
 struct lm_graph {

@@ -331,7 +331,6 @@ static lm_status trunk_step(lm_graph *g, size_t p)
                       "position %zu has fixed layers but is not a barrier",
                       p);
     st = apply_list(&pos->layers, LM_SITE_POSITION, p, &shape);
-    g->pos[p].own = shape;
     if (st == LM_OK)
         st = concat_into(g, p, &shape);
     g->pos[p].shape = shape;
@@ -351,7 +350,7 @@ lm_status lm_graph_validate(lm_graph *g)
         st = check_shape("graph", "input", shape);
     if (st == LM_OK)
         st = apply_list(&g->stem, LM_SITE_STEM, 0, &shape);
-    g->pos[0].shape = g->pos[0].own = shape;
+    g->pos[0].shape = shape;
     for (size_t p = 1; st == LM_OK && p <= g->n_convs; p++)
         st = trunk_step(g, p);
     shape = g->pos[g->n_convs].shape;
